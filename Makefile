@@ -1,0 +1,42 @@
+# rectify — the office's batch job. `make demo` sets everything up and runs the
+# month on the bundled samples; `make test` runs the whole test suite.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+RECTIFY := $(BIN)/rectify
+DEMO_HOME ?= out/demo-home
+PERIOD ?= 2015-02
+
+.PHONY: setup demo test test-fast bench samples template clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[test]'
+	@touch $@
+
+setup: $(VENV)/.installed
+	@bash scripts/ensure-chromium.sh || echo "chromium not installed: the report's screenshot test will be skipped"
+
+demo: setup
+	$(BIN)/python scripts/demo.py --home $(DEMO_HOME) --period $(PERIOD)
+
+test: setup
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
+
+test-fast: setup
+	$(BIN)/python -m pytest -q -m "not slow"
+
+bench: setup
+	$(BIN)/python -m bench.run
+
+samples: setup
+	$(RECTIFY) samples --out samples --units 40 --periods 2015-01,2015-02 --defects 0.3 --seed 7
+
+template: setup
+	$(RECTIFY) template --out out/整改落实情况回头看报表模板.xlsx
+
+clean:
+	rm -rf out .pytest_cache

@@ -1,0 +1,3 @@
+"""rectify: collect, validate and summarise the monthly rectification returns."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,44 @@
+"""The ``rectify`` command line: a thin click layer over the typed core.
+
+Each module in :mod:`jobs.commands` exposes ``COMMANDS``, a list of click
+commands; they are discovered here so adding a command is adding a module.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+import click
+
+from jobs import __version__, commands
+
+
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+@click.version_option(__version__, prog_name="rectify")
+def main() -> None:
+    """Collect, validate and summarise the monthly rectification returns
+    (整改落实情况“回头看”报表).
+
+    \b
+    Example — the office's month:
+        rectify init
+        rectify registry import samples/registry.xlsx
+        rectify watch inbox/ --period 2015-02      # or: rectify ingest inbox/ --period 2015-02
+        rectify status --period 2015-02
+        rectify run --period 2015-02 --inbox inbox/
+    """
+
+
+def _register() -> None:
+    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{commands.__name__}.{info.name}")
+        for command in getattr(module, "COMMANDS", []):
+            main.add_command(command)
+
+
+_register()
