@@ -1,0 +1,71 @@
+"""The one Jinja2 environment of the project, with all its filters.
+
+Every HTML output (receipts, the summary report) renders through
+:func:`environment`. Autoescape is always on: return content is untrusted.
+Partials are named ``_*.html``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import lru_cache
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
+
+
+def zh_number(value: object) -> str:
+    """Thousands-separated integer; ``—`` for missing."""
+    if value is None:
+        return "—"
+    if isinstance(value, float) and not value.is_integer():
+        return f"{value:,.2f}"
+    return f"{int(value):,}"  # type: ignore[call-overload]
+
+
+def zh_percent(value: float | None, digits: int = 1) -> str:
+    """A fraction in [0, 1] as a percent (``0.8765 -> 87.7%``); ``—`` where undefined."""
+    if value is None:
+        return "—"
+    return f"{value * 100:.{digits}f}%"
+
+
+def zh_date(value: dt.date | dt.datetime | str | None) -> str:
+    """``2015-02-28`` -> ``2015年2月28日``; datetimes keep hours and minutes."""
+    if value is None:
+        return "—"
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    if isinstance(value, dt.datetime):
+        return f"{value.year}年{value.month}月{value.day}日 {value:%H:%M}"
+    return f"{value.year}年{value.month}月{value.day}日"
+
+
+def zh_period(period: str) -> str:
+    """``2015-02`` -> ``2015年2月``."""
+    year, month = period.split("-")
+    return f"{int(year)}年{int(month)}月"
+
+
+FILTERS = {
+    "zh_number": zh_number,
+    "zh_percent": zh_percent,
+    "zh_date": zh_date,
+    "zh_period": zh_period,
+}
+
+
+@lru_cache(maxsize=1)
+def environment() -> Environment:
+    """The shared environment: templates from ``templates/``, autoescape on, strict undefined."""
+    env = Environment(
+        loader=FileSystemLoader(str(TEMPLATE_DIR)),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(FILTERS)
+    return env
