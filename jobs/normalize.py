@@ -1,0 +1,213 @@
+"""Parse cleaned cell text into dates and integers, one value or a whole column.
+
+The reader hands over every cell as cleaned text (``jobs.text.clean_text``);
+this module decides what counts as a date or a whole number. The scalar
+functions (:func:`parse_date`, :func:`parse_int`) and the Polars expressions
+(:func:`date_expr`, :func:`int_expr`) accept exactly the same spellings; a
+property test holds them to that.
+
+Accepted dates
+    ``2015-01-15``, ``2015-1-5``, ``2015/1/15``, ``2015.1.15``,
+    ``2015年1月15日``, ``20150115``, any of these followed by a time
+    (``2015-01-15 00:00:00``, the way fastexcel renders a real Excel date cell
+    read as text), and Excel serial day numbers (``42019``, ``42019.0``,
+    ``42019.5``; 1900 date system). Full-width digits and punctuation are
+    folded (NFKC), stray spaces around separators ignored. Only dates between
+    :data:`EARLIEST` and :data:`LATEST` are accepted, so a count like ``12``
+    or a typo like ``0215-01-15`` is never taken for a date.
+
+Accepted integers
+    ``12``, ``１２``, ``+12``, ``-3``, ``12.0``, ``1,234`` (thousands groups
+    of exactly three), surrounding spaces. Fractions (``12.5``), exponents,
+    units (``12人``) and values outside the Int64 range give ``None``.
+    Negative numbers are returned as negative ints: the validator reports both
+    unparseable values and negatives as ``bad-number`` (“应为非负整数”), and
+    keeping the sign lets it tell which.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+
+import polars as pl
+
+EARLIEST = dt.date(1990, 1, 1)
+LATEST = dt.date(2100, 12, 31)
+
+# Excel's 1900 system counts days from 1899-12-30 (its fictitious 1900-02-29
+# only matters before March 1900, far outside the accepted window).
+_EXCEL_EPOCH = dt.date(1899, 12, 30)
+_INT64_MAX = 2**63 - 1
+_INT64_MIN = -(2**63)
+
+# Same whitespace set as jobs.text.clean_text; spelled out as an explicit
+# class because Python's and Rust's ``\s`` differ at the edges.
+_WS = r"[\s\u3000\u00a0\u200b\ufeff]"
+# Every code point Python's ``_WS`` matches (tests check the two agree).
+WS_CODEPOINTS = (
+    0x9, 0xA, 0xB, 0xC, 0xD, 0x1C, 0x1D, 0x1E, 0x1F, 0x20, 0x85, 0xA0, 0x1680,
+    *range(0x2000, 0x200C), 0x2028, 0x2029, 0x202F, 0x205F, 0x3000, 0xFEFF,
+)
+_WS_RUST = "[" + "".join(f"\\x{{{cp:x}}}" for cp in WS_CODEPOINTS) + "]"
+
+# ``[0-9]`` rather than ``\d``: both regex engines treat ``\d`` as any
+# Unicode digit, and int("١٢") would then disagree with the Polars cast.
+_TIME = r"(?:(?:T|{ws}+)[0-9]{{1,2}}:[0-9]{{2}}(?::[0-9]{{2}}(?:\.[0-9]+)?)?)?"
+_YMD = (
+    r"^([0-9]{{4}}){ws}*[-/.年]{ws}*([0-9]{{1,2}}){ws}*[-/.月]{ws}*([0-9]{{1,2}}){ws}*日?" + _TIME + "$"
+)
+_COMPACT = r"^([0-9]{{4}})([0-9]{{2}})([0-9]{{2}})$"
+_SERIAL = r"^([0-9]{{5}})(?:\.[0-9]+)?$"
+_INT = r"^([+-]?)([0-9]+|[0-9]{{1,3}}(?:,[0-9]{{3}})+)(?:\.0+)?$"
+
+_PY = {name: re.compile(p.format(ws=_WS)) for name, p in
+       {"ymd": _YMD, "compact": _COMPACT, "serial": _SERIAL, "int": _INT}.items()}
+_RS = {name: p.format(ws=_WS_RUST) for name, p in
+       {"ymd": _YMD, "compact": _COMPACT, "serial": _SERIAL, "int": _INT}.items()}
+_STRIP_PY = re.compile(rf"^{_WS}+|{_WS}+$")
+_STRIP_RS = rf"^{_WS_RUST}+|{_WS_RUST}+$"
+
+
+def _fold(text: str) -> str:
+    return _STRIP_PY.sub("", unicodedata.normalize("NFKC", text))
+
+
+def _in_window(value: dt.date) -> dt.date | None:
+    return value if EARLIEST <= value <= LATEST else None
+
+
+def parse_date(text: str | None) -> dt.date | None:
+    """Parse a cell's text as a date; ``None`` when it is not one.
+
+    Parameters
+    ----------
+    text
+        Cleaned cell text (any spelling listed in the module docstring).
+
+    Returns
+    -------
+    datetime.date | None
+        The date, or ``None`` for empty, unparseable or out-of-window values.
+    """
+    if text is None:
+        return None
+    value = _fold(str(text))
+    match = _PY["ymd"].match(value) or _PY["compact"].match(value)
+    if match:
+        try:
+            return _in_window(dt.date(int(match[1]), int(match[2]), int(match[3])))
+        except ValueError:
+            return None
+    match = _PY["serial"].match(value)
+    if match:
+        return _in_window(_EXCEL_EPOCH + dt.timedelta(days=int(match[1])))
+    return None
+
+
+def parse_int(text: str | None) -> int | None:
+    """Parse a cell's text as a whole number; ``None`` when it is not one.
+
+    Parameters
+    ----------
+    text
+        Cleaned cell text: ``12``, ``１２``, ``12.0``, ``1,234``, ``-3`` ...
+
+    Returns
+    -------
+    int | None
+        The number (negatives kept, see the module docstring), or ``None``.
+    """
+    if text is None:
+        return None
+    match = _PY["int"].match(_fold(str(text)))
+    if not match:
+        return None
+    number = int(match[2].replace(",", ""))
+    number = -number if match[1] == "-" else number
+    return number if _INT64_MIN <= number <= _INT64_MAX else None
+
+
+def clean_expr(col: str | pl.Expr) -> pl.Expr:
+    """Vectorised :func:`jobs.text.clean_text`: collapse and trim spaces, empty to null.
+
+    Parameters
+    ----------
+    col
+        Column name or expression (Utf8).
+
+    Returns
+    -------
+    pl.Expr
+        Cleaned text, null where :func:`~jobs.text.clean_text` gives ``None``.
+    """
+    expr = pl.col(col) if isinstance(col, str) else col
+    text = expr.str.replace_all(_WS_RUST + "+", " ").str.strip_chars(" ")
+    return _named(pl.when(text != "").then(text), col)
+
+
+def _folded(col: str | pl.Expr) -> pl.Expr:
+    expr = pl.col(col) if isinstance(col, str) else col
+    return expr.cast(pl.Utf8).str.normalize("NFKC").str.replace_all(_STRIP_RS, "")
+
+
+def _named(expr: pl.Expr, col: str | pl.Expr) -> pl.Expr:
+    # Keep the input's column name so ``with_columns(int_expr("x"))`` replaces x.
+    if isinstance(col, str):
+        return expr.alias(col)
+    try:
+        return expr.alias(col.meta.output_name())
+    except pl.exceptions.ComputeError:
+        return expr
+
+
+def _window(expr: pl.Expr) -> pl.Expr:
+    return pl.when(expr.is_between(pl.lit(EARLIEST), pl.lit(LATEST))).then(expr)
+
+
+def _ymd(text: pl.Expr, pattern: str) -> pl.Expr:
+    parts = [text.str.extract(pattern, i) for i in (1, 2, 3)]
+    joined = pl.concat_str([parts[0], parts[1].str.zfill(2), parts[2].str.zfill(2)], separator="-")
+    return joined.str.to_date("%Y-%m-%d", strict=False)
+
+
+def date_expr(col: str | pl.Expr) -> pl.Expr:
+    """Vectorised :func:`parse_date`: a Utf8 column to a ``pl.Date`` column.
+
+    Parameters
+    ----------
+    col
+        Column name or expression of cleaned text.
+
+    Returns
+    -------
+    pl.Expr
+        Dates, null where :func:`parse_date` would give ``None``.
+    """
+    text = _folded(col)
+    serial = text.str.extract(_RS["serial"], 1).cast(pl.Int64, strict=False)
+    from_serial = pl.lit(_EXCEL_EPOCH) + pl.duration(days=serial)
+    parsed = pl.coalesce(_ymd(text, _RS["ymd"]), _ymd(text, _RS["compact"]), from_serial.cast(pl.Date))
+    return _named(_window(parsed), col)
+
+
+def int_expr(col: str | pl.Expr) -> pl.Expr:
+    """Vectorised :func:`parse_int`: a Utf8 column to an ``Int64`` column.
+
+    Parameters
+    ----------
+    col
+        Column name or expression of cleaned text.
+
+    Returns
+    -------
+    pl.Expr
+        Whole numbers, null where :func:`parse_int` would give ``None``.
+    """
+    text = _folded(col)
+    sign = text.str.extract(_RS["int"], 1)
+    digits = text.str.extract(_RS["int"], 2).str.replace_all(",", "", literal=True)
+    # Casting "-" + digits keeps -9223372036854775808 representable.
+    signed = pl.concat_str([pl.when(sign == "-").then(pl.lit("-")).otherwise(pl.lit("")), digits])
+    return _named(signed.cast(pl.Int64, strict=False), col)
