@@ -1,0 +1,458 @@
+"""The store: a SQLite ledger of every received file plus Parquet rows of accepted returns.
+
+Layout under ``<home>/store``::
+
+    ledger.sqlite                                   submissions, findings, texts, batches
+    archive/<sha[:2]>/<sha256>.<ext>                original bytes, written first
+    tables/<sheet_key>/period=<P>/<batch_id>.parquet one file per ingest batch per sheet
+
+Crash safety: the archive and the Parquet files are written temp + rename
+*before* the one SQLite transaction that records the batch. Readers only read
+Parquet files of batches recorded in SQLite, and only rows of current
+submissions, so whatever a crash leaves behind is invisible and is removed by
+:meth:`Store.cleanup` (called under the home's lock). Writers must hold the
+home's lock (:meth:`jobs.home.Home.lock`); readers need none.
+
+Rules (documented for the office):
+- the same file (same SHA-256) for a period already in the ledger changes nothing;
+- an accepted return supersedes every earlier submission of that unit and period;
+- a rejected resubmission supersedes nothing: the accepted one stays current
+  until a corrected accepted one arrives; the rejection stays in the history.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import signal
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import polars as pl
+
+from jobs.findings import Finding, Report
+from jobs.tables import empty_table, table_keys, table_schema
+
+FAULT_ENV = "RECTIFY_FAULT_STEP"  # test hook: the process SIGKILLs itself at this step
+FaultHook = Callable[[str], None]
+
+_DDL = """
+CREATE TABLE IF NOT EXISTS submissions (
+    submission_id TEXT PRIMARY KEY,
+    unit TEXT,
+    period TEXT NOT NULL,
+    file_name TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    ingested_at TEXT NOT NULL,
+    accepted INTEGER NOT NULL,
+    n_errors INTEGER NOT NULL,
+    n_warnings INTEGER NOT NULL,
+    version INTEGER NOT NULL,
+    superseded_by TEXT,
+    report_type TEXT,
+    archive_path TEXT NOT NULL,
+    batch_id TEXT NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS submissions_period_sha ON submissions(period, sha256);
+CREATE INDEX IF NOT EXISTS submissions_period_unit ON submissions(period, unit);
+CREATE TABLE IF NOT EXISTS findings (
+    submission_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    code TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    sheet TEXT, "row" INTEGER, "column" TEXT, cell TEXT, message TEXT,
+    PRIMARY KEY (submission_id, seq)
+);
+CREATE TABLE IF NOT EXISTS texts (
+    submission_id TEXT NOT NULL, unit TEXT, period TEXT NOT NULL,
+    sheet TEXT, "row" INTEGER, "column" TEXT, hash TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS texts_period ON texts(period);
+CREATE TABLE IF NOT EXISTS batches (
+    batch_id TEXT PRIMARY KEY, period TEXT NOT NULL, committed_at TEXT NOT NULL, n_files INTEGER NOT NULL
+);
+"""
+
+SUBMISSION_SCHEMA: dict[str, pl.DataType] = {
+    "submission_id": pl.Utf8(),
+    "unit": pl.Utf8(),
+    "period": pl.Utf8(),
+    "file_name": pl.Utf8(),
+    "sha256": pl.Utf8(),
+    "received_at": pl.Datetime("us"),
+    "ingested_at": pl.Datetime("us"),
+    "accepted": pl.Boolean(),
+    "n_errors": pl.Int64(),
+    "n_warnings": pl.Int64(),
+    "version": pl.Int64(),
+    "superseded_by": pl.Utf8(),
+    "report_type": pl.Utf8(),
+    "archive_path": pl.Utf8(),
+}
+TEXT_SCHEMA: dict[str, pl.DataType] = {
+    "unit": pl.Utf8(),
+    "sheet": pl.Utf8(),
+    "row": pl.Int64(),
+    "column": pl.Utf8(),
+    "hash": pl.Utf8(),
+}
+
+
+def fault(step: str, hook: FaultHook | None = None) -> None:
+    """Crash-test hook between intake steps: call ``hook`` or SIGKILL at ``$RECTIFY_FAULT_STEP``."""
+    if hook is not None:
+        hook(step)
+    if os.environ.get(FAULT_ENV) == step:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+@dataclass(frozen=True)
+class Archived:
+    """A received file copied into the archive."""
+
+    source: Path
+    sha256: str
+    archive_path: str  # relative to the store root
+
+
+@dataclass
+class Arrival:
+    """One validated file ready to be recorded."""
+
+    archived: Archived
+    file_name: str
+    received_at: datetime
+    report: Report
+    tables: dict[str, pl.DataFrame] | None
+    report_type: str | None = None
+    texts: pl.DataFrame | None = None  # TEXT_SCHEMA rows for copy detection
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What recording one arrival did: ``stored`` or ``duplicate`` (already in the ledger)."""
+
+    submission_id: str
+    status: str
+    version: int
+    archived: Archived
+
+
+def submission_id(period: str, sha256: str) -> str:
+    """Deterministic id, so re-running an intake rebuilds the same ledger."""
+    return f"{period}-{sha256[:20]}"
+
+
+class Store:
+    """The ledger and tables under one directory (``<home>/store``)."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        self.ledger_path = self.root / "ledger.sqlite"
+        self._ready = False
+
+    # -- connections ------------------------------------------------------
+    def connect(self) -> sqlite3.Connection:
+        """A connection in autocommit mode (transactions are explicit); creates the ledger once."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.ledger_path, timeout=60, isolation_level=None)
+        conn.execute("PRAGMA synchronous=FULL")
+        if not self._ready:
+            # WAL: readers (status, summarize) see the last committed state while a writer works
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.executescript(_DDL)
+            self._ready = True
+        return conn
+
+    @contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        conn = self.connect()
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+    # -- writing (caller holds the home's lock) ---------------------------
+    def archive(self, path: str | Path) -> Archived:
+        """Copy a received file to ``archive/<sha[:2]>/<sha>.<ext>`` (temp + rename) and hash it."""
+        path = Path(path)
+        ext = path.suffix.lower().lstrip(".") or "bin"
+        folder = self.root / "archive"
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / f".incoming.{os.getpid()}.{path.name[:40]}.tmp"
+        digest = hashlib.sha256()
+        with open(path, "rb") as src, open(tmp, "wb") as dst:
+            for chunk in iter(lambda: src.read(1 << 20), b""):
+                digest.update(chunk)
+                dst.write(chunk)
+            dst.flush()
+            os.fsync(dst.fileno())
+        sha = digest.hexdigest()
+        rel = f"archive/{sha[:2]}/{sha}.{ext}"
+        target = self.root / rel
+        if target.exists():
+            tmp.unlink()
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp, target)
+        return Archived(source=path, sha256=sha, archive_path=rel)
+
+    def known(self, period: str, hashes: Iterable[str]) -> dict[str, tuple[str, int]]:
+        """``sha256 -> (submission_id, version)`` for hashes already recorded for ``period``."""
+        wanted = list(dict.fromkeys(hashes))
+        found: dict[str, tuple[str, int]] = {}
+        with self._reading() as conn:
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                rows = conn.execute(
+                    f"SELECT sha256, submission_id, version FROM submissions WHERE period=? AND sha256 IN ({marks})",
+                    [period, *chunk],
+                )
+                found.update({sha: (sid, ver) for sha, sid, ver in rows})
+        return found
+
+    def write_batch(
+        self,
+        period: str,
+        arrivals: Sequence[Arrival],
+        *,
+        ingested_at: datetime,
+        fault_hook: FaultHook | None = None,
+    ) -> list[Outcome]:
+        """Record a batch: Parquet per sheet (temp + rename), then one SQLite transaction.
+
+        Arrivals whose file is already recorded for the period are reported as
+        ``duplicate`` and change nothing. Within the batch, arrivals are
+        recorded in order of arrival time (then file name).
+        """
+        known = self.known(period, (a.archived.sha256 for a in arrivals))
+        outcomes: list[Outcome] = []
+        fresh: list[Arrival] = []
+        seen: set[str] = set()
+        for a in sorted(arrivals, key=lambda a: (a.received_at, a.file_name)):
+            sha = a.archived.sha256
+            if sha in known or sha in seen:
+                sid, ver = known.get(sha, (submission_id(period, sha), 0))
+                outcomes.append(Outcome(sid, "duplicate", ver, a.archived))
+                continue
+            seen.add(sha)
+            fresh.append(a)
+        if not fresh:
+            return outcomes
+        ids = [submission_id(period, a.archived.sha256) for a in fresh]
+        batch_id = hashlib.sha256("\n".join(ids).encode()).hexdigest()[:16]
+        self._write_tables(period, batch_id, fresh, ids)
+        fault("parquet-written", fault_hook)
+        conn = self.connect()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for arrival, sid in zip(fresh, ids, strict=True):
+                version = self._insert(conn, period, arrival, sid, batch_id, ingested_at)
+                outcomes.append(Outcome(sid, "stored", version, arrival.archived))
+            conn.execute(
+                "INSERT INTO batches VALUES (?, ?, ?, ?)",
+                (batch_id, period, ingested_at.isoformat(), len(fresh)),
+            )
+            fault("before-commit", fault_hook)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        finally:
+            conn.close()
+        fault("committed", fault_hook)
+        return outcomes
+
+    def _write_tables(self, period: str, batch_id: str, fresh: list[Arrival], ids: list[str]) -> None:
+        for key in table_keys():
+            layout = table_schema(key)
+            parts = []
+            for arrival, sid in zip(fresh, ids, strict=True):
+                frame = (arrival.tables or {}).get(key)
+                if not arrival.report.accepted or frame is None or frame.height == 0:
+                    continue
+                frame = frame.with_columns(
+                    pl.lit(sid, pl.Utf8).alias("submission_id"),
+                    pl.lit(arrival.report.unit, pl.Utf8).alias("unit"),
+                    pl.lit(period, pl.Utf8).alias("period"),
+                )
+                parts.append(
+                    frame.select(
+                        pl.col(c).cast(t) if c in frame.columns else pl.lit(None, t).alias(c)
+                        for c, t in layout.items()
+                    )
+                )
+            if not parts:
+                continue
+            folder = self.root / "tables" / key / f"period={period}"
+            folder.mkdir(parents=True, exist_ok=True)
+            target = folder / f"{batch_id}.parquet"
+            tmp = folder / f".{batch_id}.{os.getpid()}.tmp"
+            pl.concat(parts).write_parquet(tmp)
+            with open(tmp, "rb") as fh:
+                os.fsync(fh.fileno())
+            os.replace(tmp, target)
+
+    @staticmethod
+    def _insert(
+        conn: sqlite3.Connection, period: str, a: Arrival, sid: str, batch_id: str, ingested_at: datetime
+    ) -> int:
+        unit = a.report.unit
+        (previous,) = conn.execute(
+            "SELECT COALESCE(MAX(version), 0) FROM submissions WHERE period=? AND unit IS ?", (period, unit)
+        ).fetchone()
+        version = previous + 1
+        report = a.report
+        conn.execute(
+            "INSERT INTO submissions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?)",
+            (
+                sid, unit, period, a.file_name, a.archived.sha256,
+                a.received_at.isoformat(), ingested_at.isoformat(),
+                int(report.accepted), len(report.errors), len(report.warnings), version,
+                a.report_type, a.archived.archive_path, batch_id,
+            ),
+        )  # fmt: skip
+        conn.executemany(
+            "INSERT INTO findings VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (sid, i, f.code, f.severity, f.sheet, f.row, f.column, f.cell, f.message)
+                for i, f in enumerate(report.findings)
+            ],
+        )
+        if report.accepted and unit is not None:
+            conn.execute(
+                "UPDATE submissions SET superseded_by=? WHERE period=? AND unit=? "
+                "AND superseded_by IS NULL AND submission_id<>?",
+                (sid, period, unit, sid),
+            )
+            if a.texts is not None and a.texts.height:
+                conn.executemany(
+                    "INSERT INTO texts VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [(sid, unit, period, s, r, c, h) for _, s, r, c, h in a.texts.select(list(TEXT_SCHEMA)).iter_rows()],
+                )
+        return version
+
+    def cleanup(self) -> list[Path]:
+        """Remove what interrupted writes left behind (call under the home's lock).
+
+        Temp files anywhere in the store, and Parquet files of batches the
+        ledger never recorded. Returns the removed paths.
+        """
+        if not self.root.exists():
+            return []
+        removed = [p for p in self.root.rglob(".*.tmp") if p.is_file()]
+        committed = self._batch_ids()
+        tables = self.root / "tables"
+        if tables.exists():
+            removed += [p for p in tables.glob("*/period=*/*.parquet") if p.stem not in committed]
+        for path in removed:
+            path.unlink(missing_ok=True)
+        return removed
+
+    # -- reading ----------------------------------------------------------
+    def _batch_ids(self, period: str | None = None) -> set[str]:
+        if not self.ledger_path.exists():
+            return set()
+        with self._reading() as conn:
+            if period is None:
+                rows = conn.execute("SELECT batch_id FROM batches")
+            else:
+                rows = conn.execute("SELECT batch_id FROM batches WHERE period=?", (period,))
+            return {r[0] for r in rows}
+
+    def submissions(self, period: str | None = None) -> pl.DataFrame:
+        """Every recorded submission (history included), ordered by unit and version."""
+        if not self.ledger_path.exists():
+            return pl.DataFrame(schema=SUBMISSION_SCHEMA)
+        cols = ", ".join(SUBMISSION_SCHEMA)
+        query = f"SELECT {cols} FROM submissions"
+        params: tuple = ()
+        if period is not None:
+            query += " WHERE period=?"
+            params = (period,)
+        with self._reading() as conn:
+            rows = conn.execute(query + " ORDER BY period, unit, version", params).fetchall()
+        frame = pl.DataFrame(
+            rows, schema={k: (pl.Utf8 if k.endswith("_at") else v) for k, v in SUBMISSION_SCHEMA.items()},
+            orient="row",
+        )
+        return frame.with_columns(
+            pl.col("received_at", "ingested_at").str.to_datetime(time_unit="us"),
+        ).cast(SUBMISSION_SCHEMA)
+
+    def current(self, period: str) -> pl.DataFrame:
+        """Current accepted submissions of ``period`` (one per unit)."""
+        subs = self.submissions(period)
+        return subs.filter(pl.col("accepted") & pl.col("superseded_by").is_null())
+
+    def findings(self, submission_ids: Sequence[str]) -> pl.DataFrame:
+        """Findings of the given submissions."""
+        cols = ["submission_id", "seq", "code", "severity", "sheet", "row", "column", "cell", "message"]
+        rows: list[tuple] = []
+        with self._reading() as conn:
+            for start in range(0, len(submission_ids), 500):
+                chunk = list(submission_ids[start : start + 500])
+                marks = ",".join("?" * len(chunk))
+                rows += conn.execute(f"SELECT * FROM findings WHERE submission_id IN ({marks})", chunk).fetchall()
+        schema = {c: (pl.Int64 if c in ("seq", "row") else pl.Utf8) for c in cols}
+        return pl.DataFrame(rows, schema=schema, orient="row")
+
+    def report(self, submission_id: str) -> Report:
+        """Rebuild a submission's verdict from the ledger (e.g. to re-issue a lost receipt)."""
+        with self._reading() as conn:
+            row = conn.execute(
+                "SELECT file_name, unit, period FROM submissions WHERE submission_id=?", (submission_id,)
+            ).fetchone()
+        if row is None:
+            msg = f"no submission {submission_id!r}"
+            raise KeyError(msg)
+        found = self.findings([submission_id]).sort("seq")
+        findings = [
+            Finding(code=r["code"], severity=r["severity"], message=r["message"], sheet=r["sheet"],
+                    row=r["row"], column=r["column"], cell=r["cell"])
+            for r in found.iter_rows(named=True)
+        ]  # fmt: skip
+        return Report(file=row[0], unit=row[1], period=row[2], findings=findings)
+
+    def texts(self, period: str, *, exclude_units: Iterable[str] = ()) -> pl.DataFrame:
+        """Copy-detection hashes of the period's current accepted returns (``unit, sheet, row, column, hash``)."""
+        if not self.ledger_path.exists():
+            return pl.DataFrame(schema=TEXT_SCHEMA)
+        with self._reading() as conn:
+            rows = conn.execute(
+                'SELECT t.unit, t.sheet, t."row", t."column", t.hash FROM texts t JOIN submissions s '
+                "ON s.submission_id=t.submission_id WHERE t.period=? AND s.superseded_by IS NULL",
+                (period,),
+            ).fetchall()
+        frame = pl.DataFrame(rows, schema=TEXT_SCHEMA, orient="row")
+        excluded = list(exclude_units)
+        return frame.filter(~pl.col("unit").is_in(excluded)) if excluded else frame
+
+    def load_tables(self, period: str) -> dict[str, pl.DataFrame]:
+        """Rows of the period's current accepted returns, one typed frame per sheet key."""
+        current = self.current(period)["submission_id"].to_list()
+        batches = self._batch_ids(period)
+        out: dict[str, pl.DataFrame] = {}
+        for key in table_keys():
+            folder = self.root / "tables" / key / f"period={period}"
+            files = sorted(str(folder / f"{b}.parquet") for b in batches if (folder / f"{b}.parquet").exists())
+            if not files or not current:
+                out[key] = empty_table(key)
+                continue
+            frame = pl.scan_parquet(files).filter(pl.col("submission_id").is_in(current)).collect()
+            out[key] = frame.cast(table_schema(key))
+        return out
+
+    def restore(self, archive_path: str, target: str | Path) -> Path:
+        """Copy an archived original back out (e.g. to re-check a disputed return)."""
+        target = Path(target)
+        shutil.copyfile(self.root / archive_path, target)
+        return target
