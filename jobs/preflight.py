@@ -1,0 +1,253 @@
+"""Preflight: decide by content, within fixed bounds, whether a received file may be read.
+
+Every received file passes here before any Excel reader touches it. The file
+type comes from its magic bytes, never its extension: OLE2 (``D0CF11E0``) is a
+legacy ``.xls`` or an encrypted ``.xlsx``; ZIP (``PK\\x03\\x04``) is checked from
+its directory and a bounded streaming inflate (:mod:`jobs.preflight_zip`);
+anything else is rejected, naming what it looks like. Reasons are Chinese,
+written for the clerk who must fix and resend the file. Nothing in a file is
+ever executed: macros and external links are noted and ignored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from jobs.errors import UnreadableFile
+from jobs.findings import Finding, make_finding
+from jobs.preflight_ole import ole_entry_names
+from jobs.preflight_zip import scan_zip
+
+Kind = Literal["xlsx", "xlsm", "xls"]
+
+_MB = 1024 * 1024
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+ZIP_MAGIC = b"PK\x03\x04"
+_SAVE_AS = "请用Excel另存为.xlsx后重新报送"
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Bounds on what a received file may contain; override any of them from config.
+
+    Sizes are in MB. Ratios are checked only for entries (and the whole zip)
+    larger than ``ratio_floor_mb``: tiny parts compress extremely well.
+    """
+
+    max_file_mb: float = 30
+    max_uncompressed_mb: float = 300
+    max_ratio: float = 200
+    ratio_floor_mb: float = 1
+    max_entries: int = 2000
+    max_rows: int = 100_000
+    max_columns: int = 1_000
+    max_cells: int = 5_000_000
+    max_cell_chars: int = 32_767
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any] | None) -> Limits:
+        """Limits from a config mapping (e.g. the ``limits:`` section); unknown keys are an error."""
+        if not data:
+            return cls()
+        names = {f.name: f.type for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - set(names))
+        if unknown:
+            msg = f"unknown limit(s) {unknown}; known: {sorted(names)}"
+            raise ValueError(msg)
+        values: dict[str, Any] = {}
+        for key, value in data.items():
+            number = float(value) if names[key] == "float" else int(value)
+            if number <= 0:
+                msg = f"limit {key} must be > 0, got {value!r}"
+                raise ValueError(msg)
+            values[key] = number
+        return cls(**values)
+
+
+@dataclass(frozen=True, slots=True)
+class Preflight:
+    """What preflight learned about a readable file.
+
+    Attributes
+    ----------
+    kind
+        The real type by content (a ``.xlsx`` renamed ``.xls`` is ``"xlsx"``).
+    warnings
+        Chinese notes for the unit (macros ignored, external links, hidden sheets).
+    uncached_formulas
+        A1 cells such as ``"整改台账!L12"`` holding a formula without a stored
+        result (the writing tool never computed it): their values are unknown,
+        not empty. At most 1000 are listed; ``uncached_total`` counts all.
+    hidden_sheets
+        Names of hidden (or very hidden) sheets, read like the others.
+    """
+
+    kind: Kind
+    warnings: tuple[str, ...] = ()
+    uncached_formulas: tuple[str, ...] = ()
+    uncached_total: int = 0
+    hidden_sheets: tuple[str, ...] = ()
+    sheet_names: tuple[str, ...] = ()
+
+
+def _looks_like(head: bytes) -> str:
+    """Name what a non-workbook file looks like, for the rejection reason."""
+    stripped = head.lstrip(b"\xef\xbb\xbf\xff\xfe\xfe\xff \t\r\n\x00")
+    lower = stripped[:512].lower().replace(b"\x00", b"")
+    if head.startswith(b"%PDF"):
+        return "PDF文件"
+    if lower.startswith((b"<!doctype html", b"<html", b"<table", b"<meta", b"<head")) or b"<html" in lower:
+        return "网页（HTML）文件"
+    if lower.startswith(b"<?xml") and b"urn:schemas-microsoft-com:office:spreadsheet" in head.lower():
+        return "Excel 2003 XML表格"
+    if lower.startswith(b"<?xml") or lower.startswith(b"<"):
+        return "XML文件"
+    if head.startswith(b"{\\rtf"):
+        return "RTF文档"
+    signatures = {
+        b"\x89PNG": "PNG图片", b"\xff\xd8\xff": "JPEG图片", b"GIF8": "GIF图片", b"BM": "BMP图片",
+        b"Rar!": "RAR压缩包", b"7z\xbc\xaf": "7z压缩包", b"\x1f\x8b": "gzip压缩包", b"MZ": "可执行程序",
+        b"\x7fELF": "可执行程序",
+    }
+    for magic, what in signatures.items():
+        if head.startswith(magic):
+            return what
+    text = _decode_text(head)
+    if text is not None:
+        first_lines = text.splitlines()[:5]
+        if any("," in line or "\t" in line or "，" in line for line in first_lines):
+            return "CSV或文本文件"
+        return "文本文件"
+    return "无法识别的格式"
+
+
+def _decode_text(head: bytes) -> str | None:
+    for encoding in ("utf-8", "utf-16", "gb18030"):
+        try:
+            text = head.decode(encoding)
+        except UnicodeDecodeError:
+            # The head may cut a multi-byte character at its end.
+            try:
+                text = head[:-3].decode(encoding)
+            except UnicodeDecodeError:
+                continue
+        printable = sum(ch.isprintable() or ch in "\r\n\t" for ch in text)
+        if text and printable / len(text) > 0.95:
+            return text
+    return None
+
+
+def _preflight_ole(path: Path, limits: Limits) -> Preflight:
+    names = ole_entry_names(path, max_bytes=int(limits.max_file_mb * _MB))
+    if names is None:
+        # Not well formed for our small parser: the Excel reader gets the
+        # final word and its error is turned into a clean rejection.
+        return Preflight(kind="xls")
+    if {"EncryptionInfo", "EncryptedPackage"} & names:
+        raise UnreadableFile("文件已加密，请去除密码后重新报送")
+    if "WordDocument" in names:
+        raise UnreadableFile("文件不是Excel工作簿（看起来是Word文档），请使用办公室下发的Excel模板填报")
+    if "PowerPoint Document" in names:
+        raise UnreadableFile("文件不是Excel工作簿（看起来是PowerPoint演示文稿），请使用办公室下发的Excel模板填报")
+    if not {"Workbook", "Book", "WORKBOOK", "BOOK"} & names:
+        raise UnreadableFile(f"文件不是Excel工作簿（是其他Office复合文档），{_SAVE_AS}")
+    warnings = ("含宏，已忽略宏，仅读取数据",) if {"_VBA_PROJECT_CUR", "VBA"} & names else ()
+    return Preflight(kind="xls", warnings=warnings)
+
+
+def preflight(path: str | Path, *, limits: Limits | None = None) -> Preflight:
+    """Check a received file before reading it.
+
+    Parameters
+    ----------
+    path
+        The received file.
+    limits
+        Bounds on size, ratio, entries, rows, columns and cell length;
+        defaults to :class:`Limits`.
+
+    Returns
+    -------
+    Preflight
+        The real kind and notes for a file that may be read.
+
+    Raises
+    ------
+    UnreadableFile
+        With a Chinese reason: not a workbook (naming what it looks like),
+        encrypted, corrupt, a zip bomb, or over a limit.
+    """
+    limits = limits or Limits()
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as fp:
+            head = fp.read(4096)
+    except OSError as exc:
+        msg = f"文件无法打开（{exc.strerror or type(exc).__name__}），请重新报送"
+        raise UnreadableFile(msg) from exc
+    if size == 0:
+        raise UnreadableFile("文件是空的（0字节），可能上传或保存未完成，请重新报送")
+    if size > limits.max_file_mb * _MB:
+        msg = f"文件过大（{size / _MB:.1f}MB，超过{limits.max_file_mb:g}MB），请删除无关内容（如图片）后重新报送"
+        raise UnreadableFile(msg)
+    if head.startswith(OLE_MAGIC):
+        return _preflight_ole(path, limits)
+    if head.startswith(ZIP_MAGIC):
+        found = scan_zip(path, limits)
+        return Preflight(
+            kind="xlsm" if found.kind == "xlsm" else "xlsx",
+            warnings=tuple(found.warnings),
+            uncached_formulas=tuple(found.uncached_formulas),
+            uncached_total=found.uncached_total,
+            hidden_sheets=tuple(found.hidden_sheets),
+            sheet_names=tuple(found.sheet_names),
+        )
+    if head.startswith((b"PK\x05\x06", b"PK\x07\x08")):
+        raise UnreadableFile(f"文件是空的或不完整的压缩包，不是Excel工作簿，{_SAVE_AS}")
+    msg = f"文件不是Excel工作簿（看起来是{_looks_like(head)}），{_SAVE_AS}"
+    raise UnreadableFile(msg)
+
+
+def explain_read_error(exc: BaseException) -> str:
+    """A Chinese reason for an exception raised by the Excel reader (fastexcel/calamine).
+
+    Use it for every ``BaseException`` the reader lets out (a calamine panic is
+    a ``pyo3_runtime.PanicException``, which is not an ``Exception``).
+    """
+    text = str(exc).lower()
+    if "password" in text or "encrypt" in text:
+        return "文件已加密，请去除密码后重新报送"
+    if type(exc).__name__ == "PanicException":
+        return f"文件结构异常，读取程序无法解析，{_SAVE_AS}"
+    if "cell limit" in text or "memory" in text or isinstance(exc, MemoryError):
+        return "文件内容过大，疑似异常文件，已拒收"
+    return f"文件已损坏或格式异常，无法读取，{_SAVE_AS}"
+
+
+def uncached_formula_reason(cells: Iterable[str], total: int | None = None, *, shown: int = 10) -> str:
+    """Chinese reason naming formula cells whose results were never computed."""
+    cells = list(cells)
+    total = len(cells) if total is None else total
+    listed = "、".join(cells[:shown]) + (f"等{total}处" if total > shown else "")
+    return (f"单元格{listed}是公式，但文件中没有保存计算结果（文件可能由不计算公式的软件生成），数值无法确定；"
+            "请用Excel打开该文件，确认数值后保存，再重新报送")
+
+
+def preflight_findings(pf: Preflight, *, sheets: Iterable[str] | None = None) -> list[Finding]:
+    """Findings the reader/validator attaches for a readable file.
+
+    Uncached formulas inside ``sheets`` (source sheet names; all sheets when
+    ``None``) are one ``unreadable-file`` error: their values are unknown and
+    must not be counted as empty.
+    """
+    keep = None if sheets is None else set(sheets)
+    cells = [c for c in pf.uncached_formulas if keep is None or c.rpartition("!")[0] in keep]
+    if not cells:
+        return []
+    total = pf.uncached_total if keep is None else len(cells)
+    return [make_finding("unreadable-file", reason=uncached_formula_reason(cells, total))]
