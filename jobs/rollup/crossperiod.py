@@ -1,0 +1,87 @@
+"""Cross-period indicators: overdue items, rebound (反弹回潮), month-over-month change."""
+
+from __future__ import annotations
+
+import calendar
+from datetime import date
+
+import polars as pl
+
+from jobs.rollup.vocab import Vocab
+
+ITEM_COLUMNS = ("unit", "seq", "problem", "leader", "deadline", "status", "done_on", "evaluation", "closed")
+
+
+def period_end(period: str) -> date:
+    """The last day of a ``YYYY-MM`` period."""
+    try:
+        year, month = (int(p) for p in period.split("-"))
+        return date(year, month, calendar.monthrange(year, month)[1])
+    except (ValueError, calendar.IllegalMonthError):
+        msg = f"报送期“{period}”格式不正确，应为YYYY-MM，例如2015-02"
+        raise ValueError(msg) from None
+
+
+def overdue_expr(vocab: Vocab, *, end: date) -> pl.Expr:
+    """True for an item whose 整改时限 is before the period's last day and that is not done."""
+    not_done = pl.col(vocab.done_column).fill_null("") != vocab.done_value
+    return (pl.col("deadline") < end).fill_null(False) & not_done
+
+
+def _closed_value(vocab: Vocab) -> tuple[str, str]:
+    closed = next(c for c in vocab.ledger if c.key == "items_closed")
+    return str(closed.column), (closed.values or ("",))[0]
+
+
+def overdue_items(ledger: pl.DataFrame, vocab: Vocab, *, end: date) -> pl.DataFrame:
+    """The overdue items, one row each: unit, 序号, 问题描述, 责任领导, 整改时限, 整改状态 ..."""
+    return (
+        ledger.filter(overdue_expr(vocab, end=end))
+        .select(*ITEM_COLUMNS)
+        .with_columns((pl.lit(end) - pl.col("deadline")).dt.total_days().alias("days_overdue"))
+        .sort("unit", "seq")
+    )
+
+
+def rebound_items(ledger: pl.DataFrame, history: pl.DataFrame | None, vocab: Vocab, *, period: str) -> pl.DataFrame:
+    """Items closed (销号) in an earlier period of the same unit that are not closed now.
+
+    An item is the same when its unit, 序号 and 问题描述 are the same. ``history``
+    holds the counted ledger rows of earlier periods (any columns of the ledger
+    layout, with ``period``); rows of ``period`` and later are ignored.
+    """
+    column, closed = _closed_value(vocab)
+    schema = {**{c: ledger.schema[c] for c in ITEM_COLUMNS}, "closed_in": pl.Utf8}
+    if history is None or history.height == 0:
+        return pl.DataFrame(schema=schema)
+    was_closed = (
+        history.filter((pl.col("period") < period) & (pl.col(column) == closed))
+        .group_by("unit", "seq", "problem")
+        .agg(pl.col("period").max().alias("closed_in"))
+    )
+    now_open = ledger.filter(pl.col(column).fill_null("") != closed).select(*ITEM_COLUMNS)
+    return now_open.join(was_closed, on=["unit", "seq", "problem"], how="inner").sort("unit", "seq")
+
+
+def rebound_counts(items: pl.DataFrame) -> pl.DataFrame:
+    """``unit, items_rebound`` from the rebound item list."""
+    return items.group_by("unit").agg(pl.len().cast(pl.Int64).alias("items_rebound"))
+
+
+def month_over_month(nodes: pl.DataFrame, previous: pl.DataFrame | None, vocab: Vocab) -> pl.DataFrame:
+    """Change of the main rates per node against the previous period's nodes.
+
+    Returns ``code, rate, current, previous, change`` (change null where either is null).
+    """
+    schema = {"code": pl.Utf8, "rate": pl.Utf8, "current": pl.Float64, "previous": pl.Float64, "change": pl.Float64}
+    rates = list(vocab.main_rates)
+
+    def long(frame: pl.DataFrame, name: str) -> pl.DataFrame:
+        return frame.select("code", *rates).unpivot(index="code", variable_name="rate", value_name=name)
+
+    if previous is None:
+        return pl.DataFrame(schema=schema)
+    out = long(nodes, "current").join(long(previous, "previous"), on=["code", "rate"], how="left")
+    return out.with_columns((pl.col("current") - pl.col("previous")).alias("change")).select(
+        *(pl.col(k).cast(v) for k, v in schema.items())
+    )

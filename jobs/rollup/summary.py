@@ -1,0 +1,222 @@
+"""The roll-up: :func:`summarize` wires the steps into a :class:`Summary`.
+
+Each unit's *contribution* (its registry coverage plus its own counted return,
+or a lower office's 汇总 return standing for a whole subtree) is added to every
+ancestor through the closure table: one join and one group-by, linear in rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import polars as pl
+
+from jobs.rollup import counts, crossperiod, federation
+from jobs.rollup.attention import Thresholds, attention_list, rejection_counts
+from jobs.rollup.indicators import indicators_json, with_rates
+from jobs.rollup.tree import closure, root_code
+from jobs.rollup.vocab import Vocab, load_vocab
+from jobs.schema import Schema, load_schema
+from jobs.tables import empty_table
+
+NODE_COLUMNS = ("code", "name", "level", "category", "parent")
+OWN = "own."
+
+
+@dataclass
+class Summary:
+    """The result of one period's roll-up.
+
+    Attributes
+    ----------
+    nodes
+        One row per registry node: ``code, name, level, category, parent,
+        covered_by``, the subtree's counts and rates under the spec's keys
+        (coverage included), and the unit's own figures as ``own.<key>``.
+    by_category
+        One row per unit 类别 (``category``) with the same counts and rates.
+    national
+        The spec's ``summarize --json`` object for the root.
+    attention, rebound, overdue, mom
+        The attention list, the rebound and overdue item lists, and the
+        month-over-month change of the main rates (``code, rate, current,
+        previous, change``).
+    warnings
+        Chinese notes for the office (overlaps, returns of unknown units ...).
+    """
+
+    period: str
+    root: str
+    nodes: pl.DataFrame
+    by_category: pl.DataFrame
+    national: dict[str, Any]
+    attention: pl.DataFrame
+    rebound: pl.DataFrame
+    overdue: pl.DataFrame
+    mom: pl.DataFrame
+    warnings: list[str] = field(default_factory=list)
+    vocab: Vocab | None = field(default=None, repr=False)
+
+
+def _tables(tables: Mapping[str, pl.DataFrame], schema: Schema) -> dict[str, pl.DataFrame]:
+    out = {s.key: tables.get(s.key) for s in schema.sheets}
+    return {k: v if v is not None else empty_table(k, schema=schema) for k, v in out.items()}
+
+
+def _contributions(
+    registry: pl.DataFrame, cover: pl.DataFrame, own: pl.DataFrame, vocab: Vocab
+) -> pl.DataFrame:
+    frame = (
+        registry.select("code", "category")
+        .join(cover, on="code", how="left")
+        .join(own, left_on="code", right_on="unit", how="left")
+    )
+    return frame.select("code", "category", *(pl.col(k).fill_null(0).cast(pl.Int64) for k in vocab.count_keys))
+
+
+def _roll_up(tree: pl.DataFrame, contrib: pl.DataFrame, vocab: Vocab) -> pl.DataFrame:
+    keys = list(vocab.count_keys)
+    return (
+        tree.select("ancestor", "descendant")
+        .join(contrib, left_on="descendant", right_on="code", how="inner")
+        .group_by("ancestor")
+        .agg(pl.col(keys).sum())
+        .rename({"ancestor": "code"})
+    )
+
+
+def summarize(
+    tables: Mapping[str, pl.DataFrame],
+    submissions: pl.DataFrame,
+    registry: pl.DataFrame,
+    *,
+    period: str,
+    deadline: datetime,
+    previous: Summary | None = None,
+    history_tables: Mapping[str, pl.DataFrame] | None = None,
+    thresholds: Thresholds | Mapping[str, Any] | None = None,
+    schema: Schema | None = None,
+    vocab: Vocab | None = None,
+) -> Summary:
+    """Roll the period's counted returns up the registry tree.
+
+    Parameters
+    ----------
+    tables
+        Stored tables by sheet key (jobs.tables layouts); may hold rows of
+        rejected or superseded returns: only counted submissions are used.
+        A ``summary`` table (see :mod:`jobs.rollup.federation`) holds the
+        counts of 汇总 returns.
+    submissions
+        The store's submissions frame (any periods).
+    registry
+        The registry effective in ``period``.
+    deadline
+        Returns received after it are late (still counted).
+    previous
+        The previous period's summary, for the month-over-month change.
+    history_tables
+        Counted tables of earlier periods (``ledger`` used), for rebound.
+    thresholds
+        Attention-list thresholds (:class:`Thresholds` or a config mapping).
+    """
+    schema = schema or load_schema()
+    vocab = vocab or load_vocab(schema=None if schema is load_schema() else schema)
+    if not isinstance(thresholds, Thresholds):
+        thresholds = Thresholds.from_mapping(thresholds)
+    end = crossperiod.period_end(period)
+    warnings: list[str] = []
+
+    known = registry.select("code")
+    counted = counts.counted_submissions(
+        submissions, period=period, report_type=schema.default_report_type, default_report_type=schema.default_report_type
+    )
+    unknown = counted.join(known, left_on="unit", right_on="code", how="anti")
+    if unknown.height:
+        warnings.append(f"以下单位不在本期名册中，其报表未计入汇总：{'、'.join(sorted(unknown['unit'].to_list()))}")
+        counted = counted.join(known, left_on="unit", right_on="code", how="semi")
+    detail = counts.only_counted(_tables(tables, schema), counted)
+
+    history = history_tables.get("ledger") if history_tables else None
+    rebound = crossperiod.rebound_items(detail["ledger"], history, vocab, period=period)
+    overdue = crossperiod.overdue_items(detail["ledger"], vocab, end=end)
+    own = counts.own_counts(
+        detail, vocab, overdue=crossperiod.overdue_expr(vocab, end=end), rebound=crossperiod.rebound_counts(rebound)
+    )
+    cover = counts.coverage(registry, counted, deadline=deadline)
+    contrib = _contributions(registry, cover, own, vocab)
+
+    tree = closure(registry)
+    contrib, covered, fold_warnings = federation.fold_in(
+        contrib,
+        tables.get(federation.SUMMARY_TABLE),
+        submissions,
+        tree=tree,
+        registry=registry,
+        detail_units=counted["unit"],
+        period=period,
+        schema=schema,
+        vocab=vocab,
+    )
+    warnings += fold_warnings
+
+    keys = list(vocab.count_keys)
+    own_cols = _contributions(registry, cover, own, vocab).select(
+        "code", *(pl.col(k).alias(OWN + k) for k in keys)
+    )
+    nodes = (
+        registry.select(*NODE_COLUMNS)
+        .join(covered, on="code", how="left")
+        .join(_roll_up(tree, contrib, vocab), on="code", how="left")
+        .with_columns(pl.col(keys).fill_null(0))
+        .join(own_cols, on="code", how="left")
+    )
+    nodes = with_rates(with_rates(nodes, vocab), vocab, prefix=OWN)
+    by_category = with_rates(
+        contrib.group_by("category").agg(pl.col(keys).sum()).sort("category"), vocab
+    )
+
+    root = root_code(registry)
+    attention = attention_list(nodes, rejection_counts(submissions, period=period), thresholds)
+    mom = crossperiod.month_over_month(nodes, previous.nodes if previous is not None else None, vocab)
+    summary = Summary(
+        period=period,
+        root=root,
+        nodes=nodes,
+        by_category=by_category,
+        national={},
+        attention=attention,
+        rebound=rebound,
+        overdue=overdue,
+        mom=mom,
+        warnings=warnings,
+        vocab=vocab,
+    )
+    summary.national = node_json(summary, root)
+    return summary
+
+
+def node_json(summary: Summary, code: str) -> dict[str, Any]:
+    """The spec's JSON object for the subtree of ``code`` (``--unit``).
+
+    Raises
+    ------
+    KeyError
+        When ``code`` is not a node of the summary's registry.
+    """
+    vocab = summary.vocab or load_vocab()
+    rows = summary.nodes.filter(pl.col("code") == code)
+    if rows.height == 0:
+        msg = f"单位代码“{code}”不在本期名册中"
+        raise KeyError(msg)
+    row = rows.row(0, named=True)
+    out: dict[str, Any] = {"period": summary.period, "unit": code, "name": row["name"], "level": row["level"]}
+    out.update(indicators_json(row, vocab))
+    if row.get("covered_by"):
+        out["covered_by"] = row["covered_by"]
+    changes = summary.mom.filter(pl.col("code") == code)
+    out["mom"] = {r: c for r, c in changes.select("rate", "change").iter_rows()}
+    return out
