@@ -1,16 +1,397 @@
-"""Reader: sheets and columns by name, source positions, hostile files."""
+"""Reader: sheets and columns by name, exact source positions, hostile files.
+
+Workbooks are written once per session: a "messy" one with xlsxwriter (it can
+store cached formula results such as ``#NAME?``), others with openpyxl and
+xlwt (.xls).
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import re
+import shutil
+from pathlib import Path
+
+import openpyxl
+import polars as pl
 import pytest
+import xlsxwriter
+import xlwt
+from polars.testing import assert_frame_equal
 
 from jobs.errors import UnreadableFile
-from jobs.reader import read_return
+from jobs.findings import a1_cell, column_letter
+from jobs.reader import REASON_CORRUPT, REASON_ENCRYPTED, RawReturn, read_return
+from jobs.schema import load_schema
+
+CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus" / "calamine-tests"
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+INFO = [
+    ("单位代码", 110000),
+    ("单位名称", "北京市"),
+    ("报送期", "2015-02"),
+    ("报表类型", "本级"),
+    ("主要负责人", "张三"),
+    ("填报人", "李四"),
+    ("联系电话", "010-12345678"),
+    ("填报日期", dt.datetime(2015, 2, 27)),
+]
+ACCOUNTABILITY = [
+    ("约谈提醒(人次)", 3),  # half-width brackets: must still match
+    ("诫勉批评 （人次）", "２"),
+    ("追究当事人责任（人）", "1"),
+    ("追究领导责任（人）", 0),
+    ("通报曝光典型案例（件）", "0"),
+    ("责令回炉补课（个）", 1),
+]
+FACTS = "清理超标办公用房12间，退还面积860平方米，节约经费40万元。"
+MINDSET = "根源在于宗旨意识淡薄，特权思想作祟，今后要严守八项规定。"
+
+
+def _ledger_row(schema, seq, deadline) -> dict:
+    return {
+        "序号": seq, "问题来源": "查摆问题", "问题类别": "享乐主义", "问题描述": "超标占用办公用房",
+        "整改措施": "腾退超标面积", "责任领导": "王五", "整改时限": deadline, "整改状态": "已完成",
+        "完成日期": dt.datetime(2015, 1, 20), "见人": "王五、赵六", "见物": FACTS, "见思想": MINDSET,
+        "群众评价": "满意", "是否销号": "是",
+    }
+
+
+def _write(ws, row, col, value, date_fmt) -> None:
+    if isinstance(value, dt.datetime):
+        ws.write_datetime(row, col, value, date_fmt)
+    elif isinstance(value, tuple):  # (formula, cached result)
+        ws.write_formula(row, col, value[0], None, value[1])
+    elif value is None:
+        return
+    else:
+        ws.write(row, col, value)
+
+
+def build_messy(path: Path) -> Path:
+    """Every tolerance the spec names, in one workbook."""
+    schema = load_schema()
+    wb = xlsxwriter.Workbook(str(path))
+    date_fmt = wb.add_format({"num_format": "yyyy-mm-dd"})
+    wb.add_worksheet("填表说明").write(0, 0, "请按模板填写")
+
+    # Sheets in another order than the schema, names with stray spaces.
+    ledger = wb.add_worksheet("　整改台账 ")
+    ledger.write(0, 0, "整改落实情况台账")  # title row 1, blank row 2, header row 3
+    columns = list(schema.sheet("ledger").headers)
+    columns.reverse()  # columns in another order
+    shown = {"见人": "见　人", "序号": " 序号 ", "整改时限": "整改 时限"}
+    for j, name in enumerate(columns):
+        ledger.write(2, j, shown.get(name, name))
+    rows = {
+        3: _ledger_row(schema, 1, dt.datetime(2015, 1, 15)),  # Excel row 4
+        4: _ledger_row(schema, "２", "2015/1/15"),  # row 5
+        # row 6 left fully empty
+        6: _ledger_row(schema, " 3 ", "2015年1月15日"),  # row 7
+        7: _ledger_row(schema, "4.0", "2015.1.15"),  # row 8
+    }
+    rows[7]["见人"] = ("=FOO()", "#NAME?")
+    for r, values in rows.items():
+        for j, name in enumerate(columns):
+            _write(ledger, r, j, values[name], date_fmt)
+    ledger.write(8, 0, "   ")  # trailing rows of spaces only
+    ledger.write(9, 3, "\u3000")
+
+    info = wb.add_worksheet("基本信息")
+    info.write(0, 0, "基本信息表")
+    info.write_row(2, 0, ["项 目", "内容"])
+    for i, (item, value) in enumerate(reversed(INFO)):
+        _write(info, 3 + i, 0, item, date_fmt)
+        _write(info, 3 + i, 1, value, date_fmt)
+    info.write_row(3 + len(INFO), 0, ["备注", "无"])
+
+    tasks = wb.add_worksheet("专项整治")
+    tasks.write_row(0, 0, list(schema.sheet("tasks").headers))
+    for no, name in schema.tasks.items():
+        tasks.write_row(no, 0, [str(no), name, "牵头", "１２", 10, "0", "已整改"])
+
+    # Data starting at C5 (the used range does not start at A1).
+    inst = wb.add_worksheet("制度建设")
+    inst.write_row(4, 2, list(schema.sheet("institutions").headers))
+    inst.write_row(5, 2, ["公务接待管理办法", "新建", "已出台"])
+    inst.write_datetime(5, 5, dt.datetime(2015, 1, 5), date_fmt)
+
+    acc = wb.add_worksheet("责任追究")
+    acc.write_row(0, 0, ["事项", "数量"])
+    for i, (item, value) in enumerate(ACCOUNTABILITY):
+        acc.write_row(1 + i, 0, [item, value])
+
+    members = wb.add_worksheet("个人整改")
+    members.write_row(0, 0, list(schema.sheet("members").headers))
+    members.write_row(1, 0, ["张三", "书记", "作风不实", "深入基层", "已落实", FACTS, MINDSET])
+    members.hide()
+    wb.close()
+    return path
+
+
+def build_b3(path: Path) -> Path:
+    """openpyxl workbook whose ledger starts at B3 (first two rows and column A empty)."""
+    schema = load_schema()
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "整改台账"
+    for j, name in enumerate(schema.sheet("ledger").headers):
+        ws.cell(row=3, column=2 + j, value=name)
+    row = _ledger_row(schema, 7, dt.datetime(2015, 3, 1))
+    for j, name in enumerate(schema.sheet("ledger").headers):
+        ws.cell(row=4, column=2 + j, value=row[name])
+    ws.cell(row=4, column=2 + 1).value = None  # 问题来源 empty: stays null
+    wb.save(path)
+    return path
+
+
+def build_xls(path: Path) -> Path:
+    """Legacy .xls (xlwt): title row above the header, real dates and numbers."""
+    schema = load_schema()
+    wb = xlwt.Workbook(encoding="utf-8")
+    date_style = xlwt.easyxf(num_format_str="YYYY-MM-DD")
+    for sheet in schema.sheets:
+        ws = wb.add_sheet(sheet.name)
+        ws.write(0, 0, sheet.name + "（标题）")
+        for j, name in enumerate(sheet.headers):
+            ws.write(1, j, name)
+    ledger = wb.get_sheet(1)
+    for j, name in enumerate(schema.sheet("ledger").headers):
+        value = _ledger_row(schema, 1, dt.datetime(2015, 1, 15))[name]
+        if isinstance(value, dt.datetime):
+            ledger.write(2, j, value, date_style)
+        else:
+            ledger.write(2, j, value)
+    ledger.write(3, 0, 2.0)
+    ledger.write(3, 6, 42019)  # an Excel serial in a number-formatted cell
+    wb.save(str(path))
+    return path
+
+
+@pytest.fixture(scope="session")
+def books(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("reader")
+    out = {
+        "messy": build_messy(root / "messy.xlsx"),
+        "b3": build_b3(root / "b3.xlsx"),
+        "xls": build_xls(root / "legacy.xls"),
+    }
+    out["xlsm"] = root / "macro.xlsm"
+    shutil.copy(out["messy"], out["xlsm"])
+    out["lying"] = root / "really-xlsx.xls"
+    shutil.copy(out["messy"], out["lying"])
+    return out
+
+
+@pytest.fixture(scope="session")
+def messy(books) -> RawReturn:
+    return read_return(books["messy"])
+
+
+def test_sheets_found_by_folded_name_extra_sheet_ignored(messy):
+    assert messy.missing_sheets == []
+    assert set(messy.sheets) == {"info", "ledger", "tasks", "institutions", "accountability", "members"}
+    assert messy.sheets["ledger"].source_name == "　整改台账 "
+    assert messy.sheets["ledger"].name == "整改台账"
+
+
+def test_header_below_title_and_blank_rows_columns_in_other_order(messy):
+    ledger = messy.sheets["ledger"]
+    assert ledger.missing_columns == []
+    assert ledger.header_row == 3
+    headers = list(load_schema().sheet("ledger").headers)
+    assert ledger.frame.columns == [*headers, "_row"]
+    # Reversed in the file: 序号 is the last column (N), 是否销号 the first (A).
+    assert column_letter(ledger.col_index["序号"]) == "N"
+    assert column_letter(ledger.col_index["是否销号"]) == "A"
+    assert column_letter(ledger.col_index["见人"]) == "E"
+
+
+def test_rows_keep_excel_numbers_empty_and_trailing_rows_dropped(messy):
+    ledger = messy.sheets["ledger"]
+    got = ledger.frame.select("序号", "整改时限", "_row")
+    want = pl.DataFrame(
+        {
+            "序号": ["1", "２", "3", "4.0"],
+            "整改时限": ["2015-01-15", "2015/1/15", "2015年1月15日", "2015.1.15"],
+            "_row": [4, 5, 7, 8],
+        },
+        schema={"序号": pl.Utf8, "整改时限": pl.Utf8, "_row": pl.Int32},
+    )
+    assert_frame_equal(got, want)
+    row8 = ledger.frame.filter(pl.col("_row") == 8)
+    assert a1_cell(ledger.name, 8, ledger.col_index["见人"]) == "整改台账!E8"
+    assert row8["见物"].item() == FACTS
+
+
+def test_error_cell_reads_as_its_excel_text(messy):
+    ledger = messy.sheets["ledger"]
+    assert ledger.frame.filter(pl.col("_row") == 8)["见人"].item() == "#NAME?"
+    assert ledger.frame.filter(pl.col("_row") == 4)["见人"].item() == "王五、赵六"
+
+
+def test_keyvalue_info_items_values_rows(messy):
+    info = messy.sheets["info"]
+    assert info.header_row == 3
+    assert info.missing_columns == []
+    got = dict(zip(info.frame["_item"], info.frame["_value"], strict=True))
+    assert got["单位代码"] == "110000"  # a number cell, no ".0"
+    assert got["填报日期"] == "2015-02-27"  # a real date cell, midnight dropped
+    assert got["报送期"] == "2015-02"
+    assert got["备注"] == "无"  # unrecognised item kept as written
+    rows = dict(zip(info.frame["_item"], info.frame["_row"], strict=True))
+    assert rows["填报日期"] == 4 and rows["单位代码"] == 11  # INFO written reversed from row 4
+    assert column_letter(info.col_index["联系电话"]) == "B"
+    assert info.col_index["项目"] == 0
+
+
+def test_keyvalue_accountability_items_fold_brackets_and_spaces(messy, schema):
+    acc = messy.sheets["accountability"]
+    assert list(acc.frame["_item"]) == list(schema.accountability_rows)
+    assert list(acc.frame["_value"]) == ["3", "２", "1", "0", "0", "1"]
+    assert list(acc.frame["_row"]) == [2, 3, 4, 5, 6, 7]
+
+
+def test_numbers_as_text_and_full_width_digits_kept_for_normalize(messy):
+    tasks = messy.sheets["tasks"].frame
+    assert tasks.height == 21
+    assert set(tasks["排查问题数"]) == {"１２"}
+    assert set(tasks["已整改数"]) == {"10"}
+    assert tasks["_row"].to_list() == list(range(2, 23))
+
+
+def test_offset_sheet_keeps_real_excel_positions(messy):
+    inst = messy.sheets["institutions"]
+    assert inst.header_row == 5
+    assert column_letter(inst.col_index["制度名称"]) == "C"
+    assert column_letter(inst.col_index["出台日期"]) == "F"
+    assert inst.frame.to_dicts() == [
+        {"制度名称": "公务接待管理办法", "制度类别": "新建", "状态": "已出台", "出台日期": "2015-01-05",
+         "文号": None, "_row": 6},
+    ]
+
+
+def test_openpyxl_sheet_starting_at_b3(books):
+    raw = read_return(books["b3"])
+    ledger = raw.sheets["ledger"]
+    assert ledger.header_row == 3
+    assert ledger.frame["_row"].to_list() == [4]
+    assert column_letter(ledger.col_index["序号"]) == "B"
+    assert column_letter(ledger.col_index["是否销号"]) == "O"
+    assert ledger.frame["问题来源"].to_list() == [None]
+    assert ledger.frame["整改时限"].to_list() == ["2015-03-01"]
+    assert a1_cell("整改台账", 4, ledger.col_index["见思想"]) == "整改台账!M4"
+    assert sorted(raw.missing_sheets) == sorted(["基本信息", "专项整治", "制度建设", "责任追究", "个人整改"])
+
+
+def test_hidden_sheet_read_with_warning(messy):
+    members = messy.sheets["members"]
+    assert members.hidden
+    assert members.frame["姓名"].to_list() == ["张三"]
+    notes = [w for w in messy.warnings if w.sheet == "个人整改"]
+    assert len(notes) == 1 and notes[0].severity == "warning" and "隐藏" in notes[0].message
+
+
+def test_xls_legacy_workbook(books):
+    raw = read_return(books["xls"])
+    assert raw.missing_sheets == []
+    ledger = raw.sheets["ledger"]
+    assert ledger.header_row == 2
+    assert ledger.frame.select("序号", "整改时限", "完成日期", "_row").rows() == [
+        ("1", "2015-01-15", "2015-01-20", 3),
+        ("2", "42019", None, 4),
+    ]
+    assert raw.sheets["tasks"].frame.is_empty()
+    assert raw.sheets["tasks"].missing_columns == []
+
+
+def test_xlsm_and_wrong_extension(books):
+    assert read_return(books["xlsm"]).sheets["ledger"].frame.height == 4
+    lying = read_return(books["lying"])
+    assert lying.sheets["ledger"].frame.height == 4
+    assert any("扩展名" in w.message for w in lying.warnings)
+
+
+def test_missing_sheet_and_missing_column(tmp_path, schema):
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "专项整治"
+    headers = [h for h in schema.sheet("tasks").headers if h != "立案查处数"]
+    ws.append(headers)
+    ws.append(["1", schema.tasks[1], "牵头", "1", "1", "进展顺利"])
+    acc = wb.create_sheet("责任追究")
+    acc.append(["约谈提醒（人次）", "2"])  # no 事项/数量 header: items found by name
+    path = tmp_path / "partial.xlsx"
+    wb.save(path)
+    raw = read_return(path)
+    assert "整改台账" in raw.missing_sheets and "专项整治" not in raw.missing_sheets
+    tasks = raw.sheets["tasks"]
+    assert tasks.missing_columns == ["立案查处数"]
+    assert "立案查处数" not in tasks.frame.columns
+    assert tasks.frame["进展情况"].to_list() == ["进展顺利"]
+    acc_raw = raw.sheets["accountability"]
+    assert acc_raw.missing_columns == []
+    assert acc_raw.frame.rows() == [("约谈提醒（人次）", "2", 1)]
+
+
+def test_sheet_without_any_known_header(tmp_path):
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "整改台账"
+    ws.append(["随便", "什么"])
+    ws.append(["1", "2"])
+    wb.create_sheet("基本信息")  # empty sheet
+    path = tmp_path / "noheader.xlsx"
+    wb.save(path)
+    raw = read_return(path)
+    ledger = raw.sheets["ledger"]
+    assert ledger.header_row is None and ledger.frame.is_empty()
+    assert len(ledger.missing_columns) == 14
+    assert raw.sheets["info"].missing_columns == ["项目", "内容"]
+
+
+def _unreadable(path: Path) -> str:
+    with pytest.raises(UnreadableFile) as info:
+        read_return(path)
+    reason = info.value.reason
+    assert CJK.search(reason), reason
+    assert not re.search(r"calamine|error|Error|panic|Traceback", reason), reason
+    return reason
 
 
 def test_not_a_workbook(tmp_path):
     path = tmp_path / "return.xlsx"
     path.write_text("单位代码,单位名称\n110000,北京\n", encoding="utf-8")
-    with pytest.raises(UnreadableFile) as info:
-        read_return(path)
-    assert "Excel" in info.value.reason
+    _unreadable(path)
+
+
+def test_truncated_xlsx_and_xls(tmp_path, books):
+    for name in ("messy", "xls"):
+        data = books[name].read_bytes()
+        path = tmp_path / f"cut-{books[name].name}"
+        path.write_bytes(data[: len(data) // 2])
+        _unreadable(path)
+
+
+@pytest.mark.parametrize(
+    ("name", "encrypted"),
+    [
+        ("pass_protected.xlsx", True),
+        ("issue_385.xls", True),
+        ("too_small.xls", False),
+        ("OOM_alloc3.xls", False),
+        ("adhocallbabynames1996to2016.xls", False),
+        ("ptgexp-truncated-operand.xls", False),  # a Rust panic (BaseException) in calamine
+    ],
+)
+def test_corpus_files_unreadable_with_chinese_reason(name, encrypted):
+    path = CORPUS / name
+    if not path.exists():
+        pytest.fail(f"corpus file missing: {path}")
+    reason = _unreadable(path)
+    assert ("加密" in reason) is encrypted
+    if name == "pass_protected.xlsx":
+        assert reason == REASON_ENCRYPTED or "密码" in reason
+    if name == "too_small.xls":
+        assert reason == REASON_CORRUPT or "Excel" in reason
