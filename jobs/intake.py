@@ -1,0 +1,291 @@
+"""Intake: archive, validate and record received returns, batch by batch.
+
+Two separate steps, so executors (process pool, Ray) can wrap the first:
+
+- :func:`read_validate_batch` — pure: paths in, :class:`ValidatedReturn` out;
+- :meth:`jobs.store.Store.write_batch` — the single writer, under the home's lock.
+
+:func:`ingest_paths` wires them: for each batch of files, under the lock,
+clean up what an interrupted run left, archive every file (before anything
+else), skip files already recorded, validate the rest against the registry
+effective for the period (with the copy-detection hashes already stored),
+record the batch, then write the receipts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import unicodedata
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from jobs.excel_safe import safe_filename
+from jobs.findings import Report
+from jobs.home import Home, check_period
+from jobs.schema import load_schema
+from jobs.store import TEXT_SCHEMA, Archived, Arrival, FaultHook, fault
+from jobs.text import fold_key
+
+Validator = Callable[..., list[Any]]  # jobs.validate.validate_files or a test double
+
+# Files an editor, a browser or a copy leaves half-written: never returns.
+_TEMP_PREFIXES = ("~$", ".~", ".", "~")
+_TEMP_SUFFIXES = (".tmp", ".part", ".partial", ".crdownload", ".download", ".swp", ".lock")
+_IGNORED_NAMES = {"thumbs.db", "desktop.ini", ".ds_store"}
+
+
+def is_candidate(path: str | Path) -> bool:
+    """Whether a file in an inbox is a received file (not a temp, hidden or system file).
+
+    Anything else gets a verdict, even a PDF: the unit must learn it sent the wrong file.
+    """
+    name = Path(path).name
+    lower = name.lower()
+    if lower in _IGNORED_NAMES or name.startswith(_TEMP_PREFIXES):
+        return False
+    return not lower.endswith(_TEMP_SUFFIXES)
+
+
+def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
+    """Files named, plus candidate files under named directories (recursively, sorted)."""
+    out: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            out += sorted(p for p in path.rglob("*") if p.is_file() and is_candidate(p) and _visible(p, path))
+        else:
+            out.append(path)
+    return list(dict.fromkeys(out))
+
+
+def _visible(path: Path, root: Path) -> bool:
+    return not any(part.startswith(".") for part in path.relative_to(root).parts[:-1])
+
+
+def copy_fingerprint(text: str) -> str:
+    """Hash of a 见物/见思想 text after folding whitespace, width and punctuation."""
+    folded = "".join(ch for ch in fold_key(text) if not unicodedata.category(ch).startswith(("P", "S")))
+    return hashlib.sha1(folded.encode("utf-8")).hexdigest()[:20]
+
+
+def text_hashes(tables: Mapping[str, pl.DataFrame] | None, *, unit: str | None) -> pl.DataFrame:
+    """Copy-detection rows (``unit, sheet, row, column, hash``) of one return's checked texts."""
+    schema = load_schema()
+    parts = []
+    for sheet in schema.sheets:
+        if sheet.layout != "table" or not tables or sheet.key not in tables:
+            continue
+        frame = tables[sheet.key]
+        for col in sheet.columns:
+            if col.key not in schema.substance.copy_checked or col.key not in frame.columns:
+                continue
+            minimum = schema.substance.min_length.get(col.substance or "", 0)
+            texts = frame.select(pl.col("row").cast(pl.Int64), pl.col(col.key)).drop_nulls()
+            for row, text in texts.iter_rows():
+                if len(fold_key(text)) >= minimum:
+                    parts.append((unit, sheet.name, row, col.name, copy_fingerprint(text)))
+    return pl.DataFrame(parts, schema=TEXT_SCHEMA, orient="row")
+
+
+def default_validator() -> Validator:
+    """The project's validator (imported lazily: it loads Great Expectations)."""
+    from jobs.validate import validate_files
+
+    return validate_files
+
+
+def read_validate_batch(
+    paths: Sequence[Path],
+    *,
+    registry: pl.DataFrame,
+    period: str,
+    received_at: Mapping[Path, datetime],
+    other_units_texts: pl.DataFrame | None,
+    validator: Validator | None = None,
+) -> list[Any]:
+    """Read and validate a batch of files (pure: no store access), one result per path."""
+    validate = validator or default_validator()
+    return validate(
+        list(paths),
+        registry=registry,
+        period=period,
+        received_at=dict(received_at),
+        other_units_texts=other_units_texts,
+    )
+
+
+@dataclass
+class FileOutcome:
+    """What intake did with one file (``status``: stored, duplicate or failed)."""
+
+    path: Path
+    status: str
+    submission_id: str | None = None
+    unit: str | None = None
+    accepted: bool | None = None
+    version: int | None = None
+    n_errors: int = 0
+    n_warnings: int = 0
+    receipt: Path | None = None
+    message: str = ""
+
+
+@dataclass
+class IngestResult:
+    period: str
+    files: list[FileOutcome] = field(default_factory=list)
+
+    def count(self, status: str) -> int:
+        return sum(1 for f in self.files if f.status == status)
+
+    @property
+    def rejected(self) -> int:
+        return sum(1 for f in self.files if f.status == "stored" and f.accepted is False)
+
+
+def arrival_times(home: Home, paths: Iterable[Path], *, received_at: datetime | None = None) -> dict[Path, datetime]:
+    """Arrival time per file: ``received_at`` if given, else the mtime in the office's time zone."""
+    if received_at is not None:
+        local = received_at.astimezone(home.config.tz).replace(tzinfo=None) if received_at.tzinfo else received_at
+        return {p: local for p in paths}
+    return {p: home.local_time(p.stat().st_mtime) for p in paths}
+
+
+def ingest_paths(
+    home: Home,
+    paths: Iterable[str | Path],
+    *,
+    period: str,
+    received_at: datetime | None = None,
+    validator: Validator | None = None,
+    batch_size: int | None = None,
+    receipts: bool = True,
+    holder: str = "rectify ingest",
+    fault_hook: FaultHook | None = None,
+) -> IngestResult:
+    """Archive, validate and record files (directories are walked) for ``period``.
+
+    Idempotent: files already recorded for the period change nothing (their
+    receipt is re-issued if it is missing). Raises ``HomeError`` without a
+    registry and ``LockTimeout`` when another writer keeps the store.
+    """
+    check_period(period)
+    files = expand_paths(paths)
+    registry = home.registry(period)
+    size = int(batch_size or home.config.limits.get("batch_size", 200))
+    result = IngestResult(period=period)
+    for start in range(0, len(files), size):
+        batch = files[start : start + size]
+        with home.lock(holder=holder):
+            outcomes = _ingest_batch(
+                home, batch, period=period, registry=registry, received_at=received_at,
+                validator=validator, fault_hook=fault_hook,
+            )  # fmt: skip
+        if receipts:
+            for outcome in outcomes:
+                if outcome.submission_id is not None:
+                    outcome.receipt = issue_receipt(home, outcome, period=period)
+        result.files += outcomes
+    return result
+
+
+def _ingest_batch(
+    home: Home,
+    batch: list[Path],
+    *,
+    period: str,
+    registry: pl.DataFrame,
+    received_at: datetime | None,
+    validator: Validator | None,
+    fault_hook: FaultHook | None,
+) -> list[FileOutcome]:
+    store = home.store
+    store.cleanup()
+    outcomes: dict[Path, FileOutcome] = {}
+    archived: dict[Path, Archived] = {}
+    times: dict[Path, datetime] = {}
+    for path in batch:
+        try:
+            times.update(arrival_times(home, [path], received_at=received_at))
+            archived[path] = store.archive(path)
+        except OSError as exc:
+            outcomes[path] = FileOutcome(path, "failed", message=f"文件无法读取（{exc.strerror or exc}），未入库。")
+    fault("archived", fault_hook)
+    known = store.known(period, (a.sha256 for a in archived.values()))
+    fresh = [p for p in archived if archived[p].sha256 not in known]
+    for path in archived:
+        if path not in fresh:
+            sid, version = known[archived[path].sha256]
+            outcomes[path] = FileOutcome(path, "duplicate", submission_id=sid, version=version,
+                                         message="相同文件此前已收到，未重复入库。")  # fmt: skip
+    if fresh:
+        copies = {p: store.root / archived[p].archive_path for p in fresh}
+        results = read_validate_batch(
+            [copies[p] for p in fresh], registry=registry, period=period,
+            received_at={copies[p]: times[p] for p in fresh},
+            other_units_texts=store.texts(period), validator=validator,
+        )  # fmt: skip
+        fault("validated", fault_hook)
+        arrivals = []
+        for path, validated in zip(fresh, results, strict=True):
+            report: Report = validated.report
+            report.file = path.name
+            arrivals.append(
+                Arrival(
+                    archived=archived[path], file_name=path.name, received_at=times[path],
+                    report=report, tables=validated.tables, report_type=validated.report_type,
+                    texts=text_hashes(validated.tables, unit=report.unit) if report.accepted else None,
+                )  # fmt: skip
+            )
+        written = store.write_batch(period, arrivals, ingested_at=home.now(), fault_hook=fault_hook)
+        by_sha = {o.archived.sha256: o for o in written}
+        for arrival in arrivals:
+            o = by_sha[arrival.archived.sha256]
+            path = arrival.archived.source
+            outcomes[path] = FileOutcome(
+                path, o.status, submission_id=o.submission_id, unit=arrival.report.unit,
+                accepted=arrival.report.accepted, version=o.version,
+                n_errors=len(arrival.report.errors), n_warnings=len(arrival.report.warnings),
+            )  # fmt: skip
+    return [outcomes[p] for p in batch if p in outcomes]
+
+
+def receipt_path(home: Home, *, period: str, unit: str | None, file_name: str, sha256: str, ext: str) -> Path:
+    """``<outbox>/<period>/<unit>_<file stem>_<sha8>.<ext>``: one receipt per received file."""
+    stem = safe_filename(Path(file_name).stem)
+    return home.outbox(period) / f"{safe_filename(unit or '未识别单位')}_{stem}_{sha256[:8]}.{ext}"
+
+
+def issue_receipt(home: Home, outcome: FileOutcome, *, period: str) -> Path:
+    """Write the receipt of a recorded file from the ledger (skipped if it already exists)."""
+    store = home.store
+    report = store.report(outcome.submission_id)
+    sha = outcome.submission_id.rsplit("-", 1)[-1]
+    fmt = "html" if _receipts_module() is not None else "json"
+    path = receipt_path(home, period=period, unit=report.unit, file_name=report.file, sha256=sha, ext=fmt)
+    if path.exists():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".tmp-{path.name}")  # keeps the suffix a writer may dispatch on
+    module = _receipts_module()
+    if module is not None:
+        module.write_receipt(report, tmp, fmt=fmt)
+    else:
+        import json
+
+        tmp.write_text(json.dumps(report.to_dict(), ensure_ascii=False, indent=1), encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+def _receipts_module():
+    try:
+        from jobs import receipts
+    except ImportError:
+        return None
+    return receipts

@@ -1,0 +1,212 @@
+"""Intake: archive first, validate, record; idempotent and crash-safe.
+
+A small fake validator stands in for jobs.validate (injected): a "return" is a
+JSON file ``{"unit": ..., "ok": bool, "problems": [...]}`` with an .xlsx name.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import polars as pl
+import pytest
+from click.testing import CliRunner
+from polars.testing import assert_frame_equal
+
+from jobs.findings import Report, make_finding
+from jobs.home import init_home
+from jobs.intake import copy_fingerprint, expand_paths, ingest_paths, is_candidate, text_hashes
+from jobs.tables import table_schema
+
+PERIOD = "2015-02"
+REGISTRY = """单位代码,单位名称,上级单位代码,层级,类别,联系人,联系电话,是否报送
+000000,全国,,全国,地方,,,否
+110000,北京市,000000,省级,地方,张三,010-1,是
+120000,天津市,000000,省级,地方,李四,022-1,是
+"""
+FACTS = "清理超标办公用房十二处，腾退面积三千平方米"
+
+
+@dataclass
+class FakeValidated:
+    report: Report
+    tables: dict[str, pl.DataFrame] | None
+    content_hash: str
+    report_type: str | None
+
+
+class FakeValidator:
+    """Records what it was called with; turns JSON files into reports and ledger rows."""
+
+    def __init__(self):
+        self.calls: list[dict] = []
+
+    def __call__(self, paths, *, registry, period, received_at=None, other_units_texts=None):
+        self.calls.append({"paths": list(paths), "others": other_units_texts, "received_at": received_at})
+        out = []
+        for path in paths:
+            try:
+                data = json.loads(Path(path).read_text(encoding="utf-8"))
+            except (ValueError, UnicodeDecodeError):
+                report = Report(file=str(path), findings=[make_finding("unreadable-file", reason="不是Excel")])
+                out.append(FakeValidated(report, None, "", None))
+                continue
+            report = Report(file=str(path), unit=data["unit"], period=period)
+            if data["unit"] not in registry["code"].to_list():
+                report.findings.append(make_finding("unknown-unit", value=data["unit"]))
+            if not data.get("ok", True):
+                report.findings.append(make_finding("empty-ledger", sheet="整改台账"))
+            rows = [{"row": 3 + i, "seq": i + 1, "problem": p, "facts": FACTS} for i, p in enumerate(data["problems"])]
+            layout = table_schema("ledger")
+            frame = pl.DataFrame(rows) if rows else pl.DataFrame(schema={"row": pl.Int32})
+            frame = frame.select(
+                pl.col(c).cast(t) if c in frame.columns else pl.lit(None, t).alias(c) for c, t in layout.items()
+            )
+            out.append(FakeValidated(report, {"ledger": frame}, "", "本级"))
+        return out
+
+
+def put(folder: Path, name: str, unit: str, problems: list[str], *, ok: bool = True, mtime: datetime | None = None):
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text(json.dumps({"unit": unit, "ok": ok, "problems": problems}, ensure_ascii=False), encoding="utf-8")
+    if mtime:
+        ts = mtime.timestamp()
+        os.utime(path, (ts, ts))
+    return path
+
+
+@pytest.fixture
+def home(tmp_path):
+    h = init_home(tmp_path / "home")
+    (tmp_path / "registry.csv").write_text(REGISTRY, encoding="utf-8")
+    h.import_registry(tmp_path / "registry.csv", from_period="2015-01")
+    return h
+
+
+def snapshot(home):
+    store = home.store
+    files = sorted(str(p.relative_to(home.root)) for p in home.root.rglob("*") if p.is_file() and "-" not in p.suffix)
+    return store.submissions(PERIOD).drop("ingested_at"), store.load_tables(PERIOD), files
+
+
+def test_candidates_skip_temporary_and_hidden_files(tmp_path):
+    for name in ["a.xlsx", "~$a.xlsx", "b.xlsx.tmp", ".hidden.xlsx", "c.XLS", "d.pdf", "e.crdownload", "Thumbs.db"]:
+        (tmp_path / name).write_text("x")
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".git" / "x.xlsx").write_text("x")
+    assert [p.name for p in expand_paths([tmp_path])] == ["a.xlsx", "c.XLS", "d.pdf"]
+    assert not is_candidate("~$北京市.xlsx") and is_candidate("北京市.xlsx")
+
+
+def test_ingest_twice_changes_nothing(home, tmp_path):
+    inbox = tmp_path / "inbox"
+    put(inbox, "bj.xlsx", "110000", ["甲", "乙"], mtime=datetime(2015, 2, 20, 10))
+    put(inbox, "tj.xlsx", "120000", ["丙"], ok=False)
+    put(inbox, "junk.xlsx", "x", []).write_bytes(b"\x00\x01 not json")
+    fake = FakeValidator()
+    first = ingest_paths(home, [inbox], period=PERIOD, validator=fake)
+    assert [f.status for f in first.files] == ["stored", "stored", "stored"]
+    assert first.rejected == 2
+    before = snapshot(home)
+    receipts = sorted(home.outbox(PERIOD).iterdir())
+    assert len(receipts) == 3
+
+    second = ingest_paths(home, [inbox], period=PERIOD, validator=FakeValidator())
+    assert [f.status for f in second.files] == ["duplicate"] * 3
+    after = snapshot(home)
+    assert_frame_equal(after[0], before[0])
+    for key in before[1]:
+        assert_frame_equal(after[1][key], before[1][key])
+    assert after[2] == before[2]
+    assert sorted(home.outbox(PERIOD).iterdir()) == receipts
+
+
+def test_arrival_time_is_local_mtime_unless_given(home, tmp_path):
+    from zoneinfo import ZoneInfo
+
+    utc_noon = datetime(2015, 2, 27, 12, 0, tzinfo=ZoneInfo("UTC"))
+    path = put(tmp_path / "in", "bj.xlsx", "110000", ["甲"])
+    os.utime(path, (utc_noon.timestamp(), utc_noon.timestamp()))
+    ingest_paths(home, [path], period=PERIOD, validator=FakeValidator())
+    assert home.store.submissions(PERIOD)["received_at"].to_list() == [datetime(2015, 2, 27, 20, 0)]
+    other = put(tmp_path / "in", "tj.xlsx", "120000", ["乙"])
+    fake = FakeValidator()
+    ingest_paths(home, [other], period=PERIOD, validator=fake, received_at=datetime(2015, 3, 1, 9, 30))
+    assert list(fake.calls[0]["received_at"].values()) == [datetime(2015, 3, 1, 9, 30)]
+    assert home.store.submissions(PERIOD)["received_at"].to_list()[-1] == datetime(2015, 3, 1, 9, 30)
+
+
+def test_resubmission_and_copy_detection_inputs(home, tmp_path):
+    ingest_paths(home, [put(tmp_path / "a", "bj.xlsx", "110000", ["旧"])], period=PERIOD, validator=FakeValidator())
+    fake = FakeValidator()
+    ingest_paths(home, [put(tmp_path / "b", "bj.xlsx", "110000", ["新"])], period=PERIOD, validator=fake)
+    # the second batch was validated against the texts already stored for the period
+    others = fake.calls[0]["others"]
+    assert others.select("unit", "sheet", "row", "column").rows() == [("110000", "整改台账", 3, "见物")]
+    assert others["hash"].to_list() == [copy_fingerprint(FACTS)]
+    subs = home.store.submissions(PERIOD)
+    assert subs["version"].to_list() == [1, 2]
+    assert subs["superseded_by"].null_count() == 1
+    assert home.store.load_tables(PERIOD)["ledger"]["problem"].to_list() == ["新"]
+
+
+def test_files_are_validated_from_the_archive(home, tmp_path):
+    fake = FakeValidator()
+    ingest_paths(home, [put(tmp_path, "bj.xlsx", "110000", ["甲"])], period=PERIOD, validator=fake)
+    (validated,) = fake.calls[0]["paths"]
+    assert validated.is_relative_to(home.store.root / "archive")
+    assert home.store.submissions(PERIOD)["file_name"].to_list() == ["bj.xlsx"]
+
+
+@pytest.mark.parametrize("step", ["archived", "validated", "parquet-written", "before-commit", "committed"])
+def test_crash_at_any_step_then_rerun_completes(home, tmp_path, step):
+    inbox = tmp_path / "inbox"
+    put(inbox, "bj.xlsx", "110000", ["甲"])
+    put(inbox, "tj.xlsx", "120000", ["乙"])
+
+    def hook(at):
+        if at == step:
+            raise KeyboardInterrupt(at)  # like Ctrl-C: not an Exception
+
+    with pytest.raises(KeyboardInterrupt):
+        ingest_paths(home, [inbox], period=PERIOD, validator=FakeValidator(), fault_hook=hook)
+    committed = step == "committed"
+    assert home.store.submissions(PERIOD).height == (2 if committed else 0)
+    assert home.store.load_tables(PERIOD)["ledger"].height == (2 if committed else 0)
+    result = ingest_paths(home, [inbox], period=PERIOD, validator=FakeValidator())
+    assert [f.status for f in result.files] == (["duplicate"] * 2 if committed else ["stored"] * 2)
+    assert home.store.current(PERIOD).height == 2
+    assert sorted(home.store.load_tables(PERIOD)["ledger"]["problem"].to_list()) == sorted(["甲", "乙"])
+    assert len(list(home.outbox(PERIOD).iterdir())) == 2  # receipts re-issued after the crash
+    assert not list(home.store.root.rglob("*.tmp"))
+
+
+def test_text_hashes_fold_punctuation_and_skip_short_texts():
+    frame = pl.DataFrame({"row": [3, 4, 5], "facts": [FACTS, FACTS.replace("，", " , "), "太短"]})
+    out = text_hashes({"ledger": frame}, unit="110000")
+    assert out["row"].to_list() == [3, 4]
+    assert out["hash"].n_unique() == 1
+
+
+def test_cli_ingest_reports_in_chinese_and_exit_status(home, tmp_path, monkeypatch):
+    import jobs.intake
+
+    monkeypatch.setattr(jobs.intake, "default_validator", lambda: FakeValidator())
+    from jobs.cli import main
+
+    good = put(tmp_path / "in", "bj.xlsx", "110000", ["甲"])
+    runner = CliRunner()
+    result = runner.invoke(main, ["ingest", str(good), "--period", PERIOD, "--home", str(home.root)])
+    assert result.exit_code == 0, result.output
+    assert "新入库1个" in result.output
+    bad = put(tmp_path / "in2", "tj.xlsx", "120000", [], ok=False)
+    result = runner.invoke(main, ["ingest", str(bad), "--period", PERIOD, "--home", str(home.root),
+                                  "--received-at", "2015-02-28T10:00:00"])  # fmt: skip
+    assert result.exit_code == 1 and "退回" in result.output
+    result = runner.invoke(main, ["ingest", str(bad), "--period", "2015-2", "--home", str(home.root)])
+    assert result.exit_code == 2
