@@ -49,7 +49,28 @@ def zh_period(period: str) -> str:
     return f"{int(year)}年{int(month)}月"
 
 
+def zh_signed(value: float | None) -> str:
+    """A change in a count with its sign (``+12``, ``-3``, ``0``); ``—`` where undefined."""
+    if value is None:
+        return "—"
+    if isinstance(value, float) and not value.is_integer():
+        return f"{value:+,.2f}"
+    return f"{int(value):+,}" if value else "0"
+
+
+def zh_points(value: float | None, digits: int = 1) -> str:
+    """A change between two fractions in percentage points (``0.012 -> +1.2个百分点``)."""
+    if value is None:
+        return "—"
+    points = round(value * 100, digits)
+    if points == 0:
+        return "持平"
+    return f"{points:+.{digits}f}个百分点"
+
+
 FILTERS = {
+    "zh_signed": zh_signed,
+    "zh_points": zh_points,
     "zh_number": zh_number,
     "zh_percent": zh_percent,
     "zh_date": zh_date,

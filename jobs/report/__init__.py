@@ -1,0 +1,1 @@
+"""The summary report: context (``context``), page (``html``), charts, tables (``xlsx``), rendering evidence (``screenshot``)."""

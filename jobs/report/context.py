@@ -1,0 +1,348 @@
+"""The summary report's context: what ``templates/report.html`` and the xlsx writer render.
+
+:class:`ReportContext` is the one documented context object of the report
+template; every figure on the page and in the workbook comes from it.
+:func:`assemble_context` builds it from plain values (the spec's indicator
+dicts, one per node); :func:`jobs.report.build.build_context` adapts the
+roll-up's ``Summary`` to those values.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from markupsafe import Markup
+
+from jobs.report.indicators import (
+    CHANGE_KEYS,
+    COVERAGE_KEYS,
+    HEADLINE_KEYS,
+    INDICATORS,
+    STATUS_KEYS,
+    Kind,
+)
+from jobs.schema import Schema, load_schema
+
+Number = int | float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Figure:
+    """One indicator's value for the report's scope (``value`` a count or a fraction)."""
+
+    key: str
+    label: str
+    unit: str
+    kind: Kind
+    value: Number
+
+
+@dataclass(frozen=True, slots=True)
+class TaskRow:
+    """One of the 21 special tasks: sums over the scope; ``rate`` = fixed / found."""
+
+    no: int
+    name: str
+    found: int
+    fixed: int
+    cases: int
+    rate: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class CountRow:
+    """A labelled count (institutions by state, accountability rows, members by state)."""
+
+    key: str
+    label: str
+    unit: str
+    value: int
+
+
+@dataclass(frozen=True, slots=True)
+class UnitRow:
+    """One line of a breakdown table: a lower unit or a 类别; ``values`` keyed by indicator."""
+
+    code: str
+    name: str
+    values: Mapping[str, Number]
+
+
+@dataclass(frozen=True, slots=True)
+class AttentionRow:
+    """A unit on the attention list, with its reasons in Chinese."""
+
+    code: str
+    name: str
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeRow:
+    """Month-over-month: ``change`` is a difference of counts or of fractions (percentage points)."""
+
+    key: str
+    label: str
+    unit: str
+    kind: Kind
+    current: Number
+    previous: Number
+    change: Number
+
+
+@dataclass(frozen=True, slots=True)
+class MissingUnit:
+    """A unit that has not reported (annex), with whom to call."""
+
+    code: str
+    name: str
+    parent: str
+    level: str
+    contact: str
+    phone: str
+
+
+@dataclass(frozen=True)
+class Charts:
+    """Inline SVG charts (already safe markup, produced by :mod:`jobs.report.charts`).
+
+    ``font_note`` is a Chinese sentence when no CJK font was found (labels may not display).
+    """
+
+    by_unit: Markup | None = None
+    tasks: Markup | None = None
+    trend: Markup | None = None
+    font_note: str | None = None
+
+
+@dataclass(frozen=True)
+class ReportContext:
+    """Everything ``report.html`` renders and ``write_xlsx`` writes.
+
+    Attributes
+    ----------
+    title
+        The report's title without book-title marks, e.g.
+        ``关于2015年2月整改落实情况“回头看”的汇总报告``.
+    period, deadline, generated_at
+        ``YYYY-MM``, the collection deadline, when the report was made.
+    scope_code, scope_name, scope_level
+        The node summarised (the root for the national report).
+    figures
+        Every scalar indicator by spec key (:class:`Figure`).
+    coverage, headline
+        Ordered figure lists for the coverage and headline sections.
+    status
+        Items by 整改状态.
+    items_by_category, items_by_source
+        Items by 问题类别 / 问题来源.
+    tasks
+        The special tasks, in catalogue order.
+    institutions, accountability, members
+        Counts by 状态, by fixed 事项, by 落实情况.
+    breakdown_title, breakdown
+        Lower units of the scope (provinces and central units for the nation).
+    by_category
+        Breakdown by 类别 (empty for a single-category scope).
+    attention
+        Units to watch, with reasons.
+    previous_period, changes
+        Month-over-month against the previous period (empty when none).
+    trend
+        ``(period, figures)`` for each period summarised so far, oldest first.
+    missing
+        Annex: units that have not reported, with contacts.
+    charts
+        Inline SVG charts.
+    """
+
+    title: str
+    period: str
+    deadline: dt.datetime
+    generated_at: dt.datetime
+    scope_code: str
+    scope_name: str
+    scope_level: str
+    figures: Mapping[str, Figure]
+    coverage: tuple[Figure, ...]
+    headline: tuple[Figure, ...]
+    status: tuple[Figure, ...]
+    items_by_category: tuple[CountRow, ...]
+    items_by_source: tuple[CountRow, ...]
+    tasks: tuple[TaskRow, ...]
+    institutions: tuple[CountRow, ...]
+    accountability: tuple[CountRow, ...]
+    members: tuple[CountRow, ...]
+    breakdown_title: str
+    breakdown: tuple[UnitRow, ...]
+    by_category: tuple[UnitRow, ...]
+    attention: tuple[AttentionRow, ...]
+    previous_period: str | None
+    changes: tuple[ChangeRow, ...]
+    trend: tuple[tuple[str, Mapping[str, Number]], ...]
+    missing: tuple[MissingUnit, ...]
+    charts: Charts = field(default_factory=Charts)
+
+    @property
+    def is_national(self) -> bool:
+        """True when the scope is the registry's root (全国)."""
+        return self.scope_level == "全国"
+
+
+def report_title(period: str, *, scope_name: str | None = None) -> str:
+    """``关于2015年2月整改落实情况“回头看”的汇总报告``; a unit's name is prefixed for unit reports."""
+    year, month = period.split("-")
+    who = f"{scope_name}" if scope_name else ""
+    return f"关于{who}{int(year)}年{int(month)}月整改落实情况“回头看”的汇总报告"
+
+
+def _int(value: Any) -> int:
+    return int(value) if value is not None else 0
+
+
+def _figure(key: str, values: Mapping[str, Any]) -> Figure:
+    ind = INDICATORS[key]
+    value = values.get(key)
+    if value is not None and ind.kind == "count":
+        value = int(value)
+    elif value is not None:
+        value = float(value)
+    return Figure(key, ind.label, ind.unit, ind.kind, value)
+
+
+def _counts(mapping: Mapping[str, Any] | None, order: Sequence[str], unit: str) -> tuple[CountRow, ...]:
+    mapping = dict(mapping or {})
+    keys = list(order) + sorted(k for k in mapping if k not in order)
+    return tuple(CountRow(k, k, unit, _int(mapping.get(k))) for k in keys)
+
+
+def _task_rows(tasks: Mapping[str, Any] | None, schema: Schema) -> tuple[TaskRow, ...]:
+    tasks = tasks or {}
+    rows = []
+    for no, name in sorted(schema.tasks.items()):
+        t = tasks.get(str(no)) or tasks.get(no) or {}  # type: ignore[call-overload]
+        found, fixed, cases = _int(t.get("found")), _int(t.get("fixed")), _int(t.get("cases"))
+        rows.append(TaskRow(no, name, found, fixed, cases, fixed / found if found else None))
+    return tuple(rows)
+
+
+def _change(key: str, current: Mapping[str, Any], previous: Mapping[str, Any]) -> ChangeRow:
+    now, before = _figure(key, current), _figure(key, previous)
+    diff = None if now.value is None or before.value is None else now.value - before.value
+    return ChangeRow(key, now.label, now.unit, now.kind, now.value, before.value, diff)
+
+
+def _unit_row(values: Mapping[str, Any]) -> UnitRow:
+    picked = {k: _figure(k, values).value for k in INDICATORS if k in values}
+    return UnitRow(str(values.get("code") or ""), str(values.get("name") or ""), picked)
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def assemble_context(
+    node: Mapping[str, Any],
+    *,
+    period: str,
+    deadline: dt.datetime,
+    scope_code: str,
+    scope_name: str,
+    scope_level: str,
+    children: Sequence[Mapping[str, Any]] = (),
+    by_category: Sequence[Mapping[str, Any]] = (),
+    attention: Sequence[Mapping[str, Any]] = (),
+    missing: Sequence[Mapping[str, Any]] = (),
+    previous: Mapping[str, Any] | None = None,
+    previous_period: str | None = None,
+    history: Sequence[tuple[str, Mapping[str, Any]]] = (),
+    generated_at: dt.datetime | None = None,
+    charts: bool = True,
+    schema: Schema | None = None,
+) -> ReportContext:
+    """Build the report context from the scope's indicator dict and its lower units.
+
+    Parameters
+    ----------
+    node
+        The scope's indicators: the spec's summarize JSON dict (``items_total``,
+        ``tasks``, ``accountability``...).
+    children, by_category
+        Indicator dicts (with ``code`` and ``name``) of the scope's direct lower
+        units and of each 类别.
+    attention
+        Dicts with ``code``, ``name``, ``reasons`` (a list of Chinese reasons or one string).
+    missing
+        Dicts with ``code, name, parent, level, contact, phone`` of units not reported.
+    previous, previous_period
+        The scope's indicators in the previous period, for month-over-month.
+    history
+        ``(period, indicators)`` of earlier periods for the trend chart; the
+        current period is appended when absent.
+    charts
+        Render the SVG charts (matplotlib); off for fast tests.
+    """
+    schema = schema or load_schema()
+    generated_at = generated_at or dt.datetime.now().replace(microsecond=0)
+    figures = {key: _figure(key, node) for key in INDICATORS}
+    ledger = schema.sheet("ledger")
+    accountability = dict(node.get("accountability") or {})
+    trend_points = [(p, dict(v)) for p, v in history if p != period]
+    trend_points.append((period, dict(node)))
+    trend_points.sort(key=lambda pv: pv[0])
+    ctx = ReportContext(
+        title=report_title(period, scope_name=None if scope_level == "全国" else scope_name),
+        period=period,
+        deadline=deadline,
+        generated_at=generated_at,
+        scope_code=scope_code,
+        scope_name=scope_name,
+        scope_level=scope_level,
+        figures=figures,
+        coverage=tuple(figures[k] for k in COVERAGE_KEYS),
+        headline=tuple(figures[k] for k in HEADLINE_KEYS),
+        status=tuple(figures[k] for k in STATUS_KEYS),
+        items_by_category=_counts(node.get("items_by_category"), ledger.column("问题类别").values or (), "项"),
+        items_by_source=_counts(node.get("items_by_source"), ledger.column("问题来源").values or (), "项"),
+        tasks=_task_rows(node.get("tasks"), schema),
+        institutions=_counts(
+            node.get("institutions_by_status"), schema.sheet("institutions").column("状态").values or (), "项"
+        ),
+        accountability=tuple(
+            CountRow(c.key, c.name, c.name.rsplit("（", 1)[-1].rstrip("）"), _int(accountability.get(c.name)))
+            for c in schema.sheet("accountability").columns
+        ),
+        members=_counts(node.get("members_by_status"), schema.sheet("members").column("落实情况").values or (), "人"),
+        breakdown_title="分省（区、市）和中央单位情况" if scope_level == "全国" else "分下级单位情况",
+        breakdown=tuple(_unit_row(c) for c in children),
+        by_category=tuple(_unit_row(c) for c in by_category),
+        attention=tuple(
+            AttentionRow(
+                _text(a.get("code")),
+                _text(a.get("name")),
+                tuple(a["reasons"]) if isinstance(a.get("reasons"), (list, tuple)) else (_text(a.get("reasons")),),
+            )
+            for a in attention
+        ),
+        previous_period=previous_period if previous is not None else None,
+        changes=tuple(_change(k, node, previous) for k in CHANGE_KEYS) if previous is not None else (),
+        trend=tuple(trend_points),
+        missing=tuple(
+            MissingUnit(*(_text(m.get(k)) for k in ("code", "name", "parent", "level", "contact", "phone")))
+            for m in missing
+        ),
+    )
+    if charts:
+        from jobs.report.charts import render_charts
+
+        ctx = _with_charts(ctx, render_charts(ctx))
+    return ctx
+
+
+def _with_charts(ctx: ReportContext, charts: Charts) -> ReportContext:
+    from dataclasses import replace
+
+    return replace(ctx, charts=charts)
