@@ -50,19 +50,21 @@ class Limits:
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any] | None) -> Limits:
-        """Limits from a config mapping (e.g. the ``limits:`` section); unknown keys are an error."""
+        """Limits from the config's ``limits`` table; keys that are not limits of
+        this class (``batch_size``, ``lock_timeout_seconds`` ...) are ignored."""
         if not data:
             return cls()
         names = {f.name: f.type for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - set(names))
-        if unknown:
-            msg = f"unknown limit(s) {unknown}; known: {sorted(names)}"
-            raise ValueError(msg)
         values: dict[str, Any] = {}
         for key, value in data.items():
-            number = float(value) if names[key] == "float" else int(value)
+            if key not in names:
+                continue
+            try:
+                number = float(value) if names[key] == "float" else int(value)
+            except (TypeError, ValueError):
+                number = 0
             if number <= 0:
-                msg = f"limit {key} must be > 0, got {value!r}"
+                msg = f"limit {key} must be a number > 0, got {value!r}"
                 raise ValueError(msg)
             values[key] = number
         return cls(**values)
@@ -83,7 +85,8 @@ class Preflight:
         result (the writing tool never computed it): their values are unknown,
         not empty. At most 1000 are listed; ``uncached_total`` counts all.
     hidden_sheets
-        Names of hidden (or very hidden) sheets, read like the others.
+        Names of hidden (or very hidden) sheets, read like the others (the
+        reader warns about them; they are not repeated in ``warnings``).
     """
 
     kind: Kind

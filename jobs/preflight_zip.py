@@ -414,8 +414,7 @@ def _workbook_sheets(stream: Callable[[str], Iterator[bytes]], main: str, names:
     for sheet, state, rid in entries:
         found.sheet_names.append(sheet)
         if state in ("hidden", "veryHidden"):
-            found.hidden_sheets.append(sheet)
-            found.warnings.append(f"工作表“{sheet}”为隐藏工作表，已照常读取其中的数据")
+            found.hidden_sheets.append(sheet)  # the reader warns, naming the schema sheet
         part = targets.get(rid)
         if part in names:
             sheets[part] = sheet
