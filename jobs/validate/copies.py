@@ -1,0 +1,173 @@
+"""Copy detection (``copied-text``, 照抄照搬/拼拼凑凑) by hashing folded text.
+
+见物/见思想 text of at least the minimum length is folded (whitespace and
+punctuation removed, NFKC), hashed, and grouped by hash: no pairwise
+comparison, so it stays cheap at national scale.
+
+- Within a return: the same text on different items (rows) — every such
+  cell names another cell carrying it.
+- Across units in the same period (this batch, plus ``other_units_texts``
+  already stored): every unit in the group is flagged, each naming one other
+  unit. The same unit (a resubmission) is never its own copy; other periods
+  are never compared.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+
+import polars as pl
+
+from jobs.findings import column_letter
+from jobs.schema import Schema
+from jobs.validate.typing import RID, ROW, copy_key_expr, fold_expr, raw
+
+TEXTS_SCHEMA = {"unit": pl.Utf8, "sheet": pl.Utf8, "row": pl.Int32, "column": pl.Utf8, "hash": pl.Utf8}
+
+
+def text_hash(keys: pl.Series) -> pl.Series:
+    """Stable hash (sha256, 16 hex digits) of folded texts; stored, so it must not depend on the process."""
+    uniq = keys.drop_nulls().unique().to_list()
+    table = {k: hashlib.sha256(k.encode("utf-8")).hexdigest()[:16] for k in uniq}
+    return keys.replace_strict(table, default=None, return_dtype=pl.Utf8)
+
+
+def _checked(schema: Schema) -> list[tuple[str, str, str, int]]:
+    """(sheet key, column key, header, min length) of every copy-checked column."""
+    sub = schema.substance
+    return [
+        (sheet.key, col.key, col.name, sub.min_length[col.substance])
+        for sheet in schema.sheets
+        if sheet.layout == "table"
+        for col in sheet.columns
+        if col.substance and col.substance in sub.copy_checked
+    ]
+
+
+def long_texts(frames: Mapping[str, pl.DataFrame], *, schema: Schema) -> pl.DataFrame:
+    """Eligible texts, long: ``_rid, sheet, key, column, _row, hash`` (placeholders and short text excluded)."""
+    parts = []
+    placeholders = list({pl.select(copy_key_expr(pl.lit(p))).item() for p in schema.substance.placeholders})
+    for sheet_key, key, header, min_len in _checked(schema):
+        frame = frames.get(sheet_key)
+        if frame is None or raw(key) not in frame.columns or frame.height == 0:
+            continue
+        text = pl.col(raw(key))
+        folded = copy_key_expr(text)
+        parts.append(
+            frame.filter(
+                text.is_not_null()
+                & (fold_expr(text).str.len_chars() >= min_len)
+                & ~folded.is_in(placeholders)
+                & (folded != "")
+            ).select(
+                RID,
+                pl.lit(sheet_key).alias("sheet"),
+                pl.lit(key).alias("key"),
+                pl.lit(header).alias("column"),
+                pl.col(ROW),
+                folded.alias("_text"),
+            )
+        )
+    empty = pl.DataFrame(schema={RID: pl.Int32, "sheet": pl.Utf8, "key": pl.Utf8, "column": pl.Utf8,
+                                 ROW: pl.Int32, "hash": pl.Utf8})
+    if not parts:
+        return empty
+    long = pl.concat(parts, how="vertical_relaxed")
+    return long.with_columns(text_hash(long["_text"]).alias("hash")).drop("_text")
+
+
+def _cell(sheet_name: str, col: int | None, row: int) -> str:
+    return f"{sheet_name}!{column_letter(col)}{row}" if col is not None else f"{sheet_name}第{row}行"
+
+
+def detect_copies(
+    frames: Mapping[str, pl.DataFrame],
+    *,
+    units: pl.DataFrame,
+    locs: Mapping[str, Mapping[int, Mapping[str, int]]],
+    other_units_texts: pl.DataFrame | None = None,
+    schema: Schema,
+) -> dict[str, pl.DataFrame]:
+    """Add ``copy__<key>`` (who else carries the text, for the message; null if nobody) to the sheet frames.
+
+    ``units`` has ``_rid, unit, period`` for every return of the batch.
+    """
+    long = long_texts(frames, schema=schema).join(units, on=RID, how="left")
+    found: list[tuple[int, str, str, int, str]] = []  # rid, sheet, key, row, other
+
+    # Within one return, on different items.
+    long = long.with_columns(pl.struct("sheet", ROW).n_unique().over(RID, "hash").alias("_items"))
+    inner = long.filter(pl.col("_items") > 1).sort(RID, "hash", "sheet", ROW, "column")
+    seen: set[tuple[int, str, str, int]] = set()
+    for (rid, _h), group in inner.group_by(RID, "hash", maintain_order=True):
+        rows = group.select("sheet", "key", "column", ROW).rows()
+        for sheet, key, _header, row in rows:
+            sheet_key, key_, header_o, row_o = next(
+                (s, k, h, r) for s, k, h, r in rows if (s, r) != (sheet, row)
+            )
+            col = locs.get(sheet_key, {}).get(rid, {}).get(header_o)
+            found.append((rid, sheet, key, row, "本表" + _cell(schema.sheet(sheet_key).name, col, row_o)))
+            seen.add((rid, sheet, key, row))
+
+    # Across units of the same period.
+    batch = long.select("unit", "period", "hash", RID, "sheet", "key", ROW).filter(pl.col("unit").is_not_null())
+    stored = (
+        other_units_texts.select(pl.col("unit").cast(pl.Utf8), pl.col("hash").cast(pl.Utf8)).unique()
+        if other_units_texts is not None and other_units_texts.height
+        else pl.DataFrame(schema={"unit": pl.Utf8, "hash": pl.Utf8})
+    )
+    pool = pl.concat([batch.select("unit", "period", "hash"),
+                      stored.join(batch.select("period", "hash").unique(), on="hash", how="inner")
+                      .select("unit", "period", "hash")], how="vertical_relaxed").unique()
+    groups = pool.group_by("period", "hash").agg(pl.col("unit").sort().alias("_units")).filter(
+        pl.col("_units").list.len() > 1
+    )
+    shared = batch.join(groups, on=["period", "hash"], how="inner", nulls_equal=True).with_columns(
+        pl.col("_units").list.set_difference(pl.concat_list(pl.col("unit"))).list.first().alias("_other")
+    )
+    for rid, sheet, key, row, other in shared.select(RID, "sheet", "key", ROW, "_other").rows():
+        if (rid, sheet, key, row) not in seen and other is not None:
+            found.append((rid, sheet, key, row, f"单位“{other}”报送的内容"))
+
+    marks = pl.DataFrame(found, schema={RID: pl.Int32, "sheet": pl.Utf8, "key": pl.Utf8, ROW: pl.Int32,
+                                        "other": pl.Utf8}, orient="row")
+    out = dict(frames)
+    for sheet_key, key, _header, _min in _checked(schema):
+        frame = out.get(sheet_key)
+        if frame is None:
+            continue
+        mark = marks.filter((pl.col("sheet") == sheet_key) & (pl.col("key") == key)).select(
+            RID, ROW, pl.col("other").alias(f"copy__{key}")
+        ).unique([RID, ROW], keep="first")
+        out[sheet_key] = frame.join(mark, on=[RID, ROW], how="left")
+    return out
+
+
+def copy_texts(tables: Mapping[str, pl.DataFrame], *, schema: Schema) -> pl.DataFrame:
+    """Hashes of a validated return's copy-checked texts, for the store (``other_units_texts`` later).
+
+    ``tables`` are the typed tables of :class:`ValidatedReturn`; returns
+    ``unit, sheet, row, column, hash``.
+    """
+    frames = {}
+    for sheet_key, key, _h, _m in _checked(schema):
+        table = tables.get(sheet_key)
+        if table is None or key not in table.columns:
+            continue
+        frame = frames.get(sheet_key, table.with_columns(pl.lit(0, pl.Int32).alias(RID),
+                                                         pl.col("row").cast(pl.Int32).alias(ROW)))
+        frames[sheet_key] = frame.with_columns(pl.col(key).alias(raw(key)))
+    units = {}
+    long = long_texts(frames, schema=schema)
+    for sheet_key, frame in frames.items():
+        units[sheet_key] = frame.select(ROW, "unit").unique(ROW)
+    parts = [
+        long.filter(pl.col("sheet") == k).join(u, on=ROW, how="left") for k, u in units.items()
+    ]
+    if not parts:
+        return pl.DataFrame(schema=TEXTS_SCHEMA)
+    return pl.concat(parts).select(
+        pl.col("unit"), pl.col("sheet"), pl.col(ROW).alias("row"), pl.col("column"), pl.col("hash")
+    ).cast(TEXTS_SCHEMA)

@@ -1,0 +1,75 @@
+"""Findings about a return's shape, before any cell is checked.
+
+Missing sheets, missing columns and missing 基本信息 items; plus where each
+column / item actually is in the source workbook (:func:`locations`), which
+translate.py uses to point at the real cell and to drop findings on what is
+absent.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+
+from jobs.findings import Finding, make_finding
+from jobs.schema import Schema, Sheet
+from jobs.text import fold_key
+
+
+def _rule_columns(schema: Schema, sheet: Sheet) -> set[str]:
+    names: set[str] = set()
+    for rule in schema.rules:
+        if rule.sheet not in (sheet.key, sheet.name):
+            continue
+        for part in (rule.when or {}, rule.then):
+            if "column" in part:
+                names.add(part["column"])
+            names.update(part.get("columns", ()))
+            if "le_column" in part:
+                names.add(part["le_column"])
+    return names
+
+
+def needed_columns(sheet: Sheet, *, schema: Schema) -> list[str]:
+    """Columns whose absence is a ``missing-column``: required ones and those a rule reads."""
+    used = _rule_columns(schema, sheet)
+    return [c.name for c in sheet.columns if c.required or c.substance or c.name in used]
+
+
+def locations(ret: Any, *, schema: Schema) -> dict[str, dict[str, int]]:
+    """Per sheet key: schema header (or 基本信息/责任追究 item) -> 0-based column in the source sheet.
+
+    Only columns, or items, the return actually has are listed.
+    """
+    out: dict[str, dict[str, int]] = {}
+    for key, src in ret.sheets.items():
+        sheet = schema.sheet(key)
+        by_fold = {fold_key(c.name): c.name for c in sheet.columns}
+        index = {by_fold.get(fold_key(k), k): v for k, v in (src.col_index or {}).items()}
+        if sheet.layout == "keyvalue":
+            items = {by_fold.get(fold_key(i)) for i in src.frame.get_column("_item").cast(pl.Utf8).to_list()}
+            value_col = next(iter(index.values()), 1)
+            out[key] = {c.name: index.get(c.name, value_col) for c in sheet.columns if c.name in items}
+        else:
+            out[key] = {c.name: index[c.name] for c in sheet.columns if c.name in index}
+    return out
+
+
+def structural_findings(ret: Any, where: dict[str, dict[str, int]], *, schema: Schema) -> list[Finding]:
+    """``missing-sheet``, ``missing-column`` and missing required 基本信息 items (``missing-field``)."""
+    found: list[Finding] = [make_finding("missing-sheet", sheet=name, schema=schema) for name in ret.missing_sheets]
+    for sheet in schema.sheets:
+        if sheet.key not in ret.sheets:
+            continue
+        present = where.get(sheet.key, {})
+        if sheet.layout == "table":
+            for name in needed_columns(sheet, schema=schema):
+                if name not in present:
+                    found.append(make_finding("missing-column", sheet=sheet.name, column=name, schema=schema))
+        elif sheet.key == "info":
+            for col in sheet.columns:
+                if col.required and col.name not in present:
+                    found.append(make_finding("missing-field", sheet=sheet.name, column=col.name, schema=schema,
+                                              reason="（基本信息表中缺少这一项）"))
+    return found

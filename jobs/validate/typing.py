@@ -1,0 +1,200 @@
+"""Cleaned text -> typed columns, vectorised over a whole batch.
+
+A batch's returns are stacked per sheet into one frame with ``_rid`` (the
+return's position in the batch) and ``_row`` (1-based Excel row). Every
+schema column ``k`` becomes:
+
+- ``raw__k``  the cleaned text as received (null when empty or absent);
+- ``k``       the typed value (Utf8 canonical enum / Int64 / Date / ``YYYY-MM``),
+  null when empty *or unparseable* — so conditional rules never fire on a
+  value that already has its own bad-enum/bad-date/bad-number finding;
+- ``fold__k`` (enum, period and substance columns) the folded text the
+  declared checks compare;
+- ``len__k``  (substance columns) characters after folding whitespace, null
+  for empty or placeholder text so ``too-thin`` never doubles ``*-missing``.
+
+Key/value sheets become one wide row per return with ``row__k`` holding the
+Excel row of each item. No per-cell Python on the hot path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import polars as pl
+
+from jobs.normalize import date_expr, int_expr
+from jobs.schema import Column, Schema, Sheet
+from jobs.text import fold_key
+
+RID = "_rid"
+ROW = "_row"
+# Whitespace kinds clean_text also strips, plus zero-width characters.
+_WS = r"[\s\u3000\u00a0\u200b\ufeff]"
+_WS_PUNCT = r"[\s\u3000\u00a0\u200b\ufeff\p{P}\p{S}]"
+_PERIOD_RE = r"^(\d{4})[-/.年](\d{1,2})月?$"
+
+
+def raw(key: str) -> str:
+    return f"raw__{key}"
+
+
+def fold(key: str) -> str:
+    return f"fold__{key}"
+
+
+def length(key: str) -> str:
+    return f"len__{key}"
+
+
+def row_of(key: str) -> str:
+    return f"row__{key}"
+
+
+# -- vectorised parsers -------------------------------------------------------
+
+
+def fold_expr(expr: pl.Expr) -> pl.Expr:
+    """NFKC and every kind of whitespace removed (the Polars twin of ``fold_key``)."""
+    return expr.str.normalize("NFKC").str.replace_all(_WS, "")
+
+
+def copy_key_expr(expr: pl.Expr) -> pl.Expr:
+    """Fold whitespace *and* punctuation: the text compared for copies and placeholders."""
+    return expr.str.normalize("NFKC").str.replace_all(_WS_PUNCT, "")
+
+
+def parse_date_expr(expr: pl.Expr) -> pl.Expr:
+    """Date from any spelling :mod:`jobs.normalize` accepts; null otherwise."""
+    return date_expr(expr)
+
+
+def parse_int_expr(expr: pl.Expr) -> pl.Expr:
+    """Non-negative integer (``12``, ``１２``, ``12.0``, ``1,200``); null otherwise, negatives included."""
+    value = int_expr(expr)
+    return pl.when(value >= 0).then(value)
+
+
+def parse_period_expr(expr: pl.Expr) -> pl.Expr:
+    """``YYYY-MM`` from ``2015-02``, ``2015-2``, ``2015年2月``, ``2015.02``, or a date."""
+    text = fold_expr(expr)
+    parts = text.str.extract_groups(_PERIOD_RE)
+    month = parts.struct.field("2").cast(pl.Int32, strict=False)
+    spelled = pl.when(month.is_between(1, 12)).then(
+        pl.concat_str(parts.struct.field("1"), pl.lit("-"), parts.struct.field("2").str.zfill(2))
+    )
+    as_date = parse_date_expr(expr).dt.strftime("%Y-%m")
+    return pl.coalesce(spelled, as_date)
+
+
+# -- stacking -------------------------------------------------------------------
+
+
+def stack_table(returns: Sequence[tuple[int, Any]], sheet: Sheet) -> pl.DataFrame:
+    """Stack one table sheet of many returns: ``_rid, _row, raw__k...`` (empty rows dropped)."""
+    wanted = {c.name: raw(c.key) for c in sheet.columns}
+    parts = []
+    for rid, ret in returns:
+        src = ret.sheets.get(sheet.key)
+        if src is None:
+            continue
+        present = [n for n in src.frame.columns if n in wanted]
+        parts.append(
+            src.frame.select(
+                pl.lit(rid, pl.Int32).alias(RID),
+                pl.col("_row").cast(pl.Int32).alias(ROW),
+                *[pl.col(n).cast(pl.Utf8).alias(wanted[n]) for n in present],
+            )
+        )
+    schema = {RID: pl.Int32(), ROW: pl.Int32(), **{v: pl.Utf8() for v in wanted.values()}}
+    frame = pl.concat([pl.DataFrame(schema=schema), *parts], how="diagonal_relaxed")
+    raws = list(wanted.values())
+    frame = frame.with_columns(pl.col(raws).str.strip_chars().replace("", None))
+    return frame.filter(pl.any_horizontal(pl.col(raws).is_not_null()))
+
+
+def stack_keyvalue(returns: Sequence[tuple[int, Any]], sheet: Sheet) -> pl.DataFrame:
+    """One wide row per return holding the sheet: ``_rid, raw__k, row__k...``.
+
+    Items are matched by folded name; a repeated item keeps its first row.
+    """
+    by_fold = {fold_key(c.name): c.key for c in sheet.columns}
+    parts = []
+    for rid, ret in returns:
+        src = ret.sheets.get(sheet.key)
+        if src is None:
+            continue
+        parts.append(src.frame.select(pl.lit(rid, pl.Int32).alias(RID), "_item", "_value", "_row"))
+    keys = [c.key for c in sheet.columns]
+    out_schema = {RID: pl.Int32(), **{raw(k): pl.Utf8() for k in keys}, **{row_of(k): pl.Int32() for k in keys}}
+    if not parts:
+        return pl.DataFrame(schema=out_schema)
+    long = (
+        pl.concat(parts, how="vertical_relaxed")
+        .with_columns(
+            fold_expr(pl.col("_item").cast(pl.Utf8)).replace_strict(by_fold, default=None, return_dtype=pl.Utf8).alias("_key"),
+            pl.col("_value").cast(pl.Utf8).str.strip_chars().replace("", None),
+            pl.col("_row").cast(pl.Int32),
+        )
+        .filter(pl.col("_key").is_not_null())
+        .unique([RID, "_key"], keep="first", maintain_order=True)
+    )
+    rids = pl.DataFrame({RID: sorted({rid for rid, ret in returns if sheet.key in ret.sheets})}, schema={RID: pl.Int32})
+    wide = rids
+    if long.height:
+        values = long.pivot("_key", index=RID, values="_value").rename({k: raw(k) for k in keys}, strict=False)
+        rows = long.pivot("_key", index=RID, values="_row").rename({k: row_of(k) for k in keys}, strict=False)
+        wide = rids.join(values, on=RID, how="left").join(rows, on=RID, how="left")
+    return pl.concat([pl.DataFrame(schema=out_schema), wide], how="diagonal_relaxed").select(list(out_schema))
+
+
+# -- typing -----------------------------------------------------------------------
+
+
+def _typed(col: Column) -> pl.Expr:
+    src = pl.col(raw(col.key))
+    if col.type == "integer":
+        return parse_int_expr(src)
+    if col.type == "date":
+        return parse_date_expr(src)
+    if col.type == "period":
+        return parse_period_expr(src)
+    if col.type == "enum":
+        canon = {fold_key(v): v for v in col.values or ()}
+        return fold_expr(src).replace_strict(canon, default=None, return_dtype=pl.Utf8)
+    return src
+
+
+def type_columns(frame: pl.DataFrame, sheet: Sheet, *, schema: Schema) -> pl.DataFrame:
+    """Add typed, folded and length columns for every schema column of ``sheet``."""
+    exprs: list[pl.Expr] = []
+    placeholders = sorted({copy_key_expr_py(p) for p in schema.substance.placeholders} | {""})
+    for col in sheet.columns:
+        src = pl.col(raw(col.key))
+        exprs.append(_typed(col).alias(col.key))
+        if col.type == "enum":
+            exprs.append(fold_expr(src).alias(fold(col.key)))
+        elif col.type == "period":
+            # wrong-period compares the normalised period, or the text when it is not one.
+            exprs.append(pl.coalesce(parse_period_expr(src), src).alias(fold(col.key)))
+        if col.substance:
+            key = copy_key_expr(src)
+            is_placeholder = key.is_in(placeholders)
+            exprs.append(key.alias(fold(col.key)))
+            exprs.append(
+                pl.when(src.is_not_null() & ~is_placeholder)
+                .then(fold_expr(src).str.len_chars().cast(pl.Int64))
+                .alias(length(col.key))
+            )
+    return frame.with_columns(exprs)
+
+
+def copy_key_expr_py(text: str) -> str:
+    """``copy_key_expr`` for one Python string (placeholder sets, tests)."""
+    return pl.select(copy_key_expr(pl.lit(text, pl.Utf8))).item() or ""
+
+
+def display_date(expr: pl.Expr) -> pl.Expr:
+    """A date as ``2015-02-20`` for messages."""
+    return expr.dt.strftime("%Y-%m-%d")
