@@ -221,16 +221,17 @@ def test_by_category(summary):
     cats = summary.by_category.select("category", "units_expected", "units_reported", "items_total", "items_done", "completion_rate")
     expected = pl.DataFrame(
         {
-            "category": ["中央和国家机关", "地方"],
-            "units_expected": [1, 4],
-            "units_reported": [1, 3],
-            "items_total": [4, 7],
-            "items_done": [3, 3],
-            "completion_rate": [3 / 4, 3 / 7],
+            # every 类别 of the schema is listed, in schema order, even when empty
+            "category": ["地方", "中央和国家机关", "中管金融企业", "中管企业", "中管高校"],
+            "units_expected": [4, 1, 0, 0, 0],
+            "units_reported": [3, 1, 0, 0, 0],
+            "items_total": [7, 4, 0, 0, 0],
+            "items_done": [3, 3, 0, 0, 0],
+            "completion_rate": [3 / 7, 3 / 4, None, None, None],
         },
         schema_overrides={"units_expected": pl.Int64, "units_reported": pl.Int64, "items_total": pl.Int64, "items_done": pl.Int64},
     )
-    assert_frame_equal(cats, expected, check_row_order=False)
+    assert_frame_equal(cats, expected)
 
 
 def test_overdue_and_rebound_lists(summary):

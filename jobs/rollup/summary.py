@@ -59,6 +59,10 @@ class Summary:
     mom: pl.DataFrame
     warnings: list[str] = field(default_factory=list)
     vocab: Vocab | None = field(default=None, repr=False)
+    # per attachment node and unit 类别, after folding in 汇总 returns; with the
+    # closure table, what a 汇总 return of any subtree is written from
+    contributions: pl.DataFrame | None = field(default=None, repr=False)
+    tree: pl.DataFrame | None = field(default=None, repr=False)
 
 
 def _tables(tables: Mapping[str, pl.DataFrame], schema: Schema) -> dict[str, pl.DataFrame]:
@@ -175,8 +179,15 @@ def summarize(
         .join(own_cols, on="code", how="left")
     )
     nodes = with_rates(with_rates(nodes, vocab), vocab, prefix=OWN)
+    # every 类别 of the schema, present or not, so the table has a stable shape
+    sums = contrib.group_by("category").agg(pl.col(keys).sum())
+    listed = pl.DataFrame({"category": list(schema.categories)})
+    extra = sums.join(listed, on="category", how="anti").select("category").sort("category")
     by_category = with_rates(
-        contrib.group_by("category").agg(pl.col(keys).sum()).sort("category"), vocab
+        pl.concat([listed, extra]).join(sums, on="category", how="left", maintain_order="left").with_columns(
+            pl.col(keys).fill_null(0)
+        ),
+        vocab,
     )
 
     root = root_code(registry)
@@ -194,6 +205,8 @@ def summarize(
         mom=mom,
         warnings=warnings,
         vocab=vocab,
+        contributions=contrib,
+        tree=tree,
     )
     summary.national = node_json(summary, root)
     return summary

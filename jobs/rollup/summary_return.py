@@ -1,0 +1,267 @@
+"""The 汇总 return workbook: writing this office's result, reading a lower office's.
+
+Layout (documented in ``schemas/summary-return.schema.yaml``): the return's own
+基本信息 sheet with 报表类型 = 汇总 and 单位代码 = the covered subtree's root,
+and a 汇总指标 sheet: 指标代码 | 指标名称 | 合计 | one column per unit 类别.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from jobs.errors import RectifyError, UnreadableFile
+from jobs.excel_safe import inert
+from jobs.findings import Finding, make_finding
+from jobs.normalize import parse_int
+from jobs.rollup.federation import SUMMARY_SCHEMA, summary_report_type
+from jobs.rollup.vocab import Vocab, load_vocab
+from jobs.schema import Schema, load_schema
+from jobs.text import clean_text, fold_key
+
+
+class SummaryExportError(RectifyError):
+    """The 汇总 return cannot be written (Chinese message)."""
+
+
+def subtree_by_category(summary: Any, code: str) -> pl.DataFrame:
+    """Counts of the subtree of ``code`` per unit 类别 (``category`` + every count key)."""
+    if summary.contributions is None or summary.tree is None:
+        msg = "该汇总结果不含分类别明细，无法导出汇总报表"
+        raise SummaryExportError(msg)
+    keys = list((summary.vocab or load_vocab()).count_keys)
+    below = summary.tree.filter(pl.col("ancestor") == code).select(pl.col("descendant").alias("code"))
+    if below.height == 0:
+        msg = f"单位代码“{code}”不在本期名册中，无法导出汇总报表"
+        raise SummaryExportError(msg)
+    return summary.contributions.join(below, on="code", how="semi").group_by("category").agg(pl.col(keys).sum())
+
+
+def export_summary(
+    summary: Any,
+    path: str | Path,
+    *,
+    code: str | None = None,
+    principal: str = "汇总",
+    filled_by: str = "汇总",
+    phone: str = "",
+    filled_on: date | None = None,
+    schema: Schema | None = None,
+) -> Path:
+    """Write the subtree of ``code`` (default the root) as a 汇总 return workbook.
+
+    Parameters
+    ----------
+    summary
+        A :class:`jobs.rollup.summary.Summary`.
+    path
+        The ``.xlsx`` to write (temp + rename).
+    principal, filled_by, phone
+        基本信息 items of the office sending the return.
+    """
+    from openpyxl import Workbook
+
+    schema = schema or load_schema()
+    vocab = summary.vocab or load_vocab()
+    code = code or summary.root
+    parts = subtree_by_category(summary, code)
+    node = summary.nodes.filter(pl.col("code") == code).row(0, named=True)
+    categories = list(schema.categories)
+    per_cat = {row["category"]: row for row in parts.iter_rows(named=True)}
+    extra = sorted(c for c in per_cat if c not in categories and c is not None)
+    categories += extra
+
+    book = Workbook()
+    info_sheet = schema.sheet("info")
+    ws = book.active
+    ws.title = info_sheet.name
+    ws.append([info_sheet.key_header, info_sheet.value_header])
+    values = {
+        "unit_code": code,
+        "unit_name": node["name"],
+        "period": summary.period,
+        "report_type": summary_report_type(schema),
+        "principal": principal,
+        "filled_by": filled_by,
+        "phone": phone,
+        "filled_on": (filled_on or date.today()).isoformat(),
+    }
+    for col in info_sheet.columns:
+        ws.append([col.name, inert(values.get(col.key, ""))])
+    ws.column_dimensions["A"].width = 14
+    ws.column_dimensions["B"].width = 30
+
+    sheet = book.create_sheet(vocab.sheet_name)
+    sheet.append([vocab.key_header, vocab.label_header, vocab.total_header, *categories])
+    for key in vocab.count_keys:
+        by_cat = [int(per_cat[c][key]) if c in per_cat else 0 for c in categories]
+        sheet.append([key, vocab.labels[key], sum(by_cat), *by_cat])
+    sheet.column_dimensions["A"].width = 34
+    sheet.column_dimensions["B"].width = 34
+    sheet.freeze_panes = "C2"
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    book.save(tmp)
+    tmp.replace(path)
+    return path
+
+
+def _grid(path: Path, wanted: str) -> list[list[str | None]] | None:
+    import fastexcel
+
+    try:
+        book = fastexcel.read_excel(str(path))
+        names = {fold_key(n): n for n in book.sheet_names}
+        name = names.get(fold_key(wanted))
+        if name is None:
+            return None
+        frame = book.load_sheet_by_name(name, header_row=None, dtypes="string").to_polars()
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException:  # noqa: BLE001 - calamine panics derive from BaseException
+        raise UnreadableFile("文件已损坏或不是Excel工作簿，请重新导出汇总报表") from None
+    return [[clean_text(v) for v in row] for row in frame.iter_rows()]
+
+
+def _info(grid: list[list[str | None]], schema: Schema) -> tuple[dict[str, str | None], dict[str, int]]:
+    sheet = schema.sheet("info")
+    by_name = {fold_key(c.name): c.key for c in sheet.columns}
+    values: dict[str, str | None] = {}
+    rows: dict[str, int] = {}
+    for i, row in enumerate(grid):
+        cells = [*row, None, None]
+        key = by_name.get(fold_key(cells[0] or ""))
+        if key and key not in values:
+            values[key], rows[key] = cells[1], i + 1
+    return values, rows
+
+
+def read_summary_return(
+    source: Any,
+    *,
+    registry: pl.DataFrame | None = None,
+    period: str | None = None,
+    schema: Schema | None = None,
+    vocab: Vocab | None = None,
+) -> tuple[pl.DataFrame, list[Finding]]:
+    """Read a 汇总 return into ``summary`` table rows (:data:`SUMMARY_SCHEMA`) and findings.
+
+    Parameters
+    ----------
+    source
+        A path, or a :class:`jobs.reader.RawReturn` (its ``path`` is re-read
+        for the 汇总指标 sheet, which the return format does not know).
+    registry, period
+        When given, 单位代码 must be in the registry and 报送期 must equal ``period``.
+
+    Returns
+    -------
+    rows, findings
+        ``submission_id`` is null (the store fills it). Any error finding
+        means the return must be rejected.
+    """
+    schema = schema or load_schema()
+    vocab = vocab or load_vocab()
+    path = Path(getattr(source, "path", source))
+    info_name = schema.sheet("info").name
+    findings: list[Finding] = []
+    empty = pl.DataFrame(schema=SUMMARY_SCHEMA)
+
+    def bad(code: str, **kw: Any) -> None:
+        findings.append(make_finding(code, schema=schema, **kw))
+
+    info_grid = _grid(path, info_name)
+    grid = _grid(path, vocab.sheet_name)
+    for name, g in ((info_name, info_grid), (vocab.sheet_name, grid)):
+        if g is None:
+            bad("missing-sheet", sheet=name)
+    if info_grid is None or grid is None:
+        return empty, findings
+    info, info_rows = _info(info_grid, schema)
+    unit, got_period = info.get("unit_code"), info.get("period")
+    for key, label in (("unit_code", "单位代码"), ("period", "报送期")):
+        if not info.get(key):
+            bad("missing-field", sheet=info_name, row=info_rows.get(key), column=label, col_index=1 if key in info_rows else None)
+    if unit and registry is not None and registry.filter(pl.col("code") == unit).height == 0:
+        bad("unknown-unit", sheet=info_name, row=info_rows.get("unit_code"), col_index=1, value=unit)
+    if got_period and period is not None and got_period != period:
+        bad("wrong-period", sheet=info_name, row=info_rows.get("period"), col_index=1, value=got_period, expected=period)
+
+    header_at = next((i for i, r in enumerate(grid[:20]) if vocab.key_header in r), None)
+    if header_at is None or vocab.total_header not in grid[header_at]:
+        missing = vocab.key_header if header_at is None else vocab.total_header
+        bad("missing-column", sheet=vocab.sheet_name, column=missing)
+        return empty, findings
+    header = grid[header_at]
+    key_col, total_col = header.index(vocab.key_header), header.index(vocab.total_header)
+    cat_cols = {i: h for i, h in enumerate(header) if h in schema.categories}
+    known = set(vocab.count_keys)
+    records: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for r, row in enumerate(grid[header_at + 1 :], start=header_at + 2):
+        key = row[key_col] if key_col < len(row) else None
+        if key not in known:
+            continue  # blank or a key this version does not count: ignored
+        seen.add(key)
+        numbers: dict[int, int] = {}
+        for c in (total_col, *cat_cols):
+            value = parse_int(row[c]) if c < len(row) and row[c] is not None else 0
+            if value is None or value < 0:
+                bad("bad-number", sheet=vocab.sheet_name, row=r, col_index=c, column=header[c], value=row[c])
+                value = 0
+            numbers[c] = value
+        parts = sum(numbers[c] for c in cat_cols)
+        if cat_cols and parts != numbers[total_col]:
+            bad("count-inconsistent", sheet=vocab.sheet_name, row=r, col_index=total_col,
+                reason=f"指标“{key}”各类别之和{parts}与合计{numbers[total_col]}不一致")  # fmt: skip
+        if cat_cols:
+            records += [{"row": r, "key": key, "category": cat, "value": numbers[c]} for c, cat in cat_cols.items()]
+        else:
+            records.append({"row": r, "key": key, "category": _category(registry, unit), "value": numbers[total_col]})
+    for key in vocab.count_keys:
+        if key not in seen:
+            bad("missing-field", sheet=vocab.sheet_name, column=vocab.key_header, reason=f"（缺少指标“{key}”）")
+    rows = pl.DataFrame(records, schema={"row": pl.Int32, "key": pl.Utf8, "category": pl.Utf8, "value": pl.Int64})
+    findings += _consistency(rows, vocab, schema)
+    frame = rows.with_columns(
+        pl.lit(None, pl.Utf8).alias("submission_id"), pl.lit(unit, pl.Utf8).alias("unit"), pl.lit(got_period, pl.Utf8).alias("period")
+    ).select(list(SUMMARY_SCHEMA))
+    return frame, findings
+
+
+def _category(registry: pl.DataFrame | None, unit: str | None) -> str | None:
+    if registry is None or unit is None:
+        return None
+    found = registry.filter(pl.col("code") == unit)["category"]
+    return found[0] if found.len() else None
+
+
+# (part, whole): a subtree's part can never exceed its whole
+_BOUNDS = (
+    ("units_reported", "units_expected"),
+    ("units_on_time", "units_reported"),
+    ("items_done", "items_total"),
+    ("items_closed", "items_total"),
+    ("items_evaluated", "items_total"),
+    ("items_satisfied", "items_evaluated"),
+)
+
+
+def _consistency(rows: pl.DataFrame, vocab: Vocab, schema: Schema) -> list[Finding]:
+    totals = dict(rows.group_by("key").agg(pl.col("value").sum()).iter_rows())
+    rows_of = dict(rows.group_by("key").agg(pl.col("row").first()).iter_rows())
+    out = []
+    for part, whole in _BOUNDS:
+        if part in totals and whole in totals and totals[part] > totals[whole]:
+            out.append(
+                make_finding(
+                    "count-inconsistent", schema=schema, sheet=vocab.sheet_name, row=rows_of[part], col_index=2,
+                    reason=f"“{vocab.labels[part]}”{totals[part]}大于“{vocab.labels[whole]}”{totals[whole]}",
+                )
+            )  # fmt: skip
+    return out
