@@ -54,20 +54,22 @@ _WS_RUST = "[" + "".join(f"\\x{{{cp:x}}}" for cp in WS_CODEPOINTS) + "]"
 
 # ``[0-9]`` rather than ``\d``: both regex engines treat ``\d`` as any
 # Unicode digit, and int("١٢") would then disagree with the Polars cast.
+# One pattern with named alternatives, so the Polars path scans each value once.
 _TIME = r"(?:(?:T|{ws}+)[0-9]{{1,2}}:[0-9]{{2}}(?::[0-9]{{2}}(?:\.[0-9]+)?)?)?"
-_YMD = (
-    r"^([0-9]{{4}}){ws}*[-/.年]{ws}*([0-9]{{1,2}}){ws}*[-/.月]{ws}*([0-9]{{1,2}}){ws}*日?" + _TIME + "$"
+_DATE = (
+    r"^(?:(?P<y>[0-9]{{4}}){ws}*[-/.年]{ws}*(?P<m>[0-9]{{1,2}}){ws}*[-/.月]{ws}*(?P<d>[0-9]{{1,2}}){ws}*日?"
+    + _TIME
+    + r"|(?P<cy>[0-9]{{4}})(?P<cm>[0-9]{{2}})(?P<cd>[0-9]{{2}})"
+    + r"|(?P<serial>[0-9]{{5}})(?:\.[0-9]+)?)$"
 )
-_COMPACT = r"^([0-9]{{4}})([0-9]{{2}})([0-9]{{2}})$"
-_SERIAL = r"^([0-9]{{5}})(?:\.[0-9]+)?$"
-_INT = r"^([+-]?)([0-9]+|[0-9]{{1,3}}(?:,[0-9]{{3}})+)(?:\.0+)?$"
+_INT = r"^(?P<sign>[+-]?)(?P<digits>[0-9]+|[0-9]{{1,3}}(?:,[0-9]{{3}})+)(?:\.0+)?$"
 
-_PY = {name: re.compile(p.format(ws=_WS)) for name, p in
-       {"ymd": _YMD, "compact": _COMPACT, "serial": _SERIAL, "int": _INT}.items()}
-_RS = {name: p.format(ws=_WS_RUST) for name, p in
-       {"ymd": _YMD, "compact": _COMPACT, "serial": _SERIAL, "int": _INT}.items()}
+_DATE_PY = re.compile(_DATE.format(ws=_WS))
+_INT_PY = re.compile(_INT.format(ws=_WS))
+_DATE_RS = _DATE.format(ws=_WS_RUST)
+_INT_RS = _INT.format(ws=_WS_RUST)
 _STRIP_PY = re.compile(rf"^{_WS}+|{_WS}+$")
-_STRIP_RS = rf"^{_WS_RUST}+|{_WS_RUST}+$"
+_WS_CHARS = "".join(chr(cp) for cp in WS_CODEPOINTS)
 
 
 def _fold(text: str) -> str:
@@ -93,17 +95,16 @@ def parse_date(text: str | None) -> dt.date | None:
     """
     if text is None:
         return None
-    value = _fold(str(text))
-    match = _PY["ymd"].match(value) or _PY["compact"].match(value)
-    if match:
-        try:
-            return _in_window(dt.date(int(match[1]), int(match[2]), int(match[3])))
-        except ValueError:
-            return None
-    match = _PY["serial"].match(value)
-    if match:
-        return _in_window(_EXCEL_EPOCH + dt.timedelta(days=int(match[1])))
-    return None
+    match = _DATE_PY.match(_fold(str(text)))
+    if match is None:
+        return None
+    if match["serial"] is not None:
+        return _in_window(_EXCEL_EPOCH + dt.timedelta(days=int(match["serial"])))
+    y, m, d = (match["y"], match["m"], match["d"]) if match["y"] else (match["cy"], match["cm"], match["cd"])
+    try:
+        return _in_window(dt.date(int(y), int(m), int(d)))
+    except ValueError:
+        return None
 
 
 def parse_int(text: str | None) -> int | None:
@@ -121,11 +122,11 @@ def parse_int(text: str | None) -> int | None:
     """
     if text is None:
         return None
-    match = _PY["int"].match(_fold(str(text)))
+    match = _INT_PY.match(_fold(str(text)))
     if not match:
         return None
-    number = int(match[2].replace(",", ""))
-    number = -number if match[1] == "-" else number
+    number = int(match["digits"].replace(",", ""))
+    number = -number if match["sign"] == "-" else number
     return number if _INT64_MIN <= number <= _INT64_MAX else None
 
 
@@ -149,7 +150,7 @@ def clean_expr(col: str | pl.Expr) -> pl.Expr:
 
 def _folded(col: str | pl.Expr) -> pl.Expr:
     expr = pl.col(col) if isinstance(col, str) else col
-    return expr.cast(pl.Utf8).str.normalize("NFKC").str.replace_all(_STRIP_RS, "")
+    return expr.cast(pl.Utf8).str.normalize("NFKC").str.strip_chars(_WS_CHARS)
 
 
 def _named(expr: pl.Expr, col: str | pl.Expr) -> pl.Expr:
@@ -166,10 +167,31 @@ def _window(expr: pl.Expr) -> pl.Expr:
     return pl.when(expr.is_between(pl.lit(EARLIEST), pl.lit(LATEST))).then(expr)
 
 
-def _ymd(text: pl.Expr, pattern: str) -> pl.Expr:
-    parts = [text.str.extract(pattern, i) for i in (1, 2, 3)]
-    joined = pl.concat_str([parts[0], parts[1].str.zfill(2), parts[2].str.zfill(2)], separator="-")
-    return joined.str.to_date("%Y-%m-%d", strict=False)
+def _dates(text: pl.Series) -> pl.Series:
+    # A Series function (run through map_batches) so the regex scan is
+    # materialised once; as one expression tree Polars re-ran it per field.
+    parts = text.str.extract_groups(_DATE_RS).struct.unnest()
+    ymd = parts.select(
+        pl.concat_str(
+            [
+                pl.coalesce("y", "cy"),
+                pl.coalesce("m", "cm").str.zfill(2),
+                pl.coalesce("d", "cd").str.zfill(2),
+            ],
+            separator="-",
+        ).str.to_date("%Y-%m-%d", strict=False)
+    ).to_series()
+    serial = parts["serial"].cast(pl.Int64, strict=False)
+    from_serial = pl.select((pl.lit(_EXCEL_EPOCH) + pl.duration(days=serial)).cast(pl.Date)).to_series()
+    out = ymd.fill_null(from_serial)
+    return out.set((out < EARLIEST) | (out > LATEST), None).rename(text.name)
+
+
+def _ints(text: pl.Series) -> pl.Series:
+    parts = text.str.extract_groups(_INT_RS).struct.unnest()
+    digits = parts["digits"].str.replace_all(",", "", literal=True)
+    signed = pl.select(pl.concat_str([pl.when(parts["sign"] == "-").then(pl.lit("-")).otherwise(pl.lit("")), digits]))
+    return signed.to_series().cast(pl.Int64, strict=False).rename(text.name)
 
 
 def date_expr(col: str | pl.Expr) -> pl.Expr:
@@ -185,11 +207,7 @@ def date_expr(col: str | pl.Expr) -> pl.Expr:
     pl.Expr
         Dates, null where :func:`parse_date` would give ``None``.
     """
-    text = _folded(col)
-    serial = text.str.extract(_RS["serial"], 1).cast(pl.Int64, strict=False)
-    from_serial = pl.lit(_EXCEL_EPOCH) + pl.duration(days=serial)
-    parsed = pl.coalesce(_ymd(text, _RS["ymd"]), _ymd(text, _RS["compact"]), from_serial.cast(pl.Date))
-    return _named(_window(parsed), col)
+    return _named(_folded(col).map_batches(_dates, return_dtype=pl.Date, is_elementwise=True), col)
 
 
 def int_expr(col: str | pl.Expr) -> pl.Expr:
@@ -205,9 +223,4 @@ def int_expr(col: str | pl.Expr) -> pl.Expr:
     pl.Expr
         Whole numbers, null where :func:`parse_int` would give ``None``.
     """
-    text = _folded(col)
-    sign = text.str.extract(_RS["int"], 1)
-    digits = text.str.extract(_RS["int"], 2).str.replace_all(",", "", literal=True)
-    # Casting "-" + digits keeps -9223372036854775808 representable.
-    signed = pl.concat_str([pl.when(sign == "-").then(pl.lit("-")).otherwise(pl.lit("")), digits])
-    return _named(signed.cast(pl.Int64, strict=False), col)
+    return _named(_folded(col).map_batches(_ints, return_dtype=pl.Int64, is_elementwise=True), col)
