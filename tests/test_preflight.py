@@ -1,0 +1,258 @@
+"""Preflight: type by content, limits from the zip directory and a bounded inflate, precise reasons."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import zipfile
+from pathlib import Path
+
+import openpyxl
+import pytest
+import xlsxwriter
+import xlwt
+
+from jobs.errors import UnreadableFile
+from jobs.preflight import Limits, Preflight, explain_read_error, preflight, preflight_findings
+from tests import hostile as H
+
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+@pytest.fixture(scope="session")
+def good(tmp_path_factory) -> Path:
+    return H.write_return(tmp_path_factory.mktemp("pf") / "good.xlsx")
+
+
+def _reject(path: Path, limits: Limits | None = None) -> str:
+    with pytest.raises(UnreadableFile) as info:
+        preflight(path, limits=limits)
+    reason = info.value.reason
+    assert CJK.search(reason), reason
+    return reason
+
+
+def test_valid_return_passes_with_its_sheets(good):
+    pf = preflight(good)
+    assert pf == Preflight(kind="xlsx", sheet_names=("基本信息", "整改台账", "专项整治", "制度建设", "责任追究", "个人整改"))
+
+
+def test_kind_is_by_content_not_extension(tmp_path, good):
+    renamed = shutil.copy(good, tmp_path / "really-xlsx.xls")
+    assert preflight(renamed).kind == "xlsx"
+    wb = xlwt.Workbook()
+    wb.add_sheet("基本信息").write(0, 0, "项目")
+    wb.save(str(tmp_path / "legacy.xlsx"))  # an .xls named .xlsx
+    assert preflight(tmp_path / "legacy.xlsx").kind == "xls"
+
+
+def test_limits_from_config_mapping():
+    limits = Limits.from_mapping({"max_file_mb": 5, "max_rows": "2000", "batch_size": 200, "lock_timeout_seconds": 9})
+    assert (limits.max_file_mb, limits.max_rows, limits.max_ratio) == (5.0, 2000, Limits().max_ratio)
+    assert Limits.from_mapping(None) == Limits()
+    for bad in ({"max_rows": 0}, {"max_ratio": "lots"}, {"max_entries": -1}):
+        with pytest.raises(ValueError, match="must be a number > 0"):
+            Limits.from_mapping(bad)
+
+
+@pytest.mark.parametrize(
+    ("make", "expected"),
+    [
+        (H.fake_pdf, "看起来是PDF文件"),
+        (H.fake_csv, "看起来是CSV或文本文件"),
+        (H.fake_html, "看起来是网页（HTML）文件"),
+        (H.not_a_zip, "看起来是无法识别的格式"),
+        (lambda p: p.write_bytes(b"") and p or p, "文件是空的"),
+        (lambda p: p.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(100)) and p or p, "看起来是PNG图片"),
+        (lambda p: p.write_bytes(b'<?xml version="1.0"?><Workbook xmlns="urn:schemas-microsoft-com:office:spreadsheet">')
+         and p or p, "Excel 2003 XML表格"),
+    ],
+)
+def test_not_a_workbook_names_what_it_looks_like(tmp_path, make, expected):
+    path = make(tmp_path / "整改报表.xlsx")
+    assert expected in _reject(path)
+
+
+def test_other_zip_documents(tmp_path):
+    docx = tmp_path / "a.xlsx"
+    with zipfile.ZipFile(docx, "w") as zf:
+        zf.writestr("[Content_Types].xml", "<Types/>")
+        zf.writestr("word/document.xml", "<w:document/>")
+    assert "Word文档" in _reject(docx)
+    ods = tmp_path / "b.xlsx"
+    with zipfile.ZipFile(ods, "w") as zf:
+        zf.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet")
+        zf.writestr("content.xml", "<x/>")
+    assert ".ods" in _reject(ods)
+    plain = tmp_path / "c.xlsx"
+    with zipfile.ZipFile(plain, "w") as zf:
+        zf.writestr("readme.txt", "hello")
+    assert "不是Excel工作簿" in _reject(plain)
+
+
+def test_truncated_and_encrypted_zip(tmp_path, good):
+    assert "不完整" in _reject(H.truncated(good, tmp_path / "t.xlsx"))
+    assert "不完整" in _reject(H.truncated(good, tmp_path / "t2.xlsx", keep=0.98))
+    assert _reject(H.encrypted_entries(good, tmp_path / "e.xlsx")) == "文件已加密，请去除密码后重新报送"
+
+
+def test_file_size_limit(good):
+    reason = _reject(good, Limits(max_file_mb=0.001))
+    assert "文件过大" in reason
+    assert "超过0.001MB" in reason
+
+
+def test_zip_bomb_rejected_from_the_directory_before_inflating(tmp_path):
+    bomb = H.zip_bomb(tmp_path / "bomb.xlsx", megabytes=64)
+    assert "解压后过大（超过16MB）" in _reject(bomb, Limits(max_uncompressed_mb=16))
+    assert "压缩比" in _reject(bomb, Limits(max_ratio=50))
+
+
+def test_zip_lying_about_sizes_is_caught_while_inflating(tmp_path):
+    liar = H.zip_bomb(tmp_path / "liar.xlsx", megabytes=64, lie=True)
+    assert "比其声明的大小更多" in _reject(liar)
+
+
+def test_corrupt_entry_checksum(tmp_path, good):
+    entries = H._entries_of(good)
+    sheet = next(e for e in entries if e.name.endswith("sheet2.xml"))
+    sheet.crc ^= 0xFFFF
+    assert "校验失败" in _reject(H.write_raw_zip(tmp_path / "crc.xlsx", entries))
+
+
+def test_entry_count_and_duplicates(tmp_path, good):
+    assert "条目过多" in _reject(good, Limits(max_entries=5))
+    entries = H._entries_of(good)
+    dup = H.write_raw_zip(tmp_path / "dup.xlsx", [*entries, entries[-1]])
+    assert "重复的条目" in _reject(dup)
+
+
+def _table(path: Path, rows: int, cols: int) -> Path:
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet("整改台账")
+    for r in range(rows):
+        for c in range(cols):
+            ws.write(r, c, r * cols + c)
+    wb.close()
+    return path
+
+
+def test_rows_columns_and_extent_limits(tmp_path):
+    table = _table(tmp_path / "t.xlsx", rows=60, cols=8)
+    assert preflight(table, limits=Limits(max_rows=60, max_columns=8, max_cells=480)).kind == "xlsx"
+    assert "超过50行" in _reject(table, Limits(max_rows=50))
+    assert "数据到第F列，超过5列" in _reject(table, Limits(max_columns=5))
+    assert "超过100个单元格" in _reject(table, Limits(max_cells=100))
+    sparse = H.sparse_extent(tmp_path / "sparse.xlsx")
+    assert "数据到第1048576行" in _reject(sparse)
+
+
+def test_styled_far_cells_without_values_are_not_data(tmp_path, good):
+    # Excel keeps formatting of a far cell as <c r="XFD1048576" s="1"/>; readers ignore it.
+    with zipfile.ZipFile(good) as zf:
+        parts = {i.filename: zf.read(i) for i in zf.infolist()}
+    name = "xl/worksheets/sheet2.xml"
+    styled = parts[name].replace(b"</sheetData>", b'<row r="1048576"><c r="XFD1048576" s="0"/></row></sheetData>')
+    path = H.edit_zip_parts(parts, tmp_path / "styled.xlsx", replace={name: styled})
+    assert preflight(path).kind == "xlsx"
+
+
+def test_long_cells_inline_and_shared(tmp_path, good):
+    assert "单元格整改台账!K2内容过长" in _reject(H.long_cell(good, tmp_path / "inline.xlsx"))
+    wb = xlsxwriter.Workbook(str(tmp_path / "shared.xlsx"))  # xlsxwriter writes shared strings
+    ws = wb.add_worksheet("整改台账")
+    ws.write("A1", "序号")
+    ws.write("C7", "长" * 300)
+    wb.close()
+    reason = _reject(tmp_path / "shared.xlsx", Limits(max_cell_chars=200))
+    assert "单元格整改台账!C7内容过长（超过200个字符" in reason
+
+
+def test_uncached_formulas_are_listed_by_cell(tmp_path, good):
+    pf = preflight(H.uncached_formulas(good, tmp_path / "f.xlsx"))
+    assert pf.uncached_formulas == ("专项整治!D2", "专项整治!D3")
+    assert pf.uncached_total == 2
+    (finding,) = preflight_findings(pf, sheets=["专项整治"])
+    assert finding.code == "unreadable-file"
+    assert finding.severity == "error"
+    assert "专项整治!D2、专项整治!D3是公式" in finding.message
+    assert preflight_findings(pf, sheets=["填表说明"]) == []
+
+
+def test_cached_formula_results_are_not_flagged(tmp_path):
+    wb = xlsxwriter.Workbook(str(tmp_path / "cached.xlsx"))
+    ws = wb.add_worksheet("专项整治")
+    ws.write("A1", 1)
+    ws.write_formula("A2", "=A1*2", None, 2)
+    ws.write_formula("A3", '=""', None, "")
+    wb.close()
+    assert preflight(tmp_path / "cached.xlsx").uncached_formulas == ("专项整治!A3",)
+    # Excel stores a cached empty text result as t="str" with an empty <v>.
+    with zipfile.ZipFile(tmp_path / "cached.xlsx") as zf:
+        parts = {i.filename: zf.read(i) for i in zf.infolist()}
+    name = "xl/worksheets/sheet1.xml"
+    excel_like = parts[name].replace(b'<c r="A3">', b'<c r="A3" t="str">')
+    path = H.edit_zip_parts(parts, tmp_path / "excel.xlsx", replace={name: excel_like})
+    assert preflight(path).uncached_formulas == ()
+
+
+def test_macros_external_links_hidden_sheets_are_noted(tmp_path, good):
+    pf = preflight(H.with_macros(good, tmp_path / "m.xlsx"))
+    assert (pf.kind, pf.warnings) == ("xlsm", ("含宏，已忽略宏，仅读取数据",))
+    pf = preflight(H.with_external_link(good, tmp_path / "x.xlsx"))
+    assert pf.kind == "xlsx"
+    assert any("外部链接" in w for w in pf.warnings)
+    pf = preflight(H.hidden_data_sheet(good, tmp_path / "h.xlsx"))
+    assert pf.hidden_sheets == ("整改台账",)
+
+
+def test_xml_with_dtd_is_refused(tmp_path, good):
+    with zipfile.ZipFile(good) as zf:
+        parts = {i.filename: zf.read(i) for i in zf.infolist()}
+    body = parts["xl/workbook.xml"].split(b"?>", 1)[-1]
+    laughs = b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;">]>' + body
+    path = H.edit_zip_parts(parts, tmp_path / "dtd.xlsx", replace={"xl/workbook.xml": laughs})
+    assert "不允许的XML声明" in _reject(path)
+
+
+def test_broken_xml_is_corrupt(tmp_path, good):
+    with zipfile.ZipFile(good) as zf:
+        parts = {i.filename: zf.read(i) for i in zf.infolist()}
+    path = H.edit_zip_parts(parts, tmp_path / "bad.xlsx",
+                            replace={"xl/worksheets/sheet1.xml": parts["xl/worksheets/sheet1.xml"][:-40]})
+    assert "不是有效的XML" in _reject(path)
+
+
+def test_ole_legacy_workbook_and_macros(tmp_path):
+    wb = xlwt.Workbook()
+    wb.add_sheet("基本信息").write(0, 0, "项目")
+    wb.save(str(tmp_path / "a.xls"))
+    assert preflight(tmp_path / "a.xls") == Preflight(kind="xls")
+    # A truncated OLE container: our parser gives up and the reader decides.
+    data = (tmp_path / "a.xls").read_bytes()
+    (tmp_path / "cut.xls").write_bytes(data[:700])
+    assert preflight(tmp_path / "cut.xls").kind == "xls"
+
+
+def test_explain_read_error():
+    class PanicException(BaseException):  # the name pyo3 gives a Rust panic
+        pass
+
+    assert explain_read_error(RuntimeError("Workbook is password protected")) == "文件已加密，请去除密码后重新报送"
+    assert "读取程序无法解析" in explain_read_error(PanicException("index out of range"))
+    assert "损坏" in explain_read_error(ValueError("Cfb error"))
+    assert "过大" in explain_read_error(MemoryError())
+
+
+def test_missing_file_is_unreadable(tmp_path):
+    assert "文件无法打开" in _reject(tmp_path / "nope.xlsx")
+
+
+def test_openpyxl_workbook_with_formula_in_guide_sheet_only(tmp_path):
+    wb = openpyxl.Workbook()
+    wb.active.title = "填表说明"
+    wb.active["A1"] = "=1+1"
+    wb.save(tmp_path / "g.xlsx")
+    pf = preflight(tmp_path / "g.xlsx")
+    assert pf.uncached_formulas == ("填表说明!A1",)
+    assert preflight_findings(pf, sheets=["整改台账", "专项整治"]) == []
