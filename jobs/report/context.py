@@ -95,7 +95,7 @@ class ChangeRow:
 
 @dataclass(frozen=True, slots=True)
 class MissingUnit:
-    """A unit that has not reported (annex), with whom to call."""
+    """A unit that has not reported (annex), with whom to call; ``state`` e.g. 未报送 / 已退回待重报."""
 
     code: str
     name: str
@@ -103,6 +103,7 @@ class MissingUnit:
     level: str
     contact: str
     phone: str
+    state: str = ""
 
 
 @dataclass(frozen=True)
@@ -276,7 +277,8 @@ def assemble_context(
     attention
         Dicts with ``code``, ``name``, ``reasons`` (a list of Chinese reasons or one string).
     missing
-        Dicts with ``code, name, parent, level, contact, phone`` of units not reported.
+        Dicts with ``code, name, parent, level, contact, phone`` (and optionally
+        ``state``) of units not reported.
     previous, previous_period
         The scope's indicators in the previous period, for month-over-month.
     history
@@ -331,7 +333,7 @@ def assemble_context(
         changes=tuple(_change(k, node, previous) for k in CHANGE_KEYS) if previous is not None else (),
         trend=tuple(trend_points),
         missing=tuple(
-            MissingUnit(*(_text(m.get(k)) for k in ("code", "name", "parent", "level", "contact", "phone")))
+            MissingUnit(*(_text(m.get(k)) for k in ("code", "name", "parent", "level", "contact", "phone", "state")))
             for m in missing
         ),
     )

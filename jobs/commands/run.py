@@ -1,0 +1,139 @@
+"""``rectify run``: the office's monthly job in one command (ingest the inbox, summarize, report)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+
+from jobs.commands.home import fail, home_option, open_home, period_option
+from jobs.commands.report import output_lines, step
+from jobs.errors import RectifyError
+from jobs.home import Home
+from jobs.registry import RegistryError
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What the monthly run did: the intake (None without an inbox) and the report files."""
+
+    intake: object | None  # jobs.intake.IngestResult
+    files: object  # jobs.report.pipeline.ReportFiles
+
+
+def ingest_inbox(
+    home: Home, inbox: Path, *, period: str, on_batch: Callable[[int], None] | None = None
+):  # -> jobs.intake.IngestResult
+    """Ingest every file of ``inbox`` not yet recorded for ``period``, batch by batch.
+
+    Files already recorded change nothing (intake is idempotent), so the
+    inbox can be run again after more returns arrive.
+    """
+    from jobs.intake import IngestResult, expand_paths, ingest_paths
+
+    files = expand_paths([inbox])
+    size = int(home.config.limits.get("batch_size", 200))
+    total = IngestResult(period=period)
+    for start in range(0, len(files), size):
+        batch = files[start : start + size]
+        result = ingest_paths(home, batch, period=period, batch_size=size, holder="rectify run")
+        total.files += result.files
+        if on_batch is not None:
+            on_batch(len(batch))
+    return total
+
+
+def run_month(
+    home: Home,
+    *,
+    period: str,
+    inbox: Path | None = None,
+    out_dir: Path | None = None,
+    formats: Sequence[str] = ("html", "xlsx"),
+    on_batch: Callable[[int], None] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> RunResult:
+    """Ingest ``inbox`` (if given), summarize ``period`` and write the report."""
+    from jobs.report.pipeline import make_report
+
+    intake = ingest_inbox(home, inbox, period=period, on_batch=on_batch) if inbox is not None else None
+    files = make_report(home, period=period, out_dir=out_dir, formats=tuple(formats), progress=progress)  # type: ignore[arg-type]
+    return RunResult(intake=intake, files=files)
+
+
+def screen_summary(result: RunResult) -> list[str]:
+    """One screen of Chinese lines: intake, coverage, headline figures, attention, outputs."""
+    from jobs.jinja import zh_number, zh_percent
+
+    ctx = result.files.context  # type: ignore[attr-defined]
+    f = ctx.figures
+    lines = [f"{ctx.title}", ""]
+    if result.intake is not None:
+        i = result.intake
+        lines.append(
+            f"收件：{len(i.files)}个文件，新入库{i.count('stored')}个（退回{i.rejected}个），"  # type: ignore[attr-defined]
+            f"此前已收{i.count('duplicate')}个，无法读取{i.count('failed')}个。"  # type: ignore[attr-defined]
+        )
+    lines += [
+        f"报送：应报{zh_number(f['units_expected'].value)}个，已报{zh_number(f['units_reported'].value)}个，"
+        f"报送率{zh_percent(f['reporting_rate'].value)}，及时率{zh_percent(f['timeliness_rate'].value)}，"
+        f"未报{zh_number(f['units_missing'].value)}个。",
+        f"台账：问题{zh_number(f['items_total'].value)}项，完成率{zh_percent(f['completion_rate'].value)}，"
+        f"销号率{zh_percent(f['closure_rate'].value)}，群众满意率{zh_percent(f['satisfaction_rate'].value)}；"
+        f"逾期未完成{zh_number(f['items_overdue'].value)}项，反弹回潮{zh_number(f['items_rebound'].value)}项，"
+        f"新发现{zh_number(f['items_new'].value)}项。",
+        f"重点关注单位{len(ctx.attention)}个" + (f"：{'、'.join(a.name for a in ctx.attention[:8])}" if ctx.attention else "")
+        + ("等。" if len(ctx.attention) > 8 else "。"),
+        "",
+        "输出文件：",
+        *(f"  {line}" for line in output_lines(result.files)),
+    ]
+    return lines
+
+
+@click.command("run")
+@period_option()
+@home_option
+@click.option(
+    "--inbox", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+    help="Folder of received returns; everything not yet ingested for the period is ingested first.",
+)
+@click.option(
+    "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+    help="Report folder (default <home>/reports/<period>/).",
+)
+@click.option("--pdf", is_flag=True, help="Also print the report to PDF (headless Chromium).")
+def run_command(period: str, home: Path | None, inbox: Path | None, out_dir: Path | None, pdf: bool) -> None:
+    """The monthly job in one command: ingest the inbox, summarize, write the report.
+
+    Prints where the outputs are and a one-screen summary. Rejected returns
+    do not stop the run (their units get receipts and stay on the chase list).
+
+    \b
+    Example:
+        rectify run --period 2015-02 --inbox inbox/
+        rectify run --period 2015-02 --inbox inbox/ --out out/2015-02 --pdf
+    """
+    target = open_home(home)
+    formats = ("html", "xlsx", "pdf") if pdf else ("html", "xlsx")
+    try:
+        if inbox is not None:
+            from jobs.intake import expand_paths
+
+            n_files = len(expand_paths([inbox]))
+            with click.progressbar(length=n_files, label="收件入库", file=click.get_text_stream("stderr")) as bar:
+                intake = ingest_inbox(target, inbox, period=period, on_batch=bar.update)
+        else:
+            intake = None
+        from jobs.report.pipeline import make_report
+
+        files = make_report(target, period=period, out_dir=out_dir, formats=formats, progress=step)  # type: ignore[arg-type]
+    except (RectifyError, RegistryError) as exc:
+        raise fail(exc) from None
+    for line in screen_summary(RunResult(intake=intake, files=files)):
+        click.echo(line)
+
+
+COMMANDS = [run_command]

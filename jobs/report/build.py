@@ -1,0 +1,147 @@
+"""Adapt the roll-up's ``Summary`` to the report context, for the nation or any node.
+
+The context of a node's report: the node's spec JSON (``node_json``), its
+direct lower units, the 类别 breakdown of its subtree, the attention list and
+the units not reported within the subtree, the previous period's figures and
+the trend over earlier periods.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from jobs.errors import RectifyError
+from jobs.report.context import ReportContext, assemble_context
+
+if TYPE_CHECKING:
+    from jobs.rollup.summary import Summary
+
+
+class UnknownUnit(RectifyError):
+    """The requested ``--unit`` is not a node of the period's registry."""
+
+
+def _subtree(summary: Summary, code: str) -> pl.Series:
+    from jobs.rollup.tree import closure, subtree_codes
+
+    tree = summary.tree if summary.tree is not None else closure(summary.nodes.select("code", "parent"))
+    return subtree_codes(tree, code)
+
+
+def _rows(frame: pl.DataFrame) -> list[dict[str, Any]]:
+    return list(frame.iter_rows(named=True))
+
+
+def children_rows(summary: Summary, code: str) -> list[dict[str, Any]]:
+    """Indicator rows of the direct lower units of ``code`` (registry order by code)."""
+    return _rows(summary.nodes.filter(pl.col("parent") == code).sort("code"))
+
+
+def category_rows(summary: Summary, code: str) -> list[dict[str, Any]]:
+    """Indicators per 类别 within the subtree of ``code`` (the summary's own breakdown for the root)."""
+    if code == summary.root or summary.contributions is None:
+        frame = summary.by_category
+    else:
+        from jobs.rollup.indicators import with_rates
+
+        keys = [k for k in summary.vocab.count_keys] if summary.vocab is not None else []
+        within = summary.contributions.filter(pl.col("code").is_in(_subtree(summary, code).implode()))
+        frame = with_rates(within.group_by("category").agg(pl.col(keys).sum()).sort("category"), summary.vocab)
+    frame = frame.with_columns(pl.col("category").alias("code"), pl.col("category").alias("name"))
+    if frame.height < 2:  # one 类别: the breakdown would repeat the totals
+        return []
+    return _rows(frame)
+
+
+def attention_rows(summary: Summary, code: str) -> list[dict[str, Any]]:
+    """The attention list restricted to the subtree of ``code``."""
+    frame = summary.attention
+    if code != summary.root:
+        frame = frame.filter(pl.col("code").is_in(_subtree(summary, code).implode()))
+    return _rows(frame.select("code", "name", "reasons"))
+
+
+def missing_rows(summary: Summary, registry: pl.DataFrame, code: str) -> list[dict[str, Any]]:
+    """Units of the subtree that must report and have not (``own.units_missing``), with contacts."""
+    nodes = summary.nodes
+    column = "own.units_missing"
+    if column not in nodes.columns:
+        return []
+    missing = nodes.filter((pl.col(column) > 0) & pl.col("code").is_in(_subtree(summary, code).implode()))
+    names = registry.select(pl.col("code").alias("parent"), pl.col("name").alias("parent_name"))
+    frame = (
+        missing.select("code", "parent")
+        .join(registry.select("code", "name", "level", "contact", "phone"), on="code", how="left")
+        .join(names, on="parent", how="left")
+        .select("code", "name", pl.col("parent_name").alias("parent"), "level", "contact", "phone")
+        .sort("code")
+    )
+    return _rows(frame)
+
+
+def build_context(
+    summary: Summary,
+    *,
+    registry: pl.DataFrame,
+    deadline: dt.datetime,
+    unit: str | None = None,
+    missing: Sequence[dict[str, Any]] | None = None,
+    previous: Summary | None = None,
+    history: Sequence[tuple[str, dict[str, Any]]] = (),
+    generated_at: dt.datetime | None = None,
+    charts: bool = True,
+) -> ReportContext:
+    """The report context of ``summary`` for the nation, or for the subtree of ``unit``.
+
+    Parameters
+    ----------
+    registry
+        The period's registry (contacts of units not reported).
+    missing
+        The chase list (dicts with ``code, name, parent, level, contact,
+        phone``); default: computed from the summary's coverage.
+    previous
+        The previous period's summary, for month-over-month.
+    history
+        ``(period, national-or-unit JSON)`` of earlier periods for the trend.
+
+    Raises
+    ------
+    UnknownUnit
+        When ``unit`` is not in the period's registry.
+    """
+    from jobs.rollup.summary import node_json
+
+    code = unit or summary.root
+    try:
+        node = node_json(summary, code)
+    except KeyError:
+        msg = f"单位代码“{code}”不在{summary.period}的组织机构名册中，请核对 --unit。"
+        raise UnknownUnit(msg) from None
+    before = None
+    if previous is not None:
+        try:
+            before = node_json(previous, code)
+        except KeyError:  # the unit is new this period
+            before = None
+    return assemble_context(
+        node,
+        period=summary.period,
+        deadline=deadline,
+        scope_code=code,
+        scope_name=str(node.get("name") or code),
+        scope_level=str(node.get("level") or ""),
+        children=children_rows(summary, code),
+        by_category=category_rows(summary, code),
+        attention=attention_rows(summary, code),
+        missing=missing if missing is not None else missing_rows(summary, registry, code),
+        previous=before,
+        previous_period=previous.period if previous is not None else None,
+        history=history,
+        generated_at=generated_at,
+        charts=charts,
+    )
