@@ -43,7 +43,7 @@ DEFAULT_CONFIG: dict[str, Any] = {
         "max_file_mb": 20,
         "batch_size": 200,
         "lock_timeout_seconds": 600,
-        "watch_settle_seconds": 1.0,
+        "watch_settle_seconds": 0.5,
     },
     "paths": {"store": "store", "outbox": "outbox", "registry": "registry"},
     "periods": {},
