@@ -1,0 +1,271 @@
+"""Deterministic sample data: a registry, returns per unit and period, and a
+manifest that is the oracle for validation tests.
+
+:func:`generate_samples` plans everything in one process (who reports when,
+which file is messy, which carries which defect), then renders the files,
+in parallel for large sets. Each file depends only on its plan entry, so the
+output is the same for a seed whatever the number of processes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from jobs.samples.content import build_return, month_end, month_start
+from jobs.samples.defects import EXTRA_FILE_CODES, INJECTORS, Context
+from jobs.samples.registry import Unit, build_registry, person_name, phone_number, write_registry
+from jobs.samples.writer import Messiness, a1, build_grids, plan_layout, write_corrupt, write_xls, write_xlsx
+from jobs.schema import load_schema
+
+MANIFEST_FORMAT = 1
+TIMEZONE = "Asia/Shanghai"
+
+
+@dataclass
+class Job:
+    """Everything needed to render one file."""
+
+    unit: Unit
+    place: str
+    period: str
+    index: int
+    periods: tuple[str, ...]
+    received_at: dt.datetime
+    deadline: dt.datetime
+    filled_on: dt.date
+    fmt: str
+    mess: Messiness
+    seed: int
+    defect: str | None = None
+    variant: int = 0
+    path: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _deadline(period: str) -> dt.datetime:
+    return dt.datetime.combine(month_end(period), dt.time(23, 59, 59))
+
+
+def _arrival(rng: random.Random, period: str, *, late: bool) -> dt.datetime:
+    deadline = _deadline(period)
+    if late:
+        return deadline + dt.timedelta(seconds=rng.randint(600, 6 * 86400))
+    start = dt.datetime.combine(month_start(period) + dt.timedelta(days=19), dt.time(8, 0))
+    span = int((deadline - start).total_seconds())
+    # Many offices send in the last hours before the deadline.
+    if rng.random() < 0.15:
+        return deadline - dt.timedelta(seconds=rng.randint(0, 3 * 3600))
+    return start + dt.timedelta(seconds=rng.randint(0, span))
+
+
+def _messiness(rng: random.Random, share: float) -> Messiness:
+    if rng.random() >= share:
+        return Messiness()
+    mess = Messiness()
+    kinds = rng.sample(
+        ["title", "sheet_spaces", "header_spaces", "value_spaces", "fullwidth_digits", "dates", "numbers_as_text",
+         "guide_sheet", "sheet_order", "column_order", "trailing", "halfwidth_brackets"],
+        k=rng.randint(3, 6),
+    )
+    for kind in kinds:
+        if kind == "title":
+            mess.title_rows = rng.choice((1, 2, 2, 3))
+        elif kind == "dates":
+            mess.date_style = rng.choice(("iso", "slash", "dot", "chinese", "mixed"))
+        elif kind == "trailing":
+            mess.trailing_rows = rng.randint(2, 8)
+        else:
+            setattr(mess, kind, True)
+    return mess
+
+
+def _place(unit: Unit, by_code: dict[str, Unit]) -> str:
+    if unit.level in ("乡级", "村级") and unit.parent in by_code:
+        return by_code[unit.parent].name + unit.name
+    return unit.name
+
+
+def plan_jobs(
+    registry: list[Unit], *, periods: tuple[str, ...], defects: float, seed: int, messy: float, xls: float
+) -> tuple[list[Job], dict[str, list[str]]]:
+    """Decide every file: arrival, lateness, format, messiness and defect; and who is missing."""
+    by_code = {u.code: u for u in registry}
+    reporters = [u for u in registry if u.must_report]
+    exempt = [u for u in registry if not u.must_report and u.level != "全国"]
+    jobs: list[Job] = []
+    missing: dict[str, list[str]] = {}
+    for index, period in enumerate(periods):
+        missing[period] = []
+        for unit in reporters:
+            rng = random.Random(f"{seed}:{unit.code}:{period}:arrival")
+            r = rng.random()
+            if r < 0.05:
+                missing[period].append(unit.code)
+                continue
+            late = r < 0.13
+            received = _arrival(rng, period, late=late)
+            filled = max(received.date() - dt.timedelta(days=rng.randint(0, 3)), month_start(period) + dt.timedelta(days=16))
+            jobs.append(Job(unit, _place(unit, by_code), period, index, periods, received, _deadline(period), filled,
+                            "xls" if rng.random() < xls else "xlsx", _messiness(rng, messy), seed))
+    rng = random.Random(f"{seed}:defects")
+    chosen = sorted(rng.sample(range(len(jobs)), k=min(len(jobs), round(defects * len(jobs)))))
+    codes = list(INJECTORS)
+    extras: list[Job] = []
+    for n, i in enumerate(chosen):
+        code = codes[n % len(codes)]
+        variant = n // len(codes)
+        job = jobs[i]
+        if code in EXTRA_FILE_CODES:
+            # The unit's own file stays correct; another sender's file carries the defect.
+            sender = exempt[variant % len(exempt)] if code == "not-required" and exempt else _stranger(job, rng)
+            extras.append(Job(sender, _place(sender, by_code), job.period, job.index, periods, job.received_at,
+                              job.deadline, job.filled_on, "xlsx", Messiness(), seed, code, variant))
+        else:
+            job.defect, job.variant = code, variant
+            if code == "unreadable-file":
+                job.fmt = "xlsx"
+    jobs += extras
+    for job in jobs:
+        job.path = f"returns/{job.period}/{job.unit.code}.{job.fmt}"
+    return jobs, missing
+
+
+def _stranger(job: Job, rng: random.Random) -> Unit:
+    """A sender the registry does not know (a newly set-up unit, a mistyped code)."""
+    code = f"99{rng.randint(0, 9999):04d}"
+    name = rng.choice(("临港经济开发区管委会", "高新技术产业园区管委会", "新区筹备组", "综合保税区管理局"))
+    return Unit(code, name, None, "县级", "地方", person_name(rng), phone_number(rng))
+
+
+def render_job(job: Job, out: str, schema_path: str | None = None) -> dict[str, Any]:
+    """Write one file and return its manifest entry (runs in worker processes)."""
+    schema = load_schema(schema_path)
+    data = build_return(job.unit, place=job.place, periods=job.periods, index=job.index,
+                        filled_on=job.filled_on, seed=job.seed)
+    rng = random.Random(f"{job.seed}:{job.unit.code}:{job.period}:layout")
+    refs = []
+    if job.defect:
+        ctx = Context(random.Random(f"{job.seed}:{job.unit.code}:{job.period}:defect"), job.received_at.date(),
+                      job.variant)
+        refs.append(INJECTORS[job.defect](data, ctx))
+    layouts = plan_layout(data, schema, job.mess, rng)
+    title = f"{job.unit.name}整改落实情况“回头看”报表（{job.period}）"
+    grids = build_grids(data, layouts, schema, job.mess, rng, title=title)
+    path = Path(out) / job.path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if job.defect == "unreadable-file":
+        write_corrupt(path, grids)
+    elif job.fmt == "xls":
+        write_xls(path, grids)
+    else:
+        write_xlsx(path, grids)
+    stamp = job.received_at.replace(tzinfo=ZoneInfo(TIMEZONE)).timestamp()
+    os.utime(path, (stamp, stamp))
+    by_key = {lay.key: lay for lay in layouts}
+    defects = []
+    for ref in refs:
+        spec = schema.finding(ref.code)
+        sheet = schema.sheet(ref.sheet) if ref.sheet else None
+        column = None
+        if sheet is not None and ref.column:
+            column = next(c.name for c in sheet.columns if c.key == ref.column)
+        row = col = None
+        if ref.sheet in by_key:
+            row, col = by_key[ref.sheet].cell(ref.row, ref.column)
+        defects.append({
+            "code": ref.code,
+            "severity": spec.severity,
+            "sheet": sheet.name if sheet else None,
+            "row": row,
+            "column": column,
+            "cell": a1(by_key[ref.sheet], row, col) if ref.sheet in by_key else None,
+        })
+    return {
+        "path": job.path,
+        "unit": job.unit.code,
+        "period": job.period,
+        "format": job.fmt,
+        "received_at": job.received_at.isoformat(),
+        "late": job.received_at > job.deadline,
+        "messiness": job.mess.names(),
+        "defects": defects,
+    }
+
+
+def _render_star(args: tuple[Job, str, str | None]) -> dict[str, Any]:
+    return render_job(*args)
+
+
+def generate_samples(
+    out: str | Path,
+    *,
+    units: int = 40,
+    periods: tuple[str, ...] = ("2015-01", "2015-02"),
+    defects: float = 0.3,
+    seed: int = 7,
+    messy: float = 0.4,
+    xls: float = 0.1,
+    processes: int | None = None,
+    schema_path: str | None = None,
+) -> dict[str, Any]:
+    """Generate a registry, returns and ``manifest.json`` under ``out``; return the manifest.
+
+    Parameters
+    ----------
+    units
+        Approximate number of reporting units.
+    periods
+        Periods ``YYYY-MM``; content progresses from one to the next.
+    defects
+        Share of returns carrying exactly one known defect (0..1).
+    messy, xls
+        Share of files with messiness, and of legacy ``.xls`` files.
+    processes
+        Worker processes; default: one per CPU for large sets, none for small.
+    """
+    if not 0 <= defects <= 1:
+        msg = f"defects must be between 0 and 1, got {defects}"
+        raise ValueError(msg)
+    schema = load_schema(schema_path)
+    periods = tuple(sorted(periods))
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    registry = build_registry(units=units, seed=seed)
+    write_registry(registry, out / "registry.xlsx", sheet=schema.registry_sheet,
+                   headers=tuple(c.name for c in schema.registry_columns))
+    jobs, missing = plan_jobs(registry, periods=periods, defects=defects, seed=seed, messy=messy, xls=xls)
+    args = [(job, str(out), schema_path) for job in jobs]
+    if processes is None:
+        processes = (os.cpu_count() or 1) if len(jobs) > 400 else 0
+    workers = processes
+    if workers and workers > 1:
+        import multiprocessing as mp
+
+        with mp.get_context("fork").Pool(workers) as pool:
+            files = pool.map(_render_star, args, chunksize=64)
+    else:
+        files = [_render_star(a) for a in args]
+    expected = sum(u.must_report for u in registry)
+    manifest = {
+        "format": MANIFEST_FORMAT,
+        "seed": seed,
+        "parameters": {"units": units, "periods": list(periods), "defects": defects, "seed": seed,
+                       "messy": messy, "xls": xls},
+        "timezone": TIMEZONE,
+        "registry": "registry.xlsx",
+        "registry_units": len(registry),
+        "periods": {
+            p: {"deadline": _deadline(p).isoformat(), "expected_units": expected, "missing_units": missing[p]}
+            for p in periods
+        },
+        "files": files,
+    }
+    (out / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    return manifest
