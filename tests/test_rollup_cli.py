@@ -1,0 +1,104 @@
+"""``rectify summarize`` over a real office home (store written through its API)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+
+import polars as pl
+import pytest
+from click.testing import CliRunner
+
+from jobs.cli import main
+from jobs.findings import Report, make_finding
+from jobs.home import init_home
+from jobs.rollup.summary import summarize
+from jobs.store import Arrival
+from tests.test_rollup import DEADLINE, P, REGISTRY, RETURNS, SUBMISSIONS
+from tests.test_rollup_frames import concat
+
+HEADERS = {"code": "单位代码", "name": "单位名称", "parent": "上级单位代码", "level": "层级",
+           "category": "类别", "contact": "联系人", "phone": "联系电话", "must_report": "是否报送"}  # fmt: skip
+
+
+def _make_home(root, *, with_returns: bool):
+    home = init_home(root)
+    csv = root / "registry.csv"
+    REGISTRY.with_columns(
+        pl.when(pl.col("must_report")).then(pl.lit("是")).otherwise(pl.lit("否")).alias("must_report"),
+        pl.lit("王五").alias("contact"),
+    ).rename(HEADERS).write_csv(csv)
+    home.import_registry(csv, from_period="2015-01")
+    if not with_returns:
+        return home
+    meta = {r["submission_id"]: r for r in SUBMISSIONS.iter_rows(named=True)}
+    by_period: dict[str, list[Arrival]] = {}
+    for tables in RETURNS:
+        sid = tables["info"]["submission_id"][0]
+        m = meta[sid]
+        blob = root / f"{sid}.xlsx"
+        blob.write_bytes(sid.encode())
+        report = Report(file=blob.name, unit=m["unit"], period=m["period"])
+        if not m["accepted"]:
+            report.findings.append(make_finding("empty-ledger"))
+        received = m["received_at"] - (timedelta(hours=1) if m["superseded_by"] else timedelta(0))
+        by_period.setdefault(m["period"], []).append(
+            Arrival(archived=home.store.archive(blob), file_name=blob.name, received_at=received,
+                    report=report, tables=tables, report_type="本级")
+        )  # fmt: skip
+    for period, arrivals in by_period.items():
+        home.store.write_batch(period, arrivals, ingested_at=datetime(2015, 3, 5))
+    return home
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory):
+    return _make_home(tmp_path_factory.mktemp("office"), with_returns=True)
+
+
+def _invoke(*args):
+    return CliRunner().invoke(main, ["summarize", *args])
+
+
+def test_json_matches_the_pure_roll_up(home):
+    result = _invoke("--period", P, "--home", str(home.root), "--json")
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    # the store's history for rebound is 120000's January return (all items closed then)
+    january = concat(RETURNS)["ledger"].filter(pl.col("period") == "2015-01")
+    expected = summarize(concat(RETURNS), SUBMISSIONS, REGISTRY, period=P, deadline=DEADLINE,
+                         history_tables={"ledger": january}).national  # fmt: skip
+    assert {k: v for k, v in out.items() if k != "mom"} == {k: v for k, v in expected.items() if k != "mom"}
+    assert out["items_total"] == 11 and out["items_rebound"] == 1
+    assert set(out["mom"]) == {"reporting_rate", "timeliness_rate", "completion_rate", "closure_rate", "satisfaction_rate"}
+    nodes = pl.read_parquet(home.root / "summaries" / P / "nodes.parquet")
+    assert nodes.height == REGISTRY.height
+    assert "999999" in result.stderr  # the unknown unit's return is named, not counted
+
+
+def test_unit_and_text_output(home):
+    result = _invoke("--period", P, "--home", str(home.root), "--unit", "110000", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["items_total"] == 6
+    text = _invoke("--period", P, "--home", str(home.root))
+    assert text.exit_code == 0 and "完成率" in text.output and "应报5个单位" in text.output
+
+
+def test_unknown_unit_is_a_clean_error(home):
+    result = _invoke("--period", P, "--home", str(home.root), "--unit", "nope")
+    assert result.exit_code == 1
+    assert "不在" in result.output and "Traceback" not in result.output
+
+
+def test_export_and_include_summary(home, tmp_path):
+    path = tmp_path / "北京汇总.xlsx"
+    result = _invoke("--period", P, "--home", str(home.root), "--unit", "110000", "--export-summary", str(path))
+    assert result.exit_code == 0, result.output
+    top = _make_home(tmp_path / "top", with_returns=False)
+    result = _invoke("--period", P, "--home", str(top.root), "--json", "--include-summary", str(path))
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    # the 110000 subtree comes from the 汇总 return; 120000 and 200001 are expected but missing
+    assert (out["items_total"], out["items_done"], out["units_expected"], out["units_reported"]) == (6, 3, 5, 2)
+    bad = _invoke("--period", "2015-03", "--home", str(top.root), "--include-summary", str(path))
+    assert bad.exit_code == 1 and "报送期" in bad.output
