@@ -1,0 +1,128 @@
+"""The calamine corpus: 133 real-world oddities and crash reproductions, none a return.
+
+Each must be rejected cleanly: preflight or the reader raises ``UnreadableFile``
+with a Chinese reason, or the workbook is read and lacks the return's sheets;
+through ``validate_files`` every file gets a verdict (never accepted) and the
+batch continues. The read pass runs in a subprocess so a crash (a Rust abort)
+would fail the test instead of killing pytest, and its peak memory is measured.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT.parent / "shared" / "corpus" / "calamine-tests"
+FILES = sorted(p for p in CORPUS.glob("*") if p.is_file() and p.suffix != ".md") if CORPUS.is_dir() else []
+CJK = re.compile(r"[\u4e00-\u9fff]")
+PEAK_MB = 500
+
+READ_ALL = r"""
+import json, resource, sys, time
+from jobs.errors import UnreadableFile
+from jobs.preflight import preflight
+from jobs.reader import read_return
+for name in sys.argv[1:]:
+    start = time.perf_counter()
+    row = {"file": name}
+    try:
+        row["kind"] = preflight(name).kind
+        raw = read_return(name)
+        row["missing"] = raw.missing_sheets
+    except UnreadableFile as exc:
+        row["reason"] = exc.reason
+    except BaseException as exc:  # reported, so the test names the escaping exception
+        row["escaped"] = f"{type(exc).__module__}.{type(exc).__name__}: {exc}"
+    row["seconds"] = time.perf_counter() - start
+    print(json.dumps(row, ensure_ascii=False), flush=True)
+print(json.dumps({"peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+# What each notable file must come to (a fragment of the Chinese reason).
+EXPECTED_REASONS = {
+    "pass_protected.xlsx": "文件已加密",
+    "pass_protected.xlsb": "文件已加密",
+    "issue_385.xls": "文件已加密",
+    "any_sheets.ods": ".ods",
+    "pass_protected.ods": ".ods",
+    "issue_594_dos.ods": ".ods",
+    "issue_666_panic.xlsb": ".xlsb",
+    "adhocallbabynames1996to2016.xls": "文件是空的",
+    "too_small.xls": "看起来是文本文件",
+    "issue252.xlsx": "文件已损坏",
+    "ptgexp-truncated-operand.xls": "",  # a calamine panic: any clean reason
+    "OOM_alloc3.xls": "",
+}
+
+
+@pytest.fixture(scope="session")
+def corpus_read() -> dict:
+    if not FILES:
+        pytest.fail(f"calamine corpus missing at {CORPUS}")
+    start = time.perf_counter()
+    proc = subprocess.run(  # noqa: S603 - our own interpreter and script
+        [sys.executable, "-c", READ_ALL, *map(str, FILES)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+    )
+    lines = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    assert proc.returncode == 0, f"reader process died ({proc.returncode}) after {len(lines) - 1} files: {proc.stderr[-2000:]}"
+    return {"rows": {Path(r["file"]).name: r for r in lines[:-1]}, "peak_mb": lines[-1]["peak_mb"],
+            "seconds": time.perf_counter() - start}
+
+
+def test_corpus_has_the_workbooks():
+    assert len(FILES) >= 130
+
+
+def test_every_corpus_file_is_rejected_cleanly(corpus_read):
+    rows = corpus_read["rows"]
+    assert set(rows) == {p.name for p in FILES}
+    for name, row in rows.items():
+        assert "escaped" not in row, f"{name}: {row['escaped']}"
+        if "reason" in row:
+            assert CJK.search(row["reason"]), (name, row["reason"])
+        else:
+            assert row["missing"], f"{name} was read as a complete return"
+    unreadable = sum("reason" in r for r in rows.values())
+    assert unreadable >= 30  # .ods, .xlsb, encrypted, corrupt, panicking (34 measured)
+
+
+@pytest.mark.parametrize(("name", "fragment"), sorted(EXPECTED_REASONS.items()))
+def test_notable_corpus_files_get_their_reason(corpus_read, name, fragment):
+    row = corpus_read["rows"][name]
+    assert "reason" in row, row
+    assert fragment in row["reason"]
+
+
+def test_corpus_bounded_in_memory_and_time(corpus_read):
+    assert corpus_read["peak_mb"] < PEAK_MB
+    slowest = max(r["seconds"] for r in corpus_read["rows"].values())
+    assert slowest < 10
+    assert corpus_read["seconds"] < 120
+
+
+@pytest.mark.slow
+def test_corpus_through_validate_files_never_accepts_and_continues(corpus_read):
+    from jobs.validate.pipeline import validate_files
+
+    results = validate_files(FILES, registry=None, period="2015-02")
+    assert len(results) == len(FILES)
+    for path, result in zip(FILES, results, strict=True):
+        report = result.report
+        assert report.file == str(path)
+        assert not report.accepted, path.name
+        codes = report.codes()
+        if "reason" in corpus_read["rows"][path.name]:
+            assert codes == ["unreadable-file"], (path.name, codes)
+            assert result.tables is None
+        else:
+            assert "missing-sheet" in codes, (path.name, codes)
+        for finding in report.findings:
+            assert CJK.search(finding.message), (path.name, finding)
