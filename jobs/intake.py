@@ -14,8 +14,6 @@ record the batch, then write the receipts.
 
 from __future__ import annotations
 
-import hashlib
-import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -29,7 +27,6 @@ from jobs.findings import Report
 from jobs.home import Home, check_period
 from jobs.schema import load_schema
 from jobs.store import TEXT_SCHEMA, Archived, Arrival, FaultHook, fault
-from jobs.text import fold_key
 
 Validator = Callable[..., list[Any]]  # jobs.validate.validate_files or a test double
 
@@ -67,29 +64,18 @@ def _visible(path: Path, root: Path) -> bool:
     return not any(part.startswith(".") for part in path.relative_to(root).parts[:-1])
 
 
-def copy_fingerprint(text: str) -> str:
-    """Hash of a 见物/见思想 text after folding whitespace, width and punctuation."""
-    folded = "".join(ch for ch in fold_key(text) if not unicodedata.category(ch).startswith(("P", "S")))
-    return hashlib.sha1(folded.encode("utf-8")).hexdigest()[:20]
-
-
 def text_hashes(tables: Mapping[str, pl.DataFrame] | None, *, unit: str | None) -> pl.DataFrame:
-    """Copy-detection rows (``unit, sheet, row, column, hash``) of one return's checked texts."""
-    schema = load_schema()
-    parts = []
-    for sheet in schema.sheets:
-        if sheet.layout != "table" or not tables or sheet.key not in tables:
-            continue
-        frame = tables[sheet.key]
-        for col in sheet.columns:
-            if col.key not in schema.substance.copy_checked or col.key not in frame.columns:
-                continue
-            minimum = schema.substance.min_length.get(col.substance or "", 0)
-            texts = frame.select(pl.col("row").cast(pl.Int64), pl.col(col.key)).drop_nulls()
-            for row, text in texts.iter_rows():
-                if len(fold_key(text)) >= minimum:
-                    parts.append((unit, sheet.name, row, col.name, copy_fingerprint(text)))
-    return pl.DataFrame(parts, schema=TEXT_SCHEMA, orient="row")
+    """Copy-detection rows (``unit, sheet, row, column, hash``) of one accepted return.
+
+    Hashed by the validator's own :func:`jobs.validate.copy_texts`, so later
+    batches compare against exactly what the validator computes.
+    """
+    if not tables:
+        return pl.DataFrame(schema=TEXT_SCHEMA)
+    from jobs.validate import copy_texts
+
+    frame = copy_texts(tables, schema=load_schema())
+    return frame.with_columns(pl.lit(unit, pl.Utf8).alias("unit")).select(list(TEXT_SCHEMA)).cast(TEXT_SCHEMA)
 
 
 def default_validator() -> Validator:

@@ -19,7 +19,7 @@ from polars.testing import assert_frame_equal
 
 from jobs.findings import Report, make_finding
 from jobs.home import init_home
-from jobs.intake import copy_fingerprint, expand_paths, ingest_paths, is_candidate, text_hashes
+from jobs.intake import expand_paths, ingest_paths, is_candidate, text_hashes
 from jobs.tables import table_schema
 
 PERIOD = "2015-02"
@@ -147,8 +147,8 @@ def test_resubmission_and_copy_detection_inputs(home, tmp_path):
     ingest_paths(home, [put(tmp_path / "b", "bj.xlsx", "110000", ["新"])], period=PERIOD, validator=fake)
     # the second batch was validated against the texts already stored for the period
     others = fake.calls[0]["others"]
-    assert others.select("unit", "sheet", "row", "column").rows() == [("110000", "整改台账", 3, "见物")]
-    assert others["hash"].to_list() == [copy_fingerprint(FACTS)]
+    assert others.select("unit", "sheet", "row", "column").rows() == [("110000", "ledger", 3, "见物")]
+    assert others["hash"].to_list() == text_hashes({"ledger": _ledger([FACTS])}, unit="x")["hash"].to_list()
     subs = home.store.submissions(PERIOD)
     assert subs["version"].to_list() == [1, 2]
     assert subs["superseded_by"].null_count() == 1
@@ -186,11 +186,19 @@ def test_crash_at_any_step_then_rerun_completes(home, tmp_path, step):
     assert not list(home.store.root.rglob("*.tmp"))
 
 
+def _ledger(facts: list[str]) -> pl.DataFrame:
+    frame = pl.DataFrame({"row": list(range(3, 3 + len(facts))), "facts": facts})
+    layout = table_schema("ledger")
+    return frame.select(
+        pl.col(c).cast(t) if c in frame.columns else pl.lit(None, t).alias(c) for c, t in layout.items()
+    )
+
+
 def test_text_hashes_fold_punctuation_and_skip_short_texts():
-    frame = pl.DataFrame({"row": [3, 4, 5], "facts": [FACTS, FACTS.replace("，", " , "), "太短"]})
-    out = text_hashes({"ledger": frame}, unit="110000")
+    out = text_hashes({"ledger": _ledger([FACTS, FACTS.replace("，", " , "), "太短", "无"])}, unit="110000")
     assert out["row"].to_list() == [3, 4]
     assert out["hash"].n_unique() == 1
+    assert out["unit"].to_list() == ["110000", "110000"]
 
 
 def test_cli_ingest_reports_in_chinese_and_exit_status(home, tmp_path, monkeypatch):
@@ -210,3 +218,55 @@ def test_cli_ingest_reports_in_chinese_and_exit_status(home, tmp_path, monkeypat
     assert result.exit_code == 1 and "退回" in result.output
     result = runner.invoke(main, ["ingest", str(bad), "--period", "2015-2", "--home", str(home.root)])
     assert result.exit_code == 2
+
+
+@pytest.fixture(scope="module")
+def samples(tmp_path_factory):
+    """A small generated month (with defects) and the same month without defects."""
+    from jobs.samples import generate_samples
+
+    out = tmp_path_factory.mktemp("samples")
+    manifest = generate_samples(out / "defective", units=12, periods=(PERIOD,), defects=0.35, xls=0.1,
+                                messy=0.3, seed=11, processes=0)  # fmt: skip
+    generate_samples(out / "clean", units=12, periods=(PERIOD,), defects=0, xls=0, messy=0, seed=11, processes=0)
+    return out, manifest
+
+
+@pytest.mark.slow
+def test_real_validator_month_end_to_end(samples, tmp_path):
+    from jobs.status import compute_status
+
+    out, manifest = samples
+    home = init_home(tmp_path / "home")
+    home.import_registry(out / "defective" / "registry.xlsx", from_period="2015-01")
+    result = ingest_paths(home, [out / "defective" / "returns" / PERIOD], period=PERIOD)
+    verdicts = {f.path.name: f.accepted for f in result.files}
+    expected = {
+        Path(f["path"]).name: not any(d["severity"] == "error" for d in f["defects"]) for f in manifest["files"]
+    }
+    assert verdicts == expected
+    assert all(f.receipt is not None and f.receipt.is_file() for f in result.files)
+
+    registry_units = set(home.registry(PERIOD)["code"].to_list())
+    accepted_units = {f["unit"] for f in manifest["files"] if expected[Path(f["path"]).name]}
+    assert set(home.store.load_tables(PERIOD)["ledger"]["unit"].unique().to_list()) == accepted_units
+    status = compute_status(home, period=PERIOD)
+    totals = status.totals
+    assert totals["units_expected"] == manifest["periods"][PERIOD]["expected_units"]
+    assert totals["units_reported"] == len(accepted_units & registry_units)
+    late = {f["unit"] for f in manifest["files"] if f["late"] and expected[Path(f["path"]).name]}
+    assert totals["units_late"] == len(late)
+    assert set(manifest["periods"][PERIOD]["missing_units"]) <= set(status.chase["code"].to_list())
+
+    again = ingest_paths(home, [out / "defective" / "returns" / PERIOD], period=PERIOD)
+    assert {f.status for f in again.files} == {"duplicate"}
+
+    # a rejected unit sends its corrected return after the deadline: reported, late, old version kept
+    rejected = sorted(f["unit"] for f in manifest["files"]
+                      if not expected[Path(f["path"]).name] and f["unit"] in registry_units)  # fmt: skip
+    unit = rejected[0]
+    fixed = ingest_paths(home, [out / "clean" / "returns" / PERIOD / f"{unit}.xlsx"], period=PERIOD,
+                         received_at=datetime(2015, 3, 2, 9, 0))  # fmt: skip
+    assert fixed.files[0].accepted and fixed.files[0].version == 2
+    row = compute_status(home, period=PERIOD).units.filter(pl.col("code") == unit).row(0, named=True)
+    assert row["state"] == "late" and row["n_submissions"] == 2
