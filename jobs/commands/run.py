@@ -59,7 +59,9 @@ def run_month(
     from jobs.report.pipeline import make_report
 
     intake = ingest_inbox(home, inbox, period=period, on_batch=on_batch) if inbox is not None else None
-    files = make_report(home, period=period, out_dir=out_dir, formats=tuple(formats), progress=progress)  # type: ignore[arg-type]
+    files = make_report(
+        home, period=period, out_dir=out_dir, formats=tuple(formats), progress=progress, write_summary=True  # type: ignore[arg-type]
+    )
     return RunResult(intake=intake, files=files)
 
 
@@ -129,7 +131,9 @@ def run_command(period: str, home: Path | None, inbox: Path | None, out_dir: Pat
             intake = None
         from jobs.report.pipeline import make_report
 
-        files = make_report(target, period=period, out_dir=out_dir, formats=formats, progress=step)  # type: ignore[arg-type]
+        files = make_report(
+            target, period=period, out_dir=out_dir, formats=formats, progress=step, write_summary=True  # type: ignore[arg-type]
+        )
     except (RectifyError, RegistryError) as exc:
         raise fail(exc) from None
     for line in screen_summary(RunResult(intake=intake, files=files)):

@@ -11,8 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-import polars as pl
-
 from jobs.excel_safe import safe_filename
 from jobs.home import Home, check_period
 
@@ -38,62 +36,32 @@ class ReportFiles:
     summary: Summary
 
 
-def previous_period(period: str) -> str:
-    """``2015-01`` for ``2015-02``; ``2014-12`` for ``2015-01``."""
-    year, month = (int(p) for p in check_period(period).split("-"))
-    return f"{year - 1}-12" if month == 1 else f"{year}-{month - 1:02d}"
-
-
 def stored_periods(home: Home) -> list[str]:
     """Periods with at least one recorded submission, oldest first."""
     subs = home.store.submissions()
     return sorted(subs["period"].unique().to_list()) if subs.height else []
 
 
-def _history_ledger(home: Home, periods: list[str]) -> pl.DataFrame | None:
-    frames = [home.store.load_tables(p)["ledger"] for p in periods]
-    frames = [f for f in frames if f.height]
-    return pl.concat(frames, how="vertical_relaxed") if frames else None
-
-
-def load_summary(home: Home, period: str, *, previous: Summary | None = None) -> Summary:
-    """Summarize ``period`` from the home's store (counted returns only), with rebound history."""
-    from jobs.rollup.summary import summarize
-
-    store = home.store
-    earlier = [p for p in stored_periods(home) if p < period]
-    ledger = _history_ledger(home, earlier)
-    return summarize(
-        store.load_tables(period),
-        store.submissions(),
-        home.registry(period),
-        period=period,
-        deadline=home.deadline(period),
-        previous=previous,
-        history_tables={"ledger": ledger} if ledger is not None else None,
-        thresholds=home.config.thresholds,
-    )
-
-
 def load_summaries(home: Home, period: str, *, unit: str | None = None) -> tuple[Summary, Summary | None, list]:
-    """The period's summary, the previous period's (if any returns) and the trend points.
+    """The period's summary, the previous period's (if any returns) and the trend points (roll-up's ``summarize_home``).
 
     Returns ``(summary, previous, history)`` where history is ``[(period, json)]``
     of earlier stored periods (at most :data:`TREND_PERIODS`) for ``unit`` or the root.
     """
+    from jobs.rollup.run import previous_period, summarize_home
     from jobs.rollup.summary import node_json
 
     earlier = [p for p in stored_periods(home) if p < period][-(TREND_PERIODS - 1) :]
     history: list[tuple[str, dict]] = []
     summaries: dict[str, Summary] = {}
     for p in earlier:
-        summaries[p] = load_summary(home, p, previous=summaries.get(previous_period(p)))
+        summaries[p] = summarize_home(home, period=p, with_previous=False)
         try:
             history.append((p, node_json(summaries[p], unit or summaries[p].root)))
         except KeyError:  # the unit did not exist then
             continue
-    before = summaries.get(previous_period(period))
-    return load_summary(home, period, previous=before), before, history
+    # summarize_home folds the previous period in for the roll-up's own month-over-month
+    return summarize_home(home, period=period), summaries.get(previous_period(period)), history
 
 
 def chase_rows(home: Home, period: str, *, unit: str | None = None) -> list[dict]:
@@ -164,8 +132,12 @@ def make_report(
     formats: tuple[Format, ...] = DEFAULT_FORMATS,
     generated_at: dt.datetime | None = None,
     progress: Progress | None = None,
+    write_summary: bool = False,
 ) -> ReportFiles:
     """Summarize ``period`` from the home and write the report of the nation or of ``unit``.
+
+    ``write_summary`` also writes the roll-up's outputs (``<home>/summaries/<period>/``,
+    as ``rectify summarize`` does), for ``rectify run``.
 
     Raises
     ------
@@ -182,6 +154,10 @@ def make_report(
     check_period(period)
     say("汇总各单位报表")
     summary, before, history = load_summaries(home, period, unit=unit)
+    if write_summary:
+        from jobs.rollup.run import output_dir, write_outputs as write_rollup
+
+        write_rollup(summary, output_dir(home, period))
     say("整理报告内容与图表")
     ctx = build_context(
         summary,
