@@ -34,6 +34,7 @@ Validator = Callable[..., list[Any]]  # jobs.validate.validate_files or a test d
 _TEMP_PREFIXES = ("~$", ".~", ".", "~")
 _TEMP_SUFFIXES = (".tmp", ".part", ".partial", ".crdownload", ".download", ".swp", ".lock")
 _IGNORED_NAMES = {"thumbs.db", "desktop.ini", ".ds_store"}
+DUPLICATE_MESSAGE = "相同文件此前已收到，未重复入库。"
 
 
 def is_candidate(path: str | Path) -> bool:
@@ -167,11 +168,10 @@ def ingest_paths(
     result = IngestResult(period=period)
     for start in range(0, len(files), size):
         batch = files[start : start + size]
-        with home.lock(holder=holder):
-            outcomes = _ingest_batch(
-                home, batch, period=period, registry=registry, received_at=received_at,
-                validator=validator, fault_hook=fault_hook,
-            )  # fmt: skip
+        outcomes = _ingest_batch(
+            home, batch, period=period, registry=registry, received_at=received_at,
+            validator=validator, fault_hook=fault_hook, holder=holder,
+        )  # fmt: skip
         if receipts:
             for outcome in outcomes:
                 if outcome.submission_id is not None:
@@ -189,32 +189,36 @@ def _ingest_batch(
     received_at: datetime | None,
     validator: Validator | None,
     fault_hook: FaultHook | None,
+    holder: str,
 ) -> list[FileOutcome]:
+    """One batch: archive (locked), validate (unlocked: slow), record (locked, re-checks duplicates)."""
     store = home.store
-    store.cleanup()
     outcomes: dict[Path, FileOutcome] = {}
     archived: dict[Path, Archived] = {}
     times: dict[Path, datetime] = {}
-    for path in batch:
-        try:
-            times.update(arrival_times(home, [path], received_at=received_at))
-            archived[path] = store.archive(path)
-        except OSError as exc:
-            outcomes[path] = FileOutcome(path, "failed", message=f"文件无法读取（{exc.strerror or exc}），未入库。")
-    fault("archived", fault_hook)
-    known = store.known(period, (a.sha256 for a in archived.values()))
+    with home.lock(holder=holder):
+        store.cleanup()
+        for path in batch:
+            try:
+                times.update(arrival_times(home, [path], received_at=received_at))
+                archived[path] = store.archive(path)
+            except OSError as exc:
+                outcomes[path] = FileOutcome(path, "failed", message=f"文件无法读取（{exc.strerror or exc}），未入库。")
+        fault("archived", fault_hook)
+        known = store.known(period, (a.sha256 for a in archived.values()))
+        texts = store.texts(period)
     fresh = [p for p in archived if archived[p].sha256 not in known]
     for path in archived:
         if path not in fresh:
             sid, version = known[archived[path].sha256]
             outcomes[path] = FileOutcome(path, "duplicate", submission_id=sid, version=version,
-                                         message="相同文件此前已收到，未重复入库。")  # fmt: skip
+                                         message=DUPLICATE_MESSAGE)  # fmt: skip
     if fresh:
         copies = {p: store.root / archived[p].archive_path for p in fresh}
         results = read_validate_batch(
             [copies[p] for p in fresh], registry=registry, period=period,
             received_at={copies[p]: times[p] for p in fresh},
-            other_units_texts=store.texts(period), validator=validator,
+            other_units_texts=texts, validator=validator,
         )  # fmt: skip
         fault("validated", fault_hook)
         arrivals = []
@@ -228,15 +232,17 @@ def _ingest_batch(
                     texts=text_hashes(validated.tables, unit=report.unit) if report.accepted else None,
                 )  # fmt: skip
             )
-        written = store.write_batch(period, arrivals, ingested_at=home.now(), fault_hook=fault_hook)
-        by_sha = {o.archived.sha256: o for o in written}
+        with home.lock(holder=holder):
+            written = store.write_batch(period, arrivals, ingested_at=home.now(), fault_hook=fault_hook)
+        by_source = {o.archived.source: o for o in written}
         for arrival in arrivals:
-            o = by_sha[arrival.archived.sha256]
             path = arrival.archived.source
+            o = by_source[path]
             outcomes[path] = FileOutcome(
                 path, o.status, submission_id=o.submission_id, unit=arrival.report.unit,
                 accepted=arrival.report.accepted, version=o.version,
                 n_errors=len(arrival.report.errors), n_warnings=len(arrival.report.warnings),
+                message=DUPLICATE_MESSAGE if o.status == "duplicate" else "",
             )  # fmt: skip
     return [outcomes[p] for p in batch if p in outcomes]
 

@@ -343,16 +343,19 @@ class Store:
     def cleanup(self) -> list[Path]:
         """Remove what interrupted writes left behind (call under the home's lock).
 
-        Temp files anywhere in the store, and Parquet files of batches the
-        ledger never recorded. Returns the removed paths.
+        Temp files of the archive, the tables and the ledger directory, and
+        Parquet files of batches the ledger never recorded. Every store write
+        happens under the lock, so nothing found here is in progress. Only the
+        known temp locations are listed (the archive may hold millions of files).
+        Returns the removed paths.
         """
         if not self.root.exists():
             return []
-        removed = [p for p in self.root.rglob(".*.tmp") if p.is_file()]
+        removed = [*self.root.glob(".*.tmp"), *(self.root / "archive").glob(".*.tmp")]
         committed = self._batch_ids()
-        tables = self.root / "tables"
-        if tables.exists():
-            removed += [p for p in tables.glob("*/period=*/*.parquet") if p.stem not in committed]
+        for folder in (self.root / "tables").glob("*/period=*"):
+            removed += folder.glob(".*.tmp")
+            removed += [p for p in folder.glob("*.parquet") if p.stem not in committed]
         for path in removed:
             path.unlink(missing_ok=True)
         return removed

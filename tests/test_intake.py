@@ -126,6 +126,14 @@ def test_ingest_twice_changes_nothing(home, tmp_path):
     assert sorted(home.outbox(PERIOD).iterdir()) == receipts
 
 
+def test_same_bytes_under_two_names_are_stored_once(home, tmp_path):
+    first = put(tmp_path / "in", "a.xlsx", "110000", ["甲"])
+    (tmp_path / "in" / "b.xlsx").write_bytes(first.read_bytes())
+    result = ingest_paths(home, [tmp_path / "in"], period=PERIOD, validator=FakeValidator())
+    assert [(f.path.name, f.status) for f in result.files] == [("a.xlsx", "stored"), ("b.xlsx", "duplicate")]
+    assert result.files[1].message and home.store.submissions(PERIOD).height == 1
+
+
 def test_arrival_time_is_local_mtime_unless_given(home, tmp_path):
     from zoneinfo import ZoneInfo
 
@@ -270,3 +278,34 @@ def test_real_validator_month_end_to_end(samples, tmp_path):
     assert fixed.files[0].accepted and fixed.files[0].version == 2
     row = compute_status(home, period=PERIOD).units.filter(pl.col("code") == unit).row(0, named=True)
     assert row["state"] == "late" and row["n_submissions"] == 2
+
+
+KILLED_INGEST = """
+import sys
+sys.path.insert(0, {tests!r})
+from test_intake import FakeValidator
+from jobs.home import Home
+from jobs.intake import ingest_paths
+ingest_paths(Home({home!r}), [{inbox!r}], period={period!r}, validator=FakeValidator())
+"""
+
+
+@pytest.mark.parametrize("step", ["archived", "before-commit"])
+def test_sigkill_mid_ingest_then_rerun_completes(home, tmp_path, step):
+    import signal
+    import subprocess
+    import sys
+
+    inbox = tmp_path / "inbox"
+    put(inbox, "bj.xlsx", "110000", ["甲"])
+    put(inbox, "tj.xlsx", "120000", ["乙"])
+    script = KILLED_INGEST.format(tests=str(Path(__file__).parent), home=str(home.root), inbox=str(inbox),
+                                  period=PERIOD)  # fmt: skip
+    proc = subprocess.run([sys.executable, "-c", script], env={**os.environ, "RECTIFY_FAULT_STEP": step},
+                          capture_output=True, timeout=120)  # fmt: skip
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()
+    assert home.store.submissions(PERIOD).height == 0
+    result = ingest_paths(home, [inbox], period=PERIOD, validator=FakeValidator())
+    assert [f.status for f in result.files] == ["stored", "stored"]
+    assert home.store.load_tables(PERIOD)["ledger"].height == 2
+    assert not list(home.store.root.rglob("*.tmp")) and not list(home.store.root.rglob(".*.tmp"))
