@@ -82,7 +82,7 @@ def build_return(*, unit: str = "110000", name: str = "北京市", period: str =
             row = {"制度名称": "公务接待管理办法", "制度类别": "新建", "状态": "已出台",
                    "出台日期": dt.datetime(2015, 1, 10), "文号": "京办发〔2015〕1号"}
             ws.append([row.get(c.name) for c in sheet.columns])
-        elif sheet.key == "personal":
+        elif sheet.key == "members":
             row = {"姓名": "张三", "职务": "书记", "查摆问题": "调查研究不够深入", "整改措施": "每月下基层调研",
                    "落实情况": "已落实", "见物": FACTS, "见思想": MINDSET}
             ws.append([row.get(c.name) for c in sheet.columns])
