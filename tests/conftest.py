@@ -17,3 +17,21 @@ def schema():
     from jobs.schema import load_schema
 
     return load_schema()
+
+
+# Parameters of the shared generated sample set (small: ~80 returns, two periods).
+GENERATED_SAMPLES = {"units": 40, "periods": ("2015-01", "2015-02"), "defects": 0.38, "seed": 7}
+
+
+@pytest.fixture(scope="session")
+def generated_samples(tmp_path_factory) -> Path:
+    """A sample set from ``jobs.samples.generate_samples``, built once per session.
+
+    Returns the output directory: ``registry.xlsx``, ``returns/<period>/<unit>.xlsx``
+    and ``manifest.json`` (the oracle: every file's injected defects and cells).
+    """
+    from jobs.samples import generate_samples
+
+    out = tmp_path_factory.mktemp("generated_samples")
+    generate_samples(out, processes=0, **GENERATED_SAMPLES)
+    return out
