@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import os
 import random
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from zoneinfo import ZoneInfo
 from jobs.samples.content import build_return, month_end, month_start
 from jobs.samples.defects import EXTRA_FILE_CODES, INJECTORS, Context
 from jobs.samples.registry import Unit, build_registry, person_name, phone_number, write_registry
+from jobs.samples.lean_xlsx import write_lean_xlsx
 from jobs.samples.writer import Messiness, a1, build_grids, plan_layout, write_corrupt, write_xls, write_xlsx
 from jobs.schema import load_schema
 
@@ -46,6 +48,7 @@ class Job:
     defect: str | None = None
     variant: int = 0
     path: str = ""
+    engine: str = "lean"
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -93,7 +96,14 @@ def _place(unit: Unit, by_code: dict[str, Unit]) -> str:
 
 
 def plan_jobs(
-    registry: list[Unit], *, periods: tuple[str, ...], defects: float, seed: int, messy: float, xls: float
+    registry: list[Unit],
+    *,
+    periods: tuple[str, ...],
+    defects: float,
+    seed: int,
+    messy: float,
+    xls: float,
+    xlsxwriter: float = 0.05,
 ) -> tuple[list[Job], dict[str, list[str]]]:
     """Decide every file: arrival, lateness, format, messiness and defect; and who is missing."""
     by_code = {u.code: u for u in registry}
@@ -112,8 +122,10 @@ def plan_jobs(
             late = r < 0.13
             received = _arrival(rng, period, late=late)
             filled = max(received.date() - dt.timedelta(days=rng.randint(0, 3)), month_start(period) + dt.timedelta(days=16))
+            fmt = "xls" if rng.random() < xls else "xlsx"
+            engine = "xlsxwriter" if rng.random() < xlsxwriter else "lean"
             jobs.append(Job(unit, _place(unit, by_code), period, index, periods, received, _deadline(period), filled,
-                            "xls" if rng.random() < xls else "xlsx", _messiness(rng, messy), seed))
+                            fmt, _messiness(rng, messy), seed, engine=engine))
     rng = random.Random(f"{seed}:defects")
     chosen = sorted(rng.sample(range(len(jobs)), k=min(len(jobs), round(defects * len(jobs)))))
     codes = list(INJECTORS)
@@ -146,7 +158,7 @@ def _stranger(job: Job, rng: random.Random) -> Unit:
 
 def render_job(job: Job, out: str, schema_path: str | None = None) -> dict[str, Any]:
     """Write one file and return its manifest entry (runs in worker processes)."""
-    schema = load_schema(schema_path)
+    schema = load_schema(schema_path) if schema_path else load_schema()
     data = build_return(job.unit, place=job.place, periods=job.periods, index=job.index,
                         filled_on=job.filled_on, seed=job.seed)
     rng = random.Random(f"{job.seed}:{job.unit.code}:{job.period}:layout")
@@ -154,7 +166,8 @@ def render_job(job: Job, out: str, schema_path: str | None = None) -> dict[str, 
     if job.defect:
         ctx = Context(random.Random(f"{job.seed}:{job.unit.code}:{job.period}:defect"), job.received_at.date(),
                       job.variant)
-        refs.append(INJECTORS[job.defect](data, ctx))
+        made = INJECTORS[job.defect](data, ctx)
+        refs.extend(made if isinstance(made, list) else [made])
     layouts = plan_layout(data, schema, job.mess, rng)
     title = f"{job.unit.name}整改落实情况“回头看”报表（{job.period}）"
     grids = build_grids(data, layouts, schema, job.mess, rng, title=title)
@@ -164,8 +177,10 @@ def render_job(job: Job, out: str, schema_path: str | None = None) -> dict[str, 
         write_corrupt(path, grids)
     elif job.fmt == "xls":
         write_xls(path, grids)
-    else:
+    elif job.engine == "xlsxwriter":
         write_xlsx(path, grids)
+    else:
+        write_lean_xlsx(path, grids)
     stamp = job.received_at.replace(tzinfo=ZoneInfo(TIMEZONE)).timestamp()
     os.utime(path, (stamp, stamp))
     by_key = {lay.key: lay for lay in layouts}
@@ -192,6 +207,7 @@ def render_job(job: Job, out: str, schema_path: str | None = None) -> dict[str, 
         "unit": job.unit.code,
         "period": job.period,
         "format": job.fmt,
+        "writer": "corrupt" if job.defect == "unreadable-file" else ("xlwt" if job.fmt == "xls" else job.engine),
         "received_at": job.received_at.isoformat(),
         "late": job.received_at > job.deadline,
         "messiness": job.mess.names(),
@@ -233,10 +249,13 @@ def generate_samples(
     if not 0 <= defects <= 1:
         msg = f"defects must be between 0 and 1, got {defects}"
         raise ValueError(msg)
-    schema = load_schema(schema_path)
+    schema = load_schema(schema_path) if schema_path else load_schema()
     periods = tuple(sorted(periods))
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    if (out / "manifest.json").exists() and (out / "returns").is_dir():
+        # A previous sample set: stale returns would contradict the new manifest.
+        shutil.rmtree(out / "returns")
     registry = build_registry(units=units, seed=seed)
     write_registry(registry, out / "registry.xlsx", sheet=schema.registry_sheet,
                    headers=tuple(c.name for c in schema.registry_columns))

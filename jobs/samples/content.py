@@ -100,7 +100,7 @@ def _plan(unit: Unit, periods: tuple[str, ...], seed: int) -> _Plan:
         for i, n in enumerate(names)
     )
     n_periods = len(periods)
-    n_base = rng.randint(3, 7)
+    n_base = rng.randint(3, 6)
     topics = rng.sample(range(len(banks.TOPICS)), k=min(len(banks.TOPICS), n_base + 3))
     appear = [0] * n_base
     for p in range(1, n_periods):

@@ -9,7 +9,7 @@ Place conventions (also documented in docs/ARCHITECTURE.md and samples/README.md
 - a bad value: the cell holding it;
 - a conditional rule (done-without-date, date-without-done, closed-not-approved,
   count-inconsistent, missing-field from a rule): the cell of the rule's
-  ``then`` column;
+  ``then`` column (closed-not-approved: 整改状态 or 群众评价, whichever fails);
 - a repeat (duplicate-item, duplicate-task, copied-text within a return): the
   later occurrence;
 - sheet-level faults (missing-sheet, missing-column, missing-task,
@@ -47,7 +47,7 @@ class Context:
     variant: int
 
 
-Injector = Callable[[ReturnData, Context], DefectRef | None]
+Injector = Callable[[ReturnData, Context], "DefectRef | list[DefectRef]"]
 
 
 def _pick(rows: list[dict[str, Any]], ctx: Context, pred: Callable[[dict[str, Any]], bool] = lambda r: True) -> int | None:

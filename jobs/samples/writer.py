@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from jobs.findings import column_letter
 from jobs.samples.content import ReturnData
+from jobs.samples.lean_xlsx import write_lean_xlsx
 from jobs.schema import Schema, Sheet
 
 Format = Literal["xlsx", "xls"]
@@ -23,6 +24,7 @@ GUIDE_SHEET = "填表说明"
 _FULLWIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
 _SPACES = (" ", "  ", "\u3000")
 _CREATED = dt.datetime(2015, 1, 1)
+Grid = tuple[str, list[list[Any]], list[int], int | None]  # name, cells, widths, header row
 
 
 @dataclass
@@ -142,8 +144,8 @@ def _header_text(name: str, mess: Messiness, rng: random.Random) -> str:
 
 def build_grids(
     data: ReturnData, layouts: list[SheetLayout], schema: Schema, mess: Messiness, rng: random.Random, *, title: str
-) -> list[tuple[str, list[list[Any]], list[int]]]:
-    """Every sheet as (source name, grid of cell values, column widths)."""
+) -> list[Grid]:
+    """Every sheet as (source name, grid of cell values, column widths, 1-based header row)."""
     grids = []
     for lay in layouts:
         sheet: Sheet = schema.sheet(lay.key)
@@ -165,15 +167,15 @@ def build_grids(
                 grid.append([_render(row.get(k), mess, rng) for k in lay.columns])
             widths = [by_key[k].width for k in lay.columns]
             grid += [[""] * len(lay.columns) for _ in range(mess.trailing_rows)]
-        grids.append((lay.source_name, grid, widths))
+        grids.append((lay.source_name, grid, widths, lay.header_row))
     if mess.guide_sheet:
         guide = [["填表说明"], ["1.请按模板填写，不要删除工作表和表头。"], ["2.日期按2015-01-15格式填写。"],
                  ["3.见人见物见思想要写深写实。"]]
-        grids.insert(0 if rng.random() < 0.5 else len(grids), (GUIDE_SHEET, guide, [60]))
+        grids.insert(0 if rng.random() < 0.5 else len(grids), (GUIDE_SHEET, guide, [60], None))
     return grids
 
 
-def write_xlsx(path: Path, grids: list[tuple[str, list[list[Any]], list[int]]]) -> None:
+def write_xlsx(path: Path, grids: list[Grid]) -> None:
     """Write grids with xlsxwriter; ``""`` cells become formatted blanks."""
     import xlsxwriter
 
@@ -182,7 +184,7 @@ def write_xlsx(path: Path, grids: list[tuple[str, list[list[Any]], list[int]]]) 
     wb.set_properties({"created": _CREATED})
     date_fmt = wb.add_format({"num_format": "yyyy-mm-dd", "border": 1})
     cell_fmt = wb.add_format({"border": 1, "text_wrap": True, "valign": "top"})
-    for name, grid, widths in grids:
+    for name, grid, widths, _header in grids:
         ws = wb.add_worksheet(name)
         for c, w in enumerate(widths):
             ws.set_column(c, c, w)
@@ -200,14 +202,14 @@ def write_xlsx(path: Path, grids: list[tuple[str, list[list[Any]], list[int]]]) 
     wb.close()
 
 
-def write_xls(path: Path, grids: list[tuple[str, list[list[Any]], list[int]]]) -> None:
+def write_xls(path: Path, grids: list[Grid]) -> None:
     """Write grids as a legacy ``.xls`` with xlwt."""
     import xlwt
 
     wb = xlwt.Workbook(encoding="utf-8")
     date_style = xlwt.easyxf(num_format_str="YYYY-MM-DD")
     plain = xlwt.easyxf("borders: left thin, right thin, top thin, bottom thin")
-    for name, grid, widths in grids:
+    for name, grid, widths, _header in grids:
         ws = wb.add_sheet(name, cell_overwrite_ok=True)
         for c, w in enumerate(widths):
             ws.col(c).width = 256 * min(w, 250)
@@ -224,9 +226,9 @@ def write_xls(path: Path, grids: list[tuple[str, list[list[Any]], list[int]]]) -
     wb.save(str(path))
 
 
-def write_corrupt(path: Path, grids: list[tuple[str, list[list[Any]], list[int]]]) -> None:
+def write_corrupt(path: Path, grids: list[Grid]) -> None:
     """A truncated workbook, as a broken upload or mail attachment leaves it."""
-    write_xlsx(path, grids)
+    write_lean_xlsx(path, grids)
     data = path.read_bytes()
     path.write_bytes(data[: max(200, len(data) // 3)])
 
