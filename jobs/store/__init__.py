@@ -25,129 +25,41 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import signal
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 import polars as pl
 
 from jobs.findings import Finding, Report
+from jobs.store.types import (
+    LEDGER_DDL,
+    FAULT_ENV,
+    SUBMISSION_SCHEMA,
+    TEXT_SCHEMA,
+    Archived,
+    Arrival,
+    FaultHook,
+    Outcome,
+    fault,
+    submission_id,
+)
 from jobs.tables import empty_table, table_keys, table_schema
 
-FAULT_ENV = "RECTIFY_FAULT_STEP"  # test hook: the process SIGKILLs itself at this step
-FaultHook = Callable[[str], None]
-
-_DDL = """
-CREATE TABLE IF NOT EXISTS submissions (
-    submission_id TEXT PRIMARY KEY,
-    unit TEXT,
-    period TEXT NOT NULL,
-    file_name TEXT NOT NULL,
-    sha256 TEXT NOT NULL,
-    received_at TEXT NOT NULL,
-    ingested_at TEXT NOT NULL,
-    accepted INTEGER NOT NULL,
-    n_errors INTEGER NOT NULL,
-    n_warnings INTEGER NOT NULL,
-    version INTEGER NOT NULL,
-    superseded_by TEXT,
-    report_type TEXT,
-    archive_path TEXT NOT NULL,
-    batch_id TEXT NOT NULL
-);
-CREATE UNIQUE INDEX IF NOT EXISTS submissions_period_sha ON submissions(period, sha256);
-CREATE INDEX IF NOT EXISTS submissions_period_unit ON submissions(period, unit);
-CREATE TABLE IF NOT EXISTS findings (
-    submission_id TEXT NOT NULL,
-    seq INTEGER NOT NULL,
-    code TEXT NOT NULL,
-    severity TEXT NOT NULL,
-    sheet TEXT, "row" INTEGER, "column" TEXT, cell TEXT, message TEXT,
-    PRIMARY KEY (submission_id, seq)
-);
-CREATE TABLE IF NOT EXISTS texts (
-    submission_id TEXT NOT NULL, unit TEXT, period TEXT NOT NULL,
-    sheet TEXT, "row" INTEGER, "column" TEXT, hash TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS texts_period ON texts(period);
-CREATE TABLE IF NOT EXISTS batches (
-    batch_id TEXT PRIMARY KEY, period TEXT NOT NULL, committed_at TEXT NOT NULL, n_files INTEGER NOT NULL
-);
-"""
-
-SUBMISSION_SCHEMA: dict[str, pl.DataType] = {
-    "submission_id": pl.Utf8(),
-    "unit": pl.Utf8(),
-    "period": pl.Utf8(),
-    "file_name": pl.Utf8(),
-    "sha256": pl.Utf8(),
-    "received_at": pl.Datetime("us"),
-    "ingested_at": pl.Datetime("us"),
-    "accepted": pl.Boolean(),
-    "n_errors": pl.Int64(),
-    "n_warnings": pl.Int64(),
-    "version": pl.Int64(),
-    "superseded_by": pl.Utf8(),
-    "report_type": pl.Utf8(),
-    "archive_path": pl.Utf8(),
-}
-TEXT_SCHEMA: dict[str, pl.DataType] = {
-    "unit": pl.Utf8(),
-    "sheet": pl.Utf8(),
-    "row": pl.Int64(),
-    "column": pl.Utf8(),
-    "hash": pl.Utf8(),
-}
-
-
-def fault(step: str, hook: FaultHook | None = None) -> None:
-    """Crash-test hook between intake steps: call ``hook`` or SIGKILL at ``$RECTIFY_FAULT_STEP``."""
-    if hook is not None:
-        hook(step)
-    if os.environ.get(FAULT_ENV) == step:
-        os.kill(os.getpid(), signal.SIGKILL)
-
-
-@dataclass(frozen=True)
-class Archived:
-    """A received file copied into the archive."""
-
-    source: Path
-    sha256: str
-    archive_path: str  # relative to the store root
-
-
-@dataclass
-class Arrival:
-    """One validated file ready to be recorded."""
-
-    archived: Archived
-    file_name: str
-    received_at: datetime
-    report: Report
-    tables: dict[str, pl.DataFrame] | None
-    report_type: str | None = None
-    texts: pl.DataFrame | None = None  # TEXT_SCHEMA rows for copy detection
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What recording one arrival did: ``stored`` or ``duplicate`` (already in the ledger)."""
-
-    submission_id: str
-    status: str
-    version: int
-    archived: Archived
-
-
-def submission_id(period: str, sha256: str) -> str:
-    """Deterministic id, so re-running an intake rebuilds the same ledger."""
-    return f"{period}-{sha256[:20]}"
-
+__all__ = [
+    "FAULT_ENV",
+    "SUBMISSION_SCHEMA",
+    "TEXT_SCHEMA",
+    "Archived",
+    "Arrival",
+    "FaultHook",
+    "Outcome",
+    "Store",
+    "fault",
+    "submission_id",
+]
 
 class Store:
     """The ledger and tables under one directory (``<home>/store``)."""
@@ -166,7 +78,7 @@ class Store:
         if not self._ready:
             # WAL: readers (status, summarize) see the last committed state while a writer works
             conn.execute("PRAGMA journal_mode=WAL")
-            conn.executescript(_DDL)
+            conn.executescript(LEDGER_DDL)
             self._ready = True
         return conn
 
