@@ -79,6 +79,7 @@ def _messiness(rng: random.Random, share: float) -> Messiness:
     )
     for kind in kinds:
         if kind == "title":
+            mess.title = rng.random() < 0.7
             mess.title_rows = rng.choice((1, 2, 2, 3))
         elif kind == "dates":
             mess.date_style = rng.choice(("iso", "slash", "dot", "chinese", "mixed"))

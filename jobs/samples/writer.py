@@ -31,7 +31,8 @@ Grid = tuple[str, list[list[Any]], list[int], int | None]  # name, cells, widths
 class Messiness:
     """What a real office's file does differently from the template (all still correct)."""
 
-    title_rows: int = 0          # title row plus blank rows above each header
+    title_rows: int = 0          # rows above each header: an optional title, then blank rows
+    title: bool = False          # the first of those rows holds a title
     sheet_spaces: bool = False   # leading/trailing (full-width) spaces in sheet names
     header_spaces: bool = False  # ... in headers and key/value item names
     value_spaces: bool = False   # ... around text values
@@ -47,8 +48,10 @@ class Messiness:
     def names(self) -> list[str]:
         """The manifest's list of applied messiness kinds."""
         out = []
-        if self.title_rows:
-            out.append("title-row" if self.title_rows > 1 else "blank-rows")
+        if self.title and self.title_rows:
+            out.append("title-row")
+        if self.title_rows > int(self.title):
+            out.append("blank-rows")
         flags = ("sheet_spaces", "header_spaces", "value_spaces", "fullwidth_digits", "numbers_as_text",
                  "guide_sheet", "sheet_order", "column_order", "halfwidth_brackets")
         out += [f.replace("_", "-") for f in flags if getattr(self, f)]
@@ -151,8 +154,10 @@ def build_grids(
         sheet: Sheet = schema.sheet(lay.key)
         grid: list[list[Any]] = []
         if mess.title_rows:
-            grid.append([f"{title}{sheet.name}"])
-            grid += [[] for _ in range(mess.title_rows - 1)]
+            blank = mess.title_rows - 1 if mess.title else mess.title_rows
+            if mess.title:
+                grid.append([f"{title}{sheet.name}"])
+            grid += [[] for _ in range(blank)]
         if sheet.layout == "keyvalue":
             grid.append([_header_text(h, mess, rng) for h in sheet.headers])
             values = data.kv.get(lay.key, {})
