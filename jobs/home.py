@@ -46,6 +46,7 @@ DEFAULT_CONFIG: dict[str, Any] = {
         "watch_settle_seconds": 0.5,
     },
     "paths": {"store": "store", "outbox": "outbox", "registry": "registry"},
+    "receipts": {"format": "xlsx"},
     "periods": {},
 }
 
@@ -84,6 +85,7 @@ class Config:
     thresholds: dict[str, float] = field(default_factory=dict)
     limits: dict[str, Any] = field(default_factory=dict)
     paths: dict[str, str] = field(default_factory=dict)
+    receipts: dict[str, str] = field(default_factory=lambda: {"format": "xlsx"})
 
     @property
     def tz(self) -> ZoneInfo:
@@ -125,6 +127,7 @@ class Config:
             thresholds={k: float(v) for k, v in merged["thresholds"].items()},
             limits=dict(merged["limits"]),
             paths={k: str(v) for k, v in merged["paths"].items()},
+            receipts=_receipts(merged["receipts"]),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -133,8 +136,17 @@ class Config:
             "thresholds": dict(self.thresholds),
             "limits": dict(self.limits),
             "paths": dict(self.paths),
+            "receipts": dict(self.receipts),
             "periods": {p: {"deadline": d} for p, d in sorted(self.deadlines.items())},
         }
+
+
+def _receipts(spec: dict[str, Any]) -> dict[str, str]:
+    fmt = str(spec.get("format", "xlsx"))
+    if fmt not in ("xlsx", "html"):
+        msg = f"配置中的回执格式“{fmt}”无法识别，应为xlsx或html。"
+        raise HomeError(msg)
+    return {"format": fmt}
 
 
 def dump_toml(data: dict[str, Any]) -> str:
@@ -230,7 +242,9 @@ class Home:
         """Record a period's deadline in ``config.toml``."""
         config = self.config
         deadlines = {**config.deadlines, check_period(period): deadline.replace(tzinfo=None)}
-        self.save_config(Config(config.timezone, deadlines, config.thresholds, config.limits, config.paths))
+        self.save_config(
+            Config(config.timezone, deadlines, config.thresholds, config.limits, config.paths, config.receipts)
+        )
 
     def now(self) -> datetime:
         """Current naive local time in the office's time zone."""

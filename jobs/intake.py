@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -27,6 +27,10 @@ from jobs.findings import Report
 from jobs.home import Home, check_period
 from jobs.schema import load_schema
 from jobs.store import TEXT_SCHEMA, Archived, Arrival, FaultHook, fault
+
+if TYPE_CHECKING:
+    from jobs.executors import Executor
+    from jobs.progress import Progress
 
 Validator = Callable[..., list[Any]]  # jobs.validate.validate_files or a test double
 
@@ -154,13 +158,26 @@ def ingest_paths(
     receipts: bool = True,
     holder: str = "rectify ingest",
     fault_hook: FaultHook | None = None,
+    executor: Executor | None = None,
+    progress: Progress | None = None,
 ) -> IngestResult:
     """Archive, validate and record files (directories are walked) for ``period``.
 
     Idempotent: files already recorded for the period change nothing (their
     receipt is re-issued if it is missing). Raises ``HomeError`` without a
     registry and ``LockTimeout`` when another writer keeps the store.
+
+    ``executor`` (:mod:`jobs.executors`: process pool or Ray) validates many
+    batches in parallel while this process stays the single writer, with the
+    same results (:mod:`jobs.parallel_intake`). ``progress`` counts files done.
     """
+    if executor is not None:
+        from jobs.parallel_intake import ingest_with_executor
+
+        return ingest_with_executor(
+            home, paths, period=period, executor=executor, received_at=received_at, validator=validator,
+            batch_size=batch_size, receipts=receipts, holder=holder, fault_hook=fault_hook, progress=progress,
+        )  # fmt: skip
     check_period(period)
     files = expand_paths(paths)
     registry = home.registry(period)
@@ -177,6 +194,8 @@ def ingest_paths(
                 if outcome.submission_id is not None:
                     outcome.receipt = issue_receipt(home, outcome, period=period)
         result.files += outcomes
+        if progress is not None:
+            progress.advance(len(batch))
     return result
 
 
@@ -254,30 +273,21 @@ def receipt_path(home: Home, *, period: str, unit: str | None, file_name: str, s
 
 
 def issue_receipt(home: Home, outcome: FileOutcome, *, period: str) -> Path:
-    """Write the receipt of a recorded file from the ledger (skipped if it already exists)."""
-    store = home.store
-    report = store.report(outcome.submission_id)
+    """Write the receipt of a recorded file from the ledger (skipped if it already exists).
+
+    Format from config ``receipts.format`` (``xlsx`` or ``html``); written
+    temp + rename so a unit never gets half a receipt.
+    """
+    from jobs.receipts import write_receipt
+
+    report = home.store.report(outcome.submission_id)
     sha = outcome.submission_id.rsplit("-", 1)[-1]
-    fmt = "html" if _receipts_module() is not None else "json"
+    fmt = home.config.receipts.get("format", "xlsx")
     path = receipt_path(home, period=period, unit=report.unit, file_name=report.file, sha256=sha, ext=fmt)
     if path.exists():
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".tmp-{path.name}")  # keeps the suffix a writer may dispatch on
-    module = _receipts_module()
-    if module is not None:
-        module.write_receipt(report, tmp, fmt=fmt)
-    else:
-        import json
-
-        tmp.write_text(json.dumps(report.to_dict(), ensure_ascii=False, indent=1), encoding="utf-8")
+    write_receipt(report, tmp, fmt=fmt)
     tmp.replace(path)
     return path
-
-
-def _receipts_module():
-    try:
-        from jobs import receipts
-    except ImportError:
-        return None
-    return receipts

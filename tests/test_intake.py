@@ -309,3 +309,22 @@ def test_sigkill_mid_ingest_then_rerun_completes(home, tmp_path, step):
     assert [f.status for f in result.files] == ["stored", "stored"]
     assert home.store.load_tables(PERIOD)["ledger"].height == 2
     assert not list(home.store.root.rglob("*.tmp")) and not list(home.store.root.rglob(".*.tmp"))
+
+
+def test_receipts_carry_the_verdict_in_the_configured_format(home, tmp_path):
+    from openpyxl import load_workbook
+
+    bad = put(tmp_path / "in", "tj.xlsx", "120000", ["甲"], ok=False)
+    (outcome,) = ingest_paths(home, [bad], period=PERIOD, validator=FakeValidator()).files
+    assert outcome.receipt.name.startswith("120000_tj_") and outcome.receipt.suffix == ".xlsx"
+    cells = [c for row in load_workbook(outcome.receipt).active.iter_rows(values_only=True) for c in row if c]
+    assert any("退回" in str(c) for c in cells) and any("empty-ledger" in str(c) for c in cells)
+
+    text = (home.root / "config.toml").read_text(encoding="utf-8").replace('format = "xlsx"', 'format = "html"')
+    (home.root / "config.toml").write_text(text, encoding="utf-8")
+    from jobs.home import Home
+
+    html_home = Home.open(home.root)
+    good = put(tmp_path / "in2", "bj.xlsx", "110000", ["乙"])
+    (outcome,) = ingest_paths(html_home, [good], period=PERIOD, validator=FakeValidator()).files
+    assert outcome.receipt.suffix == ".html" and "通过" in outcome.receipt.read_text(encoding="utf-8")
