@@ -1,0 +1,144 @@
+"""``rectify run`` on the bundled samples: the monthly job end to end, and ``rectify report`` for any node."""
+
+from __future__ import annotations
+
+import json
+
+import openpyxl
+import polars as pl
+import pytest
+from click.testing import CliRunner
+
+from jobs.cli import main
+from jobs.report.indicators import INDICATORS
+from tests.conftest import SAMPLES
+from tests.test_report import _Figures, _parse
+
+pytestmark = pytest.mark.slow
+PERIOD, BEFORE = "2015-02", "2015-01"
+
+
+@pytest.fixture(scope="session")
+def samples(tmp_path_factory):
+    """The bundled samples, or the same ones generated (a clone before ``make samples``)."""
+    if (SAMPLES / "registry.xlsx").is_file() and (SAMPLES / "returns" / PERIOD).is_dir():
+        return SAMPLES
+    from jobs.samples import generate_samples
+
+    out = tmp_path_factory.mktemp("samples")
+    generate_samples(out, units=40, periods=(BEFORE, PERIOD), defects=0.3, seed=7)
+    return out
+
+
+@pytest.fixture(scope="session")
+def month(samples, tmp_path_factory):
+    """A home with the previous month ingested, then ``rectify run`` for the period."""
+    from jobs.home import init_home
+    from jobs.intake import ingest_paths
+
+    root = tmp_path_factory.mktemp("home")
+    home = init_home(root)
+    home.import_registry(samples / "registry.xlsx", from_period=BEFORE)
+    ingest_paths(home, [samples / "returns" / BEFORE], period=BEFORE, receipts=False)
+    runner = CliRunner()
+    result = runner.invoke(
+        main, ["run", "--period", PERIOD, "--inbox", str(samples / "returns" / PERIOD), "--home", str(root)]
+    )
+    return {"home": home, "root": root, "result": result, "runner": runner, "samples": samples}
+
+
+def _report(month, suffix: str):
+    return month["root"] / "reports" / PERIOD / f"汇总报告_{PERIOD}.{suffix}"
+
+
+def test_run_produces_every_output(month):
+    result = month["result"]
+    assert result.exit_code == 0, result.output
+    assert _report(month, "html").is_file() and _report(month, "xlsx").is_file()
+    summaries = month["root"] / "summaries" / PERIOD
+    assert (summaries / "nodes.parquet").is_file() and (summaries / "national.json").is_file()
+    assert any((month["root"] / "outbox" / PERIOD).iterdir()), "receipts for the units"
+    out = result.output
+    assert "关于2015年2月整改落实情况“回头看”的汇总报告" in out
+    assert "收件：" in out and "报送：" in out and "台账：" in out and str(_report(month, "html")) in out
+    assert len(out.splitlines()) <= 25  # one screen
+
+
+def test_report_figures_equal_the_rollup(month):
+    national = json.loads((month["root"] / "summaries" / PERIOD / "national.json").read_text(encoding="utf-8"))
+    parser = _Figures()
+    parser.feed(_report(month, "html").read_text(encoding="utf-8"))
+    checked = 0
+    for key, text in parser.found:
+        head, *rest = key.split(".")
+        if head in INDICATORS:
+            expected = national[head]
+        elif head == "task":
+            expected = national["tasks"][rest[0]][rest[1]]
+        else:
+            continue
+        shown = _parse(text)
+        if expected is None or not key.endswith("rate"):
+            assert shown == expected, key
+        else:
+            assert shown == pytest.approx(expected, abs=0.0005 + 1e-9), key
+        checked += 1
+    assert checked > 100
+    assert national["items_total"] > 0 and national["units_reported"] > 0
+
+    ws = openpyxl.load_workbook(_report(month, "xlsx"))["主要指标"]
+    cells = {ws.cell(r, 2).value: ws.cell(r, 4).value for r in range(4, ws.max_row + 1)}
+    for key, ind in INDICATORS.items():
+        assert cells[ind.label] == (pytest.approx(national[key]) if national[key] is not None else None), key
+
+
+def test_previous_month_is_compared(month):
+    page = _report(month, "html").read_text(encoding="utf-8")
+    assert "主要指标与2015年1月比较" in page
+    assert page.count("<svg") == 3
+
+
+def test_missing_units_annex_lists_contacts(month):
+    registry = month["home"].registry(PERIOD)
+    national = json.loads((month["root"] / "summaries" / PERIOD / "national.json").read_text(encoding="utf-8"))
+    ws = openpyxl.load_workbook(_report(month, "xlsx"))["未报送单位"]
+    codes = [ws.cell(r, 2).value for r in range(4, ws.max_row + 1) if ws.cell(r, 2).value]
+    assert len(codes) == national["units_missing"]
+    contacts = dict(registry.select("code", "contact").iter_rows())
+    for r in range(4, 4 + len(codes)):
+        assert ws.cell(r, 6).value == contacts[ws.cell(r, 2).value]
+
+
+def test_unit_report_for_any_node(month, tmp_path):
+    registry = month["home"].registry(PERIOD)
+    # one unit of every level, 全国 to the deepest
+    picks = {registry.filter(pl.col("level") == level)["code"][0] for level in registry["level"].unique().to_list()}
+    assert len(picks) >= 3
+    for code in sorted(picks):
+        name = registry.filter(pl.col("code") == code)["name"][0]
+        out = tmp_path / code
+        result = month["runner"].invoke(
+            main, ["report", "--period", PERIOD, "--unit", code, "--out", str(out), "--home", str(month["root"])]
+        )
+        assert result.exit_code == 0, result.output
+        page = (out / f"汇总报告_{PERIOD}_{code}.html").read_text(encoding="utf-8")
+        if code != registry.filter(pl.col("parent").is_null())["code"][0]:
+            assert f"关于{name}2015年2月" in page
+        assert (out / f"汇总报告_{PERIOD}_{code}.xlsx").is_file()
+
+
+def test_unknown_unit_is_a_clean_error(month, tmp_path):
+    result = month["runner"].invoke(
+        main, ["report", "--period", PERIOD, "--unit", "NOPE99", "--out", str(tmp_path), "--home", str(month["root"])]
+    )
+    assert result.exit_code == 1
+    assert "不在" in result.output and "Traceback" not in result.output
+
+
+def test_run_again_ingests_nothing_new(month):
+    result = month["runner"].invoke(
+        main,
+        ["run", "--period", PERIOD, "--inbox", str(month["samples"] / "returns" / PERIOD), "--home", str(month["root"])],
+    )
+    assert result.exit_code == 0, result.output
+    assert "新入库0个" in result.output
