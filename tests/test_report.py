@@ -278,11 +278,8 @@ def test_xlsx_main_sheet_figures(data, workbook):
         cell = ws.cell(row, 4)
         assert cell.value == pytest.approx(data["node"][key]), key
         assert cell.number_format == (RATE_FORMAT if ind.kind == "rate" else COUNT_FORMAT), key
-    change_row = by_label["完成率"]
-    assert ws.cell(change_row, 5).value == pytest.approx(data["previous"]["completion_rate"])
-    assert ws.cell(change_row, 6).value == pytest.approx(
-        data["node"]["completion_rate"] - data["previous"]["completion_rate"]
-    )
+        assert ws.cell(row, 5).value == pytest.approx(data["previous"][key]), key
+        assert ws.cell(row, 6).value == pytest.approx(data["node"][key] - data["previous"][key]), key
 
 
 def test_xlsx_tasks_and_breakdown(data, workbook):

@@ -150,8 +150,9 @@ class ReportContext:
         Breakdown by 类别 (empty for a single-category scope).
     attention
         Units to watch, with reasons.
-    previous_period, changes
-        Month-over-month against the previous period (empty when none).
+    previous_period, changes, previous_figures
+        Month-over-month against the previous period (empty when none): the
+        main indicators' changes, and every indicator of the previous period.
     trend
         ``(period, figures)`` for each period summarised so far, oldest first.
     missing
@@ -183,6 +184,7 @@ class ReportContext:
     attention: tuple[AttentionRow, ...]
     previous_period: str | None
     changes: tuple[ChangeRow, ...]
+    previous_figures: Mapping[str, Figure]
     trend: tuple[tuple[str, Mapping[str, Number]], ...]
     missing: tuple[MissingUnit, ...]
     charts: Charts = field(default_factory=Charts)
@@ -331,6 +333,7 @@ def assemble_context(
         ),
         previous_period=previous_period if previous is not None else None,
         changes=tuple(_change(k, node, previous) for k in CHANGE_KEYS) if previous is not None else (),
+        previous_figures={k: _figure(k, previous) for k in INDICATORS} if previous is not None else {},
         trend=tuple(trend_points),
         missing=tuple(
             MissingUnit(*(_text(m.get(k)) for k in ("code", "name", "parent", "level", "contact", "phone", "state")))

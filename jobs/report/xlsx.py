@@ -122,7 +122,7 @@ def _main_sheet(ws: Worksheet, ctx: ReportContext) -> None:
     for i, h in enumerate(heads, start=1):
         _head(ws, row, i, h)
     ws.freeze_panes = ws.cell(row + 1, 3)
-    previous = {c.key: c for c in ctx.changes}
+    before = ctx.previous_figures
     row += 1
     for group, keys in MAIN_GROUPS:
         ws.merge_cells(start_row=row, start_column=1, end_row=row + len(keys) - 1, end_column=1)
@@ -136,10 +136,10 @@ def _main_sheet(ws: Worksheet, ctx: ReportContext) -> None:
             ws.cell(row, 3).alignment = CENTER
             _put(ws, row, 4, fig.value, fmt=_fmt(fig.kind))
             if has_prev:
-                change = previous.get(key)
-                _put(ws, row, 5, change.previous if change else None, fmt=_fmt(fig.kind))
-                diff_fmt = POINTS_FORMAT if fig.kind == "rate" else SIGNED_FORMAT
-                _put(ws, row, 6, change.change if change else None, fmt=diff_fmt)
+                prev = before[key].value if key in before else None
+                diff = None if prev is None or fig.value is None else fig.value - prev
+                _put(ws, row, 5, prev, fmt=_fmt(fig.kind))
+                _put(ws, row, 6, diff, fmt=POINTS_FORMAT if fig.kind == "rate" else SIGNED_FORMAT)
             row += 1
     _widths(ws, [12, 16, 10, 14, 14, 12][:width])
 
@@ -186,7 +186,7 @@ def _breakdown_sheet(ws: Worksheet, ctx: ReportContext, rows: Sequence[UnitRow],
     ws.row_dimensions[row + 1].height = 30
     ws.freeze_panes = ws.cell(row + 2, 3)
     row += 2
-    total = UnitRow(ctx.scope_code, "合计", {k: f.value for k, f in ctx.figures.items()})
+    total = UnitRow(ctx.scope_code if first == "单位" else "", "合计", {k: f.value for k, f in ctx.figures.items()})
     for i, unit in enumerate([total, *rows]):
         _put(ws, row, 1, unit.code if first == "单位" or i == 0 else i, text=True)
         _put(ws, row, 2, unit.name, text=True)
