@@ -33,7 +33,7 @@ bench: setup
 	$(BIN)/python -m bench.run
 
 samples: setup
-	$(RECTIFY) samples --out samples --units 40 --periods 2015-01,2015-02 --defects 0.3 --seed 7
+	$(RECTIFY) samples --out samples --units 40 --periods 2015-01,2015-02 --defects 0.38 --xls 0.03 --seed 7
 
 template: setup
 	$(RECTIFY) template --out out/整改落实情况回头看报表模板.xlsx

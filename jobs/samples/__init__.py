@@ -220,6 +220,14 @@ def _render_star(args: tuple[Job, str, str | None]) -> dict[str, Any]:
     return render_job(*args)
 
 
+def dump_manifest(manifest: dict[str, Any]) -> str:
+    """JSON with one line per file entry: compact, yet diffable and greppable."""
+    head = {k: v for k, v in manifest.items() if k != "files"}
+    text = json.dumps(head, ensure_ascii=False, indent=1)[:-2]
+    files = ",\n  ".join(json.dumps(f, ensure_ascii=False) for f in manifest["files"])
+    return f'{text},\n "files": [\n  {files}\n ]\n}}\n'
+
+
 def generate_samples(
     out: str | Path,
     *,
@@ -287,5 +295,5 @@ def generate_samples(
         },
         "files": files,
     }
-    (out / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    (out / "manifest.json").write_text(dump_manifest(manifest), encoding="utf-8")
     return manifest

@@ -89,7 +89,7 @@ class _Plan:
 def _plan(unit: Unit, periods: tuple[str, ...], seed: int) -> _Plan:
     rng = _rng(seed, unit.code, "plan")
     titles = banks.TITLES.get(unit.category if unit.category != "地方" else unit.level, banks.TITLES["县级"])
-    n_members = rng.randint(3, min(5, len(titles)))
+    n_members = rng.randint(3, min(4, len(titles)))
     names: list[str] = []
     while len(names) < n_members:
         name = person_name(rng)
@@ -135,7 +135,7 @@ def _plan(unit: Unit, periods: tuple[str, ...], seed: int) -> _Plan:
     roles = tuple(rng.choice(("牵头", "参与", "参与", "不涉及")) for _ in range(21))
     found = tuple(0 if r == "不涉及" else rng.randint(0, 25) for r in roles)
     cases = tuple(min(f, rng.choice((0, 0, 0, 1, 2, 3))) for f in found)
-    picks = rng.sample(banks.INSTITUTIONS, k=rng.randint(2, 5))
+    picks = rng.sample(banks.INSTITUTIONS, k=rng.randint(2, 4))
     institutions = tuple(
         (title, rng.choice(("承接中央", "新建", "新建", "修订")), rng.choice((-1, 0, 1, 2, None)), rng.randint(3, 98))
         for title in picks
