@@ -96,7 +96,8 @@ class InboxWatcher:
     def start(self) -> InboxWatcher:
         """Warm up the validator, start watching, and queue files already in the inbox."""
         if self.validator is None:
-            self.validator = default_validator()  # imports GX once, before the first file arrives
+            self.validator = default_validator()
+            self._warm_up()
         self.inbox.mkdir(parents=True, exist_ok=True)
         self._observer.schedule(_Handler(self), str(self.inbox), recursive=True)
         self._observer.start()
@@ -104,6 +105,19 @@ class InboxWatcher:
             self.notice(path)
         self._worker.start()
         return self
+
+    def _warm_up(self) -> None:
+        """Validate the blank template once: GX is imported and its suites built before the first file."""
+        import tempfile
+
+        from jobs.template import write_template
+
+        try:
+            with tempfile.TemporaryDirectory() as tmp:
+                blank = write_template(Path(tmp) / "warm-up.xlsx")
+                self.validator([blank], registry=self.home.registry(self.period), period=self.period)
+        except Exception:  # noqa: BLE001 - only a speed-up; real files report their own errors
+            log.warning("validator warm-up failed", exc_info=True)
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop watching; a batch being ingested is finished first."""
