@@ -323,3 +323,18 @@ def test_xlsx_notes_sheet_defines_every_indicator(workbook):
     labels = {ws.cell(r, 1).value for r in range(1, ws.max_row + 1)}
     assert {i.label for i in INDICATORS.values()} <= labels
     assert workbook.sheetnames[-1] == "说明"
+
+
+def test_empty_period_renders_dashes_not_errors(tmp_path):
+    """No return counted yet: rates are undefined (—), counts 0, every section still renders."""
+    ctx = assemble_context(
+        {"units_expected": 40, "units_missing": 40, "units_reported": 0, "reporting_rate": 0.0, "items_total": 0},
+        period="2015-02", deadline=dt.datetime(2015, 2, 28, 23, 59, 59),
+        scope_code="000000", scope_name="全国", scope_level="全国",
+    )
+    assert ctx.charts.tasks is None and ctx.charts.by_unit is None and ctx.charts.trend is not None
+    page = render_html(ctx)
+    assert 'data-key="completion_rate">—<' in page
+    assert 'data-key="items_total">0<' in page
+    wb = openpyxl.load_workbook(write_xlsx(ctx, tmp_path / "empty.xlsx"))
+    assert wb["未报送单位"].max_row == 3  # headers only
