@@ -128,3 +128,16 @@ def test_lock_makes_a_second_writer_wait_then_time_out(tmp_path):
     thread.join(5)
     with store_lock(tmp_path, timeout=1):  # free again
         pass
+
+
+def test_cli_deadline_shows_and_sets(tmp_path):
+    runner = CliRunner()
+    home = init_home(tmp_path / "h")
+    result = runner.invoke(main, ["deadline", "--period", "2015-02", "--home", str(home.root)])
+    assert result.exit_code == 0 and "2015-02-28 23:59:59" in result.output
+    result = runner.invoke(main, ["deadline", "--period", "2015-02", "--home", str(home.root),
+                                  "--at", "2015-02-27T10:00:00+00:00"])  # fmt: skip
+    assert result.exit_code == 0 and "2015-02-27 18:00:00" in result.output
+    assert Home.open(home.root).deadline("2015-02") == datetime(2015, 2, 27, 18, 0)
+    result = runner.invoke(main, ["deadline", "--period", "2015-02", "--home", str(home.root), "--at", "明天"])
+    assert result.exit_code == 2 and "格式不对" in result.output

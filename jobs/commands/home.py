@@ -124,4 +124,30 @@ def registry_import_command(file: Path, home: Path | None, from_period: str | No
     )
 
 
-COMMANDS = [init_command, registry_group]
+@click.command("deadline")
+@period_option()
+@home_option
+@click.option("--at", "at", default=None, help="New deadline, ISO local time (e.g. 2015-02-27T18:00:00).")
+def deadline_command(period: str, home: Path | None, at: str | None) -> None:
+    """Show or set a period's deadline (default: the month's last day 23:59:59).
+
+    \b
+    Example:
+        rectify deadline --period 2015-02 --at 2015-02-27T18:00:00
+    """
+    from datetime import datetime
+
+    target = open_home(home)
+    if at is not None:
+        try:
+            when = datetime.fromisoformat(at)
+        except ValueError:
+            msg = f"截止时间“{at}”格式不对，例如应为2015-02-27T18:00:00"
+            raise click.BadParameter(msg, param_hint="--at") from None
+        if when.tzinfo is not None:
+            when = when.astimezone(target.config.tz).replace(tzinfo=None)
+        target.set_deadline(period, when)
+    click.echo(f"{period}截止时间：{target.deadline(period):%Y-%m-%d %H:%M:%S}（{target.config.timezone}）")
+
+
+COMMANDS = [init_command, registry_group, deadline_command]
