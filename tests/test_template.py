@@ -163,3 +163,53 @@ def test_cli_writes_template(tmp_path):
     bad = CliRunner().invoke(main, ["template", "--out", str(tmp_path / "t.csv")])
     assert bad.exit_code != 0
     assert "xlsx" in bad.output and "Traceback" not in bad.output
+
+
+@pytest.mark.slow
+def test_filled_template_round_trips_without_findings(tmp_path, schema):
+    """A blank template filled with correct content reads and validates clean."""
+    import datetime as dt
+
+    import polars as pl
+
+    from jobs.registry import REGISTRY_SCHEMA
+    from jobs.samples.content import build_return
+    from jobs.samples.registry import Unit
+    from jobs.template import build_template
+    from jobs.validate import validate_files
+
+    unit = Unit("110000", "北京市", "000000", "省级", "地方", "张建国", "010-65231234")
+    data = build_return(unit, place=unit.name, periods=("2015-01",), index=0, filled_on=dt.date(2015, 1, 26), seed=3)
+    wb = build_template(schema=schema)
+    for sheet in schema.sheets:
+        ws = wb[sheet.name]
+        if sheet.layout == "keyvalue":
+            values = data.kv[sheet.key]
+            for r in range(2, 2 + len(sheet.columns)):
+                key = next(c.key for c in sheet.columns if c.name == ws.cell(row=r, column=1).value)
+                ws.cell(row=r, column=2, value=values[key])
+            continue
+        rows = data.tables[sheet.key]
+        if sheet.key == "tasks":
+            rows = sorted(rows, key=lambda row: row["task_no"])
+            assert [ws.cell(row=i + 2, column=1).value for i in range(len(rows))] == [x["task_no"] for x in rows]
+        for i, row in enumerate(rows, start=2):
+            for j, column in enumerate(sheet.columns, start=1):
+                ws.cell(row=i, column=j, value=row.get(column.key))
+    path = tmp_path / "110000.xlsx"
+    wb.save(path)
+    registry = pl.DataFrame(
+        [
+            {"code": "000000", "name": "全国", "parent": None, "level": "全国", "category": "地方",
+             "contact": None, "phone": None, "must_report": False},
+            {"code": unit.code, "name": unit.name, "parent": "000000", "level": unit.level, "category": "地方",
+             "contact": unit.contact, "phone": unit.phone, "must_report": True},
+        ],
+        schema=REGISTRY_SCHEMA,
+    )
+    [result] = validate_files([path], registry=registry, period="2015-01",
+                              received_at={path: dt.datetime(2015, 1, 27, 10, 0)}, schema=schema)
+    assert [f.to_dict() for f in result.report.findings] == []
+    assert result.report.accepted and result.tables is not None
+    assert result.tables["ledger"].height == len(data.tables["ledger"])
+    assert result.tables["tasks"].height == 21
