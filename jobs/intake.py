@@ -110,7 +110,7 @@ def read_validate_batch(
     )
 
 
-@dataclass
+@dataclass(slots=True)  # one per received file: national runs hold ~700k of them
 class FileOutcome:
     """What intake did with one file (``status``: stored, duplicate or failed)."""
 

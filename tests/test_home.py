@@ -106,6 +106,8 @@ def test_cli_init_and_registry_import(tmp_path):
     assert result.exit_code == 1 and "不在名册中" in result.output and "Traceback" not in result.output
     result = runner.invoke(main, ["registry", "import", str(bad), "--home", str(home), "--from-period", "2015/1"])
     assert result.exit_code == 2 and "YYYY-MM" in result.output
+    result = runner.invoke(main, ["registry", "history", "--home", str(home)])
+    assert result.exit_code == 0 and "第1版  自2015-01起  4个单位" in result.output
 
 
 def test_lock_makes_a_second_writer_wait_then_time_out(tmp_path):

@@ -124,6 +124,26 @@ def registry_import_command(file: Path, home: Path | None, from_period: str | No
     )
 
 
+@registry_group.command("history")
+@home_option
+def registry_history_command(home: Path | None) -> None:
+    """List the imported registry versions and the period each applies from.
+
+    \b
+    Example:
+        rectify registry history
+    """
+    target = open_home(home)
+    versions = target.registry_versions()
+    if not versions:
+        click.echo("尚未导入组织机构名册。")
+    for v in versions:
+        click.echo(
+            f"第{v['version']}版  自{v['from_period']}起  {v['units']}个单位  "
+            f"来源：{v['source']}  导入于{v['imported_at']}"
+        )
+
+
 @click.command("deadline")
 @period_option()
 @home_option
