@@ -240,11 +240,14 @@ class Home:
 
     def set_deadline(self, period: str, deadline: datetime) -> None:
         """Record a period's deadline in ``config.toml``."""
-        config = self.config
-        deadlines = {**config.deadlines, check_period(period): deadline.replace(tzinfo=None)}
-        self.save_config(
-            Config(config.timezone, deadlines, config.thresholds, config.limits, config.paths, config.receipts)
-        )
+        check_period(period)
+        with self.lock(holder="rectify deadline"):
+            self.__dict__.pop("config", None)  # re-read: another process may have changed it
+            config = self.config
+            deadlines = {**config.deadlines, period: deadline.replace(tzinfo=None)}
+            self.save_config(
+                Config(config.timezone, deadlines, config.thresholds, config.limits, config.paths, config.receipts)
+            )
 
     def now(self) -> datetime:
         """Current naive local time in the office's time zone."""
@@ -286,6 +289,10 @@ class Home:
         source = Path(source)
         frame = load_registry(source)
         period = check_period(from_period) if from_period else self.now().strftime("%Y-%m")
+        with self.lock(holder="rectify registry import"):  # two imports must not take the same version number
+            return self._record_registry(frame, source=source, period=period)
+
+    def _record_registry(self, frame: pl.DataFrame, *, source: Path, period: str) -> dict[str, Any]:
         digest = hashlib.sha256(frame.write_csv().encode("utf-8")).hexdigest()
         versions = self.registry_versions()
         for v in versions:

@@ -155,3 +155,17 @@ def test_cli_watch_runs_for_a_bounded_time(home, tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     assert "北京市.xlsx：110000 第1版 通过" in result.output and "已停止监视" in result.output
     assert len(receipts(home)) == 1
+
+
+def test_a_file_overwritten_in_the_inbox_becomes_a_new_version(home, tmp_path):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    target = inbox / "北京市.xlsx"
+    with InboxWatcher(home, inbox, period=PERIOD, validator=fake_validator, settle=0.2):
+        target.write_text(json.dumps({"unit": "110000"}), encoding="utf-8")
+        assert wait_for(lambda: len(receipts(home)) == 1)
+        target.write_text(json.dumps({"unit": "110000", "note": "更正"}), encoding="utf-8")
+        assert wait_for(lambda: len(receipts(home)) == 2)
+    subs = home.store.submissions(PERIOD)
+    assert subs["version"].to_list() == [1, 2]
+    assert home.store.current(PERIOD)["version"].to_list() == [2]
