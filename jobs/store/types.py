@@ -49,6 +49,7 @@ CREATE TABLE IF NOT EXISTS texts (
     sheet TEXT, "row" INTEGER, "column" TEXT, hash TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS texts_period ON texts(period);
+CREATE INDEX IF NOT EXISTS texts_period_hash ON texts(period, hash);
 CREATE TABLE IF NOT EXISTS batches (
     batch_id TEXT PRIMARY KEY, period TEXT NOT NULL, committed_at TEXT NOT NULL, n_files INTEGER NOT NULL
 );
