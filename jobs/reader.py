@@ -26,9 +26,8 @@ import polars as pl
 
 from jobs.errors import UnreadableFile
 from jobs.findings import Finding, make_finding
-from jobs.normalize import clean_expr
 from jobs.schema import Schema, Sheet, load_schema
-from jobs.text import fold_key
+from jobs.text import clean_text, fold_key
 
 # The header is looked for among the first rows only: templates put at most a
 # title and a few notes above it.
@@ -52,7 +51,7 @@ _EXCEL_ERRORS = {
 _ERROR_DETAIL = re.compile(r"Error\((\w+)\)")
 # A real Excel date cell read as text: "2015-01-15 00:00:00". Midnight adds
 # nothing, and the bare date is what the clerk sees in Excel.
-_MIDNIGHT = r"^([0-9]{4}-[0-9]{2}-[0-9]{2}) 00:00:00$"
+_MIDNIGHT = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2} 00:00:00$")
 
 
 @dataclass
@@ -146,102 +145,214 @@ def _note(reason: str, schema: Schema, *, sheet: str | None = None) -> Finding:
     return Finding(code="workbook-note", severity="warning", message=reason, sheet=sheet)
 
 
-def _patch_errors(grid: pl.DataFrame, errors: Any) -> pl.DataFrame:
+def clean_cell(value: str | None) -> str | None:
+    """:func:`jobs.text.clean_text` for one cell, with a fast path for ordinary text.
+
+    ``str.isprintable`` is False for every character ``clean_text`` treats as
+    space except the ASCII space itself, so printable text without double
+    spaces only needs its ends trimmed. A real Excel date cell
+    (``2015-01-15 00:00:00``) is shortened to the date the clerk sees.
+    """
+    if value is None:
+        return None
+    if value.isprintable() and "  " not in value:
+        value = value.strip(" ")
+    else:
+        value = clean_text(value)
+        if value is None:
+            return None
+    if len(value) == 19 and value.endswith(" 00:00:00") and _MIDNIGHT.match(value):
+        return value[:10]
+    return value or None
+
+
+@dataclass
+class _Grid:
+    """A sheet's raw cells: ``columns[i]`` is Excel column ``absolute[i]``; list
+    index r is Excel row r + 1 (see the module docstring)."""
+
+    absolute: list[int]
+    columns: list[list[str | None]]
+    frame: pl.DataFrame  # the same cells, uncleaned, for zero-copy reuse
+    hidden: bool
+
+    @property
+    def height(self) -> int:
+        return len(self.columns[0]) if self.columns else 0
+
+
+def _patch_errors(columns: list[list[str | None]], errors: Any) -> None:
     """Write Excel error texts (``#NAME?``) into the cells fastexcel left null."""
-    if errors is None or not errors.errors:
-        return grid
-    columns = {name: grid[name].to_list() for name in grid.columns}
-    for err in errors.errors:
+    for err in errors.errors if errors is not None else ():
         row, col = err.position
         match = _ERROR_DETAIL.search(err.detail)
-        if match and col < grid.width and row < grid.height:
-            columns[grid.columns[col]][row] = _EXCEL_ERRORS.get(match[1], f"#{match[1].upper()}")
-    return pl.DataFrame(columns, schema=grid.schema)
+        if match and col < len(columns) and row < len(columns[col]):
+            columns[col][row] = _EXCEL_ERRORS.get(match[1], f"#{match[1].upper()}")
 
 
-def _load_grid(book: fastexcel.ExcelReader, name: str, *, with_errors: bool) -> tuple[pl.DataFrame, bool]:
-    """Load a sheet as a cleaned text grid; columns ``c<absolute index>``, row i = Excel row i+1."""
+def _load_grid(book: fastexcel.ExcelReader, name: str, *, with_errors: bool) -> _Grid:
     with _fastexcel_guard():
         sheet = book.load_sheet_by_name(name, header_row=None, dtypes="string", skip_rows=0)
         hidden = str(sheet.visible) != "visible"
-        names = [f"c{c.absolute_index}" for c in sheet.selected_columns]
+        absolute = [c.absolute_index for c in sheet.selected_columns]
         if with_errors:
             batch, errors = sheet.to_arrow_with_errors()
-            grid = _patch_errors(pl.DataFrame(pl.from_arrow(batch)), errors)
+            columns = [col.to_pylist() for col in batch.columns]
+            _patch_errors(columns, errors)
+            frame = pl.DataFrame([pl.Series(f"c{i}", col, dtype=pl.Utf8) for i, col in enumerate(columns)])
         else:
-            grid = sheet.to_polars()
-    if grid.width == 0:
-        return pl.DataFrame(), hidden
-    grid.columns = names
-    grid = grid.with_columns(clean_expr(c).str.replace(_MIDNIGHT, "$1") for c in names)
-    return grid, hidden
+            # Returns are small frames: a Python pass over the cells costs less
+            # than Polars expressions, which pay planning and a regex compile
+            # per sheet. Cleaned columns that did not change reuse the Series.
+            frame = sheet.to_polars()
+            columns = [s.to_list() for s in frame.get_columns()]
+    return _Grid(absolute=absolute, columns=columns, frame=frame, hidden=hidden)
 
 
-def _abs(column: str) -> int:
-    return int(column[1:])
-
-
-def _header_row(grid: pl.DataFrame, known: set[str]) -> tuple[int | None, dict[str, str]]:
-    """The grid row holding the most known headers, and folded header -> grid column."""
+def _header_row(grid: _Grid, known: set[str]) -> tuple[int | None, dict[str, int]]:
+    """The row holding the most known headers, and folded header -> grid column position."""
+    # Header cells are short; long cells (descriptions) are never folded.
+    longest = 3 * max(map(len, known)) + 8
     best, best_map = None, {}
-    for idx, row in enumerate(grid.head(HEADER_SCAN_ROWS).iter_rows()):
-        found: dict[str, str] = {}
-        for column, value in zip(grid.columns, row, strict=True):
-            folded = fold_key(value)
+    for idx in range(min(HEADER_SCAN_ROWS, grid.height)):
+        found: dict[str, int] = {}
+        for pos, column in enumerate(grid.columns):
+            value = column[idx]
+            if value is None or len(value) > longest:
+                continue
+            folded = value if value in known else fold_key(value)
             if folded in known and folded not in found:
-                found[folded] = column
+                found[folded] = pos
         if len(found) > len(best_map):
             best, best_map = idx, found
+            if len(found) == len(known):  # every header found: the usual row 1
+                break
     return best, best_map
 
 
-def _with_rows(grid: pl.DataFrame, start: int) -> pl.DataFrame:
-    return grid.with_row_index("_row", offset=1).slice(start).with_columns(pl.col("_row").cast(pl.Int32))
+def _clean_column(values: list[str | None]) -> list[str | None]:
+    """``clean_cell`` over a column; returns ``values`` itself when nothing changes.
+
+    Most columns need no cleaning, and one check on the tab-joined column (tab
+    is not printable, so it cannot hide inside a printable value) decides that
+    at C speed instead of a Python call per cell.
+    """
+    texts = list(filter(None, values))
+    joined = "\t".join(texts)
+    if (
+        "".join(texts).isprintable()
+        and "" not in values
+        and "  " not in joined
+        and " \t" not in joined
+        and "\t " not in joined
+        and not joined.startswith(" ")
+        and not joined.endswith(" ")
+        and " 00:00:00" not in joined
+    ):
+        return values
+    return [clean_cell(v) for v in values]
 
 
-def _read_table(grid: pl.DataFrame, sheet: Sheet) -> tuple[pl.DataFrame, dict[str, int], list[str], int | None]:
+def _kept_rows(columns: list[list[str | None]], height: int) -> list[int] | None:
+    """Indices of rows with any value, or ``None`` when every row has one."""
+    if not columns or any(None not in col for col in columns):
+        return None
+    last = -1
+    for col in columns:
+        for i in range(len(col) - 1, last, -1):
+            if col[i] is not None:
+                last = i
+                break
+    keep = [i for i, cells in enumerate(zip(*(c[: last + 1] for c in columns), strict=True))
+            if any(c is not None for c in cells)]
+    return None if len(keep) == height else keep
+
+
+def _body(grid: _Grid, positions: list[int], start: int) -> tuple[list[list[str | None]], list[int]]:
+    """Cleaned cells of ``positions`` from grid row ``start`` on, fully empty rows dropped."""
+    cleaned = [_clean_column(grid.columns[p][start:]) for p in positions]
+    keep = _kept_rows(cleaned, grid.height - start)
+    if keep is None:
+        return cleaned, list(range(start + 1, grid.height + 1))
+    return [[col[i] for i in keep] for col in cleaned], [start + i + 1 for i in keep]
+
+
+def _excel_rows(start: int, height: int) -> pl.Series:
+    """``_row`` for grid rows ``start ..``: a slice of one shared Series (no allocation)."""
+    global _ROWS  # noqa: PLW0603 - built once, on first use
+    if _ROWS is None or start + height > _ROWS.len():
+        _ROWS = pl.Series("_row", range(1, max(2**16, 2 * (start + height)) + 1), dtype=pl.Int32)
+    return _ROWS.slice(start, height)
+
+
+_ROWS: pl.Series | None = None
+
+
+def _table_frame(grid: _Grid, names: list[str], positions: list[int], start: int) -> pl.DataFrame:
+    """The data rows below the header as a frame: cleaned text plus ``_row``."""
+    # Built with hstack and a column rename: the DataFrame constructor and
+    # select() cost more than the whole sheet's data on frames this small.
+    sliced = grid.frame.slice(start).get_columns()
+    series: list[pl.Series] = []
+    cleaned_all = []
+    for i, pos in enumerate(positions):
+        raw = grid.columns[pos][start:]
+        cleaned = _clean_column(raw)
+        cleaned_all.append(cleaned)
+        series.append(sliced[pos].alias(f"_{i}") if cleaned is raw else pl.Series(f"_{i}", cleaned, dtype=pl.Utf8))
+    height = grid.height - start
+    series.append(_excel_rows(start, height))
+    frame = series[0].to_frame().hstack(series[1:])
+    frame.columns = [*names, "_row"]
+    keep = _kept_rows(cleaned_all, height)
+    if keep is None:
+        return frame
+    if keep == list(range(len(keep))):  # only trailing rows were empty
+        return frame.head(len(keep))
+    return frame[keep]
+
+
+def _read_table(grid: _Grid, sheet: Sheet) -> tuple[pl.DataFrame, dict[str, int], list[str], int | None]:
     wanted = {fold_key(c.name): c.name for c in sheet.columns}
-    header, mapping = _header_row(grid, set(wanted)) if grid.width else (None, {})
-    found = {wanted[f]: column for f, column in mapping.items()}
-    missing = [c.name for c in sheet.columns if c.name not in found]
+    header, mapping = _header_row(grid, set(wanted))
+    found = {wanted[f]: pos for f, pos in mapping.items()}
     names = [c.name for c in sheet.columns if c.name in found]
+    missing = [c.name for c in sheet.columns if c.name not in found]
     if header is None:
-        frame = pl.DataFrame(schema={"_row": pl.Int32})
-    else:
-        body = _with_rows(grid, header + 1)
-        frame = body.select([pl.col(found[n]).alias(n) for n in names] + [pl.col("_row")])
-        frame = frame.filter(pl.any_horizontal(pl.col(n).is_not_null() for n in names))
-    col_index = {n: _abs(found[n]) for n in names}
-    return frame, col_index, missing, None if header is None else header + 1
+        return pl.DataFrame(schema={"_row": pl.Int32}), {}, missing, None
+    frame = _table_frame(grid, names, [found[n] for n in names], header + 1)
+    col_index = {n: grid.absolute[found[n]] for n in names}
+    return frame, col_index, missing, header + 1
 
 
-def _read_keyvalue(grid: pl.DataFrame, sheet: Sheet) -> tuple[pl.DataFrame, dict[str, int], list[str], int | None]:
+def _read_keyvalue(grid: _Grid, sheet: Sheet) -> tuple[pl.DataFrame, dict[str, int], list[str], int | None]:
     key_h, value_h = sheet.key_header or "", sheet.value_header or ""
     items = {fold_key(c.name): c.name for c in sheet.columns}
-    empty = pl.DataFrame(schema={"_item": pl.Utf8, "_value": pl.Utf8, "_row": pl.Int32})
-    if grid.width == 0:
-        return empty, {}, [key_h, value_h], None
+    kv_schema = {"_item": pl.Utf8, "_value": pl.Utf8, "_row": pl.Int32}
     header, mapping = _header_row(grid, {fold_key(key_h), fold_key(value_h)})
-    key_col, value_col = mapping.get(fold_key(key_h)), mapping.get(fold_key(value_h))
-    if key_col is None:
+    key_pos, value_pos = mapping.get(fold_key(key_h)), mapping.get(fold_key(value_h))
+    if key_pos is None and grid.columns:
         # No 项目 header: the item column is the one naming the most known items.
-        counts = {c: sum(fold_key(v) in items for v in grid[c].to_list()) for c in grid.columns}
-        best = max(counts, key=counts.__getitem__)
-        key_col = best if counts[best] else None
-    if value_col is None and key_col is not None and f"c{_abs(key_col) + 1}" in grid.columns:
-        value_col = f"c{_abs(key_col) + 1}"
-    missing = [h for h, c in ((key_h, key_col), (value_h, value_col)) if c is None]
-    if key_col is None or value_col is None:
-        return empty, {}, missing, None if header is None else header + 1
-    body = _with_rows(grid, 0 if header is None else header + 1)
-    raw = body.select(pl.col(key_col).alias("_item"), pl.col(value_col).alias("_value"), "_row")
-    raw = raw.filter(pl.col("_item").is_not_null() | pl.col("_value").is_not_null())
-    canonical = [items.get(fold_key(v), v) for v in raw["_item"].to_list()]
-    frame = raw.with_columns(pl.Series("_item", canonical, dtype=pl.Utf8))
-    value_abs = _abs(value_col)
-    col_index = {key_h: _abs(key_col), value_h: value_abs}
+        counts = [sum(v is not None and fold_key(v) in items for v in col) for col in grid.columns]
+        best = max(range(len(counts)), key=counts.__getitem__)
+        key_pos = best if counts[best] else None
+    if value_pos is None and key_pos is not None:
+        # The value sits right of the item; columns are contiguous in the grid.
+        value_pos = key_pos + 1 if key_pos + 1 < len(grid.columns) else None
+    missing = [h for h, pos in ((key_h, key_pos), (value_h, value_pos)) if pos is None]
+    header_row = None if header is None else header + 1
+    if key_pos is None or value_pos is None:
+        return pl.DataFrame(schema=kv_schema), {}, missing, header_row
+    (raw_items, values), rows = _body(grid, [key_pos, value_pos], 0 if header is None else header + 1)
+    names = {c.name for c in sheet.columns}
+    canonical = [v if v is None or v in names else items.get(fold_key(v), v) for v in raw_items]
+    frame = pl.Series("_item", canonical, dtype=pl.Utf8).to_frame().hstack(
+        [pl.Series("_value", values, dtype=pl.Utf8), pl.Series("_row", rows, dtype=pl.Int32)]
+    )
+    value_abs = grid.absolute[value_pos]
+    col_index = {key_h: grid.absolute[key_pos], value_h: value_abs}
     col_index.update({item: value_abs for item in canonical if item is not None})
-    return frame, col_index, missing, None if header is None else header + 1
+    return frame, col_index, missing, header_row
 
 
 def _needs_error_texts(raw: RawSheet, sheet: Sheet) -> bool:
@@ -251,13 +362,13 @@ def _needs_error_texts(raw: RawSheet, sheet: Sheet) -> bool:
     if frame.is_empty():
         return False
     if sheet.layout == "keyvalue":
-        return bool(frame["_value"].null_count())
-    required = [c.name for c in sheet.columns if c.required and c.name in frame.columns]
-    return any(frame[c].null_count() for c in required)
+        return bool(frame.get_column("_value").null_count())
+    required = {c.name for c in sheet.columns if c.required}
+    return any(s.null_count() for s in frame.get_columns() if s.name in required)
 
 
 def _read_sheet(book: fastexcel.ExcelReader, source_name: str, sheet: Sheet, *, with_errors: bool) -> RawSheet:
-    grid, hidden = _load_grid(book, source_name, with_errors=with_errors)
+    grid = _load_grid(book, source_name, with_errors=with_errors)
     reader = _read_keyvalue if sheet.layout == "keyvalue" else _read_table
     frame, col_index, missing, header = reader(grid, sheet)
     return RawSheet(
@@ -268,7 +379,7 @@ def _read_sheet(book: fastexcel.ExcelReader, source_name: str, sheet: Sheet, *, 
         col_index=col_index,
         missing_columns=missing,
         header_row=header,
-        hidden=hidden,
+        hidden=grid.hidden,
     )
 
 
