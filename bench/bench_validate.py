@@ -75,12 +75,12 @@ def _inner(folder: Path, period: str) -> None:
     """In a fresh process: validate and print the GX timings as JSON."""
     started = time.perf_counter()
     from jobs.registry import load_registry
-    from jobs.validate import gx, validate_files
+    from jobs.validate import gx, pipeline, validate_files
 
     paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() in (".xlsx", ".xls", ".xlsm")
                    and p.name != "registry.xlsx")
     validate_files(paths, registry=load_registry(folder / "registry.xlsx"), period=period)
-    print(json.dumps({"total": time.perf_counter() - started, **gx.TIMINGS}))
+    print(json.dumps({"total": time.perf_counter() - started, **gx.TIMINGS, **pipeline.TIMINGS}))
 
 
 def gx_share(folder: Path, *, period: str) -> dict[str, float]:
@@ -117,6 +117,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         "gx_share": gx_time / share["total"],
         "gx_import_s": share["import"],
         "gx_run_s": share["run"],
+        "read_s": share["read"],
+        "prepare_s": share["prepare"],
+        "translate_s": share["translate"],
         "inner_total_s": share["total"],
     }
     print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in result.items()}, indent=1))

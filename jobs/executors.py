@@ -336,6 +336,7 @@ def make_executor(
     *,
     workers: int | None = None,
     address: str | None = None,
+    preload: Sequence[str] = DEFAULT_PRELOAD,
 ) -> Executor:
     """The executor for ``--executor KIND --workers N --address ADDR``.
 
@@ -345,7 +346,7 @@ def make_executor(
     """
     if kind == "local":
         n = workers or default_workers()
-        return SerialExecutor() if n == 1 else LocalExecutor(workers=n)
+        return SerialExecutor() if n == 1 else LocalExecutor(workers=n, preload=preload)
     if kind == "ray":
         return RayExecutor(address=address, num_cpus=None if address else workers)
     msg = f"unknown executor {kind!r}"

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import sys
 import time
+from datetime import datetime
+from pathlib import Path
 
+import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
 from jobs.executors import (
     ExecutorError,
@@ -151,3 +156,114 @@ def test_format_duration():
     assert format_duration(7) == "7秒"
     assert format_duration(65) == "1分05秒"
     assert format_duration(3725) == "1小时02分05秒"
+
+
+# ------------------------------------------------ intake: executors agree
+
+PERIOD = "2015-02"
+RECEIVED = datetime(2015, 2, 27, 16, 30)
+
+
+def _ledger(home):
+    """The ledger rows and the stored tables, without ingest timestamps."""
+    subs = home.store.submissions(PERIOD).drop("ingested_at").sort("submission_id")
+    findings = home.store.findings(subs["submission_id"].to_list()).sort("submission_id", "seq")
+    tables = {k: v.sort(v.columns) for k, v in home.store.load_tables(PERIOD).items()}
+    return subs, findings, tables
+
+
+def _outcomes(result):
+    return [(f.path.name, f.status, f.submission_id, f.unit, f.accepted, f.version, f.n_errors, f.n_warnings,
+             f.message) for f in result.files]  # fmt: skip
+
+
+def _copy_as_other_unit(source, target, unit):
+    """``source``'s return re-labelled as ``unit``'s: every 见物/见思想 text copied (照抄照搬)."""
+    import openpyxl
+
+    wb = openpyxl.load_workbook(source)
+    ws = wb["基本信息"]
+    for row in ws.iter_rows():
+        if row[0].value == "单位代码":
+            row[1].value = unit
+    wb.save(target)
+
+
+@pytest.fixture(scope="module")
+def month(generated_samples, tmp_path_factory):
+    """Part of the shared sample month ingested one batch at a time: the reference for every executor.
+
+    Plus a file received twice (a duplicate across batches) and, in the last
+    batch, a unit that copied another unit's texts from the first batch.
+    """
+    import json
+
+    from jobs.home import init_home
+    from jobs.intake import ingest_paths
+
+    manifest = json.loads((generated_samples / "manifest.json").read_text(encoding="utf-8"))
+    files = [f for f in manifest["files"] if f["period"] == PERIOD]
+    inbox = tmp_path_factory.mktemp("inbox")
+    for f in sorted(files, key=lambda f: f["path"])[:10]:
+        shutil.copyfile(generated_samples / f["path"], inbox / Path(f["path"]).name)
+    clean = sorted(f["path"] for f in files if not f["defects"] and not f["messiness"] and f["format"] == "xlsx")
+    extra = tmp_path_factory.mktemp("extra")
+    shutil.copyfile(inbox / sorted(p.name for p in inbox.iterdir())[0], extra / "zz-again.xlsx")
+    source = generated_samples / clean[0]
+    shutil.copyfile(source, inbox / Path(clean[0]).name)  # the original, in the first batches
+    _copy_as_other_unit(source, extra / "zz-copy.xlsx", manifest["periods"][PERIOD]["missing_units"][0])
+    home = init_home(tmp_path_factory.mktemp("homes") / "sequential")
+    home.import_registry(generated_samples / "registry.xlsx", from_period=PERIOD)
+    result = ingest_paths(home, [inbox, extra], period=PERIOD, received_at=RECEIVED, batch_size=BATCH,
+                          receipts=False)  # fmt: skip
+    return [inbox, extra], home, result
+
+
+BATCH = 7
+
+
+def _ingest_with(kind, paths, root, generated_samples, executor):
+    from jobs.home import init_home
+    from jobs.intake import ingest_paths
+
+    home = init_home(root / kind)
+    home.import_registry(generated_samples / "registry.xlsx", from_period=PERIOD)
+    out = io.StringIO()
+    progress = Progress(10_000, enabled=True, stream=out, interval=0)
+    result = ingest_paths(home, paths, period=PERIOD, received_at=RECEIVED, batch_size=BATCH, receipts=False,
+                          executor=executor, progress=progress)  # fmt: skip
+    assert progress.done == len(result.files)
+    return home, result
+
+
+@pytest.mark.slow
+def test_local_pool_intake_equals_sequential_intake(month, generated_samples, tmp_path):
+    paths, reference, expected = month
+    assert expected.count("duplicate") >= 1 and expected.rejected >= 1
+    with LocalExecutor(workers=2) as ex:
+        home, result = _ingest_with("local", paths, tmp_path, generated_samples, ex)
+    assert _outcomes(result) == _outcomes(expected)
+    got, want = _ledger(home), _ledger(reference)
+    assert_frame_equal(got[0], want[0])
+    assert_frame_equal(got[1], want[1])
+    for key, frame in want[2].items():
+        assert_frame_equal(got[2][key], frame)
+    copied = want[1].filter(pl.col("code") == "copied-text")["submission_id"].unique().to_list()
+    by_file = {f.submission_id: f.path.name for f in expected.files}
+    assert "zz-copy.xlsx" in {by_file[s] for s in copied}  # copies across batches were compared
+
+
+@pytest.mark.slow
+def test_ray_intake_equals_local_intake(month, generated_samples, tmp_path):
+    pytest.importorskip("ray")
+    from jobs.executors import RayExecutor
+
+    paths, reference, expected = month
+    with RayExecutor(num_cpus=2) as ex:
+        home, result = _ingest_with("ray", paths, tmp_path, generated_samples, ex)
+    assert _outcomes(result) == _outcomes(expected)
+    got, want = _ledger(home), _ledger(reference)
+    assert_frame_equal(got[0], want[0])
+    assert_frame_equal(got[1], want[1])
+    for key, frame in want[2].items():
+        assert_frame_equal(got[2][key], frame)

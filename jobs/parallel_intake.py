@@ -1,0 +1,279 @@
+"""Intake over an executor: read+validate batches in parallel, one writer in order.
+
+The same steps as :func:`jobs.intake.ingest_paths`, pipelined:
+
+1. main process, per batch, under the lock: archive every file, skip files
+   already recorded (``Store.known``);
+2. executor (process pool or Ray): :func:`validate_job` — the pure
+   read+validate of the batch's archived copies, plus the copy-detection
+   hashes of each return (computed where the tables are);
+3. main process, in submission order, under the lock: ``Store.write_batch``
+   (the single writer), then receipts.
+
+Only ``executor.in_flight`` batches are between steps 1 and 3 at any time, so
+memory does not grow with the number of files.
+
+Copy detection must give what a one-batch-at-a-time intake gives: batch *k*
+is compared with the texts stored when it is written, which include batches
+*< k* of this very run — texts the workers cannot have. Workers therefore
+validate against the texts stored when the run started, and the writer checks,
+by an indexed look-up of batch *k*'s own hashes, whether the store now holds
+other units' copies of them that the snapshot lacked. Only then is the batch
+validated again with the current texts (in this process). The outcome is
+identical to the sequential intake and independent of executor and workers.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from jobs.executors import Executor, batched
+from jobs.home import Home, check_period
+from jobs.intake import (
+    DUPLICATE_MESSAGE,
+    FileOutcome,
+    IngestResult,
+    Validator,
+    arrival_times,
+    expand_paths,
+    issue_receipt,
+    read_validate_batch,
+    text_hashes,
+)
+from jobs.progress import Progress
+from jobs.store import TEXT_SCHEMA, Archived, Arrival, FaultHook, fault
+
+
+@dataclass(frozen=True)
+class BatchContext:
+    """What every batch's validation needs; shipped to each worker once per run."""
+
+    registry: pl.DataFrame
+    period: str
+    other_units_texts: pl.DataFrame | None
+    validator: Validator | None = None
+
+
+@dataclass
+class _Prepared:
+    batch: list[Path]
+    outcomes: dict[Path, FileOutcome] = field(default_factory=dict)
+    archived: dict[Path, Archived] = field(default_factory=dict)
+    times: dict[Path, datetime] = field(default_factory=dict)
+    fresh: list[Path] = field(default_factory=list)
+    job: tuple[list[Path], dict[Path, datetime]] | None = None
+
+
+def validate_job(
+    context: BatchContext, job: tuple[Sequence[Path], Mapping[Path, datetime]]
+) -> list[tuple[Any, pl.DataFrame | None]]:
+    """Pure: read and validate one batch; each result with its copy-detection hashes.
+
+    ``job`` is ``(paths, received_at)``. Runs in a worker process or a Ray task.
+    """
+    paths, received_at = job
+    results = read_validate_batch(
+        list(paths),
+        registry=context.registry,
+        period=context.period,
+        received_at=received_at,
+        other_units_texts=context.other_units_texts,
+        validator=context.validator,
+    )
+    return [(r, text_hashes(r.tables, unit=r.report.unit) if r.tables else None) for r in results]
+
+
+def ingest_with_executor(
+    home: Home,
+    paths: Iterable[str | Path],
+    *,
+    period: str,
+    executor: Executor,
+    received_at: datetime | None = None,
+    validator: Validator | None = None,
+    batch_size: int | None = None,
+    receipts: bool = True,
+    holder: str = "rectify ingest",
+    fault_hook: FaultHook | None = None,
+    progress: Progress | None = None,
+) -> IngestResult:
+    """Archive, validate (on ``executor``) and record files for ``period``.
+
+    Same contract and results as :func:`jobs.intake.ingest_paths`. ``progress``
+    is advanced by the number of files of each recorded batch.
+    """
+    check_period(period)
+    files = expand_paths(paths)
+    registry = home.registry(period)
+    size = int(batch_size or home.config.limits.get("batch_size", 200))
+    store = home.store
+    with home.lock(holder=holder):
+        store.cleanup()
+        snapshot = store.texts(period)
+    context = BatchContext(registry=registry, period=period, other_units_texts=snapshot, validator=validator)
+    result = IngestResult(period=period)
+    prepared: deque[_Prepared] = deque()
+
+    def jobs() -> Iterator[tuple[list[Path], dict[Path, datetime]]]:
+        # Pulled by the executor only as fast as batches complete: archiving
+        # runs at most ``in_flight`` batches ahead of the writer.
+        for batch in batched(files, size):
+            with home.lock(holder=holder):
+                prep = _prepare(home, batch, period=period, received_at=received_at, fault_hook=fault_hook)
+            prepared.append(prep)
+            if prep.job is not None:
+                yield prep.job
+
+    def record(prep: _Prepared, validated: list[tuple[Any, pl.DataFrame | None]] | None) -> None:
+        if validated is not None:
+            fault("validated", fault_hook)
+            with home.lock(holder=holder):
+                validated = _revalidate_if_stale(home, prep, validated, context=context)
+                _record(home, prep, validated, period=period, fault_hook=fault_hook)
+        outcomes = [prep.outcomes[p] for p in prep.batch if p in prep.outcomes]
+        if receipts:
+            for outcome in outcomes:
+                if outcome.submission_id is not None:
+                    outcome.receipt = issue_receipt(home, outcome, period=period)
+        result.files.extend(outcomes)
+        if progress is not None:
+            progress.advance(len(prep.batch))
+
+    for validated in executor.map(validate_job, jobs(), context=context):
+        # batches with nothing to validate (all duplicates or unreadable) have no job
+        while prepared and prepared[0].job is None:
+            record(prepared.popleft(), None)
+        record(prepared.popleft(), validated)
+    while prepared:
+        record(prepared.popleft(), None)
+    return result
+
+
+def _prepare(
+    home: Home, batch: list[Path], *, period: str, received_at: datetime | None, fault_hook: FaultHook | None
+) -> _Prepared:
+    store = home.store
+    prep = _Prepared(batch=batch)
+    for path in batch:
+        try:
+            prep.times.update(arrival_times(home, [path], received_at=received_at))
+            prep.archived[path] = store.archive(path)
+        except OSError as exc:
+            prep.outcomes[path] = FileOutcome(path, "failed", message=f"文件无法读取（{exc.strerror or exc}），未入库。")
+    fault("archived", fault_hook)
+    known = store.known(period, (a.sha256 for a in prep.archived.values()))
+    for path, archived in prep.archived.items():
+        if archived.sha256 in known:
+            sid, version = known[archived.sha256]
+            prep.outcomes[path] = FileOutcome(path, "duplicate", submission_id=sid, version=version,
+                                              message=DUPLICATE_MESSAGE)  # fmt: skip
+        else:
+            prep.fresh.append(path)
+    if prep.fresh:
+        copies = {p: store.root / prep.archived[p].archive_path for p in prep.fresh}
+        prep.job = ([copies[p] for p in prep.fresh], {copies[p]: prep.times[p] for p in prep.fresh})
+    return prep
+
+
+def _pairs(frame: pl.DataFrame | None) -> set[tuple[str | None, str]]:
+    if frame is None or frame.height == 0:
+        return set()
+    return set(frame.select("unit", "hash").unique().iter_rows())
+
+
+def _revalidate_if_stale(
+    home: Home,
+    prep: _Prepared,
+    validated: list[tuple[Any, pl.DataFrame | None]],
+    *,
+    context: BatchContext,
+) -> list[tuple[Any, pl.DataFrame | None]]:
+    """Validate the batch again if texts stored since the run began match its own."""
+    own = [t for _, t in validated if t is not None and t.height]
+    if not own:
+        return validated
+    hashes = pl.concat(own)["hash"].unique()
+    current = stored_texts_matching(home, context.period, hashes)
+    before = context.other_units_texts
+    before = before.filter(pl.col("hash").is_in(hashes.implode())) if before is not None else None
+    if _pairs(current) == _pairs(before):
+        return validated
+    fresh_context = BatchContext(context.registry, context.period, current, context.validator)
+    if prep.job is None:  # pragma: no cover - only batches with a job are validated
+        return validated
+    return validate_job(fresh_context, prep.job)
+
+
+def stored_texts_matching(home: Home, period: str, hashes: pl.Series) -> pl.DataFrame:
+    """Texts of the period's current returns whose hash is one of ``hashes`` (indexed look-up)."""
+    store = home.store
+    if not store.ledger_path.exists() or hashes.len() == 0:
+        return pl.DataFrame(schema=TEXT_SCHEMA)
+    wanted = hashes.to_list()
+    rows: list[tuple] = []
+    conn = store.connect()
+    try:
+        conn.execute("CREATE INDEX IF NOT EXISTS texts_period_hash ON texts(period, hash)")
+        for start in range(0, len(wanted), 900):
+            chunk = wanted[start : start + 900]
+            marks = ",".join("?" * len(chunk))
+            rows += conn.execute(
+                'SELECT t.unit, t.sheet, t."row", t."column", t.hash FROM texts t JOIN submissions s '
+                f"ON s.submission_id=t.submission_id WHERE t.period=? AND t.hash IN ({marks}) "
+                "AND s.superseded_by IS NULL",
+                [period, *chunk],
+            ).fetchall()
+    finally:
+        conn.close()
+    return pl.DataFrame(rows, schema=TEXT_SCHEMA, orient="row")
+
+
+def _record(
+    home: Home,
+    prep: _Prepared,
+    validated: list[tuple[Any, pl.DataFrame | None]],
+    *,
+    period: str,
+    fault_hook: FaultHook | None,
+) -> None:
+    """Record the batch through the single writer; fill the outcomes (as jobs.intake does)."""
+    store = home.store
+    # A file equal to one recorded by an earlier batch of this run (archived
+    # before that batch was written): a duplicate, as the sequential intake says.
+    known = store.known(period, (prep.archived[p].sha256 for p in prep.fresh))
+    arrivals = []
+    for path, (result, texts) in zip(prep.fresh, validated, strict=True):
+        if prep.archived[path].sha256 in known:
+            sid, version = known[prep.archived[path].sha256]
+            prep.outcomes[path] = FileOutcome(path, "duplicate", submission_id=sid, version=version,
+                                              message=DUPLICATE_MESSAGE)  # fmt: skip
+            continue
+        report = result.report
+        report.file = path.name
+        arrivals.append(
+            Arrival(
+                archived=prep.archived[path], file_name=path.name, received_at=prep.times[path],
+                report=report, tables=result.tables, report_type=result.report_type,
+                texts=texts if report.accepted else None,
+            )  # fmt: skip
+        )
+    if not arrivals:
+        return
+    written = store.write_batch(period, arrivals, ingested_at=home.now(), fault_hook=fault_hook)
+    by_source = {o.archived.source: o for o in written}
+    for arrival in arrivals:
+        path = arrival.archived.source
+        o = by_source[path]
+        prep.outcomes[path] = FileOutcome(
+            path, o.status, submission_id=o.submission_id, unit=arrival.report.unit,
+            accepted=arrival.report.accepted, version=o.version,
+            n_errors=len(arrival.report.errors), n_warnings=len(arrival.report.warnings),
+            message=DUPLICATE_MESSAGE if o.status == "duplicate" else "",
+        )  # fmt: skip
