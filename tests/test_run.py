@@ -42,7 +42,7 @@ def month(samples, tmp_path_factory):
     ingest_paths(home, [samples / "returns" / BEFORE], period=BEFORE, receipts=False)
     runner = CliRunner()
     result = runner.invoke(
-        main, ["run", "--period", PERIOD, "--inbox", str(samples / "returns" / PERIOD), "--home", str(root)]
+        main, ["run", "--period", PERIOD, "--inbox", str(samples / "returns" / PERIOD), "--home", str(root), "--docx"]
     )
     return {"home": home, "root": root, "result": result, "runner": runner, "samples": samples}
 
@@ -54,7 +54,7 @@ def _report(month, suffix: str):
 def test_run_produces_every_output(month):
     result = month["result"]
     assert result.exit_code == 0, result.output
-    assert _report(month, "html").is_file() and _report(month, "xlsx").is_file()
+    assert _report(month, "html").is_file() and _report(month, "xlsx").is_file() and _report(month, "docx").is_file()
     summaries = month["root"] / "summaries" / PERIOD
     assert (summaries / "nodes.parquet").is_file() and (summaries / "national.json").is_file()
     assert any((month["root"] / "outbox" / PERIOD).iterdir()), "receipts for the units"

@@ -18,7 +18,10 @@ def step(message: str) -> None:
 
 def output_lines(files) -> list[str]:  # noqa: ANN001 - jobs.report.pipeline.ReportFiles
     """Chinese lines naming the written files."""
-    names = {"html": "报告（HTML，可打印）", "xlsx": "汇总表（Excel）", "pdf": "报告（PDF）", "png": "报告首页截图"}
+    names = {
+        "html": "报告（HTML，可打印）", "xlsx": "汇总表（Excel）", "docx": "报告（Word）",
+        "pdf": "报告（PDF）", "png": "报告首页截图",
+    }
     return [f"{label}：{getattr(files, key)}" for key, label in names.items() if getattr(files, key) is not None]
 
 
@@ -31,8 +34,14 @@ def output_lines(files) -> list[str]:  # noqa: ANN001 - jobs.report.pipeline.Rep
     help="Output folder (default <home>/reports/<period>/).",
 )
 @click.option("--pdf", is_flag=True, help="Also print the page to PDF with headless Chromium.")
+@click.option(
+    "--docx", is_flag=True,
+    help="Also write a Word document from the Word template (<home>/templates/report.docx if present).",
+)
 @click.option("--png", is_flag=True, help="Also save a screenshot of the first page (headless Chromium).")
-def report_command(period: str, home: Path | None, unit: str | None, out_dir: Path | None, pdf: bool, png: bool) -> None:
+def report_command(
+    period: str, home: Path | None, unit: str | None, out_dir: Path | None, pdf: bool, docx: bool, png: bool
+) -> None:
     """Write the summary report of a period: a printable HTML page and the Excel summary tables.
 
     The report follows the office's template: coverage (报送率, 及时率, who is
@@ -45,12 +54,12 @@ def report_command(period: str, home: Path | None, unit: str | None, out_dir: Pa
     \b
     Example:
         rectify report --period 2015-02
-        rectify report --period 2015-02 --unit 110000 --out out/北京 --pdf
+        rectify report --period 2015-02 --unit 110000 --out out/北京 --pdf --docx
     """
     from jobs.report.pipeline import DEFAULT_FORMATS, make_report
 
     target = open_home(home)
-    formats = DEFAULT_FORMATS + (("pdf",) if pdf else ()) + (("png",) if png else ())
+    formats = DEFAULT_FORMATS + (("docx",) if docx else ()) + (("pdf",) if pdf else ()) + (("png",) if png else ())
     try:
         files = make_report(target, period=period, unit=unit, out_dir=out_dir, formats=formats, progress=step)
     except (RectifyError, RegistryError) as exc:

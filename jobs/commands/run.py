@@ -107,7 +107,10 @@ def screen_summary(result: RunResult) -> list[str]:
     help="Report folder (default <home>/reports/<period>/).",
 )
 @click.option("--pdf", is_flag=True, help="Also print the report to PDF (headless Chromium).")
-def run_command(period: str, home: Path | None, inbox: Path | None, out_dir: Path | None, pdf: bool) -> None:
+@click.option("--docx", is_flag=True, help="Also write the report as a Word document.")
+def run_command(
+    period: str, home: Path | None, inbox: Path | None, out_dir: Path | None, pdf: bool, docx: bool
+) -> None:
     """The monthly job in one command: ingest the inbox, summarize, write the report.
 
     Prints where the outputs are and a one-screen summary. Rejected returns
@@ -119,7 +122,7 @@ def run_command(period: str, home: Path | None, inbox: Path | None, out_dir: Pat
         rectify run --period 2015-02 --inbox inbox/ --out out/2015-02 --pdf
     """
     target = open_home(home)
-    formats = ("html", "xlsx", "pdf") if pdf else ("html", "xlsx")
+    formats = ("html", "xlsx") + (("docx",) if docx else ()) + (("pdf",) if pdf else ())
     try:
         if inbox is not None:
             from jobs.intake import expand_paths

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from jobs.report.context import ReportContext
     from jobs.rollup.summary import Summary
 
-Format = Literal["html", "xlsx", "pdf", "png"]
+Format = Literal["html", "xlsx", "docx", "pdf", "png"]
 DEFAULT_FORMATS: tuple[Format, ...] = ("html", "xlsx")
 TREND_PERIODS = 12  # periods shown in the trend chart
 Progress = Callable[[str], None]
@@ -30,6 +30,7 @@ class ReportFiles:
 
     html: Path | None
     xlsx: Path | None
+    docx: Path | None
     pdf: Path | None
     png: Path | None
     context: ReportContext
@@ -78,6 +79,12 @@ def chase_rows(home: Home, period: str, *, unit: str | None = None) -> list[dict
     ]  # fmt: skip
 
 
+def docx_template(home: Home) -> Path | None:
+    """The office's own Word template ``<home>/templates/report.docx``, if it has one."""
+    own = home.root / "templates" / "report.docx"
+    return own if own.is_file() else None
+
+
 def report_dir(home: Home, period: str) -> Path:
     """Default output folder: ``<home>/reports/<period>/``."""
     return home.path("reports") / check_period(period)
@@ -94,6 +101,7 @@ def write_outputs(
     stem: str,
     *,
     formats: tuple[Format, ...] = DEFAULT_FORMATS,
+    docx_template: Path | None = None,
     progress: Progress | None = None,
 ) -> dict[Format, Path]:
     """Write the requested formats of ``ctx`` into ``out_dir``; PDF/PNG need Chromium and the HTML."""
@@ -110,6 +118,11 @@ def write_outputs(
     if "xlsx" in formats:
         say("生成Excel汇总表")
         written["xlsx"] = write_xlsx(ctx, out_dir / f"{stem}.xlsx")
+    if "docx" in formats:
+        from jobs.report.docx import write_docx
+
+        say("生成Word报告")
+        written["docx"] = write_docx(ctx, out_dir / f"{stem}.docx", template=docx_template)
     if "pdf" in formats:
         from jobs.report.screenshot import print_pdf
 
@@ -170,10 +183,13 @@ def make_report(
         generated_at=generated_at or home.now().replace(microsecond=0),
     )
     target = out_dir or report_dir(home, period)
-    written = write_outputs(ctx, target, report_stem(period, unit), formats=formats, progress=say)
+    written = write_outputs(
+        ctx, target, report_stem(period, unit), formats=formats, docx_template=docx_template(home), progress=say
+    )
     return ReportFiles(
         html=written.get("html"),
         xlsx=written.get("xlsx"),
+        docx=written.get("docx"),
         pdf=written.get("pdf"),
         png=written.get("png"),
         context=ctx,
