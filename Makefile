@@ -14,7 +14,7 @@ $(BIN)/python:
 	$(BIN)/pip install -q --upgrade pip
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -e '.[test,cluster]'
 	@touch $@
 
 setup: $(VENV)/.installed
@@ -29,8 +29,11 @@ test: setup
 test-fast: setup
 	$(BIN)/python -m pytest -q -m "not slow"
 
+# National-scale benchmark (bench/run.py): ~1k/10k/50k generated returns, cached
+# in bench/.cache; results JSON in bench/results/. e.g. make bench BENCH_SIZES=200,1000
+BENCH_SIZES ?= 1000,10000,50000
 bench: setup
-	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.run --sizes $(BENCH_SIZES) $(BENCH_ARGS)
 
 samples: setup
 	$(RECTIFY) samples --out samples --units 40 --periods 2015-01,2015-02 --defects 0.38 --xls 0.03 --seed 7
