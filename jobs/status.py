@@ -187,6 +187,7 @@ class Status:
             "deadline": self.deadline.isoformat(),
             "now": self.now.isoformat(timespec="seconds"),
             "seconds_to_deadline": self.seconds_to_deadline,
+            "rate_denominator": "units_expected",
             "totals": {k: _jsonable(v) for k, v in self.totals.items()},
             "by_level": rows(self.by("level")),
             "by_category": rows(self.by("category")),

@@ -144,6 +144,8 @@ def test_cli_status_text_json_and_errors(home, tmp_path):
     assert data["totals"]["units_expected"] == 6 and data["totals"]["units_late"] == 1
     assert [c["code"] for c in data["chase"]] == ["120000", "130100"]
     assert data["deadline"] == "2015-02-27T18:00:00" and data["unexpected_submissions"] == 3
+    assert data["rate_denominator"] == "units_expected"
+    assert data["by_level"][0]["level"] == "省级" and data["by_level"][0]["reporting_rate"] == 0.75
     assert (tmp_path / "c.xlsx").is_file()
     result = runner.invoke(main, ["status", "--period", PERIOD, "--home", str(home.root), "--unit", "777"])
     assert result.exit_code == 1 and "不在" in result.output
