@@ -130,13 +130,24 @@ def _open(path: Path) -> tuple[fastexcel.ExcelReader, bool]:
             raise first from None
 
 
-def _preflight(path: Path) -> tuple[str | None, list[str]]:
+def _preflight(path: Path) -> Any:
+    """``jobs.preflight.preflight(path)``: kind, notes, uncached formulas; ``None``
+    if that module is absent (it raises ``UnreadableFile`` itself)."""
     try:
-        from jobs.preflight import preflight  # noqa: PLC0415 - optional until it lands
+        from jobs.preflight import preflight  # noqa: PLC0415 - optional dependency between areas
     except ImportError:
-        return None, []
-    result = preflight(path)
-    return result.kind, list(result.warnings)
+        return None
+    return preflight(path)
+
+
+def _preflight_findings(pf: Any, source_names: list[str]) -> list[Finding]:
+    """Preflight's findings for the sheets we read (uncached formulas are unknown
+    values, an ``unreadable-file`` error, not empty cells)."""
+    try:
+        from jobs.preflight import preflight_findings  # noqa: PLC0415
+    except ImportError:
+        return []
+    return preflight_findings(pf, sheets=source_names)
 
 
 def _note(reason: str, schema: Schema, *, sheet: str | None = None) -> Finding:
@@ -406,8 +417,8 @@ def read_return(path: str | Path, *, schema: Schema | None = None) -> RawReturn:
     """
     schema = schema or load_schema()
     path = Path(path)
-    kind, notes = _preflight(path)
-    warnings = [_note(n, schema) for n in notes]
+    pf = _preflight(path)
+    warnings = [_note(n, schema) for n in (pf.warnings if pf is not None else ())]
     book, wrong_extension = _open(path)
     if wrong_extension:
         warnings.append(_note("文件扩展名与实际格式不符，已按实际格式读取，请下次使用正确的文件类型保存", schema))
@@ -430,4 +441,7 @@ def read_return(path: str | Path, *, schema: Schema | None = None) -> RawReturn:
         if raw.hidden:
             warnings.append(_note(f"工作表“{source_name}”处于隐藏状态，其内容已照常读取，请确认", schema, sheet=sheet.name))
         sheets[sheet.key] = raw
+    if pf is not None:
+        warnings.extend(_preflight_findings(pf, [raw.source_name for raw in sheets.values()]))
+    kind = pf.kind if pf is not None else None
     return RawReturn(path=path, sheets=sheets, missing_sheets=missing, warnings=warnings, kind=kind)

@@ -395,3 +395,56 @@ def test_corpus_files_unreadable_with_chinese_reason(name, encrypted):
         assert reason == REASON_ENCRYPTED or "密码" in reason
     if name == "too_small.xls":
         assert reason == REASON_CORRUPT or "Excel" in reason
+
+
+def test_uncached_formula_is_reported_not_read_as_empty(tmp_path, schema):
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "责任追究"
+    ws.append(["事项", "数量"])
+    ws.append(["约谈提醒（人次）", "=1+1"])  # openpyxl stores no cached result
+    path = tmp_path / "formula.xlsx"
+    wb.save(path)
+    raw = read_return(path)
+    errors = [w for w in raw.warnings if w.code == "unreadable-file"]
+    assert len(errors) == 1 and "责任追究!B2" in errors[0].message
+
+
+# --- the sample generator's returns: every defect cell resolves -------------
+
+@pytest.fixture(scope="session")
+def samples(tmp_path_factory):
+    from jobs.samples import generate_samples
+
+    root = tmp_path_factory.mktemp("samples")
+    manifest = generate_samples(root, units=40, periods=("2015-02",), defects=0.6, messy=1.0, xls=0.3,
+                                processes=0, seed=11)
+    return root, manifest
+
+
+def test_generated_returns_read_with_exact_defect_cells(samples):
+    from jobs.normalize import parse_date, parse_int
+
+    root, manifest = samples
+    checked = 0
+    for entry in manifest["files"]:
+        codes = {d["code"] for d in entry["defects"]}
+        if "unreadable-file" in codes:
+            _unreadable(root / entry["path"])
+            continue
+        raw = read_return(root / entry["path"])
+        assert bool(raw.missing_sheets) == ("missing-sheet" in codes), entry["path"]
+        assert any(s.missing_columns for s in raw.sheets.values()) == ("missing-column" in codes), entry["path"]
+        by_name = {s.name: s for s in raw.sheets.values()}
+        for defect in entry["defects"]:
+            if defect.get("cell") is None or defect["sheet"] not in by_name:
+                continue
+            sheet = by_name[defect["sheet"]]
+            assert defect["row"] in sheet.frame["_row"].to_list(), defect
+            assert a1_cell(sheet.name, defect["row"], sheet.col_index[defect["column"]]) == defect["cell"]
+            checked += 1
+        ledger = raw.sheets.get("ledger")
+        if ledger is not None and not codes & {"bad-date", "bad-number", "missing-field", "missing-column"}:
+            assert all(parse_date(v) for v in ledger.frame["整改时限"]), entry["path"]
+            assert all(parse_int(v) is not None for v in ledger.frame["序号"]), entry["path"]
+    assert checked >= 10
