@@ -118,6 +118,8 @@ def validate_command(
         rectify validate 北京市.xlsx --period 2015-02 --json --receipts outbox/
     """
     files = collect_paths(paths)
+    if registry is not None:  # the registry often sits in the same folder as the returns
+        files = [f for f in files if f.resolve() != registry.resolve()]
     if not files:
         raise click.UsageError("没有找到要检查的Excel文件（.xlsx/.xlsm/.xls）。")
     frame, timezone = _registry(registry, home, period)

@@ -27,9 +27,13 @@ TEXTS_SCHEMA = {"unit": pl.Utf8, "sheet": pl.Utf8, "row": pl.Int32, "column": pl
 
 
 def text_hash(keys: pl.Series) -> pl.Series:
-    """Stable hash (sha256, 16 hex digits) of folded texts; stored, so it must not depend on the process."""
+    """Stable hash of folded texts; stored, so it must not depend on the process.
+
+    sha1, 20 hex digits: the same fingerprint as ``jobs.intake.copy_fingerprint``
+    (which the store keeps), so stored texts and this batch compare.
+    """
     uniq = keys.drop_nulls().unique().to_list()
-    table = {k: hashlib.sha256(k.encode("utf-8")).hexdigest()[:16] for k in uniq}
+    table = {k: hashlib.sha1(k.encode("utf-8")).hexdigest()[:20] for k in uniq}
     return keys.replace_strict(table, default=None, return_dtype=pl.Utf8)
 
 
@@ -88,11 +92,14 @@ def detect_copies(
     units: pl.DataFrame,
     locs: Mapping[str, Mapping[int, Mapping[str, int]]],
     other_units_texts: pl.DataFrame | None = None,
+    period: str | None = None,
     schema: Schema,
 ) -> dict[str, pl.DataFrame]:
     """Add ``copy__<key>`` (who else carries the text, for the message; null if nobody) to the sheet frames.
 
-    ``units`` has ``_rid, unit, period`` for every return of the batch.
+    ``units`` has ``_rid, unit, period`` for every return of the batch;
+    ``other_units_texts`` are stored texts of ``period`` (of every period in
+    the batch when ``period`` is None).
     """
     long = long_texts(frames, schema=schema).join(units, on=RID, how="left")
     found: list[tuple[int, str, str, int, str]] = []  # rid, sheet, key, row, other
@@ -103,10 +110,11 @@ def detect_copies(
     seen: set[tuple[int, str, str, int]] = set()
     for (rid, _h), group in inner.group_by(RID, "hash", maintain_order=True):
         rows = group.select("sheet", "key", "column", ROW).rows()
+        # The first item carrying the text keeps it; every later item repeats it.
+        sheet_key, _k, header_o, row_o = rows[0]
         for sheet, key, _header, row in rows:
-            sheet_key, key_, header_o, row_o = next(
-                (s, k, h, r) for s, k, h, r in rows if (s, r) != (sheet, row)
-            )
+            if (sheet, row) == (sheet_key, row_o):
+                continue
             col = locs.get(sheet_key, {}).get(rid, {}).get(header_o)
             found.append((rid, sheet, key, row, "本表" + _cell(schema.sheet(sheet_key).name, col, row_o)))
             seen.add((rid, sheet, key, row))
@@ -118,9 +126,13 @@ def detect_copies(
         if other_units_texts is not None and other_units_texts.height
         else pl.DataFrame(schema={"unit": pl.Utf8, "hash": pl.Utf8})
     )
-    pool = pl.concat([batch.select("unit", "period", "hash"),
-                      stored.join(batch.select("period", "hash").unique(), on="hash", how="inner")
-                      .select("unit", "period", "hash")], how="vertical_relaxed").unique()
+    if period is not None:
+        stored = stored.with_columns(pl.lit(period, pl.Utf8).alias("period"))
+        stored = stored.join(batch.select("period", "hash").unique(), on=["period", "hash"], how="inner")
+    else:
+        stored = stored.join(batch.select("period", "hash").unique(), on="hash", how="inner")
+    pool = pl.concat([batch.select("unit", "period", "hash"), stored.select("unit", "period", "hash")],
+                     how="vertical_relaxed").unique()
     groups = pool.group_by("period", "hash").agg(pl.col("unit").sort().alias("_units")).filter(
         pl.col("_units").list.len() > 1
     )
@@ -168,6 +180,8 @@ def copy_texts(tables: Mapping[str, pl.DataFrame], *, schema: Schema) -> pl.Data
     ]
     if not parts:
         return pl.DataFrame(schema=TEXTS_SCHEMA)
+    names = {s.key: s.name for s in schema.sheets}
     return pl.concat(parts).select(
-        pl.col("unit"), pl.col("sheet"), pl.col(ROW).alias("row"), pl.col("column"), pl.col("hash")
+        pl.col("unit"), pl.col("sheet").replace_strict(names, return_dtype=pl.Utf8), pl.col(ROW).alias("row"),
+        pl.col("column"), pl.col("hash"),
     ).cast(TEXTS_SCHEMA)

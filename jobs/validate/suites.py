@@ -121,13 +121,10 @@ def _rule_checks(rule: Rule, sheet: Sheet) -> list[Check]:
         )]
     if "equals" in then or "in" in then:
         values = (then["equals"],) if "equals" in then else tuple(then["in"])
-        # The row claims something in the `when` column (e.g. 是否销号=是) that
-        # the `then` column does not support: point at the claim.
-        at = sheet.column(rule.when["column"]) if rule.when else col
+        # Like every conditional rule, the finding points at the `then` column.
         return [Check(
-            id=rule.id, kind="in_set", column=col.key, value_set=values, header=at.name,
-            row_params=(("value", raw(at.key)), ("actual", raw(col.key))),
-            reason=f"“{col.name}”为“{{actual}}”", **base,
+            id=rule.id, kind="in_set", column=col.key, value_set=values, header=col.name,
+            row_params=(("value", raw(col.key)),), reason=f"“{col.name}”为“{{value}}”", **base,
         )]
     msg = f"rule {rule.id}: unsupported `then` {then!r}"
     raise ValueError(msg)

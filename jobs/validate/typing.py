@@ -79,10 +79,10 @@ def parse_int_expr(expr: pl.Expr) -> pl.Expr:
 def parse_period_expr(expr: pl.Expr) -> pl.Expr:
     """``YYYY-MM`` from ``2015-02``, ``2015-2``, ``2015年2月``, ``2015.02``, or a date."""
     text = fold_expr(expr)
-    parts = text.str.extract_groups(_PERIOD_RE)
-    month = parts.struct.field("2").cast(pl.Int32, strict=False)
-    spelled = pl.when(month.is_between(1, 12)).then(
-        pl.concat_str(parts.struct.field("1"), pl.lit("-"), parts.struct.field("2").str.zfill(2))
+    year = text.str.extract(_PERIOD_RE, 1)
+    month = text.str.extract(_PERIOD_RE, 2)
+    spelled = pl.when(month.cast(pl.Int32, strict=False).is_between(1, 12)).then(
+        pl.concat_str(year, pl.lit("-"), month.str.zfill(2))
     )
     as_date = parse_date_expr(expr).dt.strftime("%Y-%m")
     return pl.coalesce(spelled, as_date)

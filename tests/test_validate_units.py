@@ -1,0 +1,213 @@
+"""The validation steps on hand-built frames and returns (no workbook, no GX)."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+import pytest
+import yaml
+from polars.testing import assert_frame_equal
+
+from jobs.findings import make_finding
+from jobs.schema import DEFAULT_SCHEMA, parse_schema
+from jobs.validate import copies, facts, suites
+from jobs.validate.translate import cut_cascades
+from jobs.validate.typing import RID, ROW, copy_key_expr_py, parse_period_expr, stack_keyvalue, stack_table, type_columns
+
+
+@dataclass
+class Sheet:
+    frame: pl.DataFrame
+    col_index: dict[str, int]
+    missing_columns: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Return:
+    sheets: dict[str, Sheet]
+    path: Path = Path("x.xlsx")
+    missing_sheets: list[str] = field(default_factory=list)
+    warnings: list = field(default_factory=list)
+
+
+def _ledger(rows: list[dict]) -> Sheet:
+    frame = pl.DataFrame(rows).with_columns(pl.col("_row").cast(pl.Int32))
+    return Sheet(frame, {c: i for i, c in enumerate(frame.columns) if c != "_row"})
+
+
+def test_typing_parses_and_nulls_what_is_not_a_value(schema):
+    ledger = _ledger([
+        {"序号": "１", "整改时限": "2015年3月31日", "整改状态": " 已完成", "见物": "无", "_row": 2},
+        {"序号": "-2", "整改时限": "年底前", "整改状态": "完成了", "见物": "全年会议 压减 一半以上，节约经费三万元整", "_row": 3},
+    ])
+    sheet = schema.sheet("ledger")
+    stacked = stack_table([(0, Return({"ledger": ledger}))], sheet)
+    typed = type_columns(stacked, sheet, schema=schema)
+    got = typed.select(RID, ROW, "seq", "deadline", "status", "fold__status", "len__facts")
+    expected = pl.DataFrame(
+        {RID: [0, 0], ROW: [2, 3], "seq": [1, None], "deadline": [dt.date(2015, 3, 31), None],
+         "status": ["已完成", None], "fold__status": ["已完成", "完成了"], "len__facts": [None, 19]},
+        schema={RID: pl.Int32, ROW: pl.Int32, "seq": pl.Int64, "deadline": pl.Date, "status": pl.Utf8,
+                "fold__status": pl.Utf8, "len__facts": pl.Int64},
+    )
+    assert_frame_equal(got, expected)
+
+
+def test_period_spellings():
+    got = pl.select(parse_period_expr(pl.lit(pl.Series(["2015-02", "2015年2月", "2015.2", "2015-13", "二月"]))))
+    assert got.to_series().to_list() == ["2015-02", "2015-02", "2015-02", None, None]
+
+
+def _kv(items: list[tuple[str, str | None, int]]) -> Sheet:
+    frame = pl.DataFrame({"_item": [i for i, _, _ in items], "_value": [v for _, v, _ in items],
+                          "_row": [r for _, _, r in items]}, schema={"_item": pl.Utf8, "_value": pl.Utf8,
+                                                                     "_row": pl.Int32})
+    return Sheet(frame, {i: 1 for i, _, _ in items})
+
+
+def test_keyvalue_sheets_become_one_wide_row(schema):
+    info = _kv([("单位代码", "110000", 2), ("主要负责人", "张三", 5), ("不认识的项", "x", 9), ("单位代码", "重复", 10)])
+    wide = stack_keyvalue([(3, Return({"info": info})), (4, Return({}))], schema.sheet("info"))
+    assert wide.height == 1
+    row = wide.row(0, named=True)
+    assert (row[RID], row["raw__unit_code"], row["row__unit_code"], row["raw__principal"]) == (3, "110000", 2, "张三")
+    assert row["raw__period"] is None and row["row__period"] is None
+
+
+def test_task_facts_count_each_catalogue_number(schema):
+    tasks = pl.DataFrame({RID: [0, 0, 0, 1], "task_no": [1, 1, 2, 5]}, schema={RID: pl.Int32, "task_no": pl.Int64})
+    locs = {"tasks": {0: {"任务编号": 0}, 1: {"任务编号": 0}, 2: {"任务名称": 1}}}
+    got = facts.task_facts(tasks, locs, schema=schema)
+    n = len(schema.tasks)
+    assert got.height == 2 * n  # return 2 lacks the 任务编号 column: no facts rows
+    assert got.filter(pl.col(RID) == 0)["n"].to_list()[:3] == [2, 1, 0]
+    assert got.filter((pl.col(RID) == 1) & (pl.col("n") == 1))["task_no"].to_list() == [5]
+
+
+def test_return_facts_principal_and_ledger(schema):
+    info = pl.DataFrame({RID: [0, 1, 2], "report_type": [None, "汇总", "本级"], "raw__principal": ["张 三", "李四", None]},
+                        schema={RID: pl.Int32, "report_type": pl.Utf8, "raw__principal": pl.Utf8})
+    ledger = pl.DataFrame({RID: [0, 0]}, schema={RID: pl.Int32})
+    members = pl.DataFrame({RID: [0, 1], "raw__member": ["张三", "王五"]}, schema={RID: pl.Int32, "raw__member": pl.Utf8})
+    locs = {"ledger": {0: {}, 1: {}, 2: {}}, "members": {0: {"姓名": 0}, 1: {"姓名": 0}, 2: {"姓名": 0}}}
+    got = facts.return_facts([0, 1, 2], info=info, ledger=ledger, members=members, locs=locs, schema=schema)
+    expected = pl.DataFrame(
+        {RID: [0, 1, 2], "report_type": ["本级", "汇总", "本级"], "principal": ["张 三", "李四", None],
+         "n_ledger": [2, 0, 0], "principal_listed": ["yes", "no", None]},
+        schema={RID: pl.Int32, "report_type": pl.Utf8, "principal": pl.Utf8, "n_ledger": pl.Int64,
+                "principal_listed": pl.Utf8},
+    )
+    assert_frame_equal(got, expected)
+
+
+def test_copy_texts_hashes_what_detection_compares(schema):
+    """The store keeps copy_texts() of accepted returns; a later batch must recognise them."""
+    from jobs.tables import empty_table
+
+    texts = ["全年会议由120次压减到60次，节约经费3万元。", "全年会议由１２０次 压减到60次节约经费3万元", "无"]
+    ledger = empty_table("ledger").vstack(pl.DataFrame(
+        {"unit": ["A"] * 3, "period": ["2015-02"] * 3, "row": [2, 3, 4], "facts": texts},
+    ).with_columns(pl.col("row").cast(pl.Int32)).select(
+        [pl.col(c) if c in ("unit", "period", "row", "facts") else pl.lit(None).alias(c)
+         for c in empty_table("ledger").columns]).cast(empty_table("ledger").schema))
+    stored = copies.copy_texts({"ledger": ledger}, schema=schema)
+    assert stored.columns == ["unit", "sheet", "row", "column", "hash"]
+    assert stored["row"].to_list() == [2, 3]  # the placeholder is not a text worth comparing
+    assert stored["sheet"].to_list() == ["整改台账"] * 2 and stored["column"].to_list() == ["见物"] * 2
+    assert stored["hash"][0] == stored["hash"][1]  # width, spaces and punctuation folded
+    frame = _copy_frame([(0, 7, texts[0])])
+    units = pl.DataFrame({RID: [0], "unit": ["B"], "period": ["2015-02"]},
+                         schema={RID: pl.Int32, "unit": pl.Utf8, "period": pl.Utf8})
+    out = copies.detect_copies({"ledger": frame}, units=units, locs={}, other_units_texts=stored,
+                               period="2015-02", schema=schema)["ledger"]
+    assert out["copy__facts"].to_list() == ["单位“A”报送的内容"]
+
+
+def _copy_frame(rows: list[tuple[int, int, str]]) -> pl.DataFrame:
+    return pl.DataFrame(rows, schema={RID: pl.Int32, ROW: pl.Int32, "raw__facts": pl.Utf8}, orient="row",
+                        ).with_columns(pl.lit(None, pl.Utf8).alias("raw__mindset"))
+
+
+def test_copies_within_period_across_units_and_not_same_unit(schema):
+    text = "全年会议由120次压减到60次，节约经费3万元。"
+    frame = _copy_frame([(0, 2, text), (1, 2, text + " "), (2, 5, text), (3, 2, "短文本"), (0, 3, text)])
+    units = pl.DataFrame({RID: [0, 1, 2, 3], "unit": ["A", "A", "B", "C"], "period": ["2015-02"] * 3 + ["2015-02"]},
+                         schema={RID: pl.Int32, "unit": pl.Utf8, "period": pl.Utf8})
+    locs = {"ledger": {r: {"见物": 10} for r in range(4)}}
+    out = copies.detect_copies({"ledger": frame}, units=units, locs=locs, schema=schema)["ledger"]
+    marks = {(r[RID], r[ROW]): r["copy__facts"] for r in out.iter_rows(named=True)}
+    assert marks[(0, 3)] == "本表整改台账!K2"  # the repeat inside return 0 names the first item
+    assert marks[(0, 2)] == "单位“B”报送的内容"  # unit A shares the text with unit B
+    assert marks[(1, 2)] == "单位“B”报送的内容"
+    assert marks[(2, 5)] == "单位“A”报送的内容"
+    assert marks[(3, 2)] is None
+
+
+def test_copies_against_stored_texts_and_other_periods(schema):
+    text = "本单位深刻反思形式主义根源，认识到脱离群众的严重危害。"
+    frame = _copy_frame([(0, 2, text), (1, 2, text)])
+    units = pl.DataFrame({RID: [0, 1], "unit": ["A", "B"], "period": ["2015-02", "2015-03"]},
+                         schema={RID: pl.Int32, "unit": pl.Utf8, "period": pl.Utf8})
+    stored = pl.DataFrame({"unit": ["S", "A"], "sheet": ["整改台账"] * 2, "row": [2, 2], "column": ["见物"] * 2,
+                           "hash": [copies.text_hash(pl.Series([copy_key_expr_py(text)]))[0]] * 2})
+    out = copies.detect_copies({"ledger": frame}, units=units, locs={}, other_units_texts=stored,
+                               period="2015-02", schema=schema)["ledger"]
+    # stored texts are the collected period's: A is flagged (naming S, never itself); B's month differs
+    assert out["copy__facts"].to_list() == ["单位“S”报送的内容", None]
+
+
+def test_cut_cascades_keeps_primary(schema):
+    cell = dict(sheet="整改台账", row=2, col_index=8, schema=schema)
+    found = [
+        make_finding("bad-date", column="完成日期", value="x", **cell),
+        make_finding("done-without-date", column="完成日期", **cell),
+        make_finding("too-thin", column="见物", sheet="整改台账", row=2, col_index=10, schema=schema),
+        make_finding("too-thin", column="见物", sheet="整改台账", row=2, col_index=10, schema=schema),
+    ]
+    assert [(f.code, f.cell) for f in cut_cascades(found)] == [("bad-date", "整改台账!I2"), ("too-thin", "整改台账!K2")]
+
+
+def _modified_schema():
+    data = yaml.safe_load(DEFAULT_SCHEMA.read_text(encoding="utf-8"))
+    data = copy.deepcopy(data)
+    ledger = next(s for s in data["sheets"] if s["key"] == "ledger")
+    source = next(c for c in ledger["columns"] if c["key"] == "source")
+    source["values"].append("巡视反馈")
+    ledger["columns"].append({"name": "整改成效", "key": "effect", "type": "enum", "required": True,
+                              "values": ["明显", "一般"]})
+    data["rules"].append({"id": "ineffective-not-satisfied", "sheet": "ledger", "code": "closed-not-approved",
+                          "when": {"column": "整改状态", "equals": "效果不理想"},
+                          "then": {"column": "群众评价", "in": ["不满意", "未评价"]}})
+    return parse_schema(data)
+
+
+def test_checks_follow_schema_edits(schema):
+    base = suites.all_checks(schema)
+    changed = suites.all_checks(_modified_schema())
+    enum = next(c for c in changed["ledger"] if c.id == "ledger:source:enum")
+    assert "巡视反馈" in enum.value_set and "巡视反馈" in dict(enum.params)["allowed"]
+    new_ids = {c.id for c in changed["ledger"]} - {c.id for c in base["ledger"]}
+    assert new_ids == {"ledger:effect:required", "ledger:effect:enum", "ineffective-not-satisfied"}
+    rule = next(c for c in changed["ledger"] if c.id == "ineffective-not-satisfied")
+    assert (rule.kind, rule.column, rule.when, rule.header) == (
+        "in_set", "evaluation", suites.Cond("status", "eq", "效果不理想"), "群众评价")
+
+
+def test_every_schema_code_is_reachable(schema):
+    """Each finding code of the schema is produced by some check or structural step."""
+    produced = {c.code for checks in suites.all_checks(schema).values() for c in checks}
+    produced |= {"unreadable-file", "missing-sheet", "missing-column"}
+    assert set(schema.findings) <= produced, set(schema.findings) - produced
+
+
+@pytest.mark.parametrize("bad", [{"column": "整改状态", "like": "x"}])
+def test_unsupported_rule_condition_is_an_error(schema, bad):
+    data = yaml.safe_load(DEFAULT_SCHEMA.read_text(encoding="utf-8"))
+    data["rules"].append({"id": "odd", "sheet": "ledger", "code": "count-inconsistent", "when": bad,
+                          "then": {"column": "完成日期", "not_null": True}})
+    with pytest.raises(ValueError, match="unsupported"):
+        suites.all_checks(parse_schema(data))
