@@ -76,9 +76,17 @@ def attention_list(nodes: pl.DataFrame, rejections: pl.DataFrame, thresholds: Th
         pl.when(rebound >= t.rebound_items).then(pl.format("有{}项已销号问题反弹回潮", rebound)),
         pl.when(rejected >= t.rejections).then(pl.format("本期报表被退回{}次", rejected)),
     ]
+    hit = (
+        (comp < t.completion_rate).fill_null(False)
+        | (sat < t.satisfaction_rate).fill_null(False)
+        | (overdue >= t.overdue_items).fill_null(False)
+        | (rebound >= t.rebound_items).fill_null(False)
+        | (rejected >= t.rejections)
+    )
+    # format the Chinese reasons only for the units listed
     return (
-        frame.with_columns(pl.concat_list(reasons).list.drop_nulls().alias("reasons"))
-        .filter(pl.col("reasons").list.len() > 0)
+        frame.filter(hit)
+        .with_columns(pl.concat_list(reasons).list.drop_nulls().alias("reasons"))
         .select("code", "name", "level", "category", "reasons", pl.col("reasons").list.join("；").alias("reason"))
         .sort("code")
     )

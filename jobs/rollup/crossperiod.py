@@ -33,34 +33,57 @@ def _closed_value(vocab: Vocab) -> tuple[str, str]:
     return str(closed.column), (closed.values or ("",))[0]
 
 
-def overdue_items(ledger: pl.DataFrame, vocab: Vocab, *, end: date) -> pl.DataFrame:
-    """The overdue items, one row each: unit, 序号, 问题描述, 责任领导, 整改时限, 整改状态 ..."""
+def _counted(frame: pl.LazyFrame, counted: pl.DataFrame | None) -> pl.LazyFrame:
+    if counted is None:
+        return frame
+    return frame.join(counted.lazy().select("submission_id"), on="submission_id", how="semi")
+
+
+def overdue_items(ledger: pl.DataFrame, vocab: Vocab, *, end: date, counted: pl.DataFrame | None = None) -> pl.DataFrame:
+    """The overdue items, one row each: unit, 序号, 问题描述, 责任领导, 整改时限, 整改状态 ...
+
+    ``counted`` (``submission_id``) restricts the rows to counted returns.
+    Rows stay in the ledger's order (by return, then row): sorting a
+    national list by unit code would cost more than the rest of the roll-up.
+    """
     return (
-        ledger.filter(overdue_expr(vocab, end=end))
+        _counted(ledger.lazy().filter(overdue_expr(vocab, end=end)), counted)
         .select(*ITEM_COLUMNS)
         .with_columns((pl.lit(end) - pl.col("deadline")).dt.total_days().alias("days_overdue"))
-        .sort("unit", "seq")
+        .collect()
     )
 
 
-def rebound_items(ledger: pl.DataFrame, history: pl.DataFrame | None, vocab: Vocab, *, period: str) -> pl.DataFrame:
+def rebound_items(
+    ledger: pl.DataFrame,
+    history: pl.DataFrame | None,
+    vocab: Vocab,
+    *,
+    period: str,
+    counted: pl.DataFrame | None = None,
+) -> pl.DataFrame:
     """Items closed (销号) in an earlier period of the same unit that are not closed now.
 
     An item is the same when its unit, 序号 and 问题描述 are the same. ``history``
     holds the counted ledger rows of earlier periods (any columns of the ledger
-    layout, with ``period``); rows of ``period`` and later are ignored.
+    layout, with ``period``); rows of ``period`` and later are ignored. Rows
+    are not sorted (see :func:`overdue_items`).
+    ``counted`` (``submission_id``) restricts the current rows to counted returns.
     """
     column, closed = _closed_value(vocab)
     schema = {**{c: ledger.schema[c] for c in ITEM_COLUMNS}, "closed_in": pl.Utf8}
     if history is None or history.height == 0:
         return pl.DataFrame(schema=schema)
     was_closed = (
-        history.filter((pl.col("period") < period) & (pl.col(column) == closed))
+        history.lazy()
+        .filter((pl.col("period") < period) & (pl.col(column) == closed))
         .group_by("unit", "seq", "problem")
         .agg(pl.col("period").max().alias("closed_in"))
     )
-    now_open = ledger.filter(pl.col(column).fill_null("") != closed).select(*ITEM_COLUMNS)
-    return now_open.join(was_closed, on=["unit", "seq", "problem"], how="inner").sort("unit", "seq")
+    now_open = ledger.lazy().filter(pl.col(column).fill_null("") != closed)
+    # the join with the (small) closed history first, the counted filter on what is left
+    found = now_open.join(was_closed, on=["unit", "seq", "problem"], how="inner")
+    return _counted(found, counted).select(*ITEM_COLUMNS, "closed_in").collect()
 
 
 def rebound_counts(items: pl.DataFrame) -> pl.DataFrame:

@@ -17,7 +17,7 @@ import polars as pl
 from jobs.rollup import counts, crossperiod, federation
 from jobs.rollup.attention import Thresholds, attention_list, rejection_counts
 from jobs.rollup.indicators import indicators_json, with_rates
-from jobs.rollup.tree import closure, root_code
+from jobs.rollup.tree import closure, roll_up, root_code
 from jobs.rollup.vocab import Vocab, load_vocab
 from jobs.schema import Schema, load_schema
 from jobs.tables import empty_table
@@ -81,17 +81,6 @@ def _contributions(
     return frame.select("code", "category", *(pl.col(k).fill_null(0).cast(pl.Int64) for k in vocab.count_keys))
 
 
-def _roll_up(tree: pl.DataFrame, contrib: pl.DataFrame, vocab: Vocab) -> pl.DataFrame:
-    keys = list(vocab.count_keys)
-    return (
-        tree.select("ancestor", "descendant")
-        .join(contrib, left_on="descendant", right_on="code", how="inner")
-        .group_by("ancestor")
-        .agg(pl.col(keys).sum())
-        .rename({"ancestor": "code"})
-    )
-
-
 def summarize(
     tables: Mapping[str, pl.DataFrame],
     submissions: pl.DataFrame,
@@ -142,16 +131,19 @@ def summarize(
     if unknown.height:
         warnings.append(f"以下单位不在本期名册中，其报表未计入汇总：{'、'.join(sorted(unknown['unit'].to_list()))}")
         counted = counted.join(known, left_on="unit", right_on="code", how="semi")
-    detail = counts.only_counted(_tables(tables, schema), counted)
+    detail = _tables(tables, schema)
 
     history = history_tables.get("ledger") if history_tables else None
-    rebound = crossperiod.rebound_items(detail["ledger"], history, vocab, period=period)
-    overdue = crossperiod.overdue_items(detail["ledger"], vocab, end=end)
+    rebound = crossperiod.rebound_items(detail["ledger"], history, vocab, period=period, counted=counted)
+    overdue = crossperiod.overdue_items(detail["ledger"], vocab, end=end, counted=counted)
     own = counts.own_counts(
-        detail, vocab, overdue=crossperiod.overdue_expr(vocab, end=end), rebound=crossperiod.rebound_counts(rebound)
+        detail, counted, vocab, overdue=crossperiod.overdue_expr(vocab, end=end),
+        rebound=crossperiod.rebound_counts(rebound),
     )
     cover = counts.coverage(registry, counted, deadline=deadline)
     contrib = _contributions(registry, cover, own, vocab)
+    keys = list(vocab.count_keys)
+    own_cols = contrib.select("code", *(pl.col(k).alias(OWN + k) for k in keys))
 
     tree = closure(registry)
     contrib, covered, fold_warnings = federation.fold_in(
@@ -167,14 +159,10 @@ def summarize(
     )
     warnings += fold_warnings
 
-    keys = list(vocab.count_keys)
-    own_cols = _contributions(registry, cover, own, vocab).select(
-        "code", *(pl.col(k).alias(OWN + k) for k in keys)
-    )
     nodes = (
         registry.select(*NODE_COLUMNS)
         .join(covered, on="code", how="left")
-        .join(_roll_up(tree, contrib, vocab), on="code", how="left")
+        .join(roll_up(registry, tree, contrib, keys), on="code", how="left")
         .with_columns(pl.col(keys).fill_null(0))
         .join(own_cols, on="code", how="left")
     )

@@ -37,6 +37,39 @@ def closure(registry: pl.DataFrame) -> pl.DataFrame:
     raise RegistryError([msg])
 
 
+def depths(tree: pl.DataFrame) -> pl.DataFrame:
+    """``code, depth``: each node's distance from the root (0 for the root)."""
+    return tree.group_by("descendant").agg(pl.col("depth").max()).rename({"descendant": "code"})
+
+
+def roll_up(registry: pl.DataFrame, tree: pl.DataFrame, contrib: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+    """Subtree sums of ``keys`` for every registry node (``code`` + keys).
+
+    ``contrib`` may hold several rows per ``code``. Level by level, deepest
+    first: a level's subtree sums are its own figures plus the sums of its
+    children, so each node is touched twice and the cost is linear in nodes.
+    """
+    # several rows per code only when 汇总 returns were folded in (one per 类别)
+    unique = contrib["code"].n_unique() == contrib.height
+    own = contrib.select("code", *keys) if unique else contrib.group_by("code").agg(pl.col(keys).sum())
+    frame = (
+        registry.select("code", "parent")
+        .join(depths(tree), on="code", how="left")
+        .join(own, on="code", how="left")
+        .with_columns(pl.col(keys).fill_null(0))
+    )
+    levels = frame.partition_by("depth", as_dict=True)
+    out, carry = [], None
+    for (_depth,), level in sorted(levels.items(), key=lambda kv: -kv[0][0]):
+        if carry is not None:
+            level = level.join(carry, left_on="code", right_on="parent", how="left", suffix="\x00").with_columns(
+                (pl.col(k) + pl.col(k + "\x00").fill_null(0)).alias(k) for k in keys
+            ).select(frame.columns)
+        out.append(level)
+        carry = level.group_by("parent").agg(pl.col(keys).sum())
+    return pl.concat(out).select("code", *keys)
+
+
 def subtree_codes(tree: pl.DataFrame, code: str) -> pl.Series:
     """Codes of ``code`` and every unit below it."""
     return tree.filter(pl.col("ancestor") == code)["descendant"]
