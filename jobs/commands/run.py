@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from jobs.commands._parallel import check_parallel, intake_runtime, parallel_options
 from jobs.commands.home import fail, home_option, open_home, period_option
 from jobs.commands.report import output_lines, step
 from jobs.errors import RectifyError
@@ -24,25 +25,19 @@ class RunResult:
 
 
 def ingest_inbox(
-    home: Home, inbox: Path, *, period: str, on_batch: Callable[[int], None] | None = None
+    home: Home, inbox: Path, *, period: str, executor: object | None = None, progress: object | None = None
 ):  # -> jobs.intake.IngestResult
-    """Ingest every file of ``inbox`` not yet recorded for ``period``, batch by batch.
+    """Ingest every file of ``inbox`` not yet recorded for ``period``.
 
     Files already recorded change nothing (intake is idempotent), so the
-    inbox can be run again after more returns arrive.
+    inbox can be run again after more returns arrive. ``executor`` and
+    ``progress`` are the intake's (:mod:`jobs.executors`, :class:`jobs.progress.Progress`).
     """
-    from jobs.intake import IngestResult, expand_paths, ingest_paths
+    from jobs.intake import ingest_paths
 
-    files = expand_paths([inbox])
-    size = int(home.config.limits.get("batch_size", 200))
-    total = IngestResult(period=period)
-    for start in range(0, len(files), size):
-        batch = files[start : start + size]
-        result = ingest_paths(home, batch, period=period, batch_size=size, holder="rectify run")
-        total.files += result.files
-        if on_batch is not None:
-            on_batch(len(batch))
-    return total
+    return ingest_paths(
+        home, [inbox], period=period, holder="rectify run", executor=executor, progress=progress  # type: ignore[arg-type]
+    )
 
 
 def run_month(
@@ -52,13 +47,12 @@ def run_month(
     inbox: Path | None = None,
     out_dir: Path | None = None,
     formats: Sequence[str] = ("html", "xlsx"),
-    on_batch: Callable[[int], None] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> RunResult:
-    """Ingest ``inbox`` (if given), summarize ``period`` and write the report."""
+    """Ingest ``inbox`` (if given, in this process), summarize ``period`` and write the report."""
     from jobs.report.pipeline import make_report
 
-    intake = ingest_inbox(home, inbox, period=period, on_batch=on_batch) if inbox is not None else None
+    intake = ingest_inbox(home, inbox, period=period) if inbox is not None else None
     files = make_report(
         home, period=period, out_dir=out_dir, formats=tuple(formats), progress=progress, write_summary=True  # type: ignore[arg-type]
     )
@@ -108,13 +102,25 @@ def screen_summary(result: RunResult) -> list[str]:
 )
 @click.option("--pdf", is_flag=True, help="Also print the report to PDF (headless Chromium).")
 @click.option("--docx", is_flag=True, help="Also write the report as a Word document.")
+@parallel_options
 def run_command(
-    period: str, home: Path | None, inbox: Path | None, out_dir: Path | None, pdf: bool, docx: bool
+    period: str,
+    home: Path | None,
+    inbox: Path | None,
+    out_dir: Path | None,
+    pdf: bool,
+    docx: bool,
+    workers: int | None,
+    executor_kind: str,
+    address: str | None,
+    quiet: bool,
 ) -> None:
     """The monthly job in one command: ingest the inbox, summarize, write the report.
 
-    Prints where the outputs are and a one-screen summary. Rejected returns
-    do not stop the run (their units get receipts and stay on the chase list).
+    Prints where the outputs are and a one-screen summary; a progress line on
+    stderr while the inbox is ingested (in parallel with --workers). Rejected
+    returns do not stop the run (their units get receipts and stay on the
+    chase list).
 
     \b
     Example:
@@ -123,19 +129,26 @@ def run_command(
     """
     target = open_home(home)
     formats = ("html", "xlsx") + (("docx",) if docx else ()) + (("pdf",) if pdf else ())
+    check_parallel(executor_kind, address)  # type: ignore[arg-type]
+    say = (lambda _msg: None) if quiet else step
     try:
+        intake = None
         if inbox is not None:
             from jobs.intake import expand_paths
 
             n_files = len(expand_paths([inbox]))
-            with click.progressbar(length=n_files, label="收件入库", file=click.get_text_stream("stderr")) as bar:
-                intake = ingest_inbox(target, inbox, period=period, on_batch=bar.update)
-        else:
-            intake = None
+            size = int(target.config.limits.get("batch_size", 200))
+            runtime = intake_runtime(
+                n_files=n_files, batch_size=size, workers=workers, executor_kind=executor_kind,  # type: ignore[arg-type]
+                address=address, quiet=quiet,
+            )  # fmt: skip
+            say(f"收件入库：{n_files}个文件")
+            with runtime as (executor, progress):
+                intake = ingest_inbox(target, inbox, period=period, executor=executor, progress=progress)
         from jobs.report.pipeline import make_report
 
         files = make_report(
-            target, period=period, out_dir=out_dir, formats=formats, progress=step, write_summary=True  # type: ignore[arg-type]
+            target, period=period, out_dir=out_dir, formats=formats, progress=say, write_summary=True  # type: ignore[arg-type]
         )
     except (RectifyError, RegistryError) as exc:
         raise fail(exc) from None

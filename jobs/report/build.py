@@ -48,7 +48,7 @@ def category_rows(summary: Summary, code: str) -> list[dict[str, Any]]:
     else:
         from jobs.rollup.indicators import with_rates
 
-        keys = [k for k in summary.vocab.count_keys] if summary.vocab is not None else []
+        keys = list(summary.vocab.count_keys) if summary.vocab is not None else []
         within = summary.contributions.filter(pl.col("code").is_in(_subtree(summary, code).implode()))
         frame = with_rates(within.group_by("category").agg(pl.col(keys).sum()).sort("category"), summary.vocab)
     frame = frame.with_columns(pl.col("category").alias("code"), pl.col("category").alias("name"))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from markupsafe import Markup
@@ -343,11 +343,5 @@ def assemble_context(
     if charts:
         from jobs.report.charts import render_charts
 
-        ctx = _with_charts(ctx, render_charts(ctx))
+        ctx = replace(ctx, charts=render_charts(ctx))
     return ctx
-
-
-def _with_charts(ctx: ReportContext, charts: Charts) -> ReportContext:
-    from dataclasses import replace
-
-    return replace(ctx, charts=charts)
