@@ -272,7 +272,7 @@ def long_cell(src: Path, dst: Path, *, chars: int = 100_000) -> Path:
 
     openpyxl truncates long text, so the cell is spliced into the sheet XML.
     """
-    marker = "超长单元格标记"
+    marker = "LONG-CELL-MARKER-7f3a"  # ASCII: openpyxl with lxml writes CJK as character references
     wb = openpyxl.load_workbook(src)
     ws = wb["整改台账"]
     col = [c.value for c in ws[1]].index("见物") + 1

@@ -190,3 +190,88 @@ def test_dangerous_cases_bounded_in_memory_and_time(corpus):
         assert seconds < 10, (name, seconds)
     # The child's own high-water mark: interpreter, polars and fastexcel included.
     assert results["peak_mb"] < 500, results["peak_mb"]
+
+
+# -- property: validation never raises on arbitrary workbooks -----------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from jobs.schema import load_schema  # noqa: E402
+
+_SCHEMA = load_schema()
+_TEXT = st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=40)
+_SHEET_NAME = st.one_of(
+    st.sampled_from([s.name for s in _SCHEMA.sheets]),
+    st.sampled_from([f" {s.name}　" for s in _SCHEMA.sheets]),
+    st.text(st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="[]:*?/\\'"),
+            min_size=1, max_size=31),
+)
+_VALUE = st.one_of(
+    st.none(),
+    _TEXT,
+    st.integers(-10**12, 10**12),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.dates(dt_min := __import__("datetime").date(1900, 3, 1)),
+    st.sampled_from(["已完成", "推进中", "满意", "是", "否", "牵头", "不涉及", "１２", "2015年2月30日", "#NAME?",
+                     "=1+1", "=SUM(A1:A3)", "=1/0", "无", "同上", "  ", "１２３４５", "2015-02", "110000"]),
+    st.text(min_size=200, max_size=2000, alphabet="整改落实见人见物见思想"),
+)
+
+
+@st.composite
+def _workbooks(draw) -> list[tuple[str, list[list[object]]]]:
+    sheets, used = [], set()
+    for sheet in _SCHEMA.sheets:
+        if not draw(st.booleans()) and draw(st.booleans()):
+            continue  # about a quarter of the sheets missing
+        name = draw(_SHEET_NAME)
+        if name.strip().casefold() in used or not name.strip():
+            continue
+        used.add(name.strip().casefold())
+        headers = list(sheet.headers)
+        headers = draw(st.permutations(headers)) if draw(st.booleans()) else headers
+        headers = [h if draw(st.integers(0, 9)) else draw(_TEXT) for h in headers]
+        rows: list[list[object]] = [[draw(_TEXT)]] if draw(st.booleans()) else []  # a title row
+        rows.append(headers)
+        rows += draw(st.lists(st.lists(_VALUE, max_size=len(headers) + 2), max_size=6))
+        sheets.append((name, rows))
+    return sheets
+
+
+def _save(sheets: list[tuple[str, list[list[object]]]], path: Path) -> Path:
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    wb.remove(wb.active)
+    for name, rows in sheets:
+        ws = wb.create_sheet(name)
+        for row in rows:
+            ws.append(row)
+    if not sheets:
+        wb.create_sheet("Sheet1")
+    wb.save(path)
+    return path
+
+
+# One GX run costs seconds on a busy machine, so each example is a batch of
+# workbooks validated together: 5 examples x up to 6 workbooks.
+@pytest.mark.slow
+@settings(max_examples=5, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
+                                 HealthCheck.data_too_large])
+@given(books=st.lists(_workbooks(), min_size=1, max_size=6))
+def test_validation_never_raises_on_random_workbooks(tmp_path, verdicts, books):
+    # ``verdicts`` only makes sure GX is imported and warm before hypothesis times anything.
+    from jobs.validate.pipeline import validate_files
+
+    paths = [_save(book, tmp_path / f"random-{i}.xlsx") for i, book in enumerate(books)]
+    results = validate_files(paths, registry=pl.DataFrame(H.registry_rows()), period=H.PERIOD)
+    assert [r.report.file for r in results] == [str(p) for p in paths]
+    for result in results:
+        report = result.report
+        for finding in report.findings:
+            assert finding.severity in ("error", "warning")
+            assert CJK.search(finding.message), finding
+        if not report.accepted:
+            assert report.errors
