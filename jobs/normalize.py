@@ -1,10 +1,12 @@
-"""Parse cleaned cell text into dates and integers, one value or a whole column.
+"""Clean cell text, and parse it into dates and integers, one value or a whole column.
 
-The reader hands over every cell as cleaned text (``jobs.text.clean_text``);
-this module decides what counts as a date or a whole number. The scalar
-functions (:func:`parse_date`, :func:`parse_int`) and the Polars expressions
-(:func:`date_expr`, :func:`int_expr`) accept exactly the same spellings; a
-property test holds them to that.
+The reader cleans every cell with :func:`clean_cell` / :func:`clean_column`
+(``jobs.text.clean_text`` plus: a real Excel date cell, which fastexcel renders
+``2015-01-15 00:00:00``, becomes ``2015-01-15``); this module then decides
+what counts as a date or a whole number. The scalar functions
+(:func:`parse_date`, :func:`parse_int`, ``clean_text``) and the Polars
+expressions (:func:`date_expr`, :func:`int_expr`, :func:`clean_expr`) accept
+exactly the same spellings; property tests hold them to that.
 
 Accepted dates
     ``2015-01-15``, ``2015-1-5``, ``2015/1/15``, ``2015.1.15``,
@@ -32,6 +34,8 @@ import re
 import unicodedata
 
 import polars as pl
+
+from jobs.text import clean_text
 
 EARLIEST = dt.date(1990, 1, 1)
 LATEST = dt.date(2100, 12, 31)
@@ -70,6 +74,55 @@ _DATE_RS = _DATE.format(ws=_WS_RUST)
 _INT_RS = _INT.format(ws=_WS_RUST)
 _STRIP_PY = re.compile(rf"^{_WS}+|{_WS}+$")
 _WS_CHARS = "".join(chr(cp) for cp in WS_CODEPOINTS)
+
+
+# A real Excel date cell read as text: "2015-01-15 00:00:00". Midnight adds
+# nothing, and the bare date is what the clerk sees in Excel.
+_MIDNIGHT = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2} 00:00:00$")
+
+
+def clean_cell(value: str | None) -> str | None:
+    """:func:`jobs.text.clean_text` for one cell, with a fast path for ordinary text.
+
+    ``str.isprintable`` is False for every character ``clean_text`` treats as
+    space except the ASCII space itself, so printable text without double
+    spaces only needs its ends trimmed. A real Excel date cell
+    (``2015-01-15 00:00:00``) is shortened to the date the clerk sees.
+    """
+    if value is None:
+        return None
+    if value.isprintable() and "  " not in value:
+        value = value.strip(" ")
+    else:
+        value = clean_text(value)
+        if value is None:
+            return None
+    if len(value) == 19 and value.endswith(" 00:00:00") and _MIDNIGHT.match(value):
+        return value[:10]
+    return value or None
+
+
+def clean_column(values: list[str | None]) -> list[str | None]:
+    """``clean_cell`` over a column; returns ``values`` itself when nothing changes.
+
+    Most columns need no cleaning, and one check on the tab-joined column (tab
+    is not printable, so it cannot hide inside a printable value) decides that
+    at C speed instead of a Python call per cell.
+    """
+    texts = list(filter(None, values))
+    joined = "\t".join(texts)
+    if (
+        "".join(texts).isprintable()
+        and "" not in values
+        and "  " not in joined
+        and " \t" not in joined
+        and "\t " not in joined
+        and not joined.startswith(" ")
+        and not joined.endswith(" ")
+        and " 00:00:00" not in joined
+    ):
+        return values
+    return [clean_cell(v) for v in values]
 
 
 def _fold(text: str) -> str:

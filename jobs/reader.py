@@ -27,7 +27,8 @@ import polars as pl
 from jobs.errors import UnreadableFile
 from jobs.findings import Finding, make_finding
 from jobs.schema import Schema, Sheet, load_schema
-from jobs.text import clean_text, fold_key
+from jobs.normalize import clean_column
+from jobs.text import fold_key
 
 # The header is looked for among the first rows only: templates put at most a
 # title and a few notes above it.
@@ -49,9 +50,6 @@ _EXCEL_ERRORS = {
     "GettingData": "#GETTING_DATA",
 }
 _ERROR_DETAIL = re.compile(r"Error\((\w+)\)")
-# A real Excel date cell read as text: "2015-01-15 00:00:00". Midnight adds
-# nothing, and the bare date is what the clerk sees in Excel.
-_MIDNIGHT = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2} 00:00:00$")
 
 
 @dataclass
@@ -156,27 +154,6 @@ def _note(reason: str, schema: Schema, *, sheet: str | None = None) -> Finding:
     return Finding(code="workbook-note", severity="warning", message=reason, sheet=sheet)
 
 
-def clean_cell(value: str | None) -> str | None:
-    """:func:`jobs.text.clean_text` for one cell, with a fast path for ordinary text.
-
-    ``str.isprintable`` is False for every character ``clean_text`` treats as
-    space except the ASCII space itself, so printable text without double
-    spaces only needs its ends trimmed. A real Excel date cell
-    (``2015-01-15 00:00:00``) is shortened to the date the clerk sees.
-    """
-    if value is None:
-        return None
-    if value.isprintable() and "  " not in value:
-        value = value.strip(" ")
-    else:
-        value = clean_text(value)
-        if value is None:
-            return None
-    if len(value) == 19 and value.endswith(" 00:00:00") and _MIDNIGHT.match(value):
-        return value[:10]
-    return value or None
-
-
 @dataclass
 class _Grid:
     """A sheet's raw cells: ``columns[i]`` is Excel column ``absolute[i]``; list
@@ -241,29 +218,6 @@ def _header_row(grid: _Grid, known: set[str]) -> tuple[int | None, dict[str, int
     return best, best_map
 
 
-def _clean_column(values: list[str | None]) -> list[str | None]:
-    """``clean_cell`` over a column; returns ``values`` itself when nothing changes.
-
-    Most columns need no cleaning, and one check on the tab-joined column (tab
-    is not printable, so it cannot hide inside a printable value) decides that
-    at C speed instead of a Python call per cell.
-    """
-    texts = list(filter(None, values))
-    joined = "\t".join(texts)
-    if (
-        "".join(texts).isprintable()
-        and "" not in values
-        and "  " not in joined
-        and " \t" not in joined
-        and "\t " not in joined
-        and not joined.startswith(" ")
-        and not joined.endswith(" ")
-        and " 00:00:00" not in joined
-    ):
-        return values
-    return [clean_cell(v) for v in values]
-
-
 def _kept_rows(columns: list[list[str | None]], height: int) -> list[int] | None:
     """Indices of rows with any value, or ``None`` when every row has one."""
     if not columns or any(None not in col for col in columns):
@@ -281,7 +235,7 @@ def _kept_rows(columns: list[list[str | None]], height: int) -> list[int] | None
 
 def _body(grid: _Grid, positions: list[int], start: int) -> tuple[list[list[str | None]], list[int]]:
     """Cleaned cells of ``positions`` from grid row ``start`` on, fully empty rows dropped."""
-    cleaned = [_clean_column(grid.columns[p][start:]) for p in positions]
+    cleaned = [clean_column(grid.columns[p][start:]) for p in positions]
     keep = _kept_rows(cleaned, grid.height - start)
     if keep is None:
         return cleaned, list(range(start + 1, grid.height + 1))
@@ -308,7 +262,7 @@ def _table_frame(grid: _Grid, names: list[str], positions: list[int], start: int
     cleaned_all = []
     for i, pos in enumerate(positions):
         raw = grid.columns[pos][start:]
-        cleaned = _clean_column(raw)
+        cleaned = clean_column(raw)
         cleaned_all.append(cleaned)
         series.append(sliced[pos].alias(f"_{i}") if cleaned is raw else pl.Series(f"_{i}", cleaned, dtype=pl.Utf8))
     height = grid.height - start

@@ -475,10 +475,10 @@ CELL_TEXT = st.one_of(
 @settings(max_examples=200, deadline=None)
 @given(st.lists(CELL_TEXT, max_size=15))
 def test_clean_column_fast_path_equals_clean_text(values):
-    from jobs.reader import _clean_column, clean_cell
+    from jobs.normalize import clean_cell, clean_column
 
     assert [clean_cell(v) for v in values] == [_reference_clean(v) for v in values]
-    assert _clean_column(list(values)) == [_reference_clean(v) for v in values]
+    assert clean_column(list(values)) == [_reference_clean(v) for v in values]
 
 
 # --- throughput against the raw fastexcel floor -----------------------------
