@@ -338,3 +338,22 @@ def test_empty_period_renders_dashes_not_errors(tmp_path):
     assert 'data-key="items_total">0<' in page
     wb = openpyxl.load_workbook(write_xlsx(ctx, tmp_path / "empty.xlsx"))
     assert wb["未报送单位"].max_row == 3  # headers only
+
+
+def test_long_lists_are_capped_on_the_page_but_complete_in_excel(tmp_path):
+    from jobs.report.context import PAGE_LIST_LIMIT
+
+    n = PAGE_LIST_LIMIT + 50
+    attention = [{"code": f"U{i:04d}", "name": f"单位{i}", "reasons": ["完成率低"] * (1 + (i == n - 1))} for i in range(n)]
+    missing = [{"code": f"M{i:04d}", "name": f"未报{i}", "parent": "全国", "level": "村级"} for i in range(n)]
+    ctx = assemble_context(
+        _node(1), period="2015-02", deadline=dt.datetime(2015, 2, 28), scope_code="0", scope_name="全国",
+        scope_level="全国", attention=attention, missing=missing, charts=False,
+    )
+    page = render_html(ctx)
+    assert ctx.attention_shown[0].code == f"U{n - 1:04d}"  # the unit with most reasons first
+    assert page.count("<td>U0") == PAGE_LIST_LIMIT and page.count("<td>M0") == PAGE_LIST_LIMIT
+    assert f"完整名单（{n}个）" in page
+    assert f'data-key="attention.count">{n}<' in page
+    wb = openpyxl.load_workbook(write_xlsx(ctx, tmp_path / "long.xlsx"))
+    assert wb["重点关注"].max_row == 3 + n and wb["未报送单位"].max_row == 3 + n

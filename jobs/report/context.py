@@ -27,6 +27,9 @@ from jobs.report.indicators import (
 from jobs.schema import Schema, load_schema
 
 Number = int | float | None
+# Rows of the attention list and of the annex printed on the page; the Excel
+# tables always hold every row (a national registry has thousands of units).
+PAGE_LIST_LIMIT = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +191,17 @@ class ReportContext:
     trend: tuple[tuple[str, Mapping[str, Number]], ...]
     missing: tuple[MissingUnit, ...]
     charts: Charts = field(default_factory=Charts)
+
+    @property
+    def attention_shown(self) -> tuple[AttentionRow, ...]:
+        """The attention rows printed on the page: most reasons first, at most :data:`PAGE_LIST_LIMIT`."""
+        ranked = sorted(self.attention, key=lambda a: (-len(a.reasons), a.code))
+        return tuple(ranked[:PAGE_LIST_LIMIT])
+
+    @property
+    def missing_shown(self) -> tuple[MissingUnit, ...]:
+        """The annex rows printed on the page (at most :data:`PAGE_LIST_LIMIT`)."""
+        return self.missing[:PAGE_LIST_LIMIT]
 
     @property
     def is_national(self) -> bool:
