@@ -102,3 +102,19 @@ def test_export_and_include_summary(home, tmp_path):
     assert (out["items_total"], out["items_done"], out["units_expected"], out["units_reported"]) == (6, 3, 5, 2)
     bad = _invoke("--period", "2015-03", "--home", str(top.root), "--include-summary", str(path))
     assert bad.exit_code == 1 and "报送期" in bad.output
+
+
+@pytest.mark.slow
+def test_summary_return_through_intake(home, tmp_path):
+    """A lower office's 汇总 return is ingested like any return and folded in at the top."""
+    inbox = tmp_path / "inbox"
+    exported = _invoke("--period", P, "--home", str(home.root), "--unit", "110000",
+                       "--export-summary", str(inbox / "北京汇总.xlsx"))  # fmt: skip
+    assert exported.exit_code == 0, exported.output
+    top = _make_home(tmp_path / "top", with_returns=False)
+    ingested = CliRunner().invoke(main, ["ingest", str(inbox), "--period", P, "--home", str(top.root)])
+    assert ingested.exit_code == 0, ingested.output
+    subs = top.store.submissions(P)
+    assert subs.select("unit", "accepted", "report_type").rows() == [("110000", True, "汇总")]
+    out = json.loads(_invoke("--period", P, "--home", str(top.root), "--json").stdout)
+    assert (out["items_total"], out["units_expected"], out["units_reported"]) == (6, 5, 2)

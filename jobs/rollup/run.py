@@ -85,6 +85,34 @@ def include_summaries(
     )
 
 
+def stored_summary_rows(home: Home, submissions: pl.DataFrame, *, period: str) -> tuple[pl.DataFrame, list[str]]:
+    """``summary`` rows of the period's counted 汇总 returns in the store, re-read from the archive.
+
+    The validator accepted these files (jobs.rollup.summary_return.check_summary_return);
+    the store keeps their original bytes, so nothing else needs storing.
+    Returns the rows and Chinese warnings for archived files that cannot be read.
+    """
+    from jobs.rollup.counts import counted_submissions
+    from jobs.rollup.summary_return import read_summary_return
+
+    schema = load_schema()
+    counted = counted_submissions(
+        submissions, period=period, report_type=summary_report_type(schema), default_report_type=schema.default_report_type
+    )
+    if counted.height == 0 or "archive_path" not in submissions.columns:
+        return pl.DataFrame(schema=SUMMARY_SCHEMA), []
+    found = submissions.join(counted.select("submission_id"), on="submission_id", how="semi")
+    rows, warnings = [], []
+    for sid, unit, name, archived in found.select("submission_id", "unit", "file_name", "archive_path").iter_rows():
+        try:
+            frame, _findings = read_summary_return(home.store.root / archived, period=period)
+        except (UnreadableFile, OSError):
+            warnings.append(f"单位“{unit}”的汇总报表“{name}”存档无法读取，未计入汇总")
+            continue
+        rows.append(frame.with_columns(pl.lit(sid, pl.Utf8).alias("submission_id")))
+    return (pl.concat(rows) if rows else pl.DataFrame(schema=SUMMARY_SCHEMA)), warnings
+
+
 def summarize_home(
     home: Home,
     *,
@@ -101,6 +129,9 @@ def summarize_home(
     registry = home.registry(period)
     tables = dict(store.load_tables(period))
     submissions = store.submissions()
+    stored, archive_warnings = stored_summary_rows(home, submissions, period=period)
+    if stored.height:
+        tables[SUMMARY_TABLE] = stored
     if include:
         times = {p: home.local_time(p.stat().st_mtime) for p in include}
         rows, subs = include_summaries(include, registry=registry, period=period, received_at=times)
@@ -111,7 +142,7 @@ def summarize_home(
     before = previous_period(period)
     if with_previous and submissions.filter(pl.col("period") == before).height:
         previous = summarize_home(home, period=before, with_previous=False)
-    return summarize(
+    summary = summarize(
         tables,
         submissions,
         registry,
@@ -121,6 +152,8 @@ def summarize_home(
         history_tables=_history(home, period),
         thresholds=home.config.thresholds,
     )
+    summary.warnings[:0] = archive_warnings
+    return summary
 
 
 def _write_parquet(frame: pl.DataFrame, path: Path) -> None:

@@ -265,3 +265,44 @@ def _consistency(rows: pl.DataFrame, vocab: Vocab, schema: Schema) -> list[Findi
                 )
             )  # fmt: skip
     return out
+
+
+def is_summary_return(raw: Any, *, schema: Schema | None = None) -> bool:
+    """Whether a read return (:class:`jobs.reader.RawReturn`) says 报表类型 = 汇总."""
+    schema = schema or load_schema()
+    info = getattr(raw, "sheets", {}).get("info")
+    if info is None or "_item" not in info.frame.columns:
+        return False
+    item = schema.sheet("info").columns[[c.key for c in schema.sheet("info").columns].index("report_type")].name
+    values = info.frame.filter(pl.col("_item") == item)["_value"].drop_nulls().to_list()
+    return any(fold_key(v) == fold_key(summary_report_type(schema)) for v in values)
+
+
+def check_summary_return(
+    raw: Any, *, registry: pl.DataFrame | None, period: str | None, schema: Schema | None = None
+) -> tuple[Any, dict[str, pl.DataFrame]]:
+    """The verdict on a 汇总 return and its ``summary`` table, for the validator's routing.
+
+    Returns ``(Report, {"summary": rows})``; rows carry no ``submission_id``
+    (the store assigns it). Any error finding rejects the return.
+    """
+    from jobs.findings import Report
+    from jobs.rollup.federation import SUMMARY_TABLE
+
+    schema = schema or load_schema()
+    info = raw.sheets["info"].frame
+    by_item = {item: value for item, value in info.select("_item", "_value").iter_rows()}
+    names = {c.key: c.name for c in schema.sheet("info").columns}
+    try:
+        rows, findings = read_summary_return(raw, registry=registry, period=period, schema=schema)
+    except UnreadableFile as exc:
+        rows, findings = pl.DataFrame(schema=SUMMARY_SCHEMA), [make_finding("unreadable-file", schema=schema, reason=exc.reason)]
+    report = Report(
+        file=str(raw.path),
+        unit=by_item.get(names["unit_code"]),
+        period=by_item.get(names["period"]),
+        findings=[*getattr(raw, "warnings", []), *findings],
+    )
+    report.stats = {"rows": {load_vocab().sheet_name: rows.height}, "n_errors": len(report.errors),
+                    "n_warnings": len(report.warnings)}  # fmt: skip
+    return report, {SUMMARY_TABLE: rows}

@@ -102,7 +102,13 @@ def validate_files(
             raws.append(exc)
     TIMINGS["read"] += time.perf_counter() - started
     arrivals = {p: (received_at or {}).get(p) or arrival_time(p) for p in paths}
-    readable = [(i, r) for i, r in enumerate(raws) if not isinstance(r, BaseException)]
+    # 汇总 returns (报表类型 = 汇总, from `rectify summarize --export-summary`) have
+    # their own layout: the roll-up area checks them and keeps their counts.
+    from jobs.rollup.federation import summary_report_type
+    from jobs.rollup.summary_return import check_summary_return, is_summary_return
+
+    summaries = {i for i, r in enumerate(raws) if not isinstance(r, BaseException) and is_summary_return(r, schema=schema)}
+    readable = [(i, r) for i, r in enumerate(raws) if not isinstance(r, BaseException) and i not in summaries]
     results = validate_returns(
         [r for _, r in readable],
         registry=registry,
@@ -112,6 +118,9 @@ def validate_files(
         schema=schema,
     )
     by_index = dict(zip([i for i, _ in readable], results, strict=True))
+    for i in summaries:
+        report, tables = check_summary_return(raws[i], registry=registry, period=period, schema=schema)
+        by_index[i] = ValidatedReturn(report, tables, "", summary_report_type(schema))
     out = []
     for i, (path, raw_) in enumerate(zip(paths, raws, strict=True)):
         result = by_index.get(i)
@@ -212,6 +221,7 @@ def _results(
     counts = {
         sheet.key: dict(frames[sheet.key].group_by(RID).len().iter_rows()) for sheet in schema.sheets
     }
+    empty = {s.key: pl.DataFrame(schema=table_schema(s.key, schema=schema)) for s in schema.sheets}
     out = []
     for rid, ret in numbered:
         meta = per_return.get(rid, {})
@@ -228,7 +238,7 @@ def _results(
             "n_warnings": len(report.warnings),
         }
         own = tables.get(rid, {})
-        full = {s.key: own.get(s.key, pl.DataFrame(schema=table_schema(s.key, schema=schema))) for s in schema.sheets}
+        full = {s.key: own[s.key] if s.key in own else empty[s.key] for s in schema.sheets}
         kind = meta.get("report_type") or (schema.default_report_type if meta else None)
         out.append(ValidatedReturn(report=report, tables=full, content_hash="", report_type=kind))
     return out
