@@ -267,3 +267,42 @@ def test_ray_intake_equals_local_intake(month, generated_samples, tmp_path):
     assert_frame_equal(got[1], want[1])
     for key, frame in want[2].items():
         assert_frame_equal(got[2][key], frame)
+
+
+def _tables_of(unit, ledger_texts, member_texts):
+    from jobs.tables import empty_table
+
+    def table(key, texts):
+        base = empty_table(key)
+        rows = [{"row": i + 3, "facts": f, "mindset": m} for i, (f, m) in enumerate(texts)]
+        extra = pl.DataFrame(rows, schema={"row": pl.Int32, "facts": pl.Utf8, "mindset": pl.Utf8})
+        return pl.concat([base, extra], how="diagonal_relaxed").select(base.columns).cast(base.schema)
+
+    return {"ledger": table("ledger", ledger_texts), "members": table("members", member_texts),
+            "info": empty_table("info")}  # fmt: skip
+
+
+def test_batch_text_hashes_equal_per_return_hashes():
+    from types import SimpleNamespace
+
+    from jobs.intake import text_hashes
+    from jobs.parallel_intake import batch_text_hashes
+
+    long_a = "通过整改压减会议三成，文件精简四成，节约经费十二万元。"
+    long_b = "深刻认识到形式主义根源在于政绩观错位，必须从思想上根治。"
+    results = [
+        SimpleNamespace(report=SimpleNamespace(unit="110000"),
+                        tables=_tables_of("110000", [(long_a, long_b), ("无", "太短"), (long_a, None)],
+                                          [(long_b, long_a)])),
+        SimpleNamespace(report=SimpleNamespace(unit=None), tables=None),
+        SimpleNamespace(report=SimpleNamespace(unit="120000"), tables=_tables_of("120000", [("略", "同上")], [])),
+        SimpleNamespace(report=SimpleNamespace(unit="130000"),
+                        tables=_tables_of("130000", [(long_b + "。", long_a)], [])),
+    ]  # fmt: skip
+    got = batch_text_hashes(results)
+    assert got[1] is None
+    for r, frame in zip(results, got, strict=True):
+        if r.tables is None:
+            continue
+        assert_frame_equal(frame, text_hashes(r.tables, unit=r.report.unit))
+    assert got[0].height == 5 and got[2].height == 0  # placeholders, short texts and nulls are not hashed
