@@ -118,3 +118,20 @@ def test_summary_return_through_intake(home, tmp_path):
     assert subs.select("unit", "accepted", "report_type").rows() == [("110000", True, "汇总")]
     out = json.loads(_invoke("--period", P, "--home", str(top.root), "--json").stdout)
     assert (out["items_total"], out["units_expected"], out["units_reported"]) == (6, 5, 2)
+
+
+def test_bad_input_gives_chinese_errors(home, tmp_path):
+    bare = init_home(tmp_path / "bare")
+    no_registry = _invoke("--period", P, "--home", str(bare.root))
+    assert no_registry.exit_code == 1 and "名册" in no_registry.output
+    bad_period = _invoke("--period", "2015-13", "--home", str(home.root))
+    assert bad_period.exit_code == 2 and "报送期" in bad_period.output
+    (tmp_path / "blocker").write_text("a file, not a folder")
+    unwritable = _invoke("--period", P, "--home", str(home.root), "--export-summary", str(tmp_path / "blocker" / "x.xlsx"))
+    assert unwritable.exit_code == 1 and "无法写入" in unwritable.output
+    not_excel = tmp_path / "fake.xlsx"
+    not_excel.write_text("not a workbook")
+    rejected = _invoke("--period", P, "--home", str(home.root), "--include-summary", str(not_excel))
+    assert rejected.exit_code == 1 and "fake.xlsx" in rejected.output
+    for result in (no_registry, bad_period, unwritable, rejected):
+        assert "Traceback" not in result.output

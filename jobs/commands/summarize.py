@@ -85,6 +85,9 @@ def summarize_command(
             _export(target, summary, code=node["unit"], path=export, principal=principal)
     except (RectifyError, RegistryError) as exc:
         raise fail(exc) from None
+    except OSError as exc:
+        msg = f"无法写入文件“{exc.filename or export}”：{exc.strerror or exc}，请检查路径和权限。"
+        raise click.ClickException(msg) from None
     for warning in summary.warnings:
         click.echo(f"注意：{warning}", err=True)
     if as_json:
