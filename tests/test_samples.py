@@ -117,6 +117,7 @@ def test_registry_codes_follow_division_code_shapes(registry):
         assert r["code"][:prefix] == parent["code"][:prefix], (r, parent)
     central = [r for r in rows.values() if r["category"] != "地方"]
     assert {r["level"] for r in central if r["parent"] == "000000"} == {"省级"}
+    assert {r["category"] for r in central} == {"中央和国家机关", "中管金融企业", "中管企业", "中管高校"}
     assert all(r["contact"] and r["phone"] for r in rows.values())
 
 
@@ -126,6 +127,10 @@ def test_bigger_registry_distributes_levels():
     assert 1900 <= sum(levels.values()) <= 2100
     assert levels["村级"] > levels["乡级"] > levels["县级"] > levels["市级"] > 0
     assert len({u.code for u in units}) == len(units)
+    by_code = {u.code: u for u in units}
+    subordinates = [u for u in units if u.category != "地方" and u.parent != "000000"]
+    assert subordinates and all(by_code[u.parent].category == u.category for u in subordinates)
+    assert {by_code[u.parent].level for u in subordinates} == {"省级"}
 
 
 # --- manifest ---------------------------------------------------------------------------
@@ -169,10 +174,10 @@ def test_defects_cover_every_injectable_code(manifest, schema):
         if d["cell"]:
             assert d["cell"] == f"{d['sheet']}!{re.sub(r'[0-9]+$', '', d['cell'].split('!')[1])}{d['row']}"
     files_with = [f for f in manifest["files"] if f["defects"]]
-    assert all(len({d["code"] for d in f["defects"]}) == 1 for f in files_with)
+    assert all(len(f["defects"]) == 1 for f in files_with)
 
 
-def _check_defect(book: Book, d: dict, f: dict, registry, schema) -> None:  # noqa: ANN001, C901, PLR0912
+def _check_defect(book: Book, d: dict, f: dict, registry, schema) -> str | None:  # noqa: ANN001, C901, PLR0912
     code = d["code"]
     rows_of = {r["code"]: r for r in registry.iter_rows(named=True)}
     info = book.kv("基本信息")
@@ -241,7 +246,9 @@ def _check_defect(book: Book, d: dict, f: dict, registry, schema) -> None:  # no
         assert 0 < len(fold_key(value)) < sub.min_length[column.substance]
         assert fold_key(value) not in {fold_key(p) for p in sub.placeholders}
     elif code == "copied-text":
-        assert fold_key(value) in {fold_key(r[fold_key(d["column"])]) for r in earlier}
+        if fold_key(value) not in {fold_key(r[fold_key(d["column"])]) for r in earlier}:
+            return fold_key(value)  # copied from another unit: the caller pairs the files
+        assert len(fold_key(value)) >= sub.min_length[column.substance]
     elif code == "unit-name-mismatch":
         assert text != rows_of[clean_text(info["单位代码"])]["name"]
     elif code == "wrong-period":
@@ -256,6 +263,7 @@ def _check_defect(book: Book, d: dict, f: dict, registry, schema) -> None:  # no
 
 def test_manifest_cells_hold_the_defects(generated_samples, manifest, registry, schema):
     checked = Counter()
+    cross: dict[tuple[str, str], list[str]] = {}
     for f in manifest["files"]:
         if not f["defects"] or f["format"] != "xlsx":
             continue
@@ -267,9 +275,18 @@ def test_manifest_cells_hold_the_defects(generated_samples, manifest, registry, 
             continue
         book = Book(path, schema)
         for d in f["defects"]:
-            _check_defect(book, d, f, registry, schema)
+            copied = _check_defect(book, d, f, registry, schema)
+            if copied is not None:
+                cross.setdefault((f["period"], copied), []).append(f["unit"])
             checked[d["code"]] += 1
     assert len(checked) >= len(INJECTORS) - 3  # a few codes may have landed only in .xls files
+    # Copies across units come in pairs of files of the same period, both listed.
+    xls_copies = {f["period"] for f in manifest["files"]
+                  if f["format"] == "xls" and any(d["code"] == "copied-text" for d in f["defects"])}
+    assert all(len(set(units)) == 2 or period in xls_copies for (period, _t), units in cross.items()), cross
+    assert cross
+    copies = [f for f in manifest["files"] for d in f["defects"] if d["code"] == "copied-text"]
+    assert len(copies) >= 2
 
 
 def test_clean_returns_are_consistent(generated_samples, manifest, registry, schema):

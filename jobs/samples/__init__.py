@@ -20,7 +20,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from jobs.samples.content import build_return, month_end, month_start
-from jobs.samples.defects import EXTRA_FILE_CODES, INJECTORS, Context
+from jobs.samples.defects import EXTRA_FILE_CODES, INJECTORS, Context, DefectRef
 from jobs.samples.registry import Unit, build_registry, person_name, phone_number, write_registry
 from jobs.samples.lean_xlsx import write_lean_xlsx
 from jobs.samples.writer import Messiness, a1, build_grids, plan_layout, write_corrupt, write_xls, write_xlsx
@@ -144,10 +144,39 @@ def plan_jobs(
             job.defect, job.variant = code, variant
             if code == "unreadable-file":
                 job.fmt = "xlsx"
+    _link_copies(jobs, rng)
     jobs += extras
     for job in jobs:
         job.path = f"returns/{job.period}/{job.unit.code}.{job.fmt}"
     return jobs, missing
+
+
+def _link_copies(jobs: list[Job], rng: random.Random) -> None:
+    """Every other copied-text defect copies another unit's 见物 (same period) instead of its own.
+
+    The source is a clean file of that period; it is flagged too (validation
+    flags every unit of a group of identical texts), so its manifest entry
+    lists the induced copied-text at its first ledger row.
+    """
+    used: set[int] = set()
+    for n, job in enumerate(jobs):
+        if job.defect != "copied-text" or job.variant % 3 != 0:
+            continue
+        candidates = [i for i, other in enumerate(jobs) if other.period == job.period and other.defect is None
+                      and other.unit.code != job.unit.code and i not in used and not other.extra]
+        if not candidates:
+            continue
+        source = rng.choice(candidates)
+        used.add(source)
+        jobs[source].extra["copied_to"] = job.unit.code
+        job.extra["copy_from"] = jobs[source]
+        used.add(n)
+
+
+def _source_text(source: Job) -> str:
+    data = build_return(source.unit, place=source.place, periods=source.periods, index=source.index,
+                        filled_on=source.filled_on, seed=source.seed)
+    return data.tables["ledger"][0]["facts"]
 
 
 def _stranger(job: Job, rng: random.Random) -> Unit:
@@ -165,10 +194,13 @@ def render_job(job: Job, out: str, schema_path: str | None = None) -> dict[str, 
     rng = random.Random(f"{job.seed}:{job.unit.code}:{job.period}:layout")
     refs = []
     if job.defect:
+        source = job.extra.get("copy_from")
         ctx = Context(random.Random(f"{job.seed}:{job.unit.code}:{job.period}:defect"), job.received_at.date(),
-                      job.variant)
+                      job.variant, _source_text(source) if source is not None else None)
         made = INJECTORS[job.defect](data, ctx)
         refs.extend(made if isinstance(made, list) else [made])
+    if job.extra.get("copied_to"):
+        refs.append(DefectRef("copied-text", "ledger", 0, "facts"))
     layouts = plan_layout(data, schema, job.mess, rng)
     title = f"{job.unit.name}整改落实情况“回头看”报表（{job.period}）"
     grids = build_grids(data, layouts, schema, job.mess, rng, title=title)

@@ -11,7 +11,8 @@ Place conventions (also documented in docs/ARCHITECTURE.md and samples/README.md
   count-inconsistent, missing-field from a rule): the cell of the rule's
   ``then`` column (closed-not-approved: 整改状态 or 群众评价, whichever fails);
 - a repeat (duplicate-item, duplicate-task, copied-text within a return): the
-  later occurrence;
+  later occurrence; copied-text across units: the copied cell in both files
+  (the source file's entry is an induced defect of an otherwise clean file);
 - sheet-level faults (missing-sheet, missing-column, missing-task,
   missing-accountability-row, empty-ledger, no-principal): sheet (and column
   where one is named), no row or cell;
@@ -45,6 +46,8 @@ class Context:
     rng: random.Random
     received_on: dt.date
     variant: int
+    # copied-text across units: the other unit's 见物 text (same period) to copy.
+    source_text: str | None = None
 
 
 Injector = Callable[[ReturnData, Context], "DefectRef | list[DefectRef]"]
@@ -236,6 +239,11 @@ def too_thin(data: ReturnData, ctx: Context) -> DefectRef:
 
 def copied_text(data: ReturnData, ctx: Context) -> DefectRef:
     rows = data.tables["ledger"]
+    if ctx.source_text is not None:
+        # 照抄照搬 another unit: its file gets the same finding (see plan_jobs).
+        i = ctx.rng.randrange(len(rows))
+        rows[i]["facts"] = ctx.source_text
+        return DefectRef("copied-text", "ledger", i, "facts")
     column = ("mindset", "facts")[ctx.variant % 2]
     rows[-1][column] = rows[0][column]
     return DefectRef("copied-text", "ledger", len(rows) - 1, column)

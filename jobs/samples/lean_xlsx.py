@@ -103,9 +103,7 @@ def _sheet_xml(grid: list[list[Any]], widths: list[int], strings: _Strings, *, h
         '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
         f'<worksheet {_NS} {_RNS}><dimension ref="{dim}"/>'
         f"<sheetViews><sheetView workbookViewId=\"0\">{pane}</sheetView></sheetViews>"
-        '<sheetFormatPr defaultRowHeight="13.5"/>'
-        f"{f'<cols>{cols}</cols>' if cols else ''}<sheetData>{''.join(rows)}</sheetData>"
-        '<pageMargins left="0.7" right="0.7" top="0.75" bottom="0.75" header="0.3" footer="0.3"/></worksheet>'
+        f"{f'<cols>{cols}</cols>' if cols else ''}<sheetData>{''.join(rows)}</sheetData></worksheet>"
     )
 
 

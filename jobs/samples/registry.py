@@ -94,7 +94,10 @@ def build_registry(*, units: int, seed: int) -> list[Unit]:
     provinces = [Unit(code, name, ROOT_CODE, "省级", "地方", *contact()) for code, name in banks.PROVINCES]
     rest = max(units - len(provinces), 0)
     n_central = max(4, round(rest * 0.08)) if rest else 0
-    local = max(rest - n_central, 0)
+    if rest >= 20:
+        n_central = max(n_central, 6)  # one unit per 类别 plus a few subordinates
+    # Keep a full chain 市 → 县 → 乡 → 村 even for small sets (the total is approximate).
+    local = max(rest - n_central, min(rest, 4))
     n_city, n_county, n_town, n_village = _split(local, (0.04, 0.14, 0.30, 0.52))
     central = _central_units(rng, n_central, contact)
 
