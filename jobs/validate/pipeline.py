@@ -200,8 +200,9 @@ def _tables(frames: Mapping[str, pl.DataFrame], units: pl.DataFrame, *, schema: 
             *([pl.col(ROW).alias(ROW_COLUMN)] if ROW_COLUMN in layout else []),
         )
         typed = frame.select(RID, *[pl.col(c).cast(t) for c, t in layout.items()])
-        for (rid,), part in typed.partition_by(RID, as_dict=True, maintain_order=True).items():
-            out.setdefault(rid, {})[sheet.key] = part.drop(RID)
+        parts = typed.partition_by(RID, as_dict=True, maintain_order=True, include_key=False)
+        for (rid,), part in parts.items():
+            out.setdefault(rid, {})[sheet.key] = part
     return out
 
 

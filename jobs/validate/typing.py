@@ -20,8 +20,10 @@ Excel row of each item. No per-cell Python on the hot path.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from jobs.normalize import date_expr, int_expr
@@ -94,21 +96,28 @@ def parse_period_expr(expr: pl.Expr) -> pl.Expr:
 def stack_table(returns: Sequence[tuple[int, Any]], sheet: Sheet) -> pl.DataFrame:
     """Stack one table sheet of many returns: ``_rid, _row, raw__k...`` (empty rows dropped)."""
     wanted = {c.name: raw(c.key) for c in sheet.columns}
-    parts = []
+    parts, rids, heights = [], [], []
     for rid, ret in returns:
         src = ret.sheets.get(sheet.key)
-        if src is None:
+        if src is None or src.frame.height == 0:
             continue
-        present = [n for n in src.frame.columns if n in wanted]
-        parts.append(
-            src.frame.select(
-                pl.lit(rid, pl.Int32).alias(RID),
-                pl.col("_row").cast(pl.Int32).alias(ROW),
-                *[pl.col(n).cast(pl.Utf8).alias(wanted[n]) for n in present],
-            )
-        )
+        parts.append(src.frame)
+        rids.append(rid)
+        heights.append(src.frame.height)
     schema = {RID: pl.Int32(), ROW: pl.Int32(), **{v: pl.Utf8() for v in wanted.values()}}
-    frame = pl.concat([pl.DataFrame(schema=schema), *parts], how="diagonal_relaxed")
+    empty = pl.DataFrame(schema=schema)
+    if not parts:
+        return empty
+    # No per-return Polars work: one concat (a single chunk — string kernels,
+    # regexes above all, pay a set-up cost per chunk), then rename and tag.
+    stacked = pl.concat(parts, how="diagonal_relaxed", rechunk=True)
+    stacked = stacked.select([c for c in stacked.columns if c in wanted or c == "_row"]).rename(
+        {**{k: v for k, v in wanted.items() if k in stacked.columns}, "_row": ROW}
+    )
+    tags = pl.Series(RID, np.repeat(np.asarray(rids, dtype=np.int32), heights))
+    frame = pl.concat([empty, stacked.with_columns(tags)], how="diagonal_relaxed").select(
+        [pl.col(c).cast(t) for c, t in schema.items()]
+    )
     raws = list(wanted.values())
     frame = frame.with_columns(pl.col(raws).str.strip_chars().replace("", None))
     return frame.filter(pl.any_horizontal(pl.col(raws).is_not_null()))
@@ -131,7 +140,7 @@ def stack_keyvalue(returns: Sequence[tuple[int, Any]], sheet: Sheet) -> pl.DataF
     if not parts:
         return pl.DataFrame(schema=out_schema)
     long = (
-        pl.concat(parts, how="vertical_relaxed")
+        pl.concat(parts, how="vertical_relaxed", rechunk=True)
         .with_columns(
             fold_expr(pl.col("_item").cast(pl.Utf8)).replace_strict(by_fold, default=None, return_dtype=pl.Utf8).alias("_key"),
             pl.col("_value").cast(pl.Utf8).str.strip_chars().replace("", None),
@@ -146,7 +155,9 @@ def stack_keyvalue(returns: Sequence[tuple[int, Any]], sheet: Sheet) -> pl.DataF
         values = long.pivot("_key", index=RID, values="_value").rename({k: raw(k) for k in keys}, strict=False)
         rows = long.pivot("_key", index=RID, values="_row").rename({k: row_of(k) for k in keys}, strict=False)
         wide = rids.join(values, on=RID, how="left").join(rows, on=RID, how="left")
-    return pl.concat([pl.DataFrame(schema=out_schema), wide], how="diagonal_relaxed").select(list(out_schema))
+    return pl.concat([pl.DataFrame(schema=out_schema), wide], how="diagonal_relaxed", rechunk=True).select(
+        list(out_schema)
+    )
 
 
 # -- typing -----------------------------------------------------------------------
@@ -192,6 +203,11 @@ def type_columns(frame: pl.DataFrame, sheet: Sheet, *, schema: Schema) -> pl.Dat
 
 def copy_key_expr_py(text: str) -> str:
     """``copy_key_expr`` for one Python string (placeholder sets, tests)."""
+    return _copy_key_cached(text)
+
+
+@lru_cache(maxsize=1024)
+def _copy_key_cached(text: str) -> str:
     return pl.select(copy_key_expr(pl.lit(text, pl.Utf8))).item() or ""
 
 
