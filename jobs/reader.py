@@ -18,6 +18,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -283,8 +284,16 @@ def _table_frame(grid: _Grid, names: list[str], positions: list[int], start: int
     return frame[keep]
 
 
+@lru_cache(maxsize=64)
+def _folded_names(sheet: Sheet) -> tuple[dict[str, str], frozenset[str], frozenset[str]]:
+    """Folded column/item name -> name, the folded key/value headers, the required names."""
+    folded = {fold_key(c.name): c.name for c in sheet.columns}
+    headers = frozenset(fold_key(h) for h in (sheet.key_header, sheet.value_header) if h)
+    return folded, headers, frozenset(c.name for c in sheet.columns if c.required)
+
+
 def _read_table(grid: _Grid, sheet: Sheet) -> tuple[pl.DataFrame, dict[str, int], list[str], int | None]:
-    wanted = {fold_key(c.name): c.name for c in sheet.columns}
+    wanted = _folded_names(sheet)[0]
     header, mapping = _header_row(grid, set(wanted))
     found = {wanted[f]: pos for f, pos in mapping.items()}
     names = [c.name for c in sheet.columns if c.name in found]
@@ -298,9 +307,9 @@ def _read_table(grid: _Grid, sheet: Sheet) -> tuple[pl.DataFrame, dict[str, int]
 
 def _read_keyvalue(grid: _Grid, sheet: Sheet) -> tuple[pl.DataFrame, dict[str, int], list[str], int | None]:
     key_h, value_h = sheet.key_header or "", sheet.value_header or ""
-    items = {fold_key(c.name): c.name for c in sheet.columns}
+    items, headers, _ = _folded_names(sheet)
     kv_schema = {"_item": pl.Utf8, "_value": pl.Utf8, "_row": pl.Int32}
-    header, mapping = _header_row(grid, {fold_key(key_h), fold_key(value_h)})
+    header, mapping = _header_row(grid, set(headers))
     key_pos, value_pos = mapping.get(fold_key(key_h)), mapping.get(fold_key(value_h))
     if key_pos is None and grid.columns:
         # No 项目 header: the item column is the one naming the most known items.
@@ -315,7 +324,7 @@ def _read_keyvalue(grid: _Grid, sheet: Sheet) -> tuple[pl.DataFrame, dict[str, i
     if key_pos is None or value_pos is None:
         return pl.DataFrame(schema=kv_schema), {}, missing, header_row
     (raw_items, values), rows = _body(grid, [key_pos, value_pos], 0 if header is None else header + 1)
-    names = {c.name for c in sheet.columns}
+    names = set(items.values())
     canonical = [v if v is None or v in names else items.get(fold_key(v), v) for v in raw_items]
     frame = pl.Series("_item", canonical, dtype=pl.Utf8).to_frame().hstack(
         [pl.Series("_value", values, dtype=pl.Utf8), pl.Series("_row", rows, dtype=pl.Int32)]
@@ -332,9 +341,13 @@ def _needs_error_texts(raw: RawSheet, sheet: Sheet) -> bool:
     frame = raw.frame
     if frame.is_empty():
         return False
+    required = _folded_names(sheet)[2]
     if sheet.layout == "keyvalue":
-        return bool(frame.get_column("_value").null_count())
-    required = {c.name for c in sheet.columns if c.required}
+        values = frame.get_column("_value")
+        if not values.null_count():
+            return False
+        items = frame.get_column("_item").to_list()
+        return any(v is None and i in required for i, v in zip(items, values.to_list(), strict=True))
     return any(s.null_count() for s in frame.get_columns() if s.name in required)
 
 
