@@ -109,22 +109,28 @@ def _fastexcel_guard() -> Iterator[None]:
         raise UnreadableFile(_reason(exc)) from None
 
 
-def _open(path: Path) -> tuple[fastexcel.ExcelReader, bool]:
-    """Open by path (calamine then reports encryption precisely); on failure retry
-    by content, for workbooks whose extension lies (an .xlsx saved as .xls).
+def _open(path: Path, kind: str | None) -> tuple[fastexcel.ExcelReader, bool]:
+    """Open the workbook; returns the reader and whether its extension lies.
 
-    Returns the reader and whether the extension was wrong.
+    calamine picks its parser by extension, so a workbook whose extension does
+    not match its content (an .xlsx saved as .xls) is opened from its bytes,
+    where calamine sniffs the format. With preflight's ``kind`` that is decided
+    up front; without it, a failed open by path is retried by content once.
     """
+    family = {".xls": "xls", ".xlsx": "xlsx", ".xlsm": "xlsx"}.get(path.suffix.lower())
+    if kind is not None:
+        lying = family != ("xls" if kind == "xls" else "xlsx")
+        with _fastexcel_guard():
+            return (fastexcel.read_excel(path.read_bytes()) if lying else fastexcel.read_excel(str(path))), lying
     try:
         with _fastexcel_guard():
             return fastexcel.read_excel(str(path)), False
     except UnreadableFile as first:
         if first.reason == REASON_ENCRYPTED:
             raise
-        data = path.read_bytes()
         try:
             with _fastexcel_guard():
-                return fastexcel.read_excel(data), True
+                return fastexcel.read_excel(path.read_bytes()), True
         except UnreadableFile:
             raise first from None
 
@@ -392,7 +398,7 @@ def read_return(path: str | Path, *, schema: Schema | None = None) -> RawReturn:
     path = Path(path)
     pf = _preflight(path)
     warnings = [_note(n, schema) for n in (pf.warnings if pf is not None else ())]
-    book, wrong_extension = _open(path)
+    book, wrong_extension = _open(path, pf.kind if pf is not None else None)
     if wrong_extension:
         warnings.append(_note("文件扩展名与实际格式不符，已按实际格式读取，请下次使用正确的文件类型保存", schema))
     with _fastexcel_guard():

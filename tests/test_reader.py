@@ -513,3 +513,17 @@ def test_read_return_throughput_near_fastexcel_floor(samples, monkeypatch):
     ratio = best(lambda p: read_return(p)) / best(floor)
     # Measured ~2.5x on this machine; the bound catches regressions, not noise.
     assert ratio < 4, ratio
+
+
+def test_without_preflight_the_reader_still_guards_itself(books, tmp_path, monkeypatch):
+    import jobs.reader
+
+    monkeypatch.setattr(jobs.reader, "_preflight", lambda _path: None)
+    lying = read_return(books["lying"])
+    assert lying.sheets["ledger"].frame.height == 4
+    assert any("扩展名" in w.message for w in lying.warnings)
+    assert _unreadable(CORPUS / "ptgexp-truncated-operand.xls") == REASON_CORRUPT  # a Rust panic
+    assert _unreadable(CORPUS / "pass_protected.xlsx") == REASON_ENCRYPTED
+    csv = tmp_path / "table.xls"
+    csv.write_text("a,b\n1,2\n", encoding="utf-8")
+    assert _unreadable(csv) == REASON_CORRUPT
