@@ -65,11 +65,8 @@ def _short(text: str, limit: int = MAX_LABEL) -> str:
 
 
 def _figure_to_svg(fig, *, title: str, labels: Sequence[str]) -> Markup:  # noqa: ANN001 - matplotlib Figure
-    import matplotlib.pyplot as plt
-
     buf = io.StringIO()
     fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None}, bbox_inches="tight")
-    plt.close(fig)
     svg = _COMMENT.sub("", _PROLOGUE.sub("", buf.getvalue(), count=1))
     # Path coordinates are in points; two decimals is far below a printer dot and halves the size.
     svg = _PATH_DATA.sub(lambda m: _LONG_DECIMAL.sub(r"\1", m.group(0)), svg)
@@ -84,10 +81,9 @@ def _figure_to_svg(fig, *, title: str, labels: Sequence[str]) -> Markup:  # noqa
 
 
 def _setup():  # noqa: ANN202
+    """``(rc_context, Figure, font)``: no pyplot (its import alone costs seconds, and it keeps global figures)."""
     import matplotlib
-
-    matplotlib.use("svg", force=False)
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     font = cjk_font()
     rc = {
@@ -100,16 +96,17 @@ def _setup():  # noqa: ANN202
     }
     if font is not None:
         rc["font.family"] = font[0]
-    return plt, rc, font
+    return matplotlib.rc_context(rc), Figure, font
 
 
 def bar_rates(names: Sequence[str], rates: Sequence[float | None], *, title: str, xlabel: str) -> Markup:
     """Horizontal bars of rates (fractions) per unit, best on top."""
-    plt, rc, _ = _setup()
+    context, Figure, _ = _setup()
     pairs = sorted(zip(names, rates, strict=True), key=lambda p: (p[1] is None, -(p[1] or 0)))
     pairs.reverse()  # barh draws bottom-up
-    with plt.rc_context(rc):
-        fig, ax = plt.subplots(figsize=(7.0, max(1.6, 0.24 * len(pairs) + 0.8)))
+    with context:
+        fig = Figure(figsize=(7.0, max(1.6, 0.24 * len(pairs) + 0.8)))
+        ax = fig.subplots()
         ys = range(len(pairs))
         values = [(r or 0) * 100 for _, r in pairs]
         ax.barh(list(ys), values, color="#b22222", height=0.62)
@@ -124,10 +121,11 @@ def bar_rates(names: Sequence[str], rates: Sequence[float | None], *, title: str
 
 def bar_tasks(names: Sequence[str], found: Sequence[int], fixed: Sequence[int], *, title: str) -> Markup:
     """Grouped horizontal bars: problems found and fixed per special task, task 1 on top."""
-    plt, rc, _ = _setup()
+    context, Figure, _ = _setup()
     n = len(names)
-    with plt.rc_context(rc):
-        fig, ax = plt.subplots(figsize=(7.0, 0.28 * n + 1.0))
+    with context:
+        fig = Figure(figsize=(7.0, 0.28 * n + 1.0))
+        ax = fig.subplots()
         ys = [n - 1 - i for i in range(n)]
         ax.barh([y + 0.2 for y in ys], list(found), height=0.38, color="#9e9e9e", label="排查问题数")
         ax.barh([y - 0.2 for y in ys], list(fixed), height=0.38, color="#b22222", label="已整改数")
@@ -140,9 +138,10 @@ def bar_tasks(names: Sequence[str], found: Sequence[int], fixed: Sequence[int], 
 
 def line_trend(periods: Sequence[str], series: dict[str, Sequence[float | None]], *, title: str) -> Markup:
     """Lines of rates (fractions) over periods."""
-    plt, rc, _ = _setup()
-    with plt.rc_context(rc):
-        fig, ax = plt.subplots(figsize=(7.0, 2.6))
+    context, Figure, _ = _setup()
+    with context:
+        fig = Figure(figsize=(7.0, 2.6))
+        ax = fig.subplots()
         xs = list(range(len(periods)))
         for name, values in series.items():
             ax.plot(xs, [None if v is None else v * 100 for v in values], marker="o", label=name)
