@@ -86,6 +86,21 @@ class _Plan:
     institutions: tuple[tuple[str, str, int | None, int], ...]
 
 
+# A village does not spend 300万元 on receptions: magnitudes shrink down the levels.
+_SCALE = {"省级": 1.0, "市级": 0.5, "县级": 0.25, "乡级": 0.1, "村级": 0.04}
+
+
+def _numbers(rng: random.Random, unit: Unit) -> tuple[int, ...]:
+    scale = 1.0 if unit.category != "地方" else _SCALE.get(unit.level, 1.0)
+    n1, n2 = rng.randint(3, 60), rng.randint(10, 500)
+    n3, n4 = rng.randint(2, 30), rng.randint(1, 20)
+    if scale < 1:
+        n3, n4 = rng.randint(1, 8), rng.randint(1, 5)
+    n1 = max(2, round(n1 * scale))
+    # Parts never exceed the whole (“核实2户，兑付3户” reads wrong).
+    return (n1, max(3, round(n2 * scale)), min(n3, n1), min(n4, n1), rng.randint(10, 60))
+
+
 def _plan(unit: Unit, periods: tuple[str, ...], seed: int) -> _Plan:
     rng = _rng(seed, unit.code, "plan")
     titles = banks.TITLES.get(unit.category if unit.category != "地方" else unit.level, banks.TITLES["县级"])
@@ -129,7 +144,7 @@ def _plan(unit: Unit, periods: tuple[str, ...], seed: int) -> _Plan:
         items.append(_Item(
             seq=seq, topic=topic, source=source, appear_at=appear_at, done_at=done_at, rebound_at=rebound_at,
             closes=closes, evaluation=evaluation, deadline=first + dt.timedelta(days=rng.randint(-45, 120)),
-            leader=leader, numbers=tuple(rng.randint(lo, hi) for lo, hi in ((3, 60), (10, 500), (2, 30), (1, 20), (10, 60))),
+            leader=leader, numbers=_numbers(rng, unit),
             office=rng.choice(banks.OFFICES), program=rng.choice(banks.PROGRAMS), people=people,
         ))
     roles = tuple(rng.choice(("牵头", "参与", "参与", "不涉及")) for _ in range(21))
@@ -284,5 +299,5 @@ def _member_row(member: _Member, unit: Unit, place: str, index: int, seed: int) 
         "measure": measure.format(**nums),
         "state": state,
         "facts": f"{member.name}同志在{place}{facts.format(**nums)}",
-        "mindset": f"{member.name}同志对照检查认识到，{rng.choice(banks.LESSONS)}，在{place}班子中带头改",
+        "mindset": f"{member.name}同志对照检查，{rng.choice(banks.LESSONS)}，在{place}班子中带头改",
     }
