@@ -95,7 +95,13 @@ def test_federated_equals_one_run(sample, province_returns):
     codes = list(province_returns)
     pick = lambda s: s.nodes.filter(pl.col("code").is_in(codes)).select(keys).sort("code")  # noqa: E731
     assert_frame_equal(pick(top), pick(one_run))
-    assert top.nodes.filter(pl.col("code") == codes[0])["covered_by"].item() == codes[0]
+    covered = top.nodes.filter(pl.col("code") == codes[0]).row(0, named=True)
+    assert covered["covered_by"] == codes[0]
+    # its own figures are unknown at the top (not "missing"), its subtree comes from the 汇总 return
+    assert covered["own.units_missing"] is None and covered["own.items_total"] is None
+    assert top.nodes.filter(pl.col("covered_by").is_not_null())["own.units_missing"].null_count() == len(
+        top.nodes.filter(pl.col("covered_by").is_not_null())
+    )
     assert top.warnings == []
 
 

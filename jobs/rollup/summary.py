@@ -164,7 +164,8 @@ def summarize(
         .join(covered, on="code", how="left")
         .join(roll_up(registry, tree, contrib, keys), on="code", how="left")
         .with_columns(pl.col(keys).fill_null(0))
-        .join(own_cols, on="code", how="left")
+        # a node covered by a 汇总 return has no own figures here (null, not 0)
+        .join(own_cols.join(covered, on="code", how="anti"), on="code", how="left")
     )
     nodes = with_rates(with_rates(nodes, vocab), vocab, prefix=OWN)
     # every 类别 of the schema, present or not, so the table has a stable shape
