@@ -172,3 +172,17 @@ def test_read_summary_return_wrong_workbook(tmp_path):
     rows, findings = read_summary_return(path)
     assert rows.height == 0
     assert {f.code for f in findings} == {"missing-sheet"}
+
+
+def test_mixed_depth_federation(sample, province_returns, tmp_path):
+    """Cities of one province report through 汇总 returns, the province itself in detail, other provinces as 汇总."""
+    first = sorted(province_returns)[0]
+    cities = sample.registry.filter(pl.col("parent") == first)["code"].to_list()
+    parts = [_office_return(sample, c, tmp_path) for c in cities]
+    parts += [province_returns[p] for p in sorted(province_returns)[1:]]
+    rows = pl.concat([r for r, _ in parts])
+    subs = pl.concat([s for _, s in parts])
+    detail = pl.concat([_not_in_provinces(sample, province_returns), pl.Series([first])])
+    top = _run(sample, detail, extra=rows, extra_subs=subs)
+    _assert_same(top, _run(sample, None))
+    assert top.warnings == []
