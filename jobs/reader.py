@@ -18,7 +18,6 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -290,12 +289,18 @@ def _table_frame(grid: _Grid, names: list[str], positions: list[int], start: int
     return frame[keep]
 
 
-@lru_cache(maxsize=64)
+_FOLDED: dict[int, tuple[Sheet, dict[str, str], frozenset[str], frozenset[str]]] = {}
+
+
 def _folded_names(sheet: Sheet) -> tuple[dict[str, str], frozenset[str], frozenset[str]]:
     """Folded column/item name -> name, the folded key/value headers, the required names."""
-    folded = {fold_key(c.name): c.name for c in sheet.columns}
-    headers = frozenset(fold_key(h) for h in (sheet.key_header, sheet.value_header) if h)
-    return folded, headers, frozenset(c.name for c in sheet.columns if c.required)
+    # Keyed by identity: hashing a frozen Sheet walks all its columns every call.
+    hit = _FOLDED.get(id(sheet))
+    if hit is None or hit[0] is not sheet:
+        folded = {fold_key(c.name): c.name for c in sheet.columns}
+        headers = frozenset(fold_key(h) for h in (sheet.key_header, sheet.value_header) if h)
+        hit = _FOLDED[id(sheet)] = (sheet, folded, headers, frozenset(c.name for c in sheet.columns if c.required))
+    return hit[1], hit[2], hit[3]
 
 
 def _read_table(grid: _Grid, sheet: Sheet) -> tuple[pl.DataFrame, dict[str, int], list[str], int | None]:
