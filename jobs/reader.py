@@ -26,8 +26,8 @@ import polars as pl
 
 from jobs.errors import UnreadableFile
 from jobs.findings import Finding, make_finding
-from jobs.schema import Schema, Sheet, load_schema
 from jobs.normalize import clean_column
+from jobs.schema import Schema, Sheet, load_schema
 from jobs.text import fold_key
 
 # The header is looked for among the first rows only: templates put at most a
