@@ -24,6 +24,8 @@ LISTS_SHEET = "下拉选项"
 # Excel rejects inline list validations whose formula exceeds 255 characters.
 INLINE_LIST_LIMIT = 255
 DEFAULT_ROWS = 500
+# Excel's limits for data-validation texts (characters).
+TITLE_LIMIT, PROMPT_LIMIT, ERROR_LIMIT = 32, 255, 225
 DATE_FORMAT = "yyyy-mm-dd"
 
 TYPE_LABELS = {
@@ -53,6 +55,10 @@ def column_width(column: Column, *, extra: tuple[str, ...] = ()) -> int:
     """The schema width, widened so the header and ``extra`` texts fit."""
     texts = (column.name, *extra)
     return max(column.width, *(display_width(t) + 2 for t in texts))
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class _Validations:
@@ -95,10 +101,12 @@ class _Validations:
             dv.error = "请填写非负整数"
         else:
             return None
-        dv.errorTitle = column.name
+        # Excel rejects the whole file ("repair") when these exceed its limits.
+        dv.error = _clip(dv.error, ERROR_LIMIT)
+        dv.errorTitle = _clip(column.name, TITLE_LIMIT)
         dv.showErrorMessage = True
-        dv.prompt = column.description
-        dv.promptTitle = column.name
+        dv.prompt = _clip(column.description, PROMPT_LIMIT)
+        dv.promptTitle = _clip(column.name, TITLE_LIMIT)
         dv.showInputMessage = bool(column.description)
         return dv
 

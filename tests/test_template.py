@@ -145,6 +145,8 @@ def test_added_column_and_long_list_need_no_code(tmp_path):
     funds_col = get_column_letter(len(headers))
     assert any(t == "list" and LISTS_SHEET in f for t, f, cells in dvs if f"{group_col}3" in cells)
     assert any(t == "whole" for t, _f, cells in dvs if f"{funds_col}3" in cells)
+    for dv in ws.data_validations.dataValidation:
+        assert len(dv.error or "") <= 225 and len(dv.prompt or "") <= 255 and len(dv.errorTitle or "") <= 32
     guide = "\n".join(str(c.value) for row in wb[GUIDE_SHEET].iter_rows() for c in row if c.value)
     assert "督查组别" in guide and "投入整改的资金" in guide
     assert column_index_from_string(funds_col) == len(schema.sheet("ledger").columns)
