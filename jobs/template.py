@@ -245,8 +245,10 @@ def _guide_sheet(ws: Worksheet, schema: Schema) -> None:
         row += 1
     sub = schema.substance
     line("见人见物见思想", font=_SECTION_FONT)
+    # Chinese placeholders make better examples for a clerk than “N/A”.
+    examples = sorted(sub.placeholders, key=lambda p: (not any("\u4e00" <= ch <= "\u9fff" for ch in p), len(p), p))[:8]
     for key, label in sub.label.items():
-        line(label, f"不得为空或填写“{'”“'.join(sorted(sub.placeholders)[:8])}”等敷衍内容；不少于{sub.min_length.get(key, 0)}个字。")
+        line(label, f"不得为空或填写“{'”“'.join(examples)}”等敷衍内容；不少于{sub.min_length.get(key, 0)}个字。")
     copied = "、".join(sub.label[k] for k in sub.copy_checked)
     line("防止照抄照搬", f"{copied}不得与其他单位或本表其他行完全相同，请结合本单位实际填写。")
     row += 1
