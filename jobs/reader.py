@@ -155,15 +155,8 @@ def _preflight_findings(pf: Any, source_names: list[str]) -> list[Finding]:
 
 
 def _note(reason: str, schema: Schema, *, sheet: str | None = None) -> Finding:
-    """A warning about the file itself (macros, hidden sheet, wrong extension).
-
-    The spec's code list has no such code yet; until the schema declares
-    ``workbook-note`` the finding is built here with that code.
-    """
-    if "workbook-note" in schema.findings:
-        return make_finding("workbook-note", sheet=sheet, schema=schema, reason=reason)
-    message = reason if reason.endswith(("。", "！", "？")) else reason + "。"
-    return Finding(code="workbook-note", severity="warning", message=message, sheet=sheet, title="工作簿提示")
+    """A warning about the file itself (macros, hidden sheet, wrong extension)."""
+    return make_finding("workbook-note", sheet=sheet, schema=schema, reason=reason)
 
 
 @dataclass

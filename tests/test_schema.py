@@ -17,12 +17,14 @@ SPEC_CODES = {
     "unknown-unit", "unit-name-mismatch", "wrong-period", "not-required",
 }
 WARNINGS = {"task-name-mismatch", "date-without-done", "too-thin", "copied-text", "unit-name-mismatch", "not-required"}
+# Codes beyond the spec's table; each must be a warning so it never changes a verdict.
+EXTRA_WARNINGS = {"workbook-note"}
 
 
 def test_every_spec_code_is_declared_with_chinese_message(schema):
-    assert set(schema.findings) == SPEC_CODES
+    assert set(schema.findings) == SPEC_CODES | EXTRA_WARNINGS
     for code, spec in schema.findings.items():
-        assert spec.severity == ("warning" if code in WARNINGS else "error"), code
+        assert spec.severity == ("warning" if code in WARNINGS | EXTRA_WARNINGS else "error"), code
         assert any("\u4e00" <= ch <= "\u9fff" for ch in spec.message), code
         assert any("\u4e00" <= ch <= "\u9fff" for ch in spec.title), code
 
