@@ -150,13 +150,20 @@ def test_uncached_formulas_are_detected_by_cell(corpus):
     assert pf.uncached_formulas == ("专项整治!D2", "专项整治!D3")
 
 
-@pytest.mark.xfail(strict=True, reason="reader does not yet turn Preflight.uncached_formulas into findings "
-                                       "(jobs.preflight.preflight_findings); today they read as empty cells")
-def test_uncached_formulas_are_not_counted_as_empty(verdicts):
+def test_uncached_formulas_reject_the_return_naming_the_cells(verdicts):
     report = verdicts["by_name"]["uncached-formulas.xlsx"].report
     assert not report.accepted
-    assert "missing-field" not in report.codes()
-    assert any("专项整治!D2" in f.message and "公式" in f.message for f in report.findings)
+    first = report.findings[0]
+    assert first.code == "unreadable-file"
+    assert "专项整治!D2、专项整治!D3是公式" in first.message
+    assert "没有保存计算结果" in first.message
+
+
+@pytest.mark.xfail(strict=True, reason="validation still also reports the uncached formula cells as empty "
+                                       "(missing-field); their values are unknown, not empty")
+def test_uncached_formulas_are_not_reported_as_empty(verdicts):
+    report = verdicts["by_name"]["uncached-formulas.xlsx"].report
+    assert not [f for f in report.findings if f.code == "missing-field" and f.cell in ("专项整治!D2", "专项整治!D3")]
 
 
 BOUNDED = r"""
