@@ -142,3 +142,24 @@ def test_run_again_ingests_nothing_new(month):
     )
     assert result.exit_code == 0, result.output
     assert "新入库0个" in result.output
+
+
+def test_report_folds_in_a_lower_offices_summary_without_double_counting(month, tmp_path):
+    """A province's 汇总 return over a subtree the office also holds returns for changes no national figure."""
+    runner, root = month["runner"], str(month["root"])
+    export = tmp_path / "汇总_110000.xlsx"
+    result = runner.invoke(
+        main, ["summarize", "--period", PERIOD, "--unit", "110000", "--export-summary", str(export), "--home", root]
+    )
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(
+        main, ["report", "--period", PERIOD, "--include-summary", str(export), "--out", str(tmp_path), "--home", root]
+    )
+    assert result.exit_code == 0, result.output
+
+    def figures(path):
+        parser = _Figures()
+        parser.feed(path.read_text(encoding="utf-8"))
+        return {k: v for k, v in parser.found if k.split(".")[0] in INDICATORS}
+
+    assert figures(tmp_path / f"汇总报告_{PERIOD}.html") == figures(_report(month, "html"))

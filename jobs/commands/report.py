@@ -38,9 +38,14 @@ def output_lines(files) -> list[str]:  # noqa: ANN001 - jobs.report.pipeline.Rep
     "--docx", is_flag=True,
     help="Also write a Word document from the Word template (<home>/templates/report.docx if present).",
 )
+@click.option(
+    "--include-summary", "include", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A lower office's 汇总 return to fold in (repeatable), as in `rectify summarize`.",
+)
 @click.option("--png", is_flag=True, help="Also save a screenshot of the first page (headless Chromium).")
 def report_command(
-    period: str, home: Path | None, unit: str | None, out_dir: Path | None, pdf: bool, docx: bool, png: bool
+    period: str, home: Path | None, unit: str | None, out_dir: Path | None, pdf: bool, docx: bool,
+    include: tuple[Path, ...], png: bool,
 ) -> None:
     """Write the summary report of a period: a printable HTML page and the Excel summary tables.
 
@@ -61,7 +66,9 @@ def report_command(
     target = open_home(home)
     formats = DEFAULT_FORMATS + (("docx",) if docx else ()) + (("pdf",) if pdf else ()) + (("png",) if png else ())
     try:
-        files = make_report(target, period=period, unit=unit, out_dir=out_dir, formats=formats, progress=step)
+        files = make_report(
+            target, period=period, unit=unit, out_dir=out_dir, formats=formats, progress=step, include=include
+        )
     except (RectifyError, RegistryError) as exc:
         raise fail(exc) from None
     click.echo(f"《{files.context.title}》已生成：")

@@ -102,6 +102,10 @@ def screen_summary(result: RunResult) -> list[str]:
 )
 @click.option("--pdf", is_flag=True, help="Also print the report to PDF (headless Chromium).")
 @click.option("--docx", is_flag=True, help="Also write the report as a Word document.")
+@click.option(
+    "--include-summary", "include", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A lower office's 汇总 return to fold in (repeatable), as in `rectify summarize`.",
+)
 @parallel_options
 def run_command(
     period: str,
@@ -110,6 +114,7 @@ def run_command(
     out_dir: Path | None,
     pdf: bool,
     docx: bool,
+    include: tuple[Path, ...],
     workers: int | None,
     executor_kind: str,
     address: str | None,
@@ -148,7 +153,8 @@ def run_command(
         from jobs.report.pipeline import make_report
 
         files = make_report(
-            target, period=period, out_dir=out_dir, formats=formats, progress=say, write_summary=True  # type: ignore[arg-type]
+            target, period=period, out_dir=out_dir, formats=formats, progress=say,  # type: ignore[arg-type]
+            write_summary=True, include=include,
         )
     except (RectifyError, RegistryError) as exc:
         raise fail(exc) from None

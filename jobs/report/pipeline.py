@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -43,11 +43,14 @@ def stored_periods(home: Home) -> list[str]:
     return sorted(subs["period"].unique().to_list()) if subs.height else []
 
 
-def load_summaries(home: Home, period: str, *, unit: str | None = None) -> tuple[Summary, Summary | None, list]:
+def load_summaries(
+    home: Home, period: str, *, unit: str | None = None, include: Sequence[Path] = ()
+) -> tuple[Summary, Summary | None, list]:
     """The period's summary, the previous period's (if any returns) and the trend points (roll-up's ``summarize_home``).
 
     Returns ``(summary, previous, history)`` where history is ``[(period, json)]``
     of earlier stored periods (at most :data:`TREND_PERIODS`) for ``unit`` or the root.
+    ``include``: 汇总 return files folded into this period (``rectify summarize --include-summary``).
     """
     from jobs.rollup.run import previous_period, summarize_home
     from jobs.rollup.summary import node_json
@@ -62,7 +65,8 @@ def load_summaries(home: Home, period: str, *, unit: str | None = None) -> tuple
         except KeyError:  # the unit did not exist then
             continue
     # summarize_home folds the previous period in for the roll-up's own month-over-month
-    return summarize_home(home, period=period), summaries.get(previous_period(period)), history
+    summary = summarize_home(home, period=period, include=tuple(include))
+    return summary, summaries.get(previous_period(period)), history
 
 
 def chase_rows(home: Home, period: str, *, unit: str | None = None) -> list[dict]:
@@ -146,11 +150,13 @@ def make_report(
     generated_at: dt.datetime | None = None,
     progress: Progress | None = None,
     write_summary: bool = False,
+    include: Sequence[Path] = (),
 ) -> ReportFiles:
     """Summarize ``period`` from the home and write the report of the nation or of ``unit``.
 
     ``write_summary`` also writes the roll-up's outputs (``<home>/summaries/<period>/``,
-    as ``rectify summarize`` does), for ``rectify run``.
+    as ``rectify summarize`` does), for ``rectify run``; ``include`` folds in 汇总
+    return files of lower offices, as ``--include-summary`` does there.
 
     Raises
     ------
@@ -166,7 +172,7 @@ def make_report(
     say = progress or (lambda _msg: None)
     check_period(period)
     say("汇总各单位报表")
-    summary, before, history = load_summaries(home, period, unit=unit)
+    summary, before, history = load_summaries(home, period, unit=unit, include=include)
     if write_summary:
         from jobs.rollup.run import output_dir, write_outputs as write_rollup
 
