@@ -81,6 +81,37 @@ def _contributions(
     return frame.select("code", "category", *(pl.col(k).fill_null(0).cast(pl.Int64) for k in vocab.count_keys))
 
 
+def node_table(
+    registry: pl.DataFrame,
+    tree: pl.DataFrame,
+    contrib: pl.DataFrame,
+    own_cols: pl.DataFrame,
+    covered: pl.DataFrame,
+    vocab: Vocab,
+) -> pl.DataFrame:
+    """One row per registry node: identity, ``covered_by``, subtree counts and rates, ``own.*``."""
+    keys = list(vocab.count_keys)
+    nodes = (
+        registry.select(*NODE_COLUMNS)
+        .join(covered, on="code", how="left")
+        .join(roll_up(registry, tree, contrib, keys), on="code", how="left")
+        .with_columns(pl.col(keys).fill_null(0))
+        # a node covered by a 汇总 return has no own figures here (null, not 0)
+        .join(own_cols.join(covered, on="code", how="anti"), on="code", how="left")
+    )
+    return with_rates(with_rates(nodes, vocab), vocab, prefix=OWN)
+
+
+def category_table(contrib: pl.DataFrame, schema: Schema, vocab: Vocab) -> pl.DataFrame:
+    """Counts and rates per unit 类别: every schema 类别 in schema order (empty ones as 0), then others."""
+    keys = list(vocab.count_keys)
+    sums = contrib.group_by("category").agg(pl.col(keys).sum())
+    listed = pl.DataFrame({"category": list(schema.categories)})
+    extra = sums.join(listed, on="category", how="anti").select("category").sort("category")
+    table = pl.concat([listed, extra]).join(sums, on="category", how="left", maintain_order="left")
+    return with_rates(table.with_columns(pl.col(keys).fill_null(0)), vocab)
+
+
 def summarize(
     tables: Mapping[str, pl.DataFrame],
     submissions: pl.DataFrame,
@@ -159,25 +190,8 @@ def summarize(
     )
     warnings += fold_warnings
 
-    nodes = (
-        registry.select(*NODE_COLUMNS)
-        .join(covered, on="code", how="left")
-        .join(roll_up(registry, tree, contrib, keys), on="code", how="left")
-        .with_columns(pl.col(keys).fill_null(0))
-        # a node covered by a 汇总 return has no own figures here (null, not 0)
-        .join(own_cols.join(covered, on="code", how="anti"), on="code", how="left")
-    )
-    nodes = with_rates(with_rates(nodes, vocab), vocab, prefix=OWN)
-    # every 类别 of the schema, present or not, so the table has a stable shape
-    sums = contrib.group_by("category").agg(pl.col(keys).sum())
-    listed = pl.DataFrame({"category": list(schema.categories)})
-    extra = sums.join(listed, on="category", how="anti").select("category").sort("category")
-    by_category = with_rates(
-        pl.concat([listed, extra]).join(sums, on="category", how="left", maintain_order="left").with_columns(
-            pl.col(keys).fill_null(0)
-        ),
-        vocab,
-    )
+    nodes = node_table(registry, tree, contrib, own_cols, covered, vocab)
+    by_category = category_table(contrib, schema, vocab)
 
     root = root_code(registry)
     attention = attention_list(nodes, rejection_counts(submissions, period=period), thresholds)
