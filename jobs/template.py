@@ -140,7 +140,7 @@ def _keyvalue_sheet(ws: Worksheet, sheet: Sheet, schema: Schema, dvs: _Validatio
         key.font = Font(bold=column.required)
         value = ws.cell(row=row, column=2)
         _cell_format(value, column)
-        if column.key == "report_type" or (column.type == "enum" and column.values == schema.report_types):
+        if column.type == "enum" and column.values == schema.report_types:
             value.value = schema.default_report_type
         dvs.add(ws, column, f"B{row}")
     ws.column_dimensions["A"].width = max(display_width(c.name) for c in sheet.columns) + 4
