@@ -341,3 +341,36 @@ def fake_html(path: Path) -> Path:
 def not_a_zip(path: Path) -> Path:
     path.write_bytes(bytes(range(256)) * 40)
     return path
+
+
+def ole_container(path: Path, streams: Iterable[str]) -> Path:
+    """A minimal OLE2 compound file holding empty streams with the given names.
+
+    Enough for preflight, which only reads the directory: an encrypted .xlsx
+    (``EncryptionInfo``, ``EncryptedPackage``), a Word file (``WordDocument``),
+    an .xls with VBA (``Workbook``, ``_VBA_PROJECT_CUR``).
+    """
+    names = ["Root Entry", *streams]
+    per_sector = 512 // 128
+    n_dir = -(-len(names) // per_sector)
+    header = bytearray(512)
+    header[:8] = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+    struct.pack_into("<HHHHH", header, 0x18, 0x3E, 3, 0xFFFE, 9, 6)
+    struct.pack_into("<IIIIIIII", header, 0x2C, 1, 1, 0, 4096, 0xFFFFFFFE, 0, 0xFFFFFFFE, 0)
+    difat = [0] + [0xFFFFFFFF] * 108  # FAT in sector 0, directory from sector 1
+    struct.pack_into("<109I", header, 0x4C, *difat)
+    fat = [0xFFFFFFFD] + [2 + i for i in range(n_dir - 1)] + [0xFFFFFFFE]
+    fat += [0xFFFFFFFF] * (128 - len(fat))
+    directory = bytearray(512 * n_dir)
+    for i, name in enumerate(names):
+        raw = (name + "\x00").encode("utf-16-le")
+        entry = bytearray(128)
+        entry[: len(raw)] = raw
+        struct.pack_into("<HBB", entry, 64, len(raw), 5 if i == 0 else 2, 1)
+        struct.pack_into("<III", entry, 68, 0xFFFFFFFF, 0xFFFFFFFF, 1 if i == 0 and len(names) > 1 else 0xFFFFFFFF)
+        if 0 < i < len(names) - 1:
+            struct.pack_into("<I", entry, 72, i + 1)  # a right-leaning chain of siblings
+        struct.pack_into("<IQ", entry, 116, 0xFFFFFFFE, 0)
+        directory[128 * i : 128 * (i + 1)] = entry
+    path.write_bytes(bytes(header) + struct.pack("<128I", *fat) + bytes(directory))
+    return path

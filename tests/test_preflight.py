@@ -256,3 +256,24 @@ def test_openpyxl_workbook_with_formula_in_guide_sheet_only(tmp_path):
     pf = preflight(tmp_path / "g.xlsx")
     assert pf.uncached_formulas == ("填表说明!A1",)
     assert preflight_findings(pf, sheets=["整改台账", "专项整治"]) == []
+
+
+@pytest.mark.parametrize(
+    ("streams", "expected"),
+    [
+        (["EncryptionInfo", "EncryptedPackage"], "文件已加密，请去除密码后重新报送"),
+        (["WordDocument", "1Table"], "看起来是Word文档"),
+        (["PowerPoint Document"], "看起来是PowerPoint演示文稿"),
+        (["Contents", "Equation Native"], "其他Office复合文档"),
+    ],
+)
+def test_ole_containers_that_are_not_workbooks(tmp_path, streams, expected):
+    path = H.ole_container(tmp_path / "整改报表.xls", streams)
+    assert expected in _reject(path)
+
+
+def test_ole_workbook_with_vba_is_read_with_a_warning(tmp_path):
+    path = H.ole_container(tmp_path / "a.xls", ["Workbook", "_VBA_PROJECT_CUR", "VBA"])
+    assert preflight(path) == Preflight(kind="xls", warnings=("含宏，已忽略宏，仅读取数据",))
+    many = H.ole_container(tmp_path / "b.xls", [f"S{i}" for i in range(9)] + ["Book"])  # three directory sectors
+    assert preflight(many) == Preflight(kind="xls")
