@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -15,29 +17,19 @@ from jobs.errors import RectifyError
 from jobs.home import Home
 from jobs.registry import RegistryError
 
+if TYPE_CHECKING:
+    from jobs.executors import Executor
+    from jobs.intake import IngestResult
+    from jobs.progress import Progress
+    from jobs.report.pipeline import Format, ReportFiles
+
 
 @dataclass(frozen=True)
 class RunResult:
     """What the monthly run did: the intake (None without an inbox) and the report files."""
 
-    intake: object | None  # jobs.intake.IngestResult
-    files: object  # jobs.report.pipeline.ReportFiles
-
-
-def ingest_inbox(
-    home: Home, inbox: Path, *, period: str, executor: object | None = None, progress: object | None = None
-):  # -> jobs.intake.IngestResult
-    """Ingest every file of ``inbox`` not yet recorded for ``period``.
-
-    Files already recorded change nothing (intake is idempotent), so the
-    inbox can be run again after more returns arrive. ``executor`` and
-    ``progress`` are the intake's (:mod:`jobs.executors`, :class:`jobs.progress.Progress`).
-    """
-    from jobs.intake import ingest_paths
-
-    return ingest_paths(
-        home, [inbox], period=period, holder="rectify run", executor=executor, progress=progress  # type: ignore[arg-type]
-    )
+    intake: IngestResult | None
+    files: ReportFiles
 
 
 def run_month(
@@ -46,16 +38,32 @@ def run_month(
     period: str,
     inbox: Path | None = None,
     out_dir: Path | None = None,
-    formats: Sequence[str] = ("html", "xlsx"),
+    formats: Sequence[Format] = ("html", "xlsx"),
+    include: Sequence[Path] = (),
+    executor: Executor | None = None,
+    intake_progress: Progress | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> RunResult:
-    """Ingest ``inbox`` (if given, in this process), summarize ``period`` and write the report."""
+    """The month: ingest what is new in ``inbox`` (if given), summarize ``period``, write the report.
+
+    Intake is idempotent (files already recorded change nothing), so the run
+    can be repeated as more returns arrive. ``executor``/``intake_progress``
+    are the intake's (:mod:`jobs.executors`, :class:`jobs.progress.Progress`);
+    ``progress`` receives a Chinese line per report step. The roll-up's outputs
+    are written to ``<home>/summaries/<period>/`` as ``rectify summarize`` does.
+    """
+    from jobs.intake import ingest_paths
     from jobs.report.pipeline import make_report
 
-    intake = ingest_inbox(home, inbox, period=period) if inbox is not None else None
+    intake = None
+    if inbox is not None:
+        intake = ingest_paths(
+            home, [inbox], period=period, holder="rectify run", executor=executor, progress=intake_progress
+        )
     files = make_report(
-        home, period=period, out_dir=out_dir, formats=tuple(formats), progress=progress, write_summary=True  # type: ignore[arg-type]
-    )
+        home, period=period, out_dir=out_dir, formats=tuple(formats), progress=progress,
+        write_summary=True, include=include,
+    )  # fmt: skip
     return RunResult(intake=intake, files=files)
 
 
@@ -63,14 +71,14 @@ def screen_summary(result: RunResult) -> list[str]:
     """One screen of Chinese lines: intake, coverage, headline figures, attention, outputs."""
     from jobs.jinja import zh_number, zh_percent
 
-    ctx = result.files.context  # type: ignore[attr-defined]
+    ctx = result.files.context
     f = ctx.figures
     lines = [f"{ctx.title}", ""]
     if result.intake is not None:
         i = result.intake
         lines.append(
-            f"收件：{len(i.files)}个文件，新入库{i.count('stored')}个（退回{i.rejected}个），"  # type: ignore[attr-defined]
-            f"此前已收{i.count('duplicate')}个，无法读取{i.count('failed')}个。"  # type: ignore[attr-defined]
+            f"收件：{len(i.files)}个文件，新入库{i.count('stored')}个（退回{i.rejected}个），"
+            f"此前已收{i.count('duplicate')}个，无法读取{i.count('failed')}个。"
         )
     lines += [
         f"报送：应报{zh_number(f['units_expected'].value)}个，已报{zh_number(f['units_reported'].value)}个，"
@@ -133,11 +141,11 @@ def run_command(
         rectify run --period 2015-02 --inbox inbox/ --out out/2015-02 --pdf
     """
     target = open_home(home)
-    formats = ("html", "xlsx") + (("docx",) if docx else ()) + (("pdf",) if pdf else ())
+    formats: tuple[Format, ...] = ("html", "xlsx") + (("docx",) if docx else ()) + (("pdf",) if pdf else ())
     check_parallel(executor_kind, address)  # type: ignore[arg-type]
     say = (lambda _msg: None) if quiet else step
     try:
-        intake = None
+        runtime = nullcontext((None, None))
         if inbox is not None:
             from jobs.intake import expand_paths
 
@@ -148,17 +156,14 @@ def run_command(
                 address=address, quiet=quiet,
             )  # fmt: skip
             say(f"收件入库：{n_files}个文件")
-            with runtime as (executor, progress):
-                intake = ingest_inbox(target, inbox, period=period, executor=executor, progress=progress)
-        from jobs.report.pipeline import make_report
-
-        files = make_report(
-            target, period=period, out_dir=out_dir, formats=formats, progress=say,  # type: ignore[arg-type]
-            write_summary=True, include=include,
-        )
+        with runtime as (executor, bar):
+            result = run_month(
+                target, period=period, inbox=inbox, out_dir=out_dir, formats=formats, include=include,
+                executor=executor, intake_progress=bar, progress=say,
+            )  # fmt: skip
     except (RectifyError, RegistryError) as exc:
         raise fail(exc) from None
-    for line in screen_summary(RunResult(intake=intake, files=files)):
+    for line in screen_summary(result):
         click.echo(line)
 
 
