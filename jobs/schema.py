@@ -260,16 +260,20 @@ def parse_schema(data: dict[str, Any]) -> Schema:
     return schema
 
 
-@lru_cache(maxsize=4)
 def load_schema(path: str | Path | None = None) -> Schema:
-    """Load and check the return format.
+    """Load and check the return format (parsed once per file per process).
 
     Parameters
     ----------
     path
         A ``*.schema.yaml`` file; default ``schemas/return-format.schema.yaml``.
     """
-    source = Path(path) if path is not None else DEFAULT_SCHEMA
+    source = Path(path).resolve() if path is not None else DEFAULT_SCHEMA
+    return _load_schema(source)
+
+
+@lru_cache(maxsize=4)
+def _load_schema(source: Path) -> Schema:
     with source.open(encoding="utf-8") as fh:
         data = yaml.safe_load(fh)
     return parse_schema(data)
