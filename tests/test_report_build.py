@@ -52,7 +52,7 @@ def _check_page(summary, code):
         elif parts[0] == "accountability":
             name = next(c.label for c in ctx.accountability if c.key == parts[1])
             _close(shown, node["accountability"][name], key)
-        elif parts[0] in ("items_by_category", "items_by_source"):
+        elif parts[0] in ("items_by_category", "items_by_source", "institutions_by_kind"):
             _close(shown, node[parts[0]][parts[1]], key)
         elif parts[0] in ("institutions", "members") and parts[1] != "total":
             _close(shown, node[f"{parts[0]}_by_status"][parts[1]], key)
@@ -65,7 +65,8 @@ def _check_page(summary, code):
 def test_every_node_report_matches_its_json(summary):
     for code in summary.nodes["code"].to_list():
         ctx, checked = _check_page(summary, code)
-        assert checked >= len(INDICATORS) - 3 + 21 * 4, code
+        assert checked >= len(INDICATORS) - 3 + 21 * 4 + 3, code
+        assert ctx.institutions_by_kind, "the roll-up gives institutions by 制度类别"
         assert ctx.scope_code == code
 
 

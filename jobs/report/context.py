@@ -145,8 +145,8 @@ class ReportContext:
         Items by 问题类别 / 问题来源.
     tasks
         The special tasks, in catalogue order.
-    institutions, accountability, members
-        Counts by 状态, by fixed 事项, by 落实情况.
+    institutions, institutions_by_kind, accountability, members
+        Counts by 状态 (and by 制度类别 when the roll-up gives it), by fixed 事项, by 落实情况.
     breakdown_title, breakdown
         Lower units of the scope (provinces and central units for the nation).
     by_category
@@ -179,6 +179,7 @@ class ReportContext:
     items_by_source: tuple[CountRow, ...]
     tasks: tuple[TaskRow, ...]
     institutions: tuple[CountRow, ...]
+    institutions_by_kind: tuple[CountRow, ...]
     accountability: tuple[CountRow, ...]
     members: tuple[CountRow, ...]
     breakdown_title: str
@@ -329,6 +330,11 @@ def assemble_context(
         institutions=_counts(
             node.get("institutions_by_status"), schema.sheet("institutions").column("状态").values or (), "项"
         ),
+        institutions_by_kind=_counts(
+            node.get("institutions_by_kind"), schema.sheet("institutions").column("制度类别").values or (), "项"
+        )
+        if node.get("institutions_by_kind")
+        else (),
         accountability=tuple(
             CountRow(c.key, c.name, c.name.rsplit("（", 1)[-1].rstrip("）"), _int(accountability.get(c.name)))
             for c in schema.sheet("accountability").columns

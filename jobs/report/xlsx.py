@@ -216,6 +216,7 @@ def _counts_sheet(ws: Worksheet, ctx: ReportContext) -> None:
     row = _title(ws, "制度建设、责任追究和个人整改情况", _subtitle(ctx, "项、人次、人、件、个"), 3)
     blocks = (
         ("制度建设（按状态）", "状态", ctx.institutions, "项"),
+        *((("制度建设（按类别）", "制度类别", ctx.institutions_by_kind, "项"),) if ctx.institutions_by_kind else ()),
         ("责任追究", "事项", ctx.accountability, None),
         ("领导班子成员个人整改（按落实情况）", "落实情况", ctx.members, "人"),
     )
