@@ -200,7 +200,7 @@ def test_checks_follow_schema_edits(schema):
 def test_every_schema_code_is_reachable(schema):
     """Each finding code of the schema is produced by some check or structural step."""
     produced = {c.code for checks in suites.all_checks(schema).values() for c in checks}
-    produced |= {"unreadable-file", "missing-sheet", "missing-column"}
+    produced |= {"unreadable-file", "missing-sheet", "missing-column", "workbook-note"}  # reader, structural
     assert set(schema.findings) <= produced, set(schema.findings) - produced
 
 
@@ -211,3 +211,20 @@ def test_unsupported_rule_condition_is_an_error(schema, bad):
                           "then": {"column": "完成日期", "not_null": True}})
     with pytest.raises(ValueError, match="unsupported"):
         suites.all_checks(parse_schema(data))
+
+
+def test_gx_plan_stacks_same_kind_checks(schema):
+    """GX cost is per expectation: same-kind checks of a frame become one expectation, pairs stay single."""
+    from jobs.validate.gx import plan
+
+    checks = suites.all_checks(schema)["ledger"]
+    groups, pairs = plan(checks)
+    assert len(groups) + len(pairs) < len(checks) / 2
+    assert sorted(c.id for g in groups for c in g.checks) + sorted(c.id for c in pairs) != []
+    assert {c.id for g in groups for c in g.checks} | {c.id for c in pairs} == {c.id for c in checks}
+    for group in groups:
+        assert len({(c.kind, c.when, c.min_value) for c in group.checks}) == 1
+    enum = next(g for g in groups if g.head.kind == "in_set" and g.head.when is None)
+    stacked = enum.expectation_check()
+    first = enum.checks[0]
+    assert all(v.startswith("0\x1f") for v in stacked.value_set[: len(first.value_set)])

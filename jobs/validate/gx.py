@@ -10,6 +10,7 @@ run with ``result_format=COMPLETE`` on the default RangeIndex, so
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -86,6 +87,99 @@ def expectation(check: Check) -> Any:
     raise ValueError(msg)
 
 
+@dataclass(frozen=True)
+class _Group:
+    """Same-kind single-column checks of one frame, validated as ONE expectation.
+
+    GX's cost is mostly per expectation, not per row, so the checks' columns
+    are stacked into one column ``g<j>`` (check ``i`` of the group occupies
+    rows ``i*n .. i*n+n-1``). Set checks prefix each value with the check's
+    index so every column keeps its own allowed set.
+    """
+
+    name: str
+    checks: tuple[Check, ...]
+
+    @property
+    def head(self) -> Check:
+        return self.checks[0]
+
+    def expectation_check(self) -> Check:
+        """The group as one check on the stacked column (and ``w<j>`` for its condition)."""
+        head = self.head
+        when = Cond(f"w{self.name}", head.when.op, head.when.value) if head.when else None
+        value_set: tuple[Any, ...] = ()
+        if head.kind in ("in_set", "not_in_set"):
+            value_set = tuple(f"{i}\x1f{_text(v)}" for i, c in enumerate(self.checks) for v in c.value_set)
+        return Check(id=f"group:{self.name}", frame=head.frame, code=head.code, kind=head.kind, column=self.name,
+                     sheet=None, header=None, value_set=value_set, min_value=head.min_value, when=when)
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def plan(checks: Sequence[Check]) -> tuple[list[_Group], list[Check]]:
+    """Group single-column checks by (kind, condition, bound); pair checks stay single."""
+    keyed: dict[tuple[Any, ...], list[Check]] = {}
+    pairs: list[Check] = []
+    for check in checks:
+        if check.other is not None:
+            pairs.append(check)
+        else:
+            keyed.setdefault((check.kind, check.when, check.min_value), []).append(check)
+    groups = [_Group(f"g{j}", tuple(cs)) for j, cs in enumerate(keyed.values())]
+    return groups, pairs
+
+
+def _stacked(frame: pl.DataFrame, group: _Group, length: int) -> list[pl.Series]:
+    """The group's stacked value column (and condition column), padded to ``length`` with passing values."""
+    n = frame.height
+    head = group.head
+    parts = []
+    for i, check in enumerate(group.checks):
+        col = pl.col(check.column)
+        if head.kind in ("in_set", "not_in_set"):
+            col = pl.when(col.is_not_null()).then(pl.format(f"{i}\x1f{{}}", col.cast(pl.Utf8)))
+        elif head.kind == "between":
+            col = col.cast(pl.Float64)
+        else:
+            col = col.cast(pl.Utf8)
+        parts.append(frame.select(col.alias(group.name)).to_series())
+    values = pl.concat(parts)
+    pad = length - values.len()
+    if pad:
+        # nulls are skipped by every kind except not_null, which an empty string passes
+        filler = "" if head.kind == "not_null" else None
+        values = values.append(pl.Series(group.name, [filler] * pad, dtype=values.dtype))
+    out = [values]
+    if head.when is not None:
+        cond = pl.concat([frame.get_column(head.when.column)] * len(group.checks))
+        cond = cond.append(pl.Series([None] * (length - n * len(group.checks)), dtype=cond.dtype))
+        out.append(cond.alias(f"w{group.name}"))
+    return out
+
+
+def _batch(frame: pl.DataFrame, groups: list[_Group], pairs: list[Check]) -> Any:
+    """One pandas frame holding every stacked group and the pair checks' own columns."""
+    length = max([frame.height * len(g.checks) for g in groups] + [frame.height])
+    series: list[pl.Series] = []
+    for group in groups:
+        series += _stacked(frame, group, length)
+    for check in pairs:
+        for name in (check.column, check.other, check.when.column if check.when else None):
+            if name is None or any(s.name == name for s in series):
+                continue
+            if name not in frame.columns:
+                msg = f"check frame lacks column {name!r}"
+                raise GXFailure(msg)
+            col = frame.get_column(name)
+            series.append(col.append(pl.Series([None] * (length - frame.height), dtype=col.dtype)))
+    return pl.DataFrame(series).to_pandas()
+
+
 def _definition(name: str, checks: Sequence[Check]) -> Any:
     """A validation definition for ``checks`` on frame ``name``, cached by the checks' content."""
     gx, ctx = _gx()
@@ -105,19 +199,6 @@ def _definition(name: str, checks: Sequence[Check]) -> Any:
         return defs[digest]
 
 
-def _pandas(frame: pl.DataFrame, checks: Sequence[Check]) -> Any:
-    needed: list[str] = []
-    for check in checks:
-        for col in (check.column, check.other, check.when.column if check.when else None):
-            if col is not None and col not in needed:
-                needed.append(col)
-    missing = [c for c in needed if c not in frame.columns]
-    if missing:
-        msg = f"check frame lacks columns {missing}"
-        raise GXFailure(msg)
-    return frame.select(needed).to_pandas()
-
-
 def failing_positions(frames: Mapping[str, pl.DataFrame], checks: Mapping[str, Sequence[Check]]) -> dict[str, list[int]]:
     """Validate every frame once; return, per check id, the row positions that fail it.
 
@@ -133,10 +214,18 @@ def failing_positions(frames: Mapping[str, pl.DataFrame], checks: Mapping[str, S
         frame = frames.get(name)
         if frame is None or frame.height == 0 or not frame_checks:
             continue
+        missing = sorted({c.column for c in frame_checks if c.column not in frame.columns})
+        if missing:
+            msg = f"check frame {name!r} lacks columns {missing}"
+            raise GXFailure(msg)
         started = time.perf_counter()
-        df = _pandas(frame, frame_checks)
+        groups, pairs = plan(frame_checks)
+        df = _batch(frame, groups, pairs)
         TIMINGS["to_pandas"] += time.perf_counter() - started
-        definition = _definition(name, frame_checks)
+        declared = [g.expectation_check() for g in groups] + pairs
+        definition = _definition(name, declared)
+        by_id = {f"group:{g.name}": g for g in groups}
+        n = frame.height
         started = time.perf_counter()
         result = definition.run(batch_parameters={"dataframe": df}, result_format={"result_format": "COMPLETE"})
         TIMINGS["run"] += time.perf_counter() - started
@@ -146,6 +235,15 @@ def failing_positions(frames: Mapping[str, pl.DataFrame], checks: Mapping[str, S
             if info.get("raised_exception"):
                 msg = f"GX could not evaluate check {check_id}: {info.get('exception_message')}"
                 raise GXFailure(msg)
-            if not res.success:
-                out[check_id] = [int(i) for i in res.result.get("unexpected_index_list") or []]
+            if res.success:
+                continue
+            rows = [int(i) for i in res.result.get("unexpected_index_list") or []]
+            group = by_id.get(check_id)
+            if group is None:
+                out[check_id] = [r for r in rows if r < n]
+                continue
+            for r in rows:
+                i, pos = divmod(r, n)
+                if i < len(group.checks):
+                    out.setdefault(group.checks[i].id, []).append(pos)
     return out

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from jobs.schema import Rule, Schema, Sheet
 from jobs.text import fold_key
-from jobs.validate.typing import ROW, copy_key_expr_py, fold, length, raw, row_of
+from jobs.validate.typing import ROW, copy_key_expr_py, fold, length, parsed, raw, row_of
 
 Kind = Literal["not_null", "null", "in_set", "not_in_set", "between", "pair_ge", "pair_eq"]
 Op = Literal["eq", "in", "not_null"]
@@ -161,8 +161,9 @@ def column_checks(sheet: Sheet, *, schema: Schema) -> list[Check]:
                              row_params=value, **base))
         elif col.type in ("date", "integer"):
             code = "bad-date" if col.type == "date" else "bad-number"
-            out.append(Check(id=f"{sheet.key}:{col.key}:type", code=code, kind="not_null", column=col.key,
-                             when=Cond(raw(col.key), "not_null"), row_params=value, **base))
+            # parsed__k: true where the cell is empty or its text parses (typing.py)
+            out.append(Check(id=f"{sheet.key}:{col.key}:type", code=code, kind="in_set", column=parsed(col.key),
+                             value_set=(True,), row_params=value, **base))
         if col.substance and col.substance in sub.copy_checked:
             out.append(Check(id=f"{sheet.key}:{col.key}:copy", code="copied-text", kind="null", column=f"copy__{col.key}",
                              row_params=(("other", f"copy__{col.key}"),), **base))

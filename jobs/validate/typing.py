@@ -10,6 +10,7 @@ schema column ``k`` becomes:
   value that already has its own bad-enum/bad-date/bad-number finding;
 - ``fold__k`` (enum, period and substance columns) the folded text the
   declared checks compare;
+- ``parsed__k`` (date and integer columns) true where the cell is empty or parses;
 - ``len__k``  (substance columns) characters after folding whitespace, null
   for empty or placeholder text so ``too-thin`` never doubles ``*-missing``.
 
@@ -48,6 +49,10 @@ def fold(key: str) -> str:
 
 def length(key: str) -> str:
     return f"len__{key}"
+
+
+def parsed(key: str) -> str:
+    return f"parsed__{key}"
 
 
 def row_of(key: str) -> str:
@@ -184,6 +189,8 @@ def type_columns(frame: pl.DataFrame, sheet: Sheet, *, schema: Schema) -> pl.Dat
     for col in sheet.columns:
         src = pl.col(raw(col.key))
         exprs.append(_typed(col).alias(col.key))
+        if col.type in ("date", "integer"):
+            exprs.append((src.is_null() | _typed(col).is_not_null()).alias(parsed(col.key)))
         if col.type == "enum":
             exprs.append(fold_expr(src).alias(fold(col.key)))
         elif col.type == "period":
