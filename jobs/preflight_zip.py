@@ -31,6 +31,10 @@ _MB = 1024 * 1024
 _CHUNK = 256 * 1024
 _REL_OFFICE_DOC = "/officeDocument"
 _MAX_LISTED = 1000  # uncached formula cells kept by name; the rest are only counted
+_EXCEL_MAX_ROWS = 1_048_576  # more <row> elements than Excel can hold is never a real sheet
+# Longest stretch of XML without a '>' we feed to expat: a cell's text is at most
+# 32,767 characters; a longer token (a giant attribute) would be buffered whole.
+_MAX_TOKEN_BYTES = 1024 * 1024
 _REF = re.compile(r"^\$?([A-Za-z]{1,4})\$?(\d{1,8})$")
 CORRUPT = "文件已损坏（{what}），请用Excel重新打开并另存为.xlsx后重新报送"
 
@@ -150,8 +154,14 @@ def _parse(chunks: Iterator[bytes], start: Callable, end: Callable | None = None
         parser.EndElementHandler = end
     if text is not None:
         parser.CharacterDataHandler = text
+    run = 0
     try:
         for chunk in chunks:
+            last = chunk.rfind(b">")
+            run = run + len(chunk) if last < 0 else len(chunk) - last - 1
+            if run > _MAX_TOKEN_BYTES:
+                msg = f"文件中的“{part}”含有超长的XML片段（超过{_MAX_TOKEN_BYTES // _MB}MB），疑似异常文件，已拒收"
+                raise UnreadableFile(msg)
             parser.Parse(chunk, False)
         parser.Parse(b"", True)
     except expat.ExpatError as exc:
@@ -184,9 +194,11 @@ class _SheetScanner:
             self.cell, self.has_formula, self.value, self.inline_len = attrs, False, None, 0
             self.has_value = False
         elif tag == "row":
+            # Rows without values (formatting only) are not data and readers skip
+            # them; their number is bounded only to bound our own parsing time.
             self.row_elements += 1
-            if self.row_elements > self.limits.max_rows:
-                self._too_big(f"超过{self.limits.max_rows}行")
+            if self.row_elements > _EXCEL_MAX_ROWS:
+                self._too_big(f"超过Excel上限{_EXCEL_MAX_ROWS}行")
             r = attrs.get("r", "")
             self.row = int(r) if r.isdigit() else self.row + 1
             self.col = 0

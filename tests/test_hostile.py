@@ -40,7 +40,7 @@ EXPECTED: dict[str, tuple[bool, list[str], str]] = {
     "csv-renamed.xlsx": (False, ["unreadable-file"], "看起来是CSV或文本文件"),
     "pdf-renamed.xlsx": (False, ["unreadable-file"], "看起来是PDF文件"),
     "html-renamed.xls": (False, ["unreadable-file"], "看起来是网页（HTML）文件"),
-    "million-rows.xlsx": (False, ["unreadable-file"], "过大（超过100000行）"),
+    "million-rows.xlsx": (False, ["unreadable-file"], "数据到第100001行，超过100000行"),
     "sparse-extent.xlsx": (False, ["unreadable-file"], "数据到第1048576行"),
     "long-cell.xlsx": (False, ["unreadable-file"], "单元格整改台账!K2内容过长"),
     "external-link.xlsx": (True, ["workbook-note"], "外部链接"),

@@ -277,3 +277,33 @@ def test_ole_workbook_with_vba_is_read_with_a_warning(tmp_path):
     assert preflight(path) == Preflight(kind="xls", warnings=("含宏，已忽略宏，仅读取数据",))
     many = H.ole_container(tmp_path / "b.xls", [f"S{i}" for i in range(9)] + ["Book"])  # three directory sectors
     assert preflight(many) == Preflight(kind="xls")
+
+
+def _sheet_workbook(path: Path, body: bytes) -> Path:
+    head = b'<?xml version="1.0"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
+    entry = H.stored("xl/worksheets/sheet1.xml", head + body + b"</sheetData></worksheet>")
+    return H.write_raw_zip(path, H._minimal_workbook_parts(entry))
+
+
+def test_formatted_empty_rows_are_not_data(tmp_path):
+    # Excel writes a <row> for every row given a height or style, with no cells: readers skip them.
+    rows = b"".join(b'<row r="%d" ht="20" customHeight="1"/>' % r for r in range(1, 200_001))
+    data = b'<row r="1"><c r="A1" t="inlineStr"><is><t>x</t></is></c></row>'
+    path = _sheet_workbook(tmp_path / "styled-rows.xlsx", data + rows.replace(b'<row r="1" ', b'<row r="0" ', 1))
+    assert preflight(path).kind == "xlsx"
+    too_many = _sheet_workbook(tmp_path / "too-many.xlsx", b"<row/>" * 1_048_577)
+    assert "超过Excel上限1048576行" in _reject(too_many, Limits(max_ratio=10_000))
+
+
+def test_giant_xml_token_is_refused_before_expat_buffers_it(tmp_path):
+    import os
+
+    blob = os.urandom(1_200_000).hex().encode()  # incompressible enough to pass the ratio check
+    path = _sheet_workbook(tmp_path / "attr.xlsx", b'<row r="1"><c r="A1" x="' + blob + b'"/></row>')
+    assert "超长的XML片段" in _reject(path)
+
+
+def test_unsupported_compression_method(tmp_path, good):
+    entries = H._entries_of(good)
+    entries[0].method = 12  # bzip2: never written by Excel
+    assert "压缩方式" in _reject(H.write_raw_zip(tmp_path / "bz.xlsx", entries))
