@@ -304,3 +304,22 @@ def test_without_registry_or_period_those_rules_are_skipped(tmp_path):
 def test_find_row_helper_matches_layout():
     spec = base_return()
     assert find_row(spec, T, "任务编号", 7) == 8
+
+
+def test_an_internal_failure_costs_one_file_not_the_batch(tmp_path, monkeypatch):
+    from jobs.validate import pipeline
+
+    good = write_return(base_return(), tmp_path / "good.xlsx")
+    bad = write_return(base_return("120000", "天津市", seed=3), tmp_path / "bad.xlsx")
+    real = pipeline.validate_returns
+
+    def flaky(returns, **kw):
+        if any(r.path == bad for r in returns):
+            raise RuntimeError("boom")
+        return real(returns, **kw)
+
+    monkeypatch.setattr(pipeline, "validate_returns", flaky)
+    ok, broken = validate_files([good, bad], registry=registry_frame(), period="2015-02")
+    assert ok.report.accepted and ok.tables is not None
+    assert [f.code for f in broken.report.findings] == ["unreadable-file"]
+    assert "联系办公室" in broken.report.findings[0].message

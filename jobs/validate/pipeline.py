@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -24,6 +25,8 @@ from jobs.validate.translate import cut_cascades, translate
 from jobs.validate.typing import RID, ROW, stack_keyvalue, stack_table, type_columns
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"
+INTERNAL_FAILURE = "文件内容异常，系统无法完成校验，请联系办公室处理"
+LOG = logging.getLogger(__name__)
 TIMINGS: dict[str, float] = {"read": 0.0, "prepare": 0.0, "translate": 0.0}  # seconds, for the benchmark
 
 
@@ -109,17 +112,30 @@ def validate_files(
 
     summaries = {i for i, r in enumerate(raws) if not isinstance(r, BaseException) and is_summary_return(r, schema=schema)}
     readable = [(i, r) for i, r in enumerate(raws) if not isinstance(r, BaseException) and i not in summaries]
-    results = validate_returns(
-        [r for _, r in readable],
-        registry=registry,
-        period=period,
-        received_at=[arrivals[paths[i]] for i, _ in readable],
-        other_units_texts=other_units_texts,
-        schema=schema,
-    )
-    by_index = dict(zip([i for i, _ in readable], results, strict=True))
+    options = {"registry": registry, "period": period, "other_units_texts": other_units_texts, "schema": schema}
+    try:
+        results = validate_returns([r for _, r in readable], received_at=[arrivals[paths[i]] for i, _ in readable],
+                                   **options)
+    except Exception:
+        # A bug must not cost the office the whole batch: validate one by one,
+        # and turn a return that still fails into a clean finding.
+        LOG.exception("batch validation failed; validating %d returns one by one", len(readable))
+        results = []
+        for i, raw_ in readable:
+            try:
+                results += validate_returns([raw_], received_at=[arrivals[paths[i]]], **options)
+            except Exception:
+                LOG.exception("validation of %s failed", paths[i])
+                raws[i] = UnreadableFile(INTERNAL_FAILURE)
+                results.append(None)
+    by_index = {i: r for (i, _), r in zip(readable, results, strict=True) if r is not None}
     for i in summaries:
-        report, tables = check_summary_return(raws[i], registry=registry, period=period, schema=schema)
+        try:
+            report, tables = check_summary_return(raws[i], registry=registry, period=period, schema=schema)
+        except Exception:
+            LOG.exception("checking the 汇总 return %s failed", paths[i])
+            raws[i] = UnreadableFile(INTERNAL_FAILURE)
+            continue
         by_index[i] = ValidatedReturn(report, tables, "", summary_report_type(schema))
     out = []
     for i, (path, raw_) in enumerate(zip(paths, raws, strict=True)):
