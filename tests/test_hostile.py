@@ -282,3 +282,22 @@ def test_validation_never_raises_on_random_workbooks(tmp_path, verdicts, books):
             assert CJK.search(finding.message), finding
         if not report.accepted:
             assert report.errors
+
+
+def test_same_file_under_two_names_is_stored_once(corpus, verdicts, tmp_path):
+    from jobs.home import init_home
+    from jobs.intake import ingest_paths
+
+    home = init_home(tmp_path / "home")
+    rows = H.registry_rows()
+    lines = ["单位代码,单位名称,上级单位代码,层级,类别,联系人,联系电话,是否报送"]
+    lines += [",".join([r["code"], r["name"], r["parent"] or "", r["level"], r["category"], r["contact"], r["phone"],
+                        "是" if r["must_report"] else "否"]) for r in rows]
+    (tmp_path / "registry.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    home.import_registry(tmp_path / "registry.csv", from_period=H.PERIOD)
+    paths = [corpus["good.xlsx"], corpus["../same-file-again.xlsx"], corpus[SHELL_NAME]]
+    result = ingest_paths(home, paths, period=H.PERIOD, receipts=False)
+    assert sorted(f.status for f in result.files) == ["duplicate", "duplicate", "stored"]
+    subs = home.store.submissions(H.PERIOD)
+    assert subs.height == 1
+    assert subs["accepted"].to_list() == [True]
