@@ -45,7 +45,7 @@ def _fanout(rows: int) -> tuple[int, ...]:
 
 def ensure_data(rows: int, *, seed: int = 7) -> Path:
     """Generate (once) the stored-layout Parquet for about ``rows`` ledger rows; return its folder."""
-    folder = CACHE / f"summarize-{rows}-s{seed}"
+    folder = CACHE / f"summarize-v2-{rows}-s{seed}"  # v2: unique free text
     done = folder / "meta.json"
     if done.exists():
         return folder

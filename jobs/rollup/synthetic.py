@@ -95,7 +95,17 @@ def _ledger(rng: np.random.Generator, schema: Schema, sids: np.ndarray, units: n
             "closed": closed,
         }
     )
-    frame = frame.with_columns(pl.format("问题{}", pl.col("seq")).alias("problem"))
+    # free text unique per item and of realistic length, as real returns have
+    # (constant text would make the stored Parquet unrealistically cheap to read)
+    u, q = pl.col("unit"), pl.col("seq")
+    frame = frame.with_columns(
+        pl.format("{}第{}项：会议文件过多过长、督查检查考核过多过频，基层负担较重", u, q).alias("problem"),
+        pl.format("{}第{}项：制定精简会议文件办法，建立督查检查计划管理制度并公开", u, q).alias("measure"),
+        pl.format("责任领导{}号", q).alias("leader"),
+        pl.format("{}办公室主任王{}、科员李{}", u, q, q).alias("people"),
+        pl.format("{}第{}项：全年会议减少{}个，文件压缩{}件，节约经费{}万元，群众反映明显好转", u, q, q * 3, q * 7, q * 11).alias("facts"),
+        pl.format("{}第{}项：根源在于宗旨意识淡薄、政绩观有偏差，通过学习深刻认识到四风危害", u, q).alias("mindset"),
+    )
     return frame.cast(table_schema("ledger", schema=schema))  # type: ignore[arg-type]
 
 
@@ -123,7 +133,9 @@ def _tables(rng: np.random.Generator, schema: Schema, sids: np.ndarray, units: n
         found = rng.integers(0, 20, n)
         return {"task_no": np.tile(np.arange(1, ntasks + 1), k), "found": found,
                 "fixed": (found * rng.random(n)).astype(np.int64), "cases": rng.integers(0, 3, n),
-                "role": _pick(rng, ("牵头", "参与"), n), "task_name": np.full(n, "任务")}  # fmt: skip
+                "role": _pick(rng, ("牵头", "参与"), n),
+                "task_name": np.asarray([schema.tasks[t] for t in range(1, ntasks + 1)] * k),
+                "progress": np.char.add("已排查整改，建立长效机制，第", np.arange(n).astype(str))}  # fmt: skip
 
     inst_cols = {c.key: c for c in schema.sheet("institutions").columns}
     mem_cols = {c.key: c for c in schema.sheet("members").columns}
@@ -134,12 +146,15 @@ def _tables(rng: np.random.Generator, schema: Schema, sids: np.ndarray, units: n
         "ledger": _ledger(rng, schema, sids, units, period, rng.integers(items[0], items[1] + 1, k), end),
         "tasks": _per_return(rng, schema, "tasks", sids, units, period, np.full(k, ntasks), tasks),
         "institutions": _per_return(rng, schema, "institutions", sids, units, period, rng.integers(0, 4, k),
-                                    lambda n, c: {"title": np.full(n, "制度"), "kind": _pick(rng, inst_cols["kind"].values, n),
+                                    lambda n, c: {"title": np.char.add("关于进一步改进作风密切联系群众的实施办法之", np.arange(n).astype(str)), "kind": _pick(rng, inst_cols["kind"].values, n),
                                                   "state": _pick(rng, inst_cols["state"].values, n)}),
         "accountability": _per_return(rng, schema, "accountability", sids, units, period, one,
                                       lambda n, c: {key: rng.integers(0, 5, n) for key in acc_keys}),
         "members": _per_return(rng, schema, "members", sids, units, period, rng.integers(1, 4, k),
-                               lambda n, c: {"member": np.full(n, "成员"), "state": _pick(rng, mem_cols["state"].values, n)}),
+                               lambda n, c: {"member": np.char.add("成员", np.arange(n).astype(str)),
+                                             "facts": np.char.add("本人带头减少会议和文件，全年少开会议、压缩文件，成效编号", np.arange(n).astype(str)),
+                                             "mindset": np.char.add("思想根源在于群众观念淡薄，通过学习提高了认识，编号", np.arange(n).astype(str)),
+                                             "state": _pick(rng, mem_cols["state"].values, n)}),
     }  # fmt: skip
 
 
