@@ -163,3 +163,13 @@ def test_report_folds_in_a_lower_offices_summary_without_double_counting(month, 
         return {k: v for k, v in parser.found if k.split(".")[0] in INDICATORS}
 
     assert figures(tmp_path / f"汇总报告_{PERIOD}.html") == figures(_report(month, "html"))
+
+
+def test_unwritable_output_is_a_clean_error(month, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    result = month["runner"].invoke(
+        main, ["report", "--period", PERIOD, "--out", str(blocker / "reports"), "--home", str(month["root"])]
+    )
+    assert result.exit_code == 1
+    assert "无法写入输出文件" in result.output and "Traceback" not in result.output

@@ -71,6 +71,9 @@ def report_command(
         )
     except (RectifyError, RegistryError) as exc:
         raise fail(exc) from None
+    except OSError as exc:
+        msg = f"无法写入输出文件“{exc.filename or ''}”：{exc.strerror or exc}"
+        raise click.ClickException(msg) from None
     click.echo(f"《{files.context.title}》已生成：")
     for line in output_lines(files):
         click.echo(f"  {line}")

@@ -163,6 +163,9 @@ def run_command(
             )  # fmt: skip
     except (RectifyError, RegistryError) as exc:
         raise fail(exc) from None
+    except OSError as exc:
+        msg = f"无法写入输出文件“{exc.filename or ''}”：{exc.strerror or exc}"
+        raise click.ClickException(msg) from None
     for line in screen_summary(result):
         click.echo(line)
 

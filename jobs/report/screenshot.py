@@ -51,7 +51,11 @@ def _run(args: list[str], *, chromium: str | None) -> None:
             f"--user-data-dir={profile}",
             *args,
         ]
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT_S, check=False)  # noqa: S603
+        try:
+            done = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT_S, check=False)  # noqa: S603
+        except subprocess.TimeoutExpired:
+            msg = f"Chromium 渲染超过{TIMEOUT_S}秒未完成，已放弃生成 PDF/截图。"
+            raise RectifyError(msg) from None
     if done.returncode != 0:
         msg = f"Chromium 渲染失败（退出码 {done.returncode}）：{done.stderr.strip()[-300:]}"
         raise RectifyError(msg)
