@@ -295,3 +295,21 @@ def test_level_by_level_equals_closure_join():
         .rename({"ancestor": "code"})
     )  # fmt: skip
     assert_frame_equal(roll_up(syn.registry, tree, contrib, keys), by_join, check_row_order=False)
+
+
+SPEC_KEYS = (
+    "units_expected units_reported units_on_time units_late units_missing reporting_rate timeliness_rate "
+    "items_total items_done items_in_progress items_not_started items_ineffective items_overdue items_closed "
+    "items_evaluated items_satisfied items_new items_rebound completion_rate closure_rate satisfaction_rate "
+    "items_by_category items_by_source tasks institutions_by_status accountability members_total members_by_status"
+).split()
+
+
+def test_json_has_every_spec_key(summary):
+    import json
+
+    assert [k for k in SPEC_KEYS if k not in summary.national] == []
+    assert all(set(v) >= {"found", "fixed", "cases"} for v in summary.national["tasks"].values())
+    for key in ("reporting_rate", "timeliness_rate", "completion_rate", "closure_rate", "satisfaction_rate"):
+        assert summary.national[key] is None or 0.0 <= summary.national[key] <= 1.0
+    json.dumps(summary.national, ensure_ascii=False)  # plain JSON types only
