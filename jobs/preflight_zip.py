@@ -103,7 +103,9 @@ def _inflate(fp: IO[bytes], info: zipfile.ZipInfo, budget: int) -> Iterator[byte
             if produced > info.file_size:
                 msg = "文件已损坏或被篡改（压缩数据比其声明的大小更多，疑似压缩炸弹），已拒收；请用Excel重新保存后报送"
                 raise UnreadableFile(msg)
-            msg = f"文件解压后过大（超过{budget // _MB}MB），疑似异常文件，已拒收"
+            # Unreachable while declared sizes are honoured (their sum was checked);
+            # kept so the budget holds even if that check changes.
+            msg = "文件解压后过大，疑似异常文件，已拒收"
             raise UnreadableFile(msg)
         crc = zlib.crc32(data, crc)
         return data
@@ -337,10 +339,10 @@ def _declared_checks(infos: list[zipfile.ZipInfo], limits: Limits) -> None:
         raise UnreadableFile(msg)
 
 
-def _not_a_workbook(names: set[str], read: Callable[[str], bytes]) -> str | None:
+def _not_a_workbook(names: set[str], read: Callable[[str], Iterator[bytes]]) -> str | None:
     """A reason when the zip is another document type; ``None`` when it may be a workbook."""
     if "mimetype" in names:
-        mime = read("mimetype")[:200].decode("ascii", errors="replace").strip()
+        mime = next(read("mimetype"), b"")[:200].decode("ascii", errors="replace").strip()
         if "opendocument.spreadsheet" in mime:
             return "文件是OpenDocument表格（.ods，WPS/LibreOffice格式），请用Excel另存为.xlsx后重新报送"
         return "文件是OpenDocument文档，不是Excel工作簿，请用Excel另存为.xlsx后重新报送"
@@ -377,11 +379,8 @@ def scan_zip(path: Path, limits: Limits) -> ZipScan:
                 budget[0] -= len(chunk)
                 yield chunk
 
-        def read(name: str) -> bytes:
-            return b"".join(stream(name))
-
         names = set(by_name)
-        other = _not_a_workbook(names, read)
+        other = _not_a_workbook(names, stream)
         if other:
             raise UnreadableFile(other)
         main = next((t for _i, typ, t in _relationships(stream("_rels/.rels"), "", part="_rels/.rels")
@@ -392,6 +391,11 @@ def scan_zip(path: Path, limits: Limits) -> ZipScan:
         if main.endswith(".bin"):
             raise UnreadableFile("文件是Excel二进制工作簿（.xlsb），请用Excel另存为.xlsx后重新报送")
         sheets = _workbook_sheets(stream, main, names, found)
+        # Worksheet parts the workbook does not list are scanned too: a reader
+        # that finds them some other way must not meet an unchecked sheet.
+        for name in sorted(names):
+            if "/worksheets/" in f"/{name}" and name.endswith(".xml") and name not in sheets:
+                sheets[name] = posixpath.basename(name)
         if any(n.lower().endswith("vbaproject.bin") for n in names) or any("/macrosheets/" in n for n in names):
             found.kind = "xlsm"
             found.warnings.append("含宏，已忽略宏，仅读取数据")

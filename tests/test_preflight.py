@@ -307,3 +307,11 @@ def test_unsupported_compression_method(tmp_path, good):
     entries = H._entries_of(good)
     entries[0].method = 12  # bzip2: never written by Excel
     assert "压缩方式" in _reject(H.write_raw_zip(tmp_path / "bz.xlsx", entries))
+
+
+def test_worksheets_not_listed_in_the_workbook_are_still_checked(tmp_path):
+    sparse = H.sparse_extent(tmp_path / "sparse.xlsx")
+    with zipfile.ZipFile(sparse) as zf:
+        parts = {i.filename: zf.read(i) for i in zf.infolist() if i.filename != "xl/_rels/workbook.xml.rels"}
+    unlisted = H.write_raw_zip(tmp_path / "unlisted.xlsx", [H.stored(n, d) for n, d in parts.items()])
+    assert "工作表“sheet1.xml”过大（数据到第1048576行" in _reject(unlisted)
