@@ -68,7 +68,22 @@ def zh_points(value: float | None, digits: int = 1) -> str:
     return f"{points:+.{digits}f}个百分点"
 
 
+_DIGITS = "零一二三四五六七八九"
+
+
+def zh_numeral(value: int) -> str:
+    """Chinese numeral for section numbers 1-99 (``7 -> 七``, ``12 -> 十二``, ``20 -> 二十``)."""
+    n = int(value)
+    if not 0 < n < 100:
+        return str(n)
+    tens, ones = divmod(n, 10)
+    if tens == 0:
+        return _DIGITS[ones]
+    return ("" if tens == 1 else _DIGITS[tens]) + "十" + (_DIGITS[ones] if ones else "")
+
+
 FILTERS = {
+    "zh_numeral": zh_numeral,
     "zh_signed": zh_signed,
     "zh_points": zh_points,
     "zh_number": zh_number,

@@ -10,7 +10,7 @@ from html.parser import HTMLParser
 import openpyxl
 import pytest
 
-from jobs.jinja import zh_points, zh_signed
+from jobs.jinja import zh_numeral, zh_points, zh_signed
 from jobs.report.context import assemble_context
 from jobs.report.html import render_html
 from jobs.report.indicators import BREAKDOWN_KEYS, INDICATORS, TASK_COLUMNS
@@ -236,6 +236,8 @@ def test_unit_level_context_titles_the_unit(data):
     page = render_html(ctx)
     assert "关于北京市2015年2月整改落实情况“回头看”的汇总报告" in page
     assert "分下级单位情况" not in page  # no lower units given: no breakdown section
+    headings = re.findall(r"<h2>([一二三四五六七八九十]+)、", page)
+    assert headings == ["一", "二", "三", "四", "五", "六", "七", "八"]  # numbering follows the sections present
     assert "没有上月的汇总数据" in page
 
 
@@ -259,6 +261,7 @@ def test_filters_for_changes():
     assert zh_points(0.00001) == "持平"
     assert zh_signed(12) == "+12" and zh_signed(-3) == "-3" and zh_signed(0) == "0"
     assert zh_points(None) == "—"
+    assert [zh_numeral(n) for n in (1, 9, 10, 12, 20, 21)] == ["一", "九", "十", "十二", "二十", "二十一"]
 
 
 @pytest.fixture(scope="module")
