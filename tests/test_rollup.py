@@ -313,3 +313,25 @@ def test_json_has_every_spec_key(summary):
     for key in ("reporting_rate", "timeliness_rate", "completion_rate", "closure_rate", "satisfaction_rate"):
         assert summary.national[key] is None or 0.0 <= summary.national[key] <= 1.0
     json.dumps(summary.national, ensure_ascii=False)  # plain JSON types only
+
+
+def test_correction_after_deadline_keeps_a_unit_on_time():
+    """Same rule as `rectify status`: the first accepted arrival decides timeliness."""
+    late_fix = submissions(
+        [
+            submission("S1", "110000", P, ON_TIME, superseded_by="S1b"),
+            submission("S1b", "110000", P, LATE),
+            submission("S3", "120000", P, LATE),
+        ]
+    )
+    rows = concat([
+        RETURNS[0] | {},
+        {k: v.with_columns(pl.lit("S1b").alias("submission_id")) for k, v in RETURNS[0].items()},
+        RETURNS[3],
+    ])
+    result = summarize(rows, late_fix, REGISTRY, period=P, deadline=DEADLINE, thresholds=THRESHOLDS)
+    beijing = _node(result, "110000")
+    assert (beijing["own.units_on_time"], beijing["own.units_late"]) == (1, 0)
+    assert result.national["units_on_time"] == 1
+    assert result.national["units_late"] == 1  # 120000's only return was late
+    assert result.national["items_total"] == 4 + 1  # the corrected return counts once

@@ -26,18 +26,22 @@ def counted_submissions(
 
     Rejected returns count nowhere; a superseded return is replaced by its
     successor. Should the ledger still hold two current returns of one unit,
-    the latest received wins.
+    the latest received wins. ``first_accepted_at`` is the arrival of the
+    unit's first accepted return of the period: a unit that reported on time
+    and later sent a correction stays on time (the same rule as ``status``).
     """
-    frame = submissions.filter(
+    accepted = submissions.filter(
         (pl.col("period") == period)
         & pl.col("accepted").fill_null(False)
-        & pl.col("superseded_by").is_null()
         & (pl.col("report_type").fill_null(default_report_type) == report_type)
     )
+    first = accepted.group_by("unit").agg(pl.col("received_at").min().alias("first_accepted_at"))
+    frame = accepted.filter(pl.col("superseded_by").is_null())
     sort_by = [c for c in ("received_at", "version") if c in frame.columns]
     if sort_by:
         frame = frame.sort(sort_by, nulls_last=False)
-    return frame.unique("unit", keep="last", maintain_order=True).select("submission_id", "unit", "received_at")
+    current = frame.unique("unit", keep="last", maintain_order=True).select("submission_id", "unit", "received_at")
+    return current.join(first, on="unit", how="left")
 
 
 def _is(column: str, values: tuple[str, ...]) -> pl.Expr:
@@ -151,9 +155,10 @@ def coverage(registry: pl.DataFrame, counted: pl.DataFrame, *, deadline: datetim
     """Per registry node: expected (是否报送=是), reported, on time, late, missing (0/1 each).
 
     A unit not expected to report never counts as reported, so no rate goes
-    above 100%. A return with an unknown arrival time counts as on time.
+    above 100%. A return with an unknown arrival time counts as on time; a
+    unit is on time when its first accepted return arrived by the deadline.
     """
-    got = counted.select("unit", pl.lit(True).alias("_got"), "received_at")
+    got = counted.select("unit", pl.lit(True).alias("_got"), pl.col("first_accepted_at").alias("received_at"))
     frame = registry.select("code", "must_report").join(got, left_on="code", right_on="unit", how="left")
     expected = pl.col("must_report").fill_null(False)
     reported = expected & pl.col("_got").fill_null(False)
