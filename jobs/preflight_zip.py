@@ -12,58 +12,29 @@ accepted (OOXML never has one), so entity tricks are refused outright.
 from __future__ import annotations
 
 import posixpath
-import re
 import struct
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
-from xml.parsers import expat
 
 from jobs.errors import UnreadableFile
+from jobs.preflight_xml import (
+    CORRUPT,
+    SheetScanner,
+    ZipScan,
+    big_shared_strings,
+    local_name,
+    parse,
+    relationships,
+)
 
 if TYPE_CHECKING:
     from jobs.preflight import Limits
-
 _MB = 1024 * 1024
 _CHUNK = 256 * 1024
 _REL_OFFICE_DOC = "/officeDocument"
-_MAX_LISTED = 1000  # uncached formula cells kept by name; the rest are only counted
-_EXCEL_MAX_ROWS = 1_048_576  # more <row> elements than Excel can hold is never a real sheet
-# Longest stretch of XML without a '>' we feed to expat: a cell's text is at most
-# 32,767 characters; a longer token (a giant attribute) would be buffered whole.
-_MAX_TOKEN_BYTES = 1024 * 1024
-_REF = re.compile(r"^\$?([A-Za-z]{1,4})\$?(\d{1,8})$")
-CORRUPT = "文件已损坏（{what}），请用Excel重新打开并另存为.xlsx后重新报送"
-
-
-@dataclass
-class ZipScan:
-    """What the zip inspection found; see :class:`jobs.preflight.Preflight`."""
-
-    kind: str = "xlsx"
-    warnings: list[str] = field(default_factory=list)
-    uncached_formulas: list[str] = field(default_factory=list)
-    uncached_total: int = 0
-    hidden_sheets: list[str] = field(default_factory=list)
-    sheet_names: list[str] = field(default_factory=list)
-
-
-def _col_number(letters: str) -> int:
-    n = 0
-    for ch in letters.upper():
-        n = n * 26 + ord(ch) - 64
-    return n
-
-
-def _col_letters(n: int) -> str:
-    out = ""
-    while n:
-        n, rem = divmod(n - 1, 26)
-        out = chr(65 + rem) + out
-    return out
 
 
 def _entry_count(fp: IO[bytes], size: int) -> int | None:
@@ -134,178 +105,6 @@ def _inflate(fp: IO[bytes], info: zipfile.ZipInfo, budget: int) -> Iterator[byte
 def _norm(name: str) -> str:
     # Some writers store Windows separators; Excel readers accept them.
     return name.replace("\\", "/")
-
-
-def _local(name: str) -> str:
-    return name.rpartition(":")[2]
-
-
-def _parse(chunks: Iterator[bytes], start: Callable, end: Callable | None = None,
-           text: Callable | None = None, *, part: str) -> None:
-    """Feed streamed XML to expat with the given handlers; DTDs are refused."""
-    parser = expat.ParserCreate()
-    parser.buffer_text = True
-
-    def no_dtd(*_args: object) -> None:
-        raise UnreadableFile(f"文件中的“{part}”含有不允许的XML声明（DTD/实体），疑似异常文件，已拒收")
-
-    parser.StartDoctypeDeclHandler = no_dtd
-    parser.EntityDeclHandler = no_dtd
-    parser.StartElementHandler = start
-    if end is not None:
-        parser.EndElementHandler = end
-    if text is not None:
-        parser.CharacterDataHandler = text
-    run = 0
-    try:
-        for chunk in chunks:
-            last = chunk.rfind(b">")
-            run = run + len(chunk) if last < 0 else len(chunk) - last - 1
-            if run > _MAX_TOKEN_BYTES:
-                msg = f"文件中的“{part}”含有超长的XML片段（超过{_MAX_TOKEN_BYTES // _MB}MB），疑似异常文件，已拒收"
-                raise UnreadableFile(msg)
-            parser.Parse(chunk, False)
-        parser.Parse(b"", True)
-    except expat.ExpatError as exc:
-        raise UnreadableFile(CORRUPT.format(what=f"“{part}”不是有效的XML")) from exc
-
-
-class _SheetScanner:
-    """Streams one worksheet: value extent, uncached formulas, oversized cells."""
-
-    def __init__(self, sheet: str, limits: Limits, big_strings: set[int], found: ZipScan) -> None:
-        self.sheet, self.limits, self.big_strings, self.found = sheet, limits, big_strings, found
-        self.row = 0
-        self.col = 0
-        self.max_row = self.max_col = 0
-        self.row_elements = 0
-        self.cell: dict[str, str] | None = None
-        self.has_formula = False
-        self.value: list[str] | None = None
-        self.inline_len = 0
-        self.in_inline_text = False
-        self.has_value = False
-
-    def start(self, name: str, attrs: dict[str, str]) -> None:
-        tag = _local(name)
-        if tag == "c":
-            self.col += 1
-            ref = _REF.match(attrs.get("r", ""))
-            if ref:
-                self.col, self.row = _col_number(ref[1]), int(ref[2])
-            self.cell, self.has_formula, self.value, self.inline_len = attrs, False, None, 0
-            self.has_value = False
-        elif tag == "row":
-            # Rows without values (formatting only) are not data and readers skip
-            # them; their number is bounded only to bound our own parsing time.
-            self.row_elements += 1
-            if self.row_elements > _EXCEL_MAX_ROWS:
-                self._too_big(f"超过Excel上限{_EXCEL_MAX_ROWS}行")
-            r = attrs.get("r", "")
-            self.row = int(r) if r.isdigit() else self.row + 1
-            self.col = 0
-        elif tag == "f":
-            self.has_formula = True
-        elif tag == "v":
-            self.value = []
-        elif tag == "t" and self.cell is not None:
-            self.in_inline_text = True
-
-    def text(self, data: str) -> None:
-        if self.value is not None:
-            self.value.append(data)
-            if sum(map(len, self.value)) > self.limits.max_cell_chars:
-                self._long_cell()
-        elif self.in_inline_text:
-            self.inline_len += len(data)
-            self.has_value = True
-            if self.inline_len > self.limits.max_cell_chars:
-                self._long_cell()
-
-    def end(self, name: str) -> None:
-        tag = _local(name)
-        if tag == "t":
-            self.in_inline_text = False
-        elif tag == "v" and self.value is not None:
-            self.has_value = self.has_value or bool("".join(self.value))
-        elif tag == "c" and self.cell is not None:
-            self._end_cell()
-
-    def _end_cell(self) -> None:
-        cell, text = self.cell or {}, "".join(self.value or ())
-        where = f"{self.sheet}!{_col_letters(self.col)}{self.row}"
-        # Excel stores an empty-string result as t="str" with an empty <v>; any
-        # other formula without a value was never computed by the writing tool.
-        cached_empty = cell.get("t") == "str" and self.value is not None
-        if self.has_formula and not text and not cached_empty:
-            self.found.uncached_total += 1
-            if len(self.found.uncached_formulas) < _MAX_LISTED:
-                self.found.uncached_formulas.append(where)
-        if cell.get("t") == "s" and text.strip().isdigit() and int(text) in self.big_strings:
-            self._long_cell()
-        if self.has_value:
-            self.max_row, self.max_col = max(self.max_row, self.row), max(self.max_col, self.col)
-            lim = self.limits
-            if self.max_row > lim.max_rows:
-                self._too_big(f"数据到第{self.max_row}行，超过{lim.max_rows}行")
-            if self.max_col > lim.max_columns:
-                self._too_big(f"数据到第{_col_letters(self.max_col)}列，超过{lim.max_columns}列")
-            if self.max_row * self.max_col > lim.max_cells:
-                self._too_big(f"数据范围到{_col_letters(self.max_col)}{self.max_row}，超过{lim.max_cells}个单元格")
-        self.cell = None
-
-    def _too_big(self, what: str) -> None:
-        msg = f"工作表“{self.sheet}”过大（{what}），疑似异常文件，已拒收；请删除多余的行列后重新保存报送"
-        raise UnreadableFile(msg)
-
-    def _long_cell(self) -> None:
-        where = f"{self.sheet}!{_col_letters(self.col)}{self.row}"
-        msg = (f"单元格{where}内容过长（超过{self.limits.max_cell_chars}个字符，超出Excel单元格上限），"
-               "疑似异常文件，已拒收")
-        raise UnreadableFile(msg)
-
-
-def _big_shared_strings(chunks: Iterator[bytes], limits: Limits) -> set[int]:
-    """Indices of shared strings longer than the cell limit (the sheet scan names their cells)."""
-    big: set[int] = set()
-    state = {"index": -1, "length": 0, "in_t": False}
-
-    def start(name: str, _attrs: dict[str, str]) -> None:
-        tag = _local(name)
-        if tag == "si":
-            state["index"] += 1
-            state["length"] = 0
-        elif tag == "t":
-            state["in_t"] = True
-
-    def end(name: str) -> None:
-        if _local(name) == "t":
-            state["in_t"] = False
-
-    def text(data: str) -> None:
-        if state["in_t"]:
-            state["length"] += len(data)
-            if state["length"] > limits.max_cell_chars:
-                big.add(state["index"])
-
-    _parse(chunks, start, end, text, part="sharedStrings.xml")
-    return big
-
-
-def _relationships(chunks: Iterator[bytes], base: str, *, part: str) -> list[tuple[str, str, str]]:
-    """``(id, type, resolved target)`` of a .rels part; targets resolved against ``base``."""
-    rels: list[tuple[str, str, str]] = []
-
-    def start(name: str, attrs: dict[str, str]) -> None:
-        if _local(name) == "Relationship" and attrs.get("TargetMode") != "External":
-            target = attrs.get("Target", "")
-            resolved = target.lstrip("/") if target.startswith("/") else posixpath.join(base, target)
-            rels.append((attrs.get("Id", ""), attrs.get("Type", ""), posixpath.normpath(resolved)))
-        elif _local(name) == "Relationship":
-            rels.append((attrs.get("Id", ""), attrs.get("Type", ""), "external:" + attrs.get("Target", "")))
-
-    _parse(chunks, start, part=part)
-    return rels
 
 
 def _declared_checks(infos: list[zipfile.ZipInfo], limits: Limits) -> None:
@@ -383,7 +182,7 @@ def scan_zip(path: Path, limits: Limits) -> ZipScan:
         other = _not_a_workbook(names, stream)
         if other:
             raise UnreadableFile(other)
-        main = next((t for _i, typ, t in _relationships(stream("_rels/.rels"), "", part="_rels/.rels")
+        main = next((t for _i, typ, t in relationships(stream("_rels/.rels"), "", part="_rels/.rels")
                      if typ.endswith(_REL_OFFICE_DOC)), None) if "_rels/.rels" in names else None
         main = main or ("xl/workbook.xml" if "xl/workbook.xml" in names else None)
         if main is None or main not in names:
@@ -402,10 +201,10 @@ def scan_zip(path: Path, limits: Limits) -> ZipScan:
         if any("/externalLinks/" in f"/{n}" for n in names):
             found.warnings.append("含外部链接（引用其他文件的数据），已忽略外部链接，仅读取文件中保存的数值")
         strings = next((n for n in names if posixpath.basename(n).lower() == "sharedstrings.xml"), None)
-        big = _big_shared_strings(stream(strings), limits) if strings else set()
+        big = big_shared_strings(stream(strings), limits) if strings else set()
         for part, sheet in sheets.items():
-            scanner = _SheetScanner(sheet, limits, big, found)
-            _parse(stream(part), scanner.start, scanner.end, scanner.text, part=part)
+            scanner = SheetScanner(sheet, limits, big, found)
+            parse(stream(part), scanner.start, scanner.end, scanner.text, part=part)
         for name in sorted(names - done):
             for _chunk in stream(name):
                 pass  # inflate-and-count: sizes and checksums of every entry are verified
@@ -416,16 +215,16 @@ def _workbook_sheets(stream: Callable[[str], Iterator[bytes]], main: str, names:
     """Map worksheet part -> sheet name; record hidden sheets."""
     base = posixpath.dirname(main)
     rels_part = posixpath.join(base, "_rels", posixpath.basename(main) + ".rels")
-    targets = {rid: target for rid, _t, target in _relationships(stream(rels_part), base, part=rels_part)} \
+    targets = {rid: target for rid, _t, target in relationships(stream(rels_part), base, part=rels_part)} \
         if rels_part in names else {}
     entries: list[tuple[str, str, str]] = []
 
     def start(name: str, attrs: dict[str, str]) -> None:
-        if _local(name) == "sheet":
-            rid = next((v for k, v in attrs.items() if _local(k) == "id"), "")
+        if local_name(name) == "sheet":
+            rid = next((v for k, v in attrs.items() if local_name(k) == "id"), "")
             entries.append((attrs.get("name", ""), attrs.get("state", "visible"), rid))
 
-    _parse(stream(main), start, part=main)
+    parse(stream(main), start, part=main)
     sheets: dict[str, str] = {}
     for sheet, state, rid in entries:
         found.sheet_names.append(sheet)
