@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -51,6 +52,7 @@ def test_pdf_has_pages_and_chinese_text(rendered):
         for phrase in ("整改落实情况", "回头看", "汇总报告", "报送率", "专项整治", "未报送单位名单", "内蒙古自治区"):
             assert phrase in text, phrase
         assert "<script>" in text  # the hostile name is printed as text, not run
+        assert re.search(rf"—\s*{pages}\s*—", text), "page numbers in the footer (@page margin box)"
 
 
 def test_png_screenshot_is_a_rendered_page(rendered):
