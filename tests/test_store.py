@@ -26,14 +26,15 @@ def ledger(unit: str, descriptions: list[str]) -> pl.DataFrame:
 
 
 def make_arrival(store: Store, tmp_path, name: str, content: bytes, *, unit: str | None, accepted: bool = True,
-                 received_at: datetime = T0, rows: list[str] | None = None) -> Arrival:  # fmt: skip
+                 received_at: datetime = T0, rows: list[str] | None = None,
+                 report_type: str = "本级") -> Arrival:  # fmt: skip
     path = tmp_path / name
     path.write_bytes(content)
     report = Report(file=name, unit=unit, period=PERIOD)
     if not accepted:
         report.findings.append(make_finding("empty-ledger", sheet="整改台账"))
     tables = {"ledger": ledger(unit or "?", rows or ["问题甲"])}
-    return Arrival(store.archive(path), name, received_at, report, tables, report_type="本级")
+    return Arrival(store.archive(path), name, received_at, report, tables, report_type=report_type)
 
 
 @pytest.fixture
@@ -87,6 +88,17 @@ def test_resubmission_supersedes_and_keeps_history(store, tmp_path):
     assert ledger_rows["problem"].to_list() == ["新1", "新2"]
     assert ledger_rows["submission_id"].unique().to_list() == [outcome.submission_id]
     assert ledger_rows.schema == pl.Schema(table_schema("ledger"))
+
+
+def test_own_return_and_summary_return_of_one_unit_never_replace_each_other(store, tmp_path):
+    own = make_arrival(store, tmp_path, "own.xlsx", b"OWN", unit="110000")
+    summary = make_arrival(store, tmp_path, "sum.xlsx", b"SUM", unit="110000", report_type="汇总",
+                           received_at=datetime(2015, 2, 21))  # fmt: skip
+    own_again = make_arrival(store, tmp_path, "own2.xlsx", b"OWN2", unit="110000",
+                             received_at=datetime(2015, 2, 22))  # fmt: skip
+    store.write_batch(PERIOD, [own, summary, own_again], ingested_at=T0)
+    current = store.current(PERIOD).sort("file_name")
+    assert current.select("file_name", "report_type").rows() == [("own2.xlsx", "本级"), ("sum.xlsx", "汇总")]
 
 
 def test_rejected_resubmission_keeps_accepted_current(store, tmp_path):

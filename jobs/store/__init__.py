@@ -15,7 +15,9 @@ home's lock (:meth:`jobs.home.Home.lock`); readers need none.
 
 Rules (documented for the office):
 - the same file (same SHA-256) for a period already in the ledger changes nothing;
-- an accepted return supersedes every earlier submission of that unit and period;
+- an accepted return supersedes every earlier submission of that unit, period
+  and report type (a unit's 本级 return and the 汇总 return its office sends
+  for its subtree are different returns and never replace each other);
 - a rejected resubmission supersedes nothing: the accepted one stays current
   until a corrected accepted one arrives; the rejection stays in the history.
 """
@@ -34,6 +36,7 @@ from pathlib import Path
 import polars as pl
 
 from jobs.findings import Finding, Report
+from jobs.schema import load_schema
 from jobs.store.types import (
     LEDGER_DDL,
     FAULT_ENV,
@@ -240,10 +243,12 @@ class Store:
             ],
         )
         if report.accepted and unit is not None:
+            default_type = load_schema().default_report_type
             conn.execute(
                 "UPDATE submissions SET superseded_by=? WHERE period=? AND unit=? "
-                "AND superseded_by IS NULL AND submission_id<>?",
-                (sid, period, unit, sid),
+                "AND superseded_by IS NULL AND submission_id<>? "
+                "AND COALESCE(report_type, ?) = COALESCE(?, ?)",
+                (sid, period, unit, sid, default_type, a.report_type, default_type),
             )
             if a.texts is not None and a.texts.height:
                 conn.executemany(
