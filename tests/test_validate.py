@@ -185,7 +185,7 @@ def test_correct_return_has_no_findings(batch):
     assert report.findings == []
     assert report.unit == "110000"
     assert report.period == "2015-02"
-    assert report.stats["rows"][L] == 3
+    assert report.stats["rows"] == {INFO: 8, L: 3, T: 21, I: 2, A: 6, M: 2}
     assert report.stats["n_errors"] == 0
 
 

@@ -250,7 +250,12 @@ def _results(
             findings=cut_cascades(findings),
         )
         report.stats = {
-            "rows": {s.name: counts[s.key].get(rid, 0) for s in schema.sheets if s.key in ret.sheets},
+            # key/value sheets: the number of items present
+            "rows": {
+                s.name: len(where[rid].get(s.key, {})) if s.layout == "keyvalue" else counts[s.key].get(rid, 0)
+                for s in schema.sheets
+                if s.key in ret.sheets
+            },
             "n_errors": len(report.errors),
             "n_warnings": len(report.warnings),
         }
