@@ -9,8 +9,14 @@ Definitions (for the office):
 - on time: a reported unit whose *first* accepted return arrived by the
   deadline (a correction sent after the deadline does not make it late);
   late: reported, but its first accepted return arrived after the deadline.
-- missing: expected and not reported; of these, ``rejected`` (退回待改) sent
-  something that was rejected, ``not_received`` (未报送) sent nothing.
+- covered: a unit below a unit whose current accepted 汇总 return covers its
+  subtree, with no detail return of its own here. The lower office reported
+  and chases it (its counts arrive in the 汇总 return), so it is neither
+  reported nor missing here, and rates use ``units_expected - units_covered``
+  as their denominator.
+- missing: expected, not reported and not covered; of these, ``rejected``
+  (退回待改) sent something that was rejected, ``not_received`` (未报送) sent
+  nothing.
 """
 
 from __future__ import annotations
@@ -24,18 +30,24 @@ import polars as pl
 
 from jobs.excel_safe import inert
 
-UnitState = Literal["on_time", "late", "rejected", "not_received"]
-STATE_LABELS: dict[str, str] = {"on_time": "按时报送", "late": "逾期报送", "rejected": "退回待改", "not_received": "未报送"}
-COUNT_KEYS = ("units_expected", "units_reported", "units_on_time", "units_late", "units_missing", "units_rejected")
+UnitState = Literal["on_time", "late", "covered", "rejected", "not_received"]
+STATE_LABELS: dict[str, str] = {
+    "on_time": "按时报送", "late": "逾期报送", "covered": "由下级汇总报送", "rejected": "退回待改", "not_received": "未报送",
+}  # fmt: skip
+COUNT_KEYS = (
+    "units_expected", "units_reported", "units_on_time", "units_late", "units_covered", "units_missing", "units_rejected",
+)  # fmt: skip
+RATE_DENOMINATOR = "units_expected - units_covered"
 
 
-def subtree(registry: pl.DataFrame, root: str) -> set[str]:
-    """Codes of ``root`` and every unit below it."""
+def subtree(registry: pl.DataFrame, root: str | list[str]) -> set[str]:
+    """Codes of ``root`` (one code or several) and every unit below them."""
     children: dict[str, list[str]] = {}
     for code, parent in registry.select("code", "parent").iter_rows():
         if parent is not None:
             children.setdefault(parent, []).append(code)
-    seen, stack = set(), [root]
+    seen: set[str] = set()
+    stack = [root] if isinstance(root, str) else list(root)
     while stack:
         code = stack.pop()
         if code not in seen:
@@ -58,10 +70,31 @@ def per_unit_submissions(submissions: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def covered_units(registry: pl.DataFrame, submissions: pl.DataFrame) -> set[str]:
+    """Units strictly below a unit whose current accepted 汇总 return covers its subtree."""
+    from jobs.schema import load_schema
+
+    summary_type = next(t for t in load_schema().report_types if t != load_schema().default_report_type)
+    roots = (
+        submissions.filter(
+            pl.col("accepted") & pl.col("superseded_by").is_null() & (pl.col("report_type") == summary_type)
+        )["unit"]
+        .drop_nulls()
+        .unique()
+        .to_list()
+    )
+    if not roots:
+        return set()
+    below = set()
+    for root in roots:
+        below |= subtree(registry, root) - {root}
+    return below
+
+
 def unit_status(
     registry: pl.DataFrame, submissions: pl.DataFrame, *, deadline: datetime, unit: str | None = None
 ) -> pl.DataFrame:
-    """Expected units with their state (``on_time``/``late``/``rejected``/``not_received``), parent and contact."""
+    """Expected units with their state (``on_time``/``late``/``covered``/``rejected``/``not_received``), parent and contact."""
     names = registry.select(pl.col("code").alias("parent"), pl.col("name").alias("parent_name"))
     expected = registry.filter(pl.col("must_report").fill_null(False))
     if unit is not None:
@@ -74,6 +107,8 @@ def unit_status(
         .then(pl.lit("on_time"))
         .when(has_current)
         .then(pl.lit("late"))
+        .when(pl.col("code").is_in(list(covered_units(registry, submissions))))
+        .then(pl.lit("covered"))
         .when(pl.col("n_submissions").fill_null(0) > 0)
         .then(pl.lit("rejected"))
         .otherwise(pl.lit("not_received"))
@@ -96,13 +131,14 @@ def _count_exprs() -> list[pl.Expr]:
         reported.sum().cast(pl.Int64).alias("units_reported"),
         (state == "on_time").sum().cast(pl.Int64).alias("units_on_time"),
         (state == "late").sum().cast(pl.Int64).alias("units_late"),
-        (~reported).sum().cast(pl.Int64).alias("units_missing"),
+        (state == "covered").sum().cast(pl.Int64).alias("units_covered"),
+        (~reported & (state != "covered")).sum().cast(pl.Int64).alias("units_missing"),
         (state == "rejected").sum().cast(pl.Int64).alias("units_rejected"),
     ]
 
 
 def _with_rates(frame: pl.DataFrame) -> pl.DataFrame:
-    denominator = pl.col("units_expected")
+    denominator = pl.col("units_expected") - pl.col("units_covered")
     rate = lambda c: pl.when(denominator > 0).then(pl.col(c) / denominator).otherwise(None)  # noqa: E731
     return frame.with_columns(
         rate("units_reported").alias("reporting_rate"),
@@ -113,7 +149,7 @@ def _with_rates(frame: pl.DataFrame) -> pl.DataFrame:
 def count_states(units: pl.DataFrame, *, by: list[str] | None = None) -> pl.DataFrame:
     """Counts per group (or one total row): expected, reported, on time, late, missing, rejected, rates.
 
-    Rates are fractions of ``units_expected`` (their denominator), null when it is 0.
+    Rates are fractions of ``units_expected - units_covered`` (their denominator), null when it is 0.
     """
     if by:
         frame = units.group_by(by).agg(_count_exprs()).sort(by)
@@ -187,7 +223,7 @@ class Status:
             "deadline": self.deadline.isoformat(),
             "now": self.now.isoformat(timespec="seconds"),
             "seconds_to_deadline": self.seconds_to_deadline,
-            "rate_denominator": "units_expected",
+            "rate_denominator": RATE_DENOMINATOR,
             "totals": {k: _jsonable(v) for k, v in self.totals.items()},
             "by_level": rows(self.by("level")),
             "by_category": rows(self.by("category")),

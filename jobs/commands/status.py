@@ -37,22 +37,26 @@ def _remaining(status: Status) -> str:
     return f"截止时间 {when}，已过截止时间{days}天{hours}小时"
 
 
+def _counts_row(label: str, r: dict) -> list:
+    # units below a lower office's 汇总 return are that office's to chase: not in the denominators
+    accountable = r["units_expected"] - r["units_covered"]
+    return [label, r["units_expected"], r["units_reported"], r["units_on_time"], r["units_late"],
+            r["units_covered"], r["units_missing"], r["units_rejected"],
+            _rate(r["units_reported"], accountable), _rate(r["units_on_time"], accountable)]  # fmt: skip
+
+
 def render(status: Status) -> list[str]:
     """The status as Chinese text lines."""
     scope = f"（{status.unit}及其下级）" if status.unit else ""
     lines = [f"{status.period}报送情况{scope}", _remaining(status), ""]
-    headers = ["", "应报", "已报", "按时", "逾期", "未报", "其中退回待改", "报送率（已报/应报）", "及时率（按时/应报）"]
+    headers = ["", "应报", "已报", "按时", "逾期", "由下级汇总", "未报", "其中退回待改",
+               "报送率（已报/应报）", "及时率（按时/应报）"]  # fmt: skip
     for column, title in (("level", "按层级"), ("category", "按类别")):
         rows = [
-            [r[column], r["units_expected"], r["units_reported"], r["units_on_time"], r["units_late"],
-             r["units_missing"], r["units_rejected"], _rate(r["units_reported"], r["units_expected"]),
-             _rate(r["units_on_time"], r["units_expected"])]
-            for r in status.by(column).iter_rows(named=True)
+            _counts_row(r[column], r) for r in status.by(column).iter_rows(named=True)
         ]  # fmt: skip
         t = status.totals
-        rows.append(["合计", t["units_expected"], t["units_reported"], t["units_on_time"], t["units_late"],
-                     t["units_missing"], t["units_rejected"], _rate(t["units_reported"], t["units_expected"]),
-                     _rate(t["units_on_time"], t["units_expected"])])  # fmt: skip
+        rows.append(_counts_row("合计", t))
         lines += [title, *_table(headers, rows), ""]
     chase = status.chase
     lines.append(f"催报名单（{chase.height}个单位）")
