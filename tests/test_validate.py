@@ -323,3 +323,28 @@ def test_an_internal_failure_costs_one_file_not_the_batch(tmp_path, monkeypatch)
     assert ok.report.accepted and ok.tables is not None
     assert [f.code for f in broken.report.findings] == ["unreadable-file"]
     assert "联系办公室" in broken.report.findings[0].message
+
+
+def test_a_schema_edit_changes_validation_end_to_end(tmp_path):
+    """A new allowed value and a new rule are one YAML edit each; nothing else changes."""
+    import yaml
+
+    from jobs.schema import DEFAULT_SCHEMA, parse_schema
+
+    data = yaml.safe_load(DEFAULT_SCHEMA.read_text(encoding="utf-8"))
+    ledger = next(s for s in data["sheets"] if s["key"] == "ledger")
+    next(c for c in ledger["columns"] if c["key"] == "source")["values"].append("巡视反馈")
+    data["rules"].append({"id": "pending-needs-leader-note", "sheet": "ledger", "code": "missing-field",
+                          "when": {"column": "整改状态", "equals": "推进中"},
+                          "then": {"column": "完成日期", "not_null": True}})
+    edited = parse_schema(data)
+    spec = base_return(seed=700)
+    set_cell(spec, L, 2, "问题来源", "巡视反馈")
+    path = write_return(spec, tmp_path / "r.xlsx")
+    (before,) = validate_files([path], registry=registry_frame(), period="2015-02", received_at={path: ARRIVAL})
+    (after,) = validate_files([path], registry=registry_frame(), period="2015-02", received_at={path: ARRIVAL},
+                              schema=edited)
+    assert [(f.code, f.cell) for f in before.report.findings] == [("bad-enum", "整改台账!B2")]
+    # row 3 is 推进中 without a 完成日期: the new rule fires there (and the base rule still warns nowhere)
+    assert [(f.code, f.cell) for f in after.report.findings] == [("missing-field", "整改台账!I3")]
+    assert "整改状态为“推进中”时" in after.report.findings[0].message
