@@ -134,6 +134,7 @@ def _messy_spec() -> Spec:
     set_cell(spec, L, 2, "序号", "１")
     set_cell(spec, T, 2, "排查问题数", " ５ ")
     set_item(spec, INFO, "报送期", "2015年2月")
+    set_item(spec, INFO, "单位代码", "１１００００ ")
     set_item(spec, INFO, "填报日期", "2015.2.20")
     set_cell(spec, L, 3, "整改状态", " 推进中 ")
     set_cell(spec, L, 2, "问题来源", "查摆问题\u3000")
@@ -282,7 +283,8 @@ def test_messy_but_correct_return_is_accepted(batch):
     assert ok.report.errors == [], [(f.code, f.cell, f.message) for f in ok.report.errors]
     assert ok.tables["ledger"]["done_on"].to_list() == [dt.date(2015, 1, 30), None, dt.date(2015, 2, 10)]
     assert ok.tables["ledger"]["seq"].to_list() == [1, 2, 3]
-    assert ok.report.period == "2015-02"
+    assert ok.report.period == "2015-02" and ok.report.unit == "110000"
+    assert ok.tables["info"]["unit_code"].item() == "110000"
 
 
 def test_reordered_columns_point_at_the_real_letter(batch):

@@ -68,7 +68,9 @@ def with_registry(
     Without a registry (or period, or arrival) the joined columns are null and
     the checks on them do not fire.
     """
+    # Codes typed with full-width digits or stray spaces are the same code.
     out = info.with_columns(
+        fold_expr(pl.col(raw("unit_code"))).replace("", None).alias("unit_code"),
         fold_expr(pl.col(raw("unit_name"))).alias("name_fold__"),
         pl.lit(period, pl.Utf8).alias("expected_period__"),
         display_date(pl.col("filled_on")).alias("show__filled_on"),
