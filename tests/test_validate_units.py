@@ -227,3 +227,12 @@ def test_gx_plan_stacks_same_kind_checks(schema):
     stacked = enum.expectation_check()
     first = enum.checks[0]
     assert all(v.startswith("0\x1f") for v in stacked.value_set[: len(first.value_set)])
+
+
+def test_warm_up_builds_every_suite_once(schema):
+    from jobs.validate import gx, warm_up
+
+    warm_up(schema=schema)
+    built = len(gx._STATE["defs"])
+    warm_up(schema=schema)
+    assert len(gx._STATE["defs"]) == built >= len(suites.all_checks(schema))

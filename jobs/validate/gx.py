@@ -247,3 +247,10 @@ def failing_positions(frames: Mapping[str, pl.DataFrame], checks: Mapping[str, S
                 if i < len(group.checks):
                     out.setdefault(group.checks[i].id, []).append(pos)
     return out
+
+
+def warm_up(checks: Mapping[str, Sequence[Check]]) -> None:
+    """Import GX and build every frame's suite now (long-lived processes: ``rectify watch``)."""
+    for name, frame_checks in checks.items():
+        groups, pairs = plan(frame_checks)
+        _definition(name, [g.expectation_check() for g in groups] + pairs)

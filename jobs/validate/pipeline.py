@@ -70,6 +70,11 @@ def _read(path: Path, schema: Schema) -> Any:
         raise UnreadableFile(msg) from exc
 
 
+def warm_up(*, schema: Schema | None = None) -> None:
+    """Pay GX's import and suite building up front (a watching process does it once, not on the first file)."""
+    gx.warm_up(suites.all_checks(schema or load_schema()))
+
+
 def validate_files(
     paths: Iterable[str | Path],
     *,
