@@ -25,7 +25,7 @@ CJK = re.compile(r"[\u4e00-\u9fff]")
 PEAK_MB = 500
 
 READ_ALL = r"""
-import json, resource, sys, time
+import json, sys, time
 from jobs.errors import UnreadableFile
 from jobs.preflight import preflight
 from jobs.reader import read_return
@@ -42,7 +42,8 @@ for name in sys.argv[1:]:
         row["escaped"] = f"{type(exc).__module__}.{type(exc).__name__}: {exc}"
     row["seconds"] = time.perf_counter() - start
     print(json.dumps(row, ensure_ascii=False), flush=True)
-print(json.dumps({"peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+# VmHWM: this image's own peak (ru_maxrss would include the parent's size at fork).
+print(json.dumps({"peak_mb": int(open("/proc/self/status").read().split("VmHWM:")[1].split()[0]) / 1024}))
 """
 
 # What each notable file must come to (a fragment of the Chinese reason).
