@@ -350,3 +350,11 @@ def test_a_schema_edit_changes_validation_end_to_end(tmp_path):
     # row 3 is 推进中 without a 完成日期: the new rule fires there (and the base rule still warns nowhere)
     assert [(f.code, f.cell) for f in after.report.findings] == [("missing-field", "整改台账!I3")]
     assert "整改状态为“推进中”时" in after.report.findings[0].message
+
+
+def test_a_batch_of_only_unreadable_files(tmp_path):
+    junk = tmp_path / "junk.xlsx"
+    junk.write_bytes(b"\x00\x01PK not really")
+    (result,) = validate_files([junk], registry=registry_frame(), period="2015-02")
+    assert [f.code for f in result.report.findings] == ["unreadable-file"]
+    assert validate_files([], registry=None, period=None) == []
