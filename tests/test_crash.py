@@ -267,3 +267,36 @@ def test_kill_summarize_then_rerun_gives_the_same_outputs(home, tmp_path):
     again = runner.invoke(main, ["summarize", "--period", PERIOD, "--home", str(home.root)])
     assert again.exit_code == 0, again.output
     assert json.loads((folder / "national.json").read_text(encoding="utf-8")) == reference
+
+
+@pytest.mark.slow
+def test_watch_and_run_on_the_same_home_at_once(home, tmp_path):
+    from jobs.watch import InboxWatcher
+
+    watched, monthly = tmp_path / "watched", tmp_path / "monthly"
+    expected: dict[str, int | None] = {}
+    for n in range(0, 6):  # the month-end run's inbox
+        _add_round(monthly, n, expected)
+    errors: list[str] = []
+    results = []
+    watcher = InboxWatcher(home, watched, period=PERIOD, validator=FakeValidator(), settle=0.2,
+                           on_result=results.append, on_error=errors.append)
+    with watcher:
+        run = _start(home, monthly, receipts=True)
+        for n in range(6, 12):  # returns keep landing in the watched inbox meanwhile
+            staging = tmp_path / f"staging-{n}"
+            _add_round(staging, n, expected)
+            for path in staging.iterdir():
+                path.rename(watched / path.name)
+            check_rows_complete(home, expected)
+            time.sleep(0.1)
+        _out, err = run.communicate(timeout=120)
+        assert run.returncode == 0, err
+        deadline = time.monotonic() + 60
+        while home.store.submissions(PERIOD).height < len(expected) and time.monotonic() < deadline:
+            check_rows_complete(home, expected)
+            time.sleep(0.2)
+    assert errors == []
+    subs = check_consistent(home, expected)
+    assert set(subs["sha256"]) == set(expected)
+    assert sum(len(r.files) for r in results) == 18
