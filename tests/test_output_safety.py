@@ -194,3 +194,25 @@ def test_written_file_names_are_sanitised(month):
         if path.is_file() and "store" not in path.relative_to(month["home"]).parts:
             assert not re.search(r"[$`|;<>'\"\s]", path.name), path
             assert path.resolve().is_relative_to(month["home"].resolve())
+
+
+def test_receipts_in_both_formats_keep_payloads_inert(tmp_path):
+    from jobs.findings import Finding, Report
+    from jobs.receipts import write_receipt
+
+    payload = "<img src=x onerror=alert(1)>=HYPERLINK(\"http://evil\")"
+    report = Report(file="/inbox/=cmd|' calc'!A0.xlsx", unit="=1+1", period=PERIOD, findings=[
+        Finding(code="bad-enum", severity="error", message=payload, sheet="整改台账", row=3, column="整改状态",
+                cell="=整改台账!H3"),
+        Finding(code="too-thin", severity="warning", message="@SUM(1)\x07", sheet="整改台账", row=4),
+    ])
+    html = write_receipt(report, tmp_path / "r.html", fmt="html").read_text(encoding="utf-8")
+    assert "<img" not in html
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html
+    book = openpyxl.load_workbook(write_receipt(report, tmp_path / "r.xlsx"))
+    cells = [c for ws in book.worksheets for row in ws.iter_rows() for c in row if c.value is not None]
+    assert all(c.data_type != "f" for c in cells)
+    texts = [c.value for c in cells if isinstance(c.value, str)]
+    assert not [t for t in texts if t.startswith(TRIGGERS)]
+    assert "'=cmd|' calc'!A0.xlsx" in texts
+    assert "'@SUM(1)" in texts
