@@ -304,3 +304,28 @@ def test_same_file_under_two_names_is_stored_once(corpus, verdicts, tmp_path):
     subs = home.store.submissions(H.PERIOD)
     assert subs.height == 1
     assert subs["accepted"].to_list() == [True]
+
+
+def test_cli_validate_prints_one_verdict_per_hostile_file(corpus, verdicts, tmp_path):
+    from click.testing import CliRunner
+
+    from jobs.cli import main
+
+    panic = ROOT.parent / "shared" / "corpus" / "calamine-tests" / "ptgexp-truncated-operand.xls"
+    names = ["good.xlsx", "bomb.xlsx", "sparse-extent.xlsx", "pdf-renamed.xlsx", SHELL_NAME]
+    paths = [str(corpus[n]) for n in names] + [str(panic)]
+    (tmp_path / "registry.csv").write_text(
+        "单位代码,单位名称,上级单位代码,层级,类别,联系人,联系电话,是否报送\n000000,全国,,全国,地方,,,否\n"
+        "110000,北京市,000000,省级,地方,李,010-2,是\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["validate", *paths, "--period", H.PERIOD, "--json",
+                                       "--registry", str(tmp_path / "registry.csv"),
+                                       "--receipts", str(tmp_path / "receipts")])
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    lines = [json.loads(line) for line in result.output.splitlines() if line.startswith("{")]
+    assert [line["file"] for line in lines] == paths
+    assert [line["accepted"] for line in lines] == [True, False, False, False, True, False]
+    assert lines[-1]["findings"][0]["code"] == "unreadable-file"
+    receipts = sorted(p.name for p in (tmp_path / "receipts").iterdir())
+    assert len(receipts) == len(paths)
+    assert not [r for r in receipts if re.search(r"[$`|;<>'\"\s(]", r)]
