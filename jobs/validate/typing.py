@@ -134,18 +134,21 @@ def stack_keyvalue(returns: Sequence[tuple[int, Any]], sheet: Sheet) -> pl.DataF
     Items are matched by folded name; a repeated item keeps its first row.
     """
     by_fold = {fold_key(c.name): c.key for c in sheet.columns}
-    parts = []
+    parts, tags, heights = [], [], []
     for rid, ret in returns:
         src = ret.sheets.get(sheet.key)
         if src is None:
             continue
-        parts.append(src.frame.select(pl.lit(rid, pl.Int32).alias(RID), "_item", "_value", "_row"))
+        parts.append(src.frame.select("_item", "_value", "_row"))
+        tags.append(rid)
+        heights.append(src.frame.height)
     keys = [c.key for c in sheet.columns]
     out_schema = {RID: pl.Int32(), **{raw(k): pl.Utf8() for k in keys}, **{row_of(k): pl.Int32() for k in keys}}
     if not parts:
         return pl.DataFrame(schema=out_schema)
     long = (
         pl.concat(parts, how="vertical_relaxed", rechunk=True)
+        .with_columns(pl.Series(RID, np.repeat(np.asarray(tags, dtype=np.int32), heights)))
         .with_columns(
             fold_expr(pl.col("_item").cast(pl.Utf8)).replace_strict(by_fold, default=None, return_dtype=pl.Utf8).alias("_key"),
             pl.col("_value").cast(pl.Utf8).str.strip_chars().replace("", None),
