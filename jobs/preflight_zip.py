@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from jobs.errors import UnreadableFile
+from jobs.preflight_fast import sheet_is_plain, strings_are_short
 from jobs.preflight_xml import (
     CORRUPT,
     SheetScanner,
@@ -173,6 +174,9 @@ def scan_zip(path: Path, limits: Limits) -> ZipScan:
         done: set[str] = set()
 
         def stream(name: str) -> Iterator[bytes]:
+            if name in done:  # a second pass (the exact scan after a fast one): already counted
+                yield from _inflate(fp, by_name[name], by_name[name].file_size)
+                return
             done.add(name)
             for chunk in _inflate(fp, by_name[name], budget[0]):
                 budget[0] -= len(chunk)
@@ -201,8 +205,12 @@ def scan_zip(path: Path, limits: Limits) -> ZipScan:
         if any("/externalLinks/" in f"/{n}" for n in names):
             found.warnings.append("含外部链接（引用其他文件的数据），已忽略外部链接，仅读取文件中保存的数值")
         strings = next((n for n in names if posixpath.basename(n).lower() == "sharedstrings.xml"), None)
-        big = big_shared_strings(stream(strings), limits) if strings else set()
+        big: set[int] = set()
+        if strings and not strings_are_short(stream(strings), limits):
+            big = big_shared_strings(stream(strings), limits)
         for part, sheet in sheets.items():
+            if not big and sheet_is_plain(stream(part), limits):
+                continue
             scanner = SheetScanner(sheet, limits, big, found)
             parse(stream(part), scanner.start, scanner.end, scanner.text, part=part)
         for name in sorted(names - done):

@@ -315,3 +315,46 @@ def test_worksheets_not_listed_in_the_workbook_are_still_checked(tmp_path):
         parts = {i.filename: zf.read(i) for i in zf.infolist() if i.filename != "xl/_rels/workbook.xml.rels"}
     unlisted = H.write_raw_zip(tmp_path / "unlisted.xlsx", [H.stored(n, d) for n, d in parts.items()])
     assert "工作表“sheet1.xml”过大（数据到第1048576行" in _reject(unlisted)
+
+
+def _outcome(path: Path):
+    try:
+        return preflight(path)
+    except UnreadableFile as exc:
+        return exc.reason
+
+
+def test_fast_path_agrees_with_the_exact_scan(tmp_path, good, monkeypatch):
+    import jobs.preflight_zip as pz
+
+    corpus = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus" / "calamine-tests"
+    files = sorted(corpus.glob("*.xlsx")) + sorted(corpus.glob("*.xlsm"))
+    files += [good, H.long_cell(good, tmp_path / "long.xlsx"), H.uncached_formulas(good, tmp_path / "f.xlsx"),
+              H.sparse_extent(tmp_path / "s.xlsx"), H.merged_header(good, tmp_path / "m.xlsx"),
+              _table(tmp_path / "t.xlsx", rows=300, cols=30)]
+    assert len(files) > 60
+    fast = [_outcome(p) for p in files]
+    monkeypatch.setattr(pz, "sheet_is_plain", lambda *_a, **_k: False)
+    monkeypatch.setattr(pz, "strings_are_short", lambda *_a, **_k: False)
+    exact = [_outcome(p) for p in files]
+    assert fast == exact
+
+
+def test_fast_path_decisions(tmp_path, good):
+    from jobs.preflight_fast import sheet_is_plain, strings_are_short
+
+    def sheet(path: Path, name: str = "xl/worksheets/sheet2.xml") -> bytes:
+        with zipfile.ZipFile(path) as zf:
+            return zf.read(name)
+
+    plain = sheet(good)
+    assert sheet_is_plain(iter([plain[:100], plain[100:3000], plain[3000:]]), Limits())
+    assert not sheet_is_plain(iter([plain[:-30]]), Limits())  # truncated
+    assert not sheet_is_plain(iter([sheet(H.long_cell(good, tmp_path / "l.xlsx"))]), Limits())
+    assert not sheet_is_plain(iter([sheet(H.uncached_formulas(good, tmp_path / "f.xlsx"), "xl/worksheets/sheet3.xml")]),
+                              Limits())
+    assert not sheet_is_plain(iter([sheet(H.sparse_extent(tmp_path / "s.xlsx"), "xl/worksheets/sheet1.xml")]), Limits())
+    assert not sheet_is_plain(iter([plain]), Limits(max_columns=5))
+    sst = b'<sst xmlns="x"><si><t>abc</t></si><si><r><t>de</t></r><r><t>fg</t></r></si></sst>'
+    assert strings_are_short(iter([sst[:20], sst[20:]]), Limits())
+    assert not strings_are_short(iter([sst]), Limits(max_cell_chars=30))
