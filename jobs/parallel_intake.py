@@ -16,11 +16,10 @@ memory does not grow with the number of files.
 Copy detection must give what a one-batch-at-a-time intake gives: batch *k*
 is compared with the texts stored when it is written, which include batches
 *< k* of this very run — texts the workers cannot have. Workers therefore
-validate against the texts stored when the run started, and the writer checks,
-by an indexed look-up of batch *k*'s own hashes, whether the store now holds
-other units' copies of them that the snapshot lacked. Only then is the batch
-validated again with the current texts (in this process). The outcome is
-identical to the sequential intake and independent of executor and workers.
+validate without stored texts, and the writer looks up batch *k*'s own
+hashes in the store (indexed); only the returns carrying a text another unit
+stored are validated again (in this process) with those matches. The outcome
+is identical to the sequential intake and independent of executor and workers.
 """
 
 from __future__ import annotations
@@ -172,8 +171,10 @@ def ingest_with_executor(
     store = home.store
     with home.lock(holder=holder):
         store.cleanup()
-        snapshot = store.texts(period)
-    context = BatchContext(registry=registry, period=period, other_units_texts=snapshot, validator=validator)
+    # Workers see no stored texts: the writer validates again the few returns
+    # that stored copies concern (see _revalidate_if_stale); shipping the
+    # period's texts would cost memory growing with the store.
+    context = BatchContext(registry=registry, period=period, other_units_texts=None, validator=validator)
     result = IngestResult(period=period)
     prepared: deque[_Prepared] = deque()
 
@@ -238,12 +239,6 @@ def _prepare(
     return prep
 
 
-def _pairs(frame: pl.DataFrame | None) -> set[tuple[str | None, str]]:
-    if frame is None or frame.height == 0:
-        return set()
-    return set(frame.select("unit", "hash").unique().iter_rows())
-
-
 def _revalidate_if_stale(
     home: Home,
     prep: _Prepared,
@@ -251,20 +246,49 @@ def _revalidate_if_stale(
     *,
     context: BatchContext,
 ) -> list[tuple[Any, pl.DataFrame | None]]:
-    """Validate the batch again if texts stored since the run began match its own."""
-    own = [t for _, t in validated if t is not None and t.height]
-    if not own:
-        return validated
-    hashes = pl.concat(own)["hash"].unique()
-    current = stored_texts_matching(home, context.period, hashes)
-    before = context.other_units_texts
-    before = before.filter(pl.col("hash").is_in(hashes.implode())) if before is not None else None
-    if _pairs(current) == _pairs(before):
-        return validated
-    fresh_context = BatchContext(context.registry, context.period, current, context.validator)
+    """Validate again the returns whose texts other units' stored returns carry.
+
+    The workers validated with no stored texts. A stored text changes a
+    return's verdict only if another unit stored it (a copy) and the return
+    carries the same hash, so only those returns are validated again, with
+    the stored matches plus the rest of the batch's texts standing in for the
+    batch they were validated with (the copy groups come out the same). A
+    batch holding a return of another period is validated again whole.
+    """
     if prep.job is None:  # pragma: no cover - only batches with a job are validated
         return validated
-    return validate_job(fresh_context, prep.job)
+    own = [t.with_columns(pl.lit(i, pl.Int32).alias("_i")) for i, (_, t) in enumerate(validated)
+           if t is not None and t.height]  # fmt: skip
+    if not own:
+        return validated
+    batch = pl.concat(own)
+    current = stored_texts_matching(home, context.period, batch["hash"].unique())
+    if current.height == 0:
+        return validated
+    carried = batch.filter(pl.col("unit").is_not_null()).select("unit", "hash").unique()
+    copied = (
+        current.select("unit", "hash").unique()
+        .join(carried, on="hash", suffix="_batch")
+        .filter(pl.col("unit") != pl.col("unit_batch"))["hash"].unique()
+    )  # fmt: skip
+    if copied.len() == 0:
+        return validated
+    again = sorted(set(batch.filter(pl.col("hash").is_in(copied.implode()))["_i"].to_list()))
+    paths, received = prep.job
+    one_period = all(r.report.period in (None, context.period) for r, _ in validated)
+    if not one_period or len(again) == len(paths):
+        return validate_job(BatchContext(context.registry, context.period, current, context.validator), prep.job)
+    rest = batch.filter(~pl.col("_i").is_in(again) & pl.col("unit").is_not_null()).select(list(TEXT_SCHEMA))
+    stand_in = pl.concat([current, rest.cast(TEXT_SCHEMA)])
+    subset = [paths[i] for i in again]
+    redone = validate_job(
+        BatchContext(context.registry, context.period, stand_in, context.validator),
+        (subset, {p: received[p] for p in subset}),
+    )
+    out = list(validated)
+    for i, result in zip(again, redone, strict=True):
+        out[i] = result
+    return out
 
 
 def stored_texts_matching(home: Home, period: str, hashes: pl.Series) -> pl.DataFrame:

@@ -237,11 +237,18 @@ def _ingest_with(kind, paths, root, generated_samples, executor):
 
 
 @pytest.mark.slow
-def test_local_pool_intake_equals_sequential_intake(month, generated_samples, tmp_path):
+def test_local_pool_intake_equals_sequential_intake(month, generated_samples, tmp_path, monkeypatch):
+    import jobs.parallel_intake as parallel
+
     paths, reference, expected = month
     assert expected.count("duplicate") >= 1 and expected.rejected >= 1
+    # validations in this process are the writer's re-validations (workers run the original)
+    again: list[int] = []
+    original = parallel.read_validate_batch
+    monkeypatch.setattr(parallel, "read_validate_batch", lambda paths, **kw: again.append(len(paths)) or original(paths, **kw))
     with LocalExecutor(workers=2) as ex:
         home, result = _ingest_with("local", paths, tmp_path, generated_samples, ex)
+    assert again and all(0 < n < BATCH for n in again)  # only the copying returns were validated again
     assert _outcomes(result) == _outcomes(expected)
     got, want = _ledger(home), _ledger(reference)
     assert_frame_equal(got[0], want[0])
