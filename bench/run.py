@@ -190,7 +190,8 @@ def national(argv: list[str]) -> int:
     )
     parser.add_argument("--sizes", default="1000,10000,50000", help="comma-separated numbers of returns")
     parser.add_argument("--workers", type=int, default=default_workers())
-    parser.add_argument("--batch-size", type=int, default=None, help="intake batch size (default: the home's)")
+    parser.add_argument("--batch-size", type=int, default=500,
+                        help="intake batch size (files per read+validate task; the home's default is 200)")
     parser.add_argument("--naive-sample", type=int, default=50)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--defects", type=float, default=0.1)
@@ -213,6 +214,7 @@ def national(argv: list[str]) -> int:
         "revision": git_revision(),
         "machine": {"cores": default_workers(), "python": platform.python_version(), "platform": platform.platform()},
         "workers": args.workers,
+        "batch_size": args.batch_size,
         "command": "python -m bench.run " + " ".join(argv),
         "sizes": sizes,
         "scaling": scale,
