@@ -9,7 +9,6 @@ a token longer than any real cell is refused before expat buffers it.
 from __future__ import annotations
 
 import posixpath
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -26,7 +25,6 @@ _EXCEL_MAX_ROWS = 1_048_576  # more <row> elements than Excel can hold is never 
 # Longest stretch of XML without a '>' we feed to expat: a cell's text is at most
 # 32,767 characters; a longer token (a giant attribute) would be buffered whole.
 _MAX_TOKEN_BYTES = 1024 * 1024
-_REF = re.compile(r"^\$?([A-Za-z]{1,4})\$?(\d{1,8})$")
 CORRUPT = "文件已损坏（{what}），请用Excel重新打开并另存为.xlsx后重新报送"
 
 
@@ -42,10 +40,18 @@ class ZipScan:
     sheet_names: list[str] = field(default_factory=list)
 
 
+_COLUMNS: dict[str, int] = {}
+_LOCAL: dict[str, str] = {}
+
+
 def _col_number(letters: str) -> int:
-    n = 0
-    for ch in letters.upper():
-        n = n * 26 + ord(ch) - 64
+    n = _COLUMNS.get(letters)
+    if n is None:
+        n = 0
+        for ch in letters.upper():
+            n = n * 26 + ord(ch) - 64
+        if len(_COLUMNS) < 20_000:
+            _COLUMNS[letters] = n
     return n
 
 
@@ -58,7 +64,13 @@ def _col_letters(n: int) -> str:
 
 
 def local_name(name: str) -> str:
-    return name.rpartition(":")[2]
+    """``x:row`` -> ``row`` (some writers prefix the main namespace)."""
+    tag = _LOCAL.get(name)
+    if tag is None:
+        tag = name.rpartition(":")[2]
+        if len(_LOCAL) < 10_000:
+            _LOCAL[name] = tag
+    return tag
 
 
 def parse(chunks: Iterator[bytes], start: Callable, end: Callable | None = None,
@@ -92,30 +104,45 @@ def parse(chunks: Iterator[bytes], start: Callable, end: Callable | None = None,
 
 
 class SheetScanner:
-    """Streams one worksheet: value extent, uncached formulas, oversized cells."""
+    """Streams one worksheet: value extent, uncached formulas, oversized cells.
+
+    Called once per XML element of every sheet, so it keeps per-cell work to
+    a few comparisons and builds cell names only when it reports one.
+    """
 
     def __init__(self, sheet: str, limits: Limits, big_strings: set[int], found: ZipScan) -> None:
         self.sheet, self.limits, self.big_strings, self.found = sheet, limits, big_strings, found
-        self.row = 0
-        self.col = 0
+        self.max_chars = limits.max_cell_chars
+        self.row = self.col = 0
         self.max_row = self.max_col = 0
         self.row_elements = 0
-        self.cell: dict[str, str] | None = None
+        self.cell_type: str | None = None
+        self.in_cell = False
         self.has_formula = False
-        self.value: list[str] | None = None
-        self.inline_len = 0
+        self.in_value = False
+        self.value_seen = False
+        self.value_len = 0
+        self.value_text: list[str] = []
         self.in_inline_text = False
-        self.has_value = False
 
     def start(self, name: str, attrs: dict[str, str]) -> None:
         tag = local_name(name)
         if tag == "c":
-            self.col += 1
-            ref = _REF.match(attrs.get("r", ""))
+            ref = attrs.get("r")
             if ref:
-                self.col, self.row = _col_number(ref[1]), int(ref[2])
-            self.cell, self.has_formula, self.value, self.inline_len = attrs, False, None, 0
-            self.has_value = False
+                letters = ref.rstrip("0123456789")
+                digits = ref[len(letters):]
+                if letters and digits:
+                    self.col, self.row = _col_number(letters.lstrip("$")), int(digits)
+                else:
+                    self.col += 1
+            else:
+                self.col += 1
+            self.cell_type = attrs.get("t")
+            self.in_cell, self.has_formula, self.value_seen, self.value_len = True, False, False, 0
+        elif tag == "v":
+            self.in_value, self.value_seen = True, True
+            self.value_text = []
         elif tag == "row":
             # Rows without values (formatting only) are not data and readers skip
             # them; their number is bounded only to bound our own parsing time.
@@ -127,44 +154,46 @@ class SheetScanner:
             self.col = 0
         elif tag == "f":
             self.has_formula = True
-        elif tag == "v":
-            self.value = []
-        elif tag == "t" and self.cell is not None:
+        elif tag == "t" and self.in_cell:
             self.in_inline_text = True
 
     def text(self, data: str) -> None:
-        if self.value is not None:
-            self.value.append(data)
-            if sum(map(len, self.value)) > self.limits.max_cell_chars:
-                self._long_cell()
+        if self.in_value:
+            self.value_len += len(data)
+            if self.big_strings:
+                self.value_text.append(data)
         elif self.in_inline_text:
-            self.inline_len += len(data)
-            self.has_value = True
-            if self.inline_len > self.limits.max_cell_chars:
-                self._long_cell()
+            self.value_len += len(data)
+        else:
+            return
+        if self.value_len > self.max_chars:
+            self._long_cell()
 
     def end(self, name: str) -> None:
         tag = local_name(name)
-        if tag == "t":
+        if tag == "c":
+            if self.in_cell:
+                self._end_cell()
+        elif tag == "v":
+            self.in_value = False
+        elif tag == "t":
             self.in_inline_text = False
-        elif tag == "v" and self.value is not None:
-            self.has_value = self.has_value or bool("".join(self.value))
-        elif tag == "c" and self.cell is not None:
-            self._end_cell()
 
     def _end_cell(self) -> None:
-        cell, text = self.cell or {}, "".join(self.value or ())
-        where = f"{self.sheet}!{_col_letters(self.col)}{self.row}"
-        # Excel stores an empty-string result as t="str" with an empty <v>; any
-        # other formula without a value was never computed by the writing tool.
-        cached_empty = cell.get("t") == "str" and self.value is not None
-        if self.has_formula and not text and not cached_empty:
+        self.in_cell = False
+        if self.has_formula and not self.value_len and not (self.cell_type == "str" and self.value_seen):
+            # Excel stores an empty-string result as t="str" with an empty <v>; any
+            # other formula without a value was never computed by the writing tool.
             self.found.uncached_total += 1
             if len(self.found.uncached_formulas) < _MAX_LISTED:
-                self.found.uncached_formulas.append(where)
-        if cell.get("t") == "s" and text.strip().isdigit() and int(text) in self.big_strings:
-            self._long_cell()
-        if self.has_value:
+                self.found.uncached_formulas.append(f"{self.sheet}!{_col_letters(self.col)}{self.row}")
+        if not self.value_len:
+            return
+        if self.big_strings and self.cell_type == "s":
+            text = "".join(self.value_text).strip()
+            if text.isdigit() and int(text) in self.big_strings:
+                self._long_cell()
+        if self.row > self.max_row or self.col > self.max_col:
             self.max_row, self.max_col = max(self.max_row, self.row), max(self.max_col, self.col)
             lim = self.limits
             if self.max_row > lim.max_rows:
@@ -173,7 +202,6 @@ class SheetScanner:
                 self._too_big(f"数据到第{_col_letters(self.max_col)}列，超过{lim.max_columns}列")
             if self.max_row * self.max_col > lim.max_cells:
                 self._too_big(f"数据范围到{_col_letters(self.max_col)}{self.max_row}，超过{lim.max_cells}个单元格")
-        self.cell = None
 
     def _too_big(self, what: str) -> None:
         msg = f"工作表“{self.sheet}”过大（{what}），疑似异常文件，已拒收；请删除多余的行列后重新保存报送"
