@@ -198,6 +198,8 @@ def national(argv: list[str]) -> int:
     parser.add_argument("--stages", default="floor,naive,intake,summarize,report")
     parser.add_argument("--keep-homes", action="store_true", help="keep the homes intake built (bench/.cache)")
     parser.add_argument("--out", default=None, help="results JSON (default bench/results/bench-<time>.json)")
+    parser.add_argument("--previous", action="append", default=[],
+                        help="an earlier results JSON whose sizes join this run's scaling (repeatable)")
     args = parser.parse_args(argv)
     sizes_n = [int(x) for x in args.sizes.split(",") if x.strip()]
     stages = {s.strip() for s in args.stages.split(",")}
@@ -208,6 +210,13 @@ def national(argv: list[str]) -> int:
                                   defects=args.defects, stages=stages, batch_size=args.batch_size,
                                   keep_home=args.keep_homes))  # fmt: skip
         _log(table(sizes[-1:]))
+    measured = [s["n"] for s in sizes]
+    for earlier in args.previous:
+        from pathlib import Path as _Path
+
+        data = json.loads(_Path(earlier).read_text(encoding="utf-8"))
+        sizes += [dict(s, from_file=earlier) for s in data["sizes"] if s["n"] not in measured]
+    sizes.sort(key=lambda s: s["n"])
     scale = scaling(sizes)
     result = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),

@@ -313,3 +313,33 @@ def test_batch_text_hashes_equal_per_return_hashes():
             continue
         assert_frame_equal(frame, text_hashes(r.tables, unit=r.report.unit))
     assert got[0].height == 5 and got[2].height == 0  # placeholders, short texts and nulls are not hashed
+
+
+def test_ingest_rejects_address_without_ray(tmp_path):
+    from click.testing import CliRunner
+
+    from jobs.cli import main
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    result = CliRunner().invoke(main, ["ingest", str(inbox), "--period", "2015-02", "--home", str(tmp_path / "h"),
+                                       "--address", "ray://head:10001"])  # fmt: skip
+    assert result.exit_code == 2
+    assert "--executor ray" in result.output
+
+
+def test_ray_missing_is_a_clear_error(monkeypatch):
+    import builtins
+
+    from jobs.executors import RayExecutor
+
+    real_import = builtins.__import__
+
+    def no_ray(name, *args, **kwargs):
+        if name == "ray":
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_ray)
+    with pytest.raises(ExecutorError, match=r"rectify\[cluster\]"):
+        RayExecutor()

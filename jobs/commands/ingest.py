@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from jobs.commands._parallel import intake_runtime, parallel_options
+from jobs.commands._parallel import check_parallel, intake_runtime, parallel_options
 from jobs.commands.home import fail, home_option, open_home, period_option
 from jobs.errors import RectifyError
 from jobs.intake import IngestResult, expand_paths, ingest_paths
@@ -90,6 +90,7 @@ def ingest_command(
         rectify ingest inbox/ --period 2015-02 --workers 8
         rectify ingest inbox/ --period 2015-02 --executor ray --address ray://head:10001
     """
+    check_parallel(executor_kind, address)  # type: ignore[arg-type]
     target = open_home(home)
     size = int(batch_size or target.config.limits.get("batch_size", 200))
     try:
