@@ -37,6 +37,25 @@ def needed_columns(sheet: Sheet, *, schema: Schema) -> list[str]:
     return [c.name for c in sheet.columns if c.required or c.substance or c.name in used]
 
 
+_LOOKUPS: dict[int, tuple[Sheet, frozenset[str], dict[str, str]]] = {}
+
+
+def _lookup(sheet: Sheet) -> tuple[frozenset[str], dict[str, str]]:
+    """Schema names of a sheet's columns, and folded name -> name (cached by identity: hashing a Sheet is slow)."""
+    hit = _LOOKUPS.get(id(sheet))
+    if hit is None or hit[0] is not sheet:
+        hit = (sheet, frozenset(c.name for c in sheet.columns), {fold_key(c.name): c.name for c in sheet.columns})
+        _LOOKUPS[id(sheet)] = hit
+    return hit[1], hit[2]
+
+
+def _canonical(name: str | None, names: frozenset[str], by_fold: dict[str, str]) -> str | None:
+    """The schema name of a header or item; the reader already gives schema names, so fold only strays."""
+    if name is None or name in names:
+        return name
+    return by_fold.get(fold_key(name), name)
+
+
 def locations(ret: Any, *, schema: Schema) -> dict[str, dict[str, int]]:
     """Per sheet key: schema header (or 基本信息/责任追究 item) -> 0-based column in the source sheet.
 
@@ -45,10 +64,10 @@ def locations(ret: Any, *, schema: Schema) -> dict[str, dict[str, int]]:
     out: dict[str, dict[str, int]] = {}
     for key, src in ret.sheets.items():
         sheet = schema.sheet(key)
-        by_fold = {fold_key(c.name): c.name for c in sheet.columns}
-        index = {by_fold.get(fold_key(k), k): v for k, v in (src.col_index or {}).items()}
+        names, by_fold = _lookup(sheet)
+        index = {_canonical(k, names, by_fold): v for k, v in (src.col_index or {}).items()}
         if sheet.layout == "keyvalue":
-            items = {by_fold.get(fold_key(i)) for i in src.frame.get_column("_item").cast(pl.Utf8).to_list()}
+            items = {_canonical(i, names, by_fold) for i in src.frame.get_column("_item").cast(pl.Utf8).to_list()}
             value_col = next(iter(index.values()), 1)
             out[key] = {c.name: index.get(c.name, value_col) for c in sheet.columns if c.name in items}
         else:
