@@ -299,4 +299,6 @@ def test_watch_and_run_on_the_same_home_at_once(home, tmp_path):
     assert errors == []
     subs = check_consistent(home, expected)
     assert set(subs["sha256"]) == set(expected)
-    assert sum(len(r.files) for r in results) == 18
+    watched_paths = {f.path.name for r in results for f in r.files}
+    assert len(watched_paths) == 18
+    assert all(f.status in ("stored", "duplicate") for r in results for f in r.files)
