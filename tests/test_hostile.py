@@ -210,11 +210,11 @@ from hypothesis import strategies as st  # noqa: E402
 from jobs.schema import load_schema  # noqa: E402
 
 _SCHEMA = load_schema()
-_TEXT = st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=40)
+_TEXT = st.text(st.characters(blacklist_categories=("Cs", "Cc", "Cn")), max_size=40)
 _SHEET_NAME = st.one_of(
     st.sampled_from([s.name for s in _SCHEMA.sheets]),
     st.sampled_from([f" {s.name}　" for s in _SCHEMA.sheets]),
-    st.text(st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="[]:*?/\\'"),
+    st.text(st.characters(blacklist_categories=("Cs", "Cc", "Cn"), blacklist_characters="[]:*?/\\'"),
             min_size=1, max_size=31),
 )
 _VALUE = st.one_of(
