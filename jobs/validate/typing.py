@@ -139,7 +139,8 @@ def stack_keyvalue(returns: Sequence[tuple[int, Any]], sheet: Sheet) -> pl.DataF
         src = ret.sheets.get(sheet.key)
         if src is None:
             continue
-        parts.append(src.frame.select("_item", "_value", "_row"))
+        frame = src.frame
+        parts.append(frame if frame.columns == ["_item", "_value", "_row"] else frame.select("_item", "_value", "_row"))
         tags.append(rid)
         heights.append(src.frame.height)
     keys = [c.key for c in sheet.columns]
