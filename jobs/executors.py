@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from jobs.errors import RectifyError
 
@@ -85,6 +85,12 @@ class Executor:
 
     kind: str = "serial"
     workers: int = 1
+    # whether workers see this machine's files (so they may write receipts into the home)
+    shares_files: bool = True
+
+    def submit(self, fn: Callable[[Any, B], R], item: B, *, context: Any = None) -> Pending[R]:
+        """Start ``fn(context, item)`` now (a small side job, e.g. receipts); ``.result()`` waits."""
+        return Pending(value=fn(context, item))
 
     def map(
         self,
@@ -109,6 +115,20 @@ class Executor:
 
 class SerialExecutor(Executor):
     """Runs every batch in this process (``--workers 1``; tests; debugging)."""
+
+
+class Pending(Generic[R]):
+    """A submitted side job: ``result()`` returns its value (or raises its error)."""
+
+    def __init__(self, *, value: Any = None, future: Future | None = None, get: Callable[[], Any] | None = None):
+        self._value, self._future, self._get = value, future, get
+
+    def result(self) -> R:
+        if self._future is not None:
+            return _result(self._future)
+        if self._get is not None:
+            return self._get()
+        return self._value
 
 
 # ---------------------------------------------------------------- local pool
@@ -138,6 +158,10 @@ def _load_context(token: str, path: str | None) -> Any:
 
 def _pool_call(fn: Callable[[Any, B], R], token: str, context_path: str | None, batch: B) -> R:
     return fn(_load_context(token, context_path), batch)
+
+
+def _direct_call(fn: Callable[[Any, B], R], context: Any, item: B) -> R:
+    return fn(context, item)
 
 
 class LocalExecutor(Executor):
@@ -215,6 +239,9 @@ class LocalExecutor(Executor):
             if path is not None:
                 Path(path).unlink(missing_ok=True)
 
+    def submit(self, fn: Callable[[Any, B], R], item: B, *, context: Any = None) -> Pending[R]:
+        return Pending(future=self._pool.submit(_direct_call, fn, context, item))
+
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
         self._tmpdir.cleanup()
@@ -291,6 +318,12 @@ class RayExecutor(Executor):
         self.workers = max(1, int(ray.cluster_resources().get("CPU", 1)))
         self.in_flight = in_flight or 2 * self.workers
         self._remote = ray.remote(_ray_call)
+        # a cluster's workers may run on other machines: side jobs writing files stay here
+        self.shares_files = not address and not os.environ.get("RAY_ADDRESS")
+
+    def submit(self, fn: Callable[[Any, B], R], item: B, *, context: Any = None) -> Pending[R]:
+        ref = self._remote.remote(fn, context, item)
+        return Pending(get=lambda: self._get(ref))
 
     def map(
         self,

@@ -195,14 +195,19 @@ def ingest_with_executor(
                 validated = _revalidate_if_stale(home, prep, validated, context=context)
                 _record(home, prep, validated, period=period, fault_hook=fault_hook)
         outcomes = [prep.outcomes[p] for p in prep.batch if p in prep.outcomes]
-        if receipts:
-            for outcome in outcomes:
-                if outcome.submission_id is not None:
-                    outcome.receipt = issue_receipt(home, outcome, period=period)
+        todo = [o for o in outcomes if o.submission_id is not None] if receipts else []
+        if todo and executor.shares_files:
+            # receipts (~40 ms each) are written by the workers from the committed
+            # ledger, so this process, the one writer, does not cap throughput
+            pending_receipts.append((todo, executor.submit(receipt_job, todo, context=(str(home.root), period))))
+        else:
+            for outcome in todo:
+                outcome.receipt = issue_receipt(home, outcome, period=period)
         result.files.extend(outcomes)
         if progress is not None:
             progress.advance(len(prep.batch))
 
+    pending_receipts: list[tuple[list[FileOutcome], Any]] = []
     for validated in executor.map(validate_job, jobs(), context=context):
         # batches with nothing to validate (all duplicates or unreadable) have no job
         while prepared and prepared[0].job is None:
@@ -210,7 +215,17 @@ def ingest_with_executor(
         record(prepared.popleft(), validated)
     while prepared:
         record(prepared.popleft(), None)
+    for todo, pending in pending_receipts:
+        for outcome, path in zip(todo, pending.result(), strict=True):
+            outcome.receipt = path
     return result
+
+
+def receipt_job(context: tuple[str, str], outcomes: Sequence[FileOutcome]) -> list[Path]:
+    """Write the receipts of recorded files (from the ledger); ``context`` is ``(home root, period)``."""
+    root, period = context
+    home = Home(root)
+    return [issue_receipt(home, outcome, period=period) for outcome in outcomes]
 
 
 def _prepare(

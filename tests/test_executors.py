@@ -214,8 +214,7 @@ def month(generated_samples, tmp_path_factory):
     _copy_as_other_unit(source, extra / "zz-copy.xlsx", manifest["periods"][PERIOD]["missing_units"][0])
     home = init_home(tmp_path_factory.mktemp("homes") / "sequential")
     home.import_registry(generated_samples / "registry.xlsx", from_period=PERIOD)
-    result = ingest_paths(home, [inbox, extra], period=PERIOD, received_at=RECEIVED, batch_size=BATCH,
-                          receipts=False)  # fmt: skip
+    result = ingest_paths(home, [inbox, extra], period=PERIOD, received_at=RECEIVED, batch_size=BATCH)
     return [inbox, extra], home, result
 
 
@@ -230,10 +229,23 @@ def _ingest_with(kind, paths, root, generated_samples, executor):
     home.import_registry(generated_samples / "registry.xlsx", from_period=PERIOD)
     out = io.StringIO()
     progress = Progress(10_000, enabled=True, stream=out, interval=0)
-    result = ingest_paths(home, paths, period=PERIOD, received_at=RECEIVED, batch_size=BATCH, receipts=False,
+    result = ingest_paths(home, paths, period=PERIOD, received_at=RECEIVED, batch_size=BATCH,
                           executor=executor, progress=progress)  # fmt: skip
     assert progress.done == len(result.files)
     return home, result
+
+
+def _receipts(home, result):
+    """Receipt name -> bytes, checking every recorded file got one."""
+    assert all(f.receipt is not None and f.receipt.is_file() for f in result.files if f.submission_id)
+    import zipfile
+
+    # the receipts' content (zip member dates and docProps/core.xml say when it was written)
+    out = {}
+    for p in home.outbox(PERIOD).iterdir():
+        with zipfile.ZipFile(p) as zf:
+            out[p.name] = {n: zf.read(n) for n in zf.namelist() if n != "docProps/core.xml"}
+    return out
 
 
 @pytest.mark.slow
@@ -250,6 +262,7 @@ def test_local_pool_intake_equals_sequential_intake(month, generated_samples, tm
         home, result = _ingest_with("local", paths, tmp_path, generated_samples, ex)
     assert again and all(0 < n < BATCH for n in again)  # only the copying returns were validated again
     assert _outcomes(result) == _outcomes(expected)
+    assert _receipts(home, result) == _receipts(reference, expected)  # written by the workers
     got, want = _ledger(home), _ledger(reference)
     assert_frame_equal(got[0], want[0])
     assert_frame_equal(got[1], want[1])
