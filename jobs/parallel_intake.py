@@ -24,6 +24,7 @@ is identical to the sequential intake and independent of executor and workers.
 
 from __future__ import annotations
 
+import tempfile
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -71,13 +72,25 @@ class _Prepared:
 
 
 def validate_job(
-    context: BatchContext, job: tuple[Sequence[Path], Mapping[Path, datetime]]
+    context: BatchContext,
+    job: tuple[Sequence[Path], Mapping[Path, datetime]] | tuple[Sequence[Path], Mapping[Path, datetime], list[bytes]],
 ) -> list[tuple[Any, pl.DataFrame | None]]:
     """Pure: read and validate one batch; each result with its copy-detection hashes.
 
-    ``job`` is ``(paths, received_at)``. Runs in a worker process or a Ray task.
+    ``job`` is ``(paths, received_at)``, or ``(paths, received_at, contents)``
+    for workers that cannot see this machine's files (a Ray cluster): the
+    files' bytes travel with the job and are read from a temporary folder.
+    Runs in a worker process or a Ray task.
     """
-    paths, received_at = job
+    if len(job) == 3:
+        paths, received_at, contents = job  # type: ignore[misc]
+        with tempfile.TemporaryDirectory(prefix="rectify-batch-") as tmp:
+            local = [Path(tmp) / f"{i:06d}-{p.name}" for i, p in enumerate(paths)]
+            for target, data in zip(local, contents, strict=True):
+                target.write_bytes(data)
+            here = {t: received_at[p] for t, p in zip(local, paths, strict=True)}
+            return validate_job(context, (local, here))
+    paths, received_at = job  # type: ignore[misc]
     results = read_validate_batch(
         list(paths),
         registry=context.registry,
@@ -186,7 +199,10 @@ def ingest_with_executor(
                 prep = _prepare(home, batch, period=period, received_at=received_at, fault_hook=fault_hook)
             prepared.append(prep)
             if prep.job is not None:
-                yield prep.job
+                if executor.shares_files:
+                    yield prep.job
+                else:
+                    yield (*prep.job, [p.read_bytes() for p in prep.job[0]])
 
     def record(prep: _Prepared, validated: list[tuple[Any, pl.DataFrame | None]] | None) -> None:
         if validated is not None:

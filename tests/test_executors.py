@@ -280,8 +280,11 @@ def test_ray_intake_equals_local_intake(month, generated_samples, tmp_path):
 
     paths, reference, expected = month
     with RayExecutor(num_cpus=2) as ex:
+        # as on a cluster of other machines: file contents travel with the tasks, receipts are written here
+        ex.shares_files = False
         home, result = _ingest_with("ray", paths, tmp_path, generated_samples, ex)
     assert _outcomes(result) == _outcomes(expected)
+    assert _receipts(home, result) == _receipts(reference, expected)
     got, want = _ledger(home), _ledger(reference)
     assert_frame_equal(got[0], want[0])
     assert_frame_equal(got[1], want[1])
