@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from jobs.errors import UnreadableFile
 from jobs.findings import Finding, make_finding
-from jobs.preflight_ole import ole_entry_names
+from jobs.preflight_ole import ole_entry_names, workbook_info
 from jobs.preflight_zip import scan_zip
 
 Kind = Literal["xlsx", "xlsm", "xls"]
@@ -144,20 +144,40 @@ def _decode_text(head: bytes) -> str | None:
     return None
 
 
+_XLS_MAX_ROWS, _XLS_MAX_COLUMNS = 65_536, 256
+_OLE_BROKEN = f"文件结构异常（Excel 97-2003格式的内部结构不完整），无法安全读取，{_SAVE_AS}"
+
+
 def _preflight_ole(path: Path, limits: Limits) -> Preflight:
-    names = ole_entry_names(path, max_bytes=int(limits.max_file_mb * _MB))
+    max_bytes = int(limits.max_file_mb * _MB)
+    try:
+        names = ole_entry_names(path, max_bytes=max_bytes)
+        info = workbook_info(path, max_bytes=max_bytes) if names else None
+    except Exception:  # noqa: BLE001 - hostile bytes: a parser failure is a broken container
+        names, info = None, None
     if names is None:
-        # Not well formed for our small parser: the Excel reader gets the
-        # final word and its error is turned into a clean rejection.
-        return Preflight(kind="xls")
+        raise UnreadableFile(_OLE_BROKEN)
     if {"EncryptionInfo", "EncryptedPackage"} & names:
         raise UnreadableFile("文件已加密，请去除密码后重新报送")
     if "WordDocument" in names:
         raise UnreadableFile("文件不是Excel工作簿（看起来是Word文档），请使用办公室下发的Excel模板填报")
     if "PowerPoint Document" in names:
         raise UnreadableFile("文件不是Excel工作簿（看起来是PowerPoint演示文稿），请使用办公室下发的Excel模板填报")
-    if not {"Workbook", "Book", "WORKBOOK", "BOOK"} & names:
+    if not any(n.lower() in ("workbook", "book") for n in names):
         raise UnreadableFile(f"文件不是Excel工作簿（是其他Office复合文档），{_SAVE_AS}")
+    # The reader allocates each sheet's rectangle at once: an edited DIMENSIONS
+    # or cell record would make it ask for gigabytes, so extents are checked here.
+    if info is None:
+        raise UnreadableFile(_OLE_BROKEN)
+    if info.encrypted:
+        raise UnreadableFile("文件已加密，请去除密码后重新报送")
+    for extent in info.extents:
+        rows, cols = extent.rows, extent.columns
+        if rows > min(limits.max_rows, _XLS_MAX_ROWS) or cols > min(limits.max_columns, _XLS_MAX_COLUMNS) \
+                or rows * cols > limits.max_cells:
+            msg = (f"文件中工作表的尺寸异常（数据范围达{rows}行×{cols}列，超出限制），疑似被篡改或损坏的文件，已拒收；"
+                   f"{_SAVE_AS}")
+            raise UnreadableFile(msg)
     warnings = ("含宏，已忽略宏，仅读取数据",) if {"_VBA_PROJECT_CUR", "VBA"} & names else ()
     return Preflight(kind="xls", warnings=warnings)
 
@@ -201,7 +221,13 @@ def preflight(path: str | Path, *, limits: Limits | None = None) -> Preflight:
     if head.startswith(OLE_MAGIC):
         return _preflight_ole(path, limits)
     if head.startswith(ZIP_MAGIC):
-        found = scan_zip(path, limits)
+        try:
+            found = scan_zip(path, limits)
+        except UnreadableFile:
+            raise
+        except Exception as exc:  # noqa: BLE001 - hostile bytes: any parser failure is a damaged file
+            msg = f"文件已损坏或结构异常，无法读取，{_SAVE_AS}"
+            raise UnreadableFile(msg) from exc
         return Preflight(
             kind="xlsm" if found.kind == "xlsm" else "xlsx",
             warnings=tuple(found.warnings),

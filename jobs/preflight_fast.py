@@ -87,3 +87,33 @@ def strings_are_short(chunks: Iterator[bytes], limits: Limits) -> bool:
         if any(len(item) > limits.max_cell_chars for item in items):
             return False
     return True
+
+
+_SST_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?sst\b[^>]*>")
+_UNIQUE_COUNT = re.compile(rb"\buniqueCount\s*=\s*[\"'](\d*)[\"']")
+
+
+def checked_string_counts(chunks: Iterator[bytes], size: int) -> Iterator[bytes]:
+    """Pass the shared-strings part through, refusing an ``<sst uniqueCount>`` the part cannot hold.
+
+    The Excel reader reserves memory for ``uniqueCount`` strings before reading
+    one (measured: ``uniqueCount="4000000000"`` in a 10 KB file asked for 96 GB).
+    Every ``<si>`` takes at least 5 bytes, which bounds an honest count.
+    """
+    from jobs.errors import UnreadableFile  # noqa: PLC0415 - keep this module import-light
+
+    head, checked = b"", False
+    for chunk in chunks:
+        if not checked:
+            head += chunk
+            tag = _SST_TAG.search(head)
+            if tag is None and len(head) > _MAX_CARRY:
+                raise UnreadableFile("文件中的共享字符串表结构异常，疑似被篡改或损坏的文件，已拒收")
+            if tag is not None:
+                checked = True
+                count = _UNIQUE_COUNT.search(tag.group())
+                if count and (len(count[1]) > 12 or int(count[1] or 0) > size // 5 + 1):
+                    msg = (f"文件中的共享字符串表声明了{int(count[1]):,}项，远超文件实际内容，"
+                           "疑似被篡改或损坏的文件，已拒收")
+                    raise UnreadableFile(msg)
+        yield chunk

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from jobs.errors import UnreadableFile
-from jobs.preflight_fast import sheet_is_plain, strings_are_short
+from jobs.preflight_fast import checked_string_counts, sheet_is_plain, strings_are_short
 from jobs.preflight_xml import (
     CORRUPT,
     SheetScanner,
@@ -166,7 +166,9 @@ def scan_zip(path: Path, limits: Limits) -> ZipScan:
             raise UnreadableFile(msg)
         try:
             infos = zipfile.ZipFile(fp).infolist()
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError, struct.error) as exc:
+        # zipfile parses hostile bytes here: besides BadZipFile it raises
+        # NotImplementedError (unknown versions), ValueError, struct.error ...
+        except Exception as exc:  # noqa: BLE001
             raise UnreadableFile(CORRUPT.format(what="压缩包不完整，可能是传输中断")) from exc
         _declared_checks(infos, limits)
         by_name = {_norm(i.filename): i for i in infos}
@@ -206,7 +208,8 @@ def scan_zip(path: Path, limits: Limits) -> ZipScan:
             found.warnings.append("含外部链接（引用其他文件的数据），已忽略外部链接，仅读取文件中保存的数值")
         strings = next((n for n in names if posixpath.basename(n).lower() == "sharedstrings.xml"), None)
         big: set[int] = set()
-        if strings and not strings_are_short(stream(strings), limits):
+        if strings and not strings_are_short(checked_string_counts(stream(strings), by_name[strings].file_size),
+                                             limits):
             big = big_shared_strings(stream(strings), limits)
         for part, sheet in sheets.items():
             if not big and sheet_is_plain(stream(part), limits):

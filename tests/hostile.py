@@ -374,3 +374,54 @@ def ole_container(path: Path, streams: Iterable[str]) -> Path:
         directory[128 * i : 128 * (i + 1)] = entry
     path.write_bytes(bytes(header) + struct.pack("<128I", *fat) + bytes(directory))
     return path
+
+
+def legacy_xls(path: Path) -> Path:
+    """A small genuine .xls (xlwt)."""
+    import xlwt  # noqa: PLC0415
+
+    wb = xlwt.Workbook(encoding="utf-8")
+    ws = wb.add_sheet("基本信息")
+    for r, (k, v) in enumerate([("项目", "内容"), ("单位代码", "110000"), ("报送期", "2015-02")]):
+        ws.write(r, 0, k)
+        ws.write(r, 1, v)
+    wb.add_sheet("整改台账").write(0, 0, "序号")
+    wb.save(str(path))
+    return path
+
+
+def xls_huge_dimensions(path: Path) -> Path:
+    """An .xls whose first DIMENSIONS record declares 167 million rows (the reader would ask for 13 GB)."""
+    data = bytearray(legacy_xls(path).read_bytes())
+    pos = data.index(b"\x00\x02\x0e\x00")  # DIMENSIONS, 14 bytes
+    struct.pack_into("<I", data, pos + 8, 167_946_200)
+    path.write_bytes(bytes(data))
+    return path
+
+
+def xls_far_cell(path: Path) -> Path:
+    """An .xls with one LABELSST cell moved to column 30964 (the reader would ask for 38 GB)."""
+    data = bytearray(legacy_xls(path).read_bytes())
+    pos = data.index(b"\xfd\x00\x0a\x00")  # LABELSST, 10 bytes: row, col, xf, isst
+    struct.pack_into("<HH", data, pos + 4, 39_087, 30_964)
+    path.write_bytes(bytes(data))
+    return path
+
+
+def sst_count_bomb(dst: Path) -> Path:
+    """A return whose shared-strings table declares 4 billion strings (the reader would ask for 96 GB)."""
+    import re  # noqa: PLC0415
+
+    import xlsxwriter  # noqa: PLC0415
+
+    tmp = dst.with_suffix(".sst.xlsx")
+    wb = xlsxwriter.Workbook(str(tmp))  # xlsxwriter writes a shared-strings table
+    ws = wb.add_worksheet("整改台账")
+    ws.write("A1", "序号")
+    ws.write("B1", "问题描述")
+    wb.close()
+    with zipfile.ZipFile(tmp) as zf:
+        parts = {i.filename: zf.read(i) for i in zf.infolist()}
+    tmp.unlink()
+    sst = re.sub(rb'uniqueCount="\d+"', b'uniqueCount="4000000000"', parts["xl/sharedStrings.xml"])
+    return edit_zip_parts(parts, dst, replace={"xl/sharedStrings.xml": sst})

@@ -42,6 +42,9 @@ EXPECTED: dict[str, tuple[bool, list[str], str]] = {
     "html-renamed.xls": (False, ["unreadable-file"], "看起来是网页（HTML）文件"),
     "million-rows.xlsx": (False, ["unreadable-file"], "数据到第100001行，超过100000行"),
     "sparse-extent.xlsx": (False, ["unreadable-file"], "数据到第1048576行"),
+    "xls-huge-dimensions.xls": (False, ["unreadable-file"], "数据范围达167946200行×2列"),
+    "xls-far-cell.xls": (False, ["unreadable-file"], "数据范围达39088行×30965列"),
+    "sst-count-bomb.xlsx": (False, ["unreadable-file"], "共享字符串表声明了4,000,000,000项"),
     "long-cell.xlsx": (False, ["unreadable-file"], "单元格整改台账!K2内容过长"),
     "external-link.xlsx": (True, ["workbook-note"], "外部链接"),
     "hidden-ledger.xlsx": (True, ["workbook-note"], "工作表“整改台账”处于隐藏状态"),
@@ -64,6 +67,9 @@ def _build(root: Path) -> dict[str, Path]:
         "html-renamed.xls": H.fake_html,
         "million-rows.xlsx": H.many_rows,
         "sparse-extent.xlsx": H.sparse_extent,
+        "xls-huge-dimensions.xls": H.xls_huge_dimensions,
+        "xls-far-cell.xls": H.xls_far_cell,
+        "sst-count-bomb.xlsx": H.sst_count_bomb,
     }
     for name, make in makers.items():
         out[name] = make(root / name)
@@ -186,11 +192,19 @@ print(json.dumps(out, ensure_ascii=False))
 """
 
 
+def _memory_cap() -> None:
+    # If a check regressed, the reader would ask for tens of GB: fail this child, not the machine.
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (3 * 1024**3, 3 * 1024**3))
+
+
 def test_dangerous_cases_bounded_in_memory_and_time(corpus):
-    names = ["bomb.xlsx", "bomb-lying.xlsx", "million-rows.xlsx", "sparse-extent.xlsx", "long-cell.xlsx"]
+    names = ["bomb.xlsx", "bomb-lying.xlsx", "million-rows.xlsx", "sparse-extent.xlsx", "long-cell.xlsx",
+             "xls-huge-dimensions.xls", "xls-far-cell.xls", "sst-count-bomb.xlsx"]
     proc = subprocess.run(  # noqa: S603 - our interpreter, our script
         [sys.executable, "-c", BOUNDED, *(str(corpus[n]) for n in names)],
-        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False, preexec_fn=_memory_cap,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     results = json.loads(proc.stdout)

@@ -228,10 +228,10 @@ def test_ole_legacy_workbook_and_macros(tmp_path):
     wb.add_sheet("基本信息").write(0, 0, "项目")
     wb.save(str(tmp_path / "a.xls"))
     assert preflight(tmp_path / "a.xls") == Preflight(kind="xls")
-    # A truncated OLE container: our parser gives up and the reader decides.
+    # A truncated OLE container is refused before the reader allocates anything for it.
     data = (tmp_path / "a.xls").read_bytes()
     (tmp_path / "cut.xls").write_bytes(data[:700])
-    assert preflight(tmp_path / "cut.xls").kind == "xls"
+    assert "文件结构异常" in _reject(tmp_path / "cut.xls")
 
 
 def test_explain_read_error():
@@ -358,3 +358,87 @@ def test_fast_path_decisions(tmp_path, good):
     sst = b'<sst xmlns="x"><si><t>abc</t></si><si><r><t>de</t></r><r><t>fg</t></r></si></sst>'
     assert strings_are_short(iter([sst[:20], sst[20:]]), Limits())
     assert not strings_are_short(iter([sst]), Limits(max_cell_chars=30))
+
+
+FUZZ_READ = r"""
+import json, resource, sys
+resource.setrlimit(resource.RLIMIT_AS, (3 * 1024**3, 3 * 1024**3))
+from jobs.errors import UnreadableFile
+from jobs.preflight import preflight
+from jobs.reader import read_return
+for name in sys.argv[1:]:
+    print(json.dumps({"file": name}), flush=True)  # names the culprit if the process dies
+    try:
+        preflight(name)
+        read_return(name)
+        print(json.dumps({"ok": name}), flush=True)
+    except UnreadableFile as exc:
+        print(json.dumps({"rejected": name, "reason": exc.reason}, ensure_ascii=False), flush=True)
+"""
+
+
+def _mutate(data: bytes, rng) -> bytes:
+    buf = bytearray(data)
+    for _ in range(rng.randint(1, 3)):
+        pos = rng.randrange(len(buf))
+        blob = bytes(rng.randrange(256) for _ in range(rng.randint(1, 8)))
+        kind = rng.choice(["flip", "zero", "set", "cut", "insert"])
+        if kind == "flip":
+            buf[pos : pos + len(blob)] = bytes(a ^ b for a, b in zip(buf[pos : pos + len(blob)], blob, strict=False))
+        elif kind == "zero":
+            buf[pos : pos + len(blob)] = bytes(len(blob))
+        elif kind == "set":
+            buf[pos : pos + len(blob)] = blob
+        elif kind == "cut":
+            del buf[max(pos, 8) :]
+        else:
+            buf[pos:pos] = blob
+    return bytes(buf)
+
+
+def test_mutated_files_are_read_or_rejected_cleanly_within_memory(tmp_path, good):
+    """A seeded fuzz (1,200 files): raw byte edits of an .xlsx and an .xls, and edits of
+    each part inside a valid zip. One memory-capped child reads them all: calamine
+    allocating by an edited count would abort it instead of exhausting the machine."""
+    import json
+    import random
+    import subprocess
+    import sys
+
+    rng = random.Random(20261130)
+    legacy = H.legacy_xls(tmp_path / "legacy.xls")
+    with zipfile.ZipFile(good) as zf:
+        parts = {i.filename: zf.read(i) for i in zf.infolist()}
+    files = []
+    for i in range(400):
+        files.append(tmp_path / f"x{i}.xlsx")
+        files[-1].write_bytes(_mutate(good.read_bytes(), rng))
+        files.append(tmp_path / f"l{i}.xls")
+        files[-1].write_bytes(_mutate(legacy.read_bytes(), rng))
+        name = rng.choice(sorted(parts))
+        files.append(H.edit_zip_parts(parts, tmp_path / f"p{i}.xlsx", replace={name: _mutate(parts[name], rng)}))
+    proc = subprocess.run(  # noqa: S603 - our interpreter, our script
+        [sys.executable, "-c", FUZZ_READ, *map(str, files)],
+        cwd=Path(__file__).resolve().parent.parent, capture_output=True, text=True, timeout=600, check=False,
+    )
+    lines = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    last = next((line["file"] for line in reversed(lines) if "file" in line), None)
+    assert proc.returncode == 0, f"reader died ({proc.returncode}) on {last}: {proc.stderr[-1500:]}"
+    outcomes = [line for line in lines if "file" not in line]
+    assert len(outcomes) == len(files)
+    assert all(CJK.search(line["reason"]) for line in outcomes if "rejected" in line)
+    assert sum("ok" in line for line in outcomes) > 50  # the fuzz also reaches the reader
+
+
+def test_xls_extents_and_string_counts_the_reader_would_allocate_by(tmp_path):
+    assert "数据范围达167946200行×2列" in _reject(H.xls_huge_dimensions(tmp_path / "d.xls"))
+    assert "数据范围达39088行×30965列" in _reject(H.xls_far_cell(tmp_path / "c.xls"))
+    assert "共享字符串表声明了4,000,000,000项" in _reject(H.sst_count_bomb(tmp_path / "s.xlsx"))
+    legacy = H.legacy_xls(tmp_path / "l.xls")
+    assert preflight(legacy) == Preflight(kind="xls")
+    assert "数据范围达3行×2列" in _reject(legacy, Limits(max_cells=5))
+    data = bytearray(legacy.read_bytes())
+    pos = data.index(b"\x00\x02\x0e\x00")
+    data[pos + 4 : pos + 8] = (7450).to_bytes(4, "little")  # first row after the last: the reader would wrap
+    (tmp_path / "inverted.xls").write_bytes(bytes(data))
+    assert "文件结构异常" in _reject(tmp_path / "inverted.xls")
