@@ -81,6 +81,9 @@ class RawReturn:
     missing_sheets: list[str]
     warnings: list[Finding] = field(default_factory=list)
     kind: str | None = None
+    # Cells whose value is unknown (formulas saved without their result), as
+    # ``<schema sheet name>!A1``: they must not be judged empty.
+    unknown_cells: frozenset[str] = frozenset()
 
 
 def _reason(exc: BaseException) -> str:
@@ -418,7 +421,22 @@ def read_return(path: str | Path, *, schema: Schema | None = None) -> RawReturn:
         if raw.hidden:
             warnings.append(_note(f"工作表“{source_name}”处于隐藏状态，其内容已照常读取，请确认", schema, sheet=sheet.name))
         sheets[sheet.key] = raw
+    unknown: frozenset[str] = frozenset()
     if pf is not None:
         warnings.extend(_preflight_findings(pf, [raw.source_name for raw in sheets.values()]))
+        unknown = _unknown_cells(getattr(pf, "uncached_formulas", ()), sheets)
     kind = pf.kind if pf is not None else None
-    return RawReturn(path=path, sheets=sheets, missing_sheets=missing, warnings=warnings, kind=kind)
+    return RawReturn(
+        path=path, sheets=sheets, missing_sheets=missing, warnings=warnings, kind=kind, unknown_cells=unknown
+    )
+
+
+def _unknown_cells(cells: Any, sheets: dict[str, RawSheet]) -> frozenset[str]:
+    """Preflight's uncached formula cells (source sheet names) under the schema sheet names findings use."""
+    schema_name = {raw.source_name: raw.name for raw in sheets.values()}
+    out = set()
+    for cell in cells:
+        source, _, a1 = cell.rpartition("!")
+        if source in schema_name:
+            out.add(f"{schema_name[source]}!{a1}")
+    return frozenset(out)

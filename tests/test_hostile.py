@@ -165,8 +165,6 @@ def test_uncached_formulas_reject_the_return_naming_the_cells(verdicts):
     assert "没有保存计算结果" in first.message
 
 
-@pytest.mark.xfail(strict=True, reason="validation still also reports the uncached formula cells as empty "
-                                       "(missing-field); their values are unknown, not empty")
 def test_uncached_formulas_are_not_reported_as_empty(verdicts):
     report = verdicts["by_name"]["uncached-formulas.xlsx"].report
     assert not [f for f in report.findings if f.code == "missing-field" and f.cell in ("专项整治!D2", "专项整治!D3")]

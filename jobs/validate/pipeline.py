@@ -248,6 +248,11 @@ def _results(
     for rid, ret in numbered:
         meta = per_return.get(rid, {})
         findings = [*ret.warnings, *structural_findings(ret, where[rid], schema=schema), *found.get(rid, [])]
+        unknown = getattr(ret, "unknown_cells", frozenset())
+        if unknown:
+            # a formula saved without its result is unknown, not empty: only the
+            # unreadable-file finding naming it speaks about such a cell
+            findings = [f for f in findings if f.cell not in unknown or f.code == "unreadable-file"]
         report = Report(
             file=str(ret.path),
             unit=meta.get("unit_code"),
