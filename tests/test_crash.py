@@ -187,12 +187,41 @@ def test_two_ingests_at_once_record_each_file_once_and_readers_never_see_partial
     _two_ingests(home, tmp_path, receipts=False)
 
 
-@pytest.mark.slow
 @pytest.mark.xfail(strict=True, reason="jobs.intake.issue_receipt writes receipts outside the lock through a "
-                                       "shared temp name (.tmp-<name>): two writers race on os.replace and one "
-                                       "dies with FileNotFoundError; a per-process temp name fixes it")
-def test_two_ingests_at_once_with_receipts(home, tmp_path):
-    _two_ingests(home, tmp_path, receipts=True)
+                                       "shared temp name (.tmp-<name>): two writers (a watch and a run) race on "
+                                       "os.replace and one dies with FileNotFoundError; a per-process temp name fixes it")
+def test_two_writers_issuing_the_same_receipt_at_once(home, tmp_path, monkeypatch):
+    import threading
+
+    import jobs.receipts
+    from jobs.intake import ingest_paths, issue_receipt
+
+    inbox = tmp_path / "inbox"
+    put(inbox, "bj.xlsx", "110000", ["甲"])
+    (outcome,) = ingest_paths(home, [inbox], period=PERIOD, validator=FakeValidator(), receipts=False).files
+    real = jobs.receipts.write_receipt
+
+    def slow_write(*args, **kwargs):  # widen the window between writing the temp file and renaming it
+        out = real(*args, **kwargs)
+        time.sleep(0.5)
+        return out
+
+    monkeypatch.setattr(jobs.receipts, "write_receipt", slow_write)
+    errors: list[BaseException] = []
+
+    def issue() -> None:
+        try:
+            issue_receipt(home, outcome, period=PERIOD)
+        except BaseException as exc:  # noqa: BLE001 - collected for the assertion
+            errors.append(exc)
+
+    threads = [threading.Thread(target=issue) for _ in range(2)]
+    threads[0].start()
+    time.sleep(0.2)
+    threads[1].start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
 
 
 def _two_ingests(home, tmp_path, *, receipts: bool) -> None:
