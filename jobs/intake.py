@@ -14,6 +14,9 @@ record the batch, then write the receipts.
 
 from __future__ import annotations
 
+import os
+import threading
+
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -287,7 +290,8 @@ def issue_receipt(home: Home, outcome: FileOutcome, *, period: str) -> Path:
     if path.exists():
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".tmp-{path.name}")  # keeps the suffix a writer may dispatch on
+    # per process and thread: a watch and a run may issue the same receipt at once
+    tmp = path.with_name(f".tmp-{os.getpid()}-{threading.get_ident()}-{path.name}")  # keeps the suffix
     write_receipt(report, tmp, fmt=fmt)
     tmp.replace(path)
     return path

@@ -187,9 +187,6 @@ def test_two_ingests_at_once_record_each_file_once_and_readers_never_see_partial
     _two_ingests(home, tmp_path, receipts=False)
 
 
-@pytest.mark.xfail(strict=True, reason="jobs.intake.issue_receipt writes receipts outside the lock through a "
-                                       "shared temp name (.tmp-<name>): two writers (a watch and a run) race on "
-                                       "os.replace and one dies with FileNotFoundError; a per-process temp name fixes it")
 def test_two_writers_issuing_the_same_receipt_at_once(home, tmp_path, monkeypatch):
     import threading
 
