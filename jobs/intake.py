@@ -101,15 +101,26 @@ def read_validate_batch(
     received_at: Mapping[Path, datetime],
     other_units_texts: pl.DataFrame | None,
     validator: Validator | None = None,
+    limits: Mapping[str, Any] | None = None,
 ) -> list[Any]:
-    """Read and validate a batch of files (pure: no store access), one result per path."""
+    """Read and validate a batch of files (pure: no store access), one result per path.
+
+    ``limits`` is the office's ``[limits]`` table; its file limits (size,
+    ratio, rows ...) bound what preflight lets through.
+    """
     validate = validator or default_validator()
+    options: dict[str, Any] = {}
+    if limits:
+        from jobs.preflight import Limits
+
+        options["limits"] = Limits.from_mapping(limits)
     return validate(
         list(paths),
         registry=registry,
         period=period,
         received_at=dict(received_at),
         other_units_texts=other_units_texts,
+        **options,
     )
 
 
@@ -240,7 +251,7 @@ def _ingest_batch(
         results = read_validate_batch(
             [copies[p] for p in fresh], registry=registry, period=period,
             received_at={copies[p]: times[p] for p in fresh},
-            other_units_texts=texts, validator=validator,
+            other_units_texts=texts, validator=validator, limits=home.config.limits,
         )  # fmt: skip
         fault("validated", fault_hook)
         arrivals = []

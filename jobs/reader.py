@@ -137,14 +137,14 @@ def _open(path: Path, kind: str | None) -> tuple[fastexcel.ExcelReader, bool]:
             raise first from None
 
 
-def _preflight(path: Path) -> Any:
+def _preflight(path: Path, limits: Any = None) -> Any:
     """``jobs.preflight.preflight(path)``: kind, notes, uncached formulas; ``None``
     if that module is absent (it raises ``UnreadableFile`` itself)."""
     try:
         from jobs.preflight import preflight  # noqa: PLC0415 - optional dependency between areas
     except ImportError:
         return None
-    return preflight(path)
+    return preflight(path, limits=limits)
 
 
 def _preflight_findings(pf: Any, source_names: list[str]) -> list[Finding]:
@@ -374,7 +374,7 @@ def _read_sheet(book: fastexcel.ExcelReader, source_name: str, sheet: Sheet, *, 
     )
 
 
-def read_return(path: str | Path, *, schema: Schema | None = None) -> RawReturn:
+def read_return(path: str | Path, *, schema: Schema | None = None, limits: Any = None) -> RawReturn:
     """Read one received workbook (``.xlsx``, ``.xlsm``, ``.xls``).
 
     Parameters
@@ -383,6 +383,8 @@ def read_return(path: str | Path, *, schema: Schema | None = None) -> RawReturn:
         The received file.
     schema
         The return format; default :func:`jobs.schema.load_schema`.
+    limits
+        ``jobs.preflight.Limits`` (size, ratio, rows ...); default the built-in limits.
 
     Returns
     -------
@@ -397,7 +399,7 @@ def read_return(path: str | Path, *, schema: Schema | None = None) -> RawReturn:
     """
     schema = schema or load_schema()
     path = Path(path)
-    pf = _preflight(path)
+    pf = _preflight(path, limits)
     warnings = [_note(n, schema) for n in (pf.warnings if pf is not None else ())]
     book, wrong_extension = _open(path, pf.kind if pf is not None else None)
     if wrong_extension:

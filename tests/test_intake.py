@@ -19,7 +19,7 @@ from polars.testing import assert_frame_equal
 
 from jobs.findings import Report, make_finding
 from jobs.home import init_home
-from jobs.intake import expand_paths, ingest_paths, is_candidate, text_hashes
+from jobs.intake import expand_paths, ingest_paths, is_candidate, read_validate_batch, text_hashes
 from jobs.tables import table_schema
 
 PERIOD = "2015-02"
@@ -45,7 +45,7 @@ class FakeValidator:
     def __init__(self):
         self.calls: list[dict] = []
 
-    def __call__(self, paths, *, registry, period, received_at=None, other_units_texts=None):
+    def __call__(self, paths, *, registry, period, received_at=None, other_units_texts=None, **_options):
         self.calls.append({"paths": list(paths), "others": other_units_texts, "received_at": received_at})
         out = []
         for path in paths:
@@ -330,3 +330,30 @@ def test_receipts_carry_the_verdict_in_the_configured_format(home, tmp_path):
     good = put(tmp_path / "in2", "bj.xlsx", "110000", ["乙"])
     (outcome,) = ingest_paths(html_home, [good], period=PERIOD, validator=FakeValidator()).files
     assert outcome.receipt.suffix == ".html" and "通过" in outcome.receipt.read_text(encoding="utf-8")
+
+
+def test_office_limits_reach_preflight(tmp_path):
+    """`[limits]` in config.toml bound what preflight lets through (here: the file size)."""
+    from jobs.home import init_home
+
+    h = init_home(tmp_path / "home")
+    (tmp_path / "r.csv").write_text(
+        "单位代码,单位名称,上级单位代码,层级,类别,联系人,联系电话,是否报送\n000000,全国,,全国,地方,,,否\n"
+        "110000,北京市,000000,省级,地方,张三,010-1,是\n",
+        encoding="utf-8",
+    )
+    h.import_registry(tmp_path / "r.csv", from_period="2015-01")
+    big = tmp_path / "in" / "110000.xlsx"
+    big.parent.mkdir()
+    from jobs.template import write_template
+
+    write_template(big)
+    limits = dict(h.config.limits, max_file_mb=0.001)  # ~1 KB: the blank template is larger
+    results = read_validate_batch([big], registry=h.registry(PERIOD), period=PERIOD,
+                                  received_at={big: datetime(2015, 2, 1)}, other_units_texts=None,
+                                  limits=limits)  # fmt: skip
+    (finding,) = results[0].report.findings
+    assert finding.code == "unreadable-file" and "MB" in finding.message
+    default = read_validate_batch([big], registry=h.registry(PERIOD), period=PERIOD,
+                                  received_at={big: datetime(2015, 2, 1)}, other_units_texts=None)  # fmt: skip
+    assert "unreadable-file" not in default[0].report.codes()

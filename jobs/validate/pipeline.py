@@ -56,11 +56,11 @@ def _sha256(path: Path) -> str:
         return ""
 
 
-def _read(path: Path, schema: Schema) -> Any:
+def _read(path: Path, schema: Schema, limits: Any = None) -> Any:
     from jobs.reader import read_return
 
     try:
-        return read_return(path, schema=schema)
+        return read_return(path, schema=schema, limits=limits)
     except UnreadableFile:
         raise
     except BaseException as exc:  # a calamine panic derives from BaseException
@@ -83,6 +83,7 @@ def validate_files(
     received_at: Mapping[Path, dt.datetime] | None = None,
     other_units_texts: pl.DataFrame | None = None,
     schema: Schema | None = None,
+    limits: Any = None,
 ) -> list[ValidatedReturn]:
     """Read and validate many returns in one GX run per sheet; one result per path, in order.
 
@@ -98,6 +99,9 @@ def validate_files(
         Arrival time per path; default the file's modification time.
     other_units_texts
         ``unit, sheet, row, column, hash`` of texts already stored for the period.
+    limits
+        ``jobs.preflight.Limits`` for received files (the office's ``[limits]``);
+        default the built-in limits.
     """
     schema = schema or load_schema()
     paths = [Path(p) for p in paths]
@@ -105,7 +109,7 @@ def validate_files(
     started = time.perf_counter()
     for path in paths:
         try:
-            raws.append(_read(path, schema))
+            raws.append(_read(path, schema, limits))
         except UnreadableFile as exc:
             raws.append(exc)
     TIMINGS["read"] += time.perf_counter() - started
