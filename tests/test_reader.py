@@ -494,7 +494,7 @@ def test_read_return_throughput_near_fastexcel_floor(samples, monkeypatch):
     root, manifest = samples
     paths = [root / f["path"] for f in manifest["files"]
              if f["format"] == "xlsx" and not any(d["code"] == "unreadable-file" for d in f["defects"])]
-    monkeypatch.setattr(jobs.reader, "_preflight", lambda _path: None)  # preflight is timed on its own
+    monkeypatch.setattr(jobs.reader, "_preflight", lambda _path, _limits=None: None)  # preflight is timed on its own
 
     def floor(path):
         book = fastexcel.read_excel(path)
@@ -518,7 +518,7 @@ def test_read_return_throughput_near_fastexcel_floor(samples, monkeypatch):
 def test_without_preflight_the_reader_still_guards_itself(books, tmp_path, monkeypatch):
     import jobs.reader
 
-    monkeypatch.setattr(jobs.reader, "_preflight", lambda _path: None)
+    monkeypatch.setattr(jobs.reader, "_preflight", lambda _path, _limits=None: None)
     lying = read_return(books["lying"])
     assert lying.sheets["ledger"].frame.height == 4
     assert any("扩展名" in w.message for w in lying.warnings)
