@@ -359,3 +359,25 @@ def test_ray_missing_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_ray)
     with pytest.raises(ExecutorError, match=r"rectify\[cluster\]"):
         RayExecutor()
+
+
+@pytest.mark.slow
+def test_ingest_cli_with_workers(generated_samples, tmp_path):
+    from click.testing import CliRunner
+
+    from jobs.cli import main
+    from jobs.home import init_home
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    for src in sorted((generated_samples / "returns" / PERIOD).iterdir())[:4]:
+        shutil.copyfile(src, inbox / src.name)
+    home = init_home(tmp_path / "home")
+    home.import_registry(generated_samples / "registry.xlsx", from_period=PERIOD)
+    args = ["ingest", str(inbox), "--period", PERIOD, "--home", str(home.root), "--batch-size", "2",
+            "--workers", "2", "--received-at", "2015-02-27T16:30:00"]  # fmt: skip
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code in (0, 1), result.output
+    assert "共4个文件" in result.output
+    assert "已处理" not in result.output  # no progress line when not a terminal
+    assert home.store.submissions(PERIOD).height == 4
