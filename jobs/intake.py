@@ -5,11 +5,12 @@ Two separate steps, so executors (process pool, Ray) can wrap the first:
 - :func:`read_validate_batch` — pure: paths in, :class:`ValidatedReturn` out;
 - :meth:`jobs.store.Store.write_batch` — the single writer, under the home's lock.
 
-:func:`ingest_paths` wires them: for each batch of files, under the lock,
-clean up what an interrupted run left, archive every file (before anything
-else), skip files already recorded, validate the rest against the registry
-effective for the period (with the copy-detection hashes already stored),
-record the batch, then write the receipts.
+:func:`ingest_paths` wires them through an executor (in process by default;
+process pool or Ray, :mod:`jobs.parallel_intake`): for each batch of files,
+under the lock, archive every file (before anything else) and skip files
+already recorded; validate the rest against the registry effective for the
+period; the writer checks the batch's text hashes against the texts stored
+for the period (copy detection), records the batch, then writes the receipts.
 """
 
 from __future__ import annotations
@@ -26,10 +27,9 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from jobs.excel_safe import safe_filename
-from jobs.findings import Report
 from jobs.home import Home, check_period
 from jobs.schema import load_schema
-from jobs.store import TEXT_SCHEMA, Archived, Arrival, FaultHook, fault
+from jobs.store import TEXT_SCHEMA, FaultHook
 
 if TYPE_CHECKING:
     from jobs.executors import Executor
@@ -185,99 +185,17 @@ def ingest_paths(
     batches in parallel while this process stays the single writer, with the
     same results (:mod:`jobs.parallel_intake`). ``progress`` counts files done.
     """
-    if executor is not None:
-        from jobs.parallel_intake import ingest_with_executor
+    from jobs.executors import SerialExecutor
+    from jobs.parallel_intake import ingest_with_executor
 
-        return ingest_with_executor(
-            home, paths, period=period, executor=executor, received_at=received_at, validator=validator,
-            batch_size=batch_size, receipts=receipts, holder=holder, fault_hook=fault_hook, progress=progress,
-        )  # fmt: skip
-    check_period(period)
-    files = expand_paths(paths)
-    registry = home.registry(period)
-    size = int(batch_size or home.config.limits.get("batch_size", 200))
-    result = IngestResult(period=period)
-    for start in range(0, len(files), size):
-        batch = files[start : start + size]
-        outcomes = _ingest_batch(
-            home, batch, period=period, registry=registry, received_at=received_at,
-            validator=validator, fault_hook=fault_hook, holder=holder,
-        )  # fmt: skip
-        if receipts:
-            for outcome in outcomes:
-                if outcome.submission_id is not None:
-                    outcome.receipt = issue_receipt(home, outcome, period=period)
-        result.files += outcomes
-        if progress is not None:
-            progress.advance(len(batch))
-    return result
-
-
-def _ingest_batch(
-    home: Home,
-    batch: list[Path],
-    *,
-    period: str,
-    registry: pl.DataFrame,
-    received_at: datetime | None,
-    validator: Validator | None,
-    fault_hook: FaultHook | None,
-    holder: str,
-) -> list[FileOutcome]:
-    """One batch: archive (locked), validate (unlocked: slow), record (locked, re-checks duplicates)."""
-    store = home.store
-    outcomes: dict[Path, FileOutcome] = {}
-    archived: dict[Path, Archived] = {}
-    times: dict[Path, datetime] = {}
-    with home.lock(holder=holder):
-        store.cleanup()
-        for path in batch:
-            try:
-                times.update(arrival_times(home, [path], received_at=received_at))
-                archived[path] = store.archive(path)
-            except OSError as exc:
-                outcomes[path] = FileOutcome(path, "failed", message=f"文件无法读取（{exc.strerror or exc}），未入库。")
-        fault("archived", fault_hook)
-        known = store.known(period, (a.sha256 for a in archived.values()))
-        texts = store.texts(period)
-    fresh = [p for p in archived if archived[p].sha256 not in known]
-    for path in archived:
-        if path not in fresh:
-            sid, version = known[archived[path].sha256]
-            outcomes[path] = FileOutcome(path, "duplicate", submission_id=sid, version=version,
-                                         message=DUPLICATE_MESSAGE)  # fmt: skip
-    if fresh:
-        copies = {p: store.root / archived[p].archive_path for p in fresh}
-        results = read_validate_batch(
-            [copies[p] for p in fresh], registry=registry, period=period,
-            received_at={copies[p]: times[p] for p in fresh},
-            other_units_texts=texts, validator=validator, limits=home.config.limits,
-        )  # fmt: skip
-        fault("validated", fault_hook)
-        arrivals = []
-        for path, validated in zip(fresh, results, strict=True):
-            report: Report = validated.report
-            report.file = path.name
-            arrivals.append(
-                Arrival(
-                    archived=archived[path], file_name=path.name, received_at=times[path],
-                    report=report, tables=validated.tables, report_type=validated.report_type,
-                    texts=text_hashes(validated.tables, unit=report.unit) if report.accepted else None,
-                )  # fmt: skip
-            )
-        with home.lock(holder=holder):
-            written = store.write_batch(period, arrivals, ingested_at=home.now(), fault_hook=fault_hook)
-        by_source = {o.archived.source: o for o in written}
-        for arrival in arrivals:
-            path = arrival.archived.source
-            o = by_source[path]
-            outcomes[path] = FileOutcome(
-                path, o.status, submission_id=o.submission_id, unit=arrival.report.unit,
-                accepted=arrival.report.accepted, version=o.version,
-                n_errors=len(arrival.report.errors), n_warnings=len(arrival.report.warnings),
-                message=DUPLICATE_MESSAGE if o.status == "duplicate" else "",
-            )  # fmt: skip
-    return [outcomes[p] for p in batch if p in outcomes]
+    # One intake path for every executor (and for watch): the writer looks
+    # stored copies up by the batch's text hashes (indexed), never by loading
+    # the period's whole text table, which grows all month.
+    return ingest_with_executor(
+        home, paths, period=period, executor=executor or SerialExecutor(), received_at=received_at,
+        validator=validator, batch_size=batch_size, receipts=receipts, holder=holder, fault_hook=fault_hook,
+        progress=progress,
+    )
 
 
 def receipt_path(home: Home, *, period: str, unit: str | None, file_name: str, sha256: str, ext: str) -> Path:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import tempfile
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -59,6 +59,7 @@ class BatchContext:
     period: str
     other_units_texts: pl.DataFrame | None
     validator: Validator | None = None
+    limits: Mapping[str, Any] | None = None  # the office's [limits] (preflight bounds)
 
 
 @dataclass
@@ -98,6 +99,7 @@ def validate_job(
         received_at=received_at,
         other_units_texts=context.other_units_texts,
         validator=context.validator,
+        limits=context.limits,
     )
     return list(zip(results, batch_text_hashes(results), strict=True))
 
@@ -187,7 +189,9 @@ def ingest_with_executor(
     # Workers see no stored texts: the writer validates again the few returns
     # that stored copies concern (see _revalidate_if_stale); shipping the
     # period's texts would cost memory growing with the store.
-    context = BatchContext(registry=registry, period=period, other_units_texts=None, validator=validator)
+    context = BatchContext(
+        registry=registry, period=period, other_units_texts=None, validator=validator, limits=home.config.limits
+    )
     result = IngestResult(period=period)
     prepared: deque[_Prepared] = deque()
 
@@ -308,12 +312,12 @@ def _revalidate_if_stale(
     paths, received = prep.job
     one_period = all(r.report.period in (None, context.period) for r, _ in validated)
     if not one_period or len(again) == len(paths):
-        return validate_job(BatchContext(context.registry, context.period, current, context.validator), prep.job)
+        return validate_job(replace(context, other_units_texts=current), prep.job)
     rest = batch.filter(~pl.col("_i").is_in(again) & pl.col("unit").is_not_null()).select(list(TEXT_SCHEMA))
     stand_in = pl.concat([current, rest.cast(TEXT_SCHEMA)])
     subset = [paths[i] for i in again]
     redone = validate_job(
-        BatchContext(context.registry, context.period, stand_in, context.validator),
+        replace(context, other_units_texts=stand_in),
         (subset, {p: received[p] for p in subset}),
     )
     out = list(validated)
