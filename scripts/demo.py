@@ -66,6 +66,10 @@ def main(argv: list[str] | None = None) -> int:
     home = args.home if args.home.is_absolute() else ROOT / args.home
     samples = samples_dir(args.samples if args.samples.is_absolute() else ROOT / args.samples)
     before = previous_period(args.period)
+    sys.path.insert(0, str(ROOT))
+    from jobs.samples import restore_arrival_times
+
+    restore_arrival_times(samples)  # a fresh clone's files carry the checkout time, not the arrival
     if home.exists():
         shutil.rmtree(home)  # the demo always starts from a fresh home
     rectify("init", "--home", str(home))

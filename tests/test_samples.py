@@ -403,3 +403,26 @@ def test_arrival_times_are_realistic(manifest):
     assert 0 < len(late) < len(received) / 3
     assert all(r.year == 2015 for r in received)
     assert os.path.basename(manifest["files"][0]["path"]).split(".")[0] == manifest["files"][0]["unit"]
+
+
+def test_arrival_times_are_restored_from_the_manifest(tmp_path):
+    """Git keeps no modification times: the committed samples get theirs back from the manifest."""
+    import json
+    import os
+    import shutil
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from jobs.samples import restore_arrival_times
+    from tests.conftest import SAMPLES
+
+    copy = tmp_path / "samples"
+    shutil.copytree(SAMPLES, copy)
+    for path in copy.rglob("*.xls*"):
+        os.utime(path, (0, 0))
+    manifest = json.loads((copy / "manifest.json").read_text(encoding="utf-8"))
+    assert restore_arrival_times(copy) == len(manifest["files"])
+    zone = ZoneInfo(manifest["timezone"])
+    for entry in manifest["files"]:
+        stamp = (copy / entry["path"]).stat().st_mtime
+        assert datetime.fromtimestamp(stamp, zone).replace(tzinfo=None) == datetime.fromisoformat(entry["received_at"])
