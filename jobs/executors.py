@@ -258,10 +258,6 @@ def _result(fut: Future[R]) -> R:
 # ----------------------------------------------------------------------- Ray
 
 
-def _ray_call(fn: Callable[[Any, B], R], context: Any, batch: B) -> R:
-    return fn(context, batch)
-
-
 class RayExecutor(Executor):
     """Runs each batch as a Ray task on a cluster (or a local Ray instance).
 
@@ -317,7 +313,7 @@ class RayExecutor(Executor):
             self._owns = True
         self.workers = max(1, int(ray.cluster_resources().get("CPU", 1)))
         self.in_flight = in_flight or 2 * self.workers
-        self._remote = ray.remote(_ray_call)
+        self._remote = ray.remote(_direct_call)
         # a cluster's workers may run on other machines: side jobs writing files stay here
         self.shares_files = not address and not os.environ.get("RAY_ADDRESS")
 
