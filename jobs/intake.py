@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from jobs.excel_safe import safe_filename
-from jobs.home import Home, check_period
+from jobs.home import Home
 from jobs.schema import load_schema
 from jobs.store import TEXT_SCHEMA, FaultHook
 

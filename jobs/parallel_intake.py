@@ -297,7 +297,7 @@ def _revalidate_if_stale(
     if not own:
         return validated
     batch = pl.concat(own)
-    current = stored_texts_matching(home, context.period, batch["hash"].unique())
+    current = home.store.texts(context.period, hashes=batch["hash"].unique().to_list())
     if current.height == 0:
         return validated
     carried = batch.filter(pl.col("unit").is_not_null()).select("unit", "hash").unique()
@@ -324,29 +324,6 @@ def _revalidate_if_stale(
     for i, result in zip(again, redone, strict=True):
         out[i] = result
     return out
-
-
-def stored_texts_matching(home: Home, period: str, hashes: pl.Series) -> pl.DataFrame:
-    """Texts of the period's current returns whose hash is one of ``hashes`` (indexed look-up)."""
-    store = home.store
-    if not store.ledger_path.exists() or hashes.len() == 0:
-        return pl.DataFrame(schema=TEXT_SCHEMA)
-    wanted = hashes.to_list()
-    rows: list[tuple] = []
-    conn = store.connect()
-    try:
-        for start in range(0, len(wanted), 900):
-            chunk = wanted[start : start + 900]
-            marks = ",".join("?" * len(chunk))
-            rows += conn.execute(
-                'SELECT t.unit, t.sheet, t."row", t."column", t.hash FROM texts t JOIN submissions s '
-                f"ON s.submission_id=t.submission_id WHERE t.period=? AND t.hash IN ({marks}) "
-                "AND s.superseded_by IS NULL",
-                [period, *chunk],
-            ).fetchall()
-    finally:
-        conn.close()
-    return pl.DataFrame(rows, schema=TEXT_SCHEMA, orient="row")
 
 
 def _record(

@@ -174,3 +174,15 @@ def test_texts_only_from_current_accepted(store, tmp_path):
     store.write_batch(PERIOD, [b], ingested_at=T0)
     assert store.texts(PERIOD)["hash"].to_list() == ["h-new"]
     assert store.texts(PERIOD, exclude_units=["110000"]).height == 0
+
+
+def test_texts_looked_up_by_hash(store, tmp_path):
+    from jobs.store import TEXT_SCHEMA
+
+    a = make_arrival(store, tmp_path, "a.xlsx", b"A1", unit="110000")
+    a.texts = pl.DataFrame([("110000", "整改台账", 3, "见物", f"h{i}") for i in range(1000)], schema=TEXT_SCHEMA,
+                           orient="row")  # fmt: skip
+    store.write_batch(PERIOD, [a], ingested_at=T0)
+    wanted = [f"h{i}" for i in range(0, 2000, 2)]  # more than one SQLite parameter chunk
+    assert sorted(store.texts(PERIOD, hashes=wanted)["hash"].to_list()) == sorted(f"h{i}" for i in range(0, 1000, 2))
+    assert store.texts(PERIOD, hashes=[]).height == 0

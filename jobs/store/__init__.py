@@ -342,16 +342,30 @@ class Store:
         ]  # fmt: skip
         return Report(file=row[0], unit=row[1], period=row[2], findings=findings)
 
-    def texts(self, period: str, *, exclude_units: Iterable[str] = ()) -> pl.DataFrame:
-        """Copy-detection hashes of the period's current accepted returns (``unit, sheet, row, column, hash``)."""
+    def texts(
+        self, period: str, *, hashes: Iterable[str] | None = None, exclude_units: Iterable[str] = ()
+    ) -> pl.DataFrame:
+        """Copy-detection hashes of the period's current accepted returns (``unit, sheet, row, column, hash``).
+
+        ``hashes`` restricts them to those hashes (an indexed look-up): intake
+        asks only for the texts a batch shares, never the whole period's table.
+        """
         if not self.ledger_path.exists():
             return pl.DataFrame(schema=TEXT_SCHEMA)
+        query = (
+            'SELECT t.unit, t.sheet, t."row", t."column", t.hash FROM texts t JOIN submissions s '
+            "ON s.submission_id=t.submission_id WHERE t.period=? AND s.superseded_by IS NULL"
+        )
+        rows: list[tuple] = []
         with self._reading() as conn:
-            rows = conn.execute(
-                'SELECT t.unit, t.sheet, t."row", t."column", t.hash FROM texts t JOIN submissions s '
-                "ON s.submission_id=t.submission_id WHERE t.period=? AND s.superseded_by IS NULL",
-                (period,),
-            ).fetchall()
+            if hashes is None:
+                rows = conn.execute(query, (period,)).fetchall()
+            else:
+                wanted = list(hashes)
+                for start in range(0, len(wanted), 900):  # SQLite's bound-parameter limit
+                    chunk = wanted[start : start + 900]
+                    marks = ",".join("?" * len(chunk))
+                    rows += conn.execute(f"{query} AND t.hash IN ({marks})", [period, *chunk]).fetchall()
         frame = pl.DataFrame(rows, schema=TEXT_SCHEMA, orient="row")
         excluded = list(exclude_units)
         return frame.filter(~pl.col("unit").is_in(excluded)) if excluded else frame
