@@ -216,3 +216,30 @@ def test_receipts_in_both_formats_keep_payloads_inert(tmp_path):
     assert not [t for t in texts if t.startswith(TRIGGERS)]
     assert "'=cmd|' calc'!A0.xlsx" in texts
     assert "'@SUM(1)" in texts
+
+
+def test_xlsx_receipt_package_holds_no_formula_or_link(tmp_path):
+    """The receipt's raw XML: no <f> element, no hyperlink, every payload a shared string, quoted."""
+    import zipfile
+
+    from jobs.findings import Finding, Report
+    from jobs.receipts import write_receipt
+
+    cells = [*FORMULAS, "http://evil.example/x", "mailto:a@evil.example", "1e5", "00123"]
+    report = Report(file="/inbox/=1+1.xlsx", unit="+86", period=PERIOD, findings=[
+        Finding(code="bad-enum", severity="error", message=text, sheet="整改台账", row=i + 2, cell=text)
+        for i, text in enumerate(cells)
+    ])
+    path = write_receipt(report, tmp_path / "r.xlsx")
+    with zipfile.ZipFile(path) as z:
+        names = z.namelist()
+        sheet = z.read("xl/worksheets/sheet1.xml").decode("utf-8")
+        strings = z.read("xl/sharedStrings.xml").decode("utf-8")
+    assert "<f>" not in sheet and "<f " not in sheet
+    assert "hyperlink" not in sheet and not [n for n in names if "worksheets/_rels" in n]
+    assert "cmd|" in strings and "http://evil.example/x" in strings
+    ws = openpyxl.load_workbook(path).active
+    values = [c.value for row in ws.iter_rows() for c in row if c.value is not None]
+    assert "'=1+1.xlsx" in values and "'+86" in values
+    assert "1e5" in values and "00123" in values  # text, not numbers
+    assert all(not v.startswith(TRIGGERS) for v in values if isinstance(v, str))
