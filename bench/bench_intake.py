@@ -33,7 +33,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--executor", choices=("local", "ray"), default="local")
     parser.add_argument("--batch-size", type=int, default=None)
-    parser.add_argument("--receipts", action="store_true", help="also write every receipt (off: intake alone)")
+    parser.add_argument("--no-receipts", dest="receipts", action="store_false",
+                        help="skip the receipts (measure intake alone; default: every file gets its receipt)")
     args = parser.parse_args(argv)
     if args.home.exists():
         shutil.rmtree(args.home)
