@@ -14,6 +14,8 @@ import polars as pl
 from jobs.findings import Report
 
 FAULT_ENV = "RECTIFY_FAULT_STEP"  # test hook: the process SIGKILLs itself at this step
+# In a batch's stacked frames (tables, texts): the row's arrival, its index in the batch.
+STACK_INDEX = "_i"
 FaultHook = Callable[[str], None]
 
 LEDGER_DDL = """
