@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from jobs.errors import UnreadableFile
 from jobs.findings import Finding, make_finding
-from jobs.preflight_ole import ole_entry_names, workbook_info
+from jobs.preflight_ole import inspect_ole
 from jobs.preflight_zip import scan_zip
 
 Kind = Literal["xlsx", "xlsm", "xls"]
@@ -148,11 +148,9 @@ _XLS_MAX_ROWS, _XLS_MAX_COLUMNS = 65_536, 256
 _OLE_BROKEN = f"文件结构异常（Excel 97-2003格式的内部结构不完整），无法安全读取，{_SAVE_AS}"
 
 
-def _preflight_ole(path: Path, limits: Limits) -> Preflight:
-    max_bytes = int(limits.max_file_mb * _MB)
+def _preflight_ole(data: bytes, limits: Limits) -> Preflight:
     try:
-        names = ole_entry_names(path, max_bytes=max_bytes)
-        info = workbook_info(path, max_bytes=max_bytes) if names else None
+        names, info = inspect_ole(data, max_bytes=int(limits.max_file_mb * _MB))
     except Exception:  # noqa: BLE001 - hostile bytes: a parser failure is a broken container
         names, info = None, None
     if names is None:
@@ -209,20 +207,22 @@ def preflight(path: str | Path, *, limits: Limits | None = None) -> Preflight:
     try:
         size = path.stat().st_size
         with path.open("rb") as fp:
-            head = fp.read(4096)
+            # Within the size limit the whole file is read once; every later step works on these bytes.
+            data = fp.read(int(limits.max_file_mb * _MB) + 1) if size <= limits.max_file_mb * _MB else fp.read(4096)
     except OSError as exc:
         msg = f"文件无法打开（{exc.strerror or type(exc).__name__}），请重新报送"
         raise UnreadableFile(msg) from exc
+    head = data[:4096]
     if size == 0:
         raise UnreadableFile("文件是空的（0字节），可能上传或保存未完成，请重新报送")
     if size > limits.max_file_mb * _MB:
         msg = f"文件过大（{size / _MB:.1f}MB，超过{limits.max_file_mb:g}MB），请删除无关内容（如图片）后重新报送"
         raise UnreadableFile(msg)
     if head.startswith(OLE_MAGIC):
-        return _preflight_ole(path, limits)
+        return _preflight_ole(data, limits)
     if head.startswith(ZIP_MAGIC):
         try:
-            found = scan_zip(path, limits)
+            found = scan_zip(path, limits, data=data)
         except UnreadableFile:
             raise
         except Exception as exc:  # noqa: BLE001 - hostile bytes: any parser failure is a damaged file

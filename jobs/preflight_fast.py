@@ -11,42 +11,126 @@ run or string item no longer in bytes than the character limit is safe.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from jobs.preflight import Limits
 
-_PREFIX = rb"<(?:[A-Za-z_][\w.-]*:)?"
-_CELL = re.compile(_PREFIX + rb"c[\s/>]")
-_CELL_REF = re.compile(_PREFIX + rb"c\s[^>]*?\br=[\"']([A-Za-z]{1,3})(\d{1,7})[\"']")
-_FORMULA = re.compile(_PREFIX + rb"f[\s/>]")
-_ITEM_END = re.compile(rb"</(?:[A-Za-z_][\w.-]*:)?si>")
-_ROW = re.compile(_PREFIX + rb"row[\s/>]")
 _SHEET_END = re.compile(rb"</(?:[A-Za-z_][\w.-]*:)?worksheet>\s*$")
+_ITEM_END = re.compile(rb"</(?:[A-Za-z_][\w.-]*:)?si>")
 _EXCEL_MAX_ROWS = 1_048_576
 _MAX_CARRY = 1024 * 1024
+_MAX_TOKEN = 1024 * 1024  # jobs.preflight_xml refuses a longer stretch without '>'
+# The proof below works on plain element names: a prefixed element (``<x:c>``)
+# whose local name the exact scanner acts on sends the sheet to the exact scan,
+# and so do comments, CDATA, DTDs and processing instructions (they can hide or
+# fake markup from byte patterns) and formulas.
+_PREFIXED_SCANNED = re.compile(rb":(?:c|f|v|t|row)[\s/>]")
+_MARKUP = re.compile(rb"<(?:[!?]|f[\s/>])")
+_CELL_START = re.compile(rb"<c[\s/>]")
+_COLUMNS_BY_LETTERS = ((1, 26), (2, 702), (3, 18_278))
 
 
-def _column(letters: bytes) -> int:
-    n = 0
-    for ch in letters.upper():
-        n = n * 26 + ch - 64
-    return n
+@functools.lru_cache(maxsize=16)
+def _ref_tiers(max_rows: int, max_columns: int, max_cells: int) -> tuple[re.Pattern[bytes], ...]:
+    """Patterns finding a cell whose reference is missing or outside a box within the limits.
+
+    Each box is "at most L letters, at most D digits" (columns up to A, Z, ZZ,
+    ZZZ; rows up to 10**D - 1), the largest D whose box keeps rows, columns and
+    rows x columns within the limits. A sheet all of whose cells start with
+    such an explicit ``r`` is within the limits; other sheets take the exact scan.
+    """
+    tiers = []
+    for letters, columns in _COLUMNS_BY_LETTERS:
+        if columns > max_columns:
+            break
+        digits = 7
+        while digits and (10**digits - 1 > max_rows or columns * (10**digits - 1) > max_cells):
+            digits -= 1
+        if digits:
+            tiers.append(re.compile(rb'<c(?!\s+r="[A-Z]{1,%d}[0-9]{1,%d}")[\s/>]' % (letters, digits)))
+    return tuple(tiers)
 
 
-def sheet_is_plain(chunks: Iterator[bytes], limits: Limits) -> bool:
-    """True when the streamed sheet has no formula, no text run over the cell
-    limit, explicit cell references only, and a cell extent within the limits."""
-    long_run = re.compile(rb">[^<]{%d,}" % (limits.max_cell_chars + 1))
+class _PlainProof:
+    """The fast proof over consecutive pieces of one sheet (no piece splits a tag).
+
+    Sound with respect to :class:`jobs.preflight_xml.SheetScanner`: ``feed``
+    keeps returning true only if the exact scan finds no formula, no cell over the character
+    limit, no extent over the limits and no over-long token (well-formedness is
+    left to the reader, as before).
+    """
+
+    __slots__ = ("limits", "tiers", "offset", "since_cell", "since_gt", "rows")
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self.tiers = _ref_tiers(limits.max_rows, limits.max_columns, limits.max_cells)
+        self.offset = self.since_cell = self.since_gt = self.rows = 0
+
+    def feed(self, piece: bytes) -> bool:
+        tiers = self.tiers
+        if not tiers:
+            return False
+        # Only the XML declaration may be a processing instruction.
+        skip = piece.find(b"?>") + 2 if self.offset == 0 and piece.startswith((b"<?", b"\xef\xbb\xbf<?")) else 0
+        if _MARKUP.search(piece, skip) is not None or _PREFIXED_SCANNED.search(piece) is not None:
+            return False
+        # Sheets fitting the first box (the usual case) cost one search.
+        if tiers[0].search(piece) is not None:
+            self.tiers = tiers = tuple(t for t in tiers[1:] if t.search(piece) is None)
+            if not tiers:
+                return False
+        size = len(piece)
+        self.offset += size
+        # A row start tag takes at least 5 bytes: small pieces are bounded by their size.
+        self.rows += piece.count(b"<row") if size > 65_536 else size // 5
+        if self.rows > _EXCEL_MAX_ROWS:
+            return False
+        # The exact scan counts a cell's text from its <c> start: bytes between two
+        # cell starts bound the characters of the first (entities only shrink text).
+        self.since_cell = _longest_gap(piece, _CELL_START.split, self.since_cell, self.limits.max_cell_chars)
+        self.since_gt = _longest_gap(piece, _split_gt, self.since_gt, _MAX_TOKEN)
+        return self.since_cell >= 0 and self.since_gt >= 0
+
+
+def _split_gt(piece: bytes) -> list[bytes]:
+    return piece.split(b">")
+
+
+def _longest_gap(piece: bytes, split: Callable[[bytes], list[bytes]], since: int, limit: int) -> int:
+    """Bytes since the last separator after ``piece``, or -1 if a gap exceeds ``limit``."""
+    if since < 0:
+        return -1
+    if since + len(piece) <= limit:
+        return since + len(piece)  # an upper bound; exact again once a piece is split
+    parts = split(piece)
+    if since + len(parts[0]) > limit or len(parts[-1]) > limit:
+        return -1
+    if len(parts) > 2 and max(map(len, parts[1:-1])) > limit:
+        return -1
+    return len(parts[-1])  # one part only: since + len(piece) > limit returned above
+
+
+def sheet_is_plain(chunks: Iterator[bytes] | bytes, limits: Limits) -> bool:
+    """True when the sheet (its whole bytes, or streamed chunks) has no formula,
+    no cell text over the cell limit, explicit cell references only, and a cell
+    extent within the limits; ``False`` sends it to the exact scan."""
+    if isinstance(chunks, bytes):
+        cut = chunks.rfind(b"<")
+        if cut < 0 or len(chunks) - cut > _MAX_CARRY or not _SHEET_END.search(chunks, cut):
+            return False  # truncated or not a worksheet: the exact scan says which
+        return _PlainProof(limits).feed(chunks)
+    proof = _PlainProof(limits)
     carry = b""
-    max_row = max_col = rows = 0
     for chunk in itertools.chain(chunks, [None]):
         if chunk is None:
             if not _SHEET_END.search(carry):
-                return False  # truncated or not a worksheet: the exact scan says which
+                return False
             head, carry = carry, b""
         else:
             buf = carry + chunk
@@ -55,20 +139,8 @@ def sheet_is_plain(chunks: Iterator[bytes], limits: Limits) -> bool:
             head, carry = buf[:cut], buf[cut:]
             if len(carry) > _MAX_CARRY:
                 return False
-        if _FORMULA.search(head) or long_run.search(head):
+        if head and not proof.feed(head):
             return False
-        rows += len(_ROW.findall(head))
-        if rows > _EXCEL_MAX_ROWS:
-            return False
-        refs = _CELL_REF.findall(head)
-        if len(refs) != len(_CELL.findall(head)):
-            return False  # cells placed implicitly: only the exact scan knows where
-        if refs:
-            max_row = max(max_row, max(int(digits) for _letters, digits in refs))
-            max_col = max(max_col, max(_column(letters) for letters in {letters for letters, _d in refs}))
-            if (max_row > limits.max_rows or max_col > limits.max_columns
-                    or max_row * max_col > limits.max_cells):
-                return False
     return True
 
 
@@ -80,7 +152,11 @@ def strings_are_short(chunks: Iterator[bytes], limits: Limits) -> bool:
         if chunk is None:
             items, carry = [carry], b""
         else:
-            items = _ITEM_END.split(carry + chunk)
+            buf = carry + chunk
+            if len(buf) <= limits.max_cell_chars:
+                carry = buf  # no item in it can be too long; split once it grows
+                continue
+            items = _ITEM_END.split(buf)
             carry = items.pop()
             if len(carry) > limits.max_cell_chars:
                 return False

@@ -16,7 +16,6 @@ Excel reader decide.
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +30,7 @@ _BIFF_BOF = 0x0809
 # NUMBER, LABEL, BOOLERR, RK; MULRK and MULBLANK end with their last column.
 _CELL_RECORDS = frozenset({0x0006, 0x00D6, 0x00FD, 0x0201, 0x0203, 0x0204, 0x0205, 0x027E})
 _MULTI_CELL_RECORDS = frozenset({0x00BD, 0x00BE})
+_PAIR = struct.Struct("<HH")
 
 
 @dataclass(frozen=True)
@@ -138,8 +138,8 @@ class _Container:
         return out[: entry.size]
 
 
-def _container(path: Path, max_bytes: int) -> _Container | None:
-    data = path.read_bytes()[: max_bytes + 1]
+def _container(data: bytes, max_bytes: int) -> _Container | None:
+    data = data[: max_bytes + 1]
     if len(data) > max_bytes or len(data) < 512:
         return None
     try:
@@ -154,16 +154,18 @@ def ole_entry_names(path: Path, *, max_bytes: int) -> set[str] | None:
     Returns ``None`` when the container is not well formed (truncated, bad
     chains) or larger than ``max_bytes``; names are returned as stored.
     """
-    container = _container(path, max_bytes)
+    container = _container(path.read_bytes(), max_bytes)
     return None if container is None else {e.name for e in container.entries}
 
 
-def _records(stream: bytes) -> Iterator[tuple[int, bytes]]:
-    pos = 0
-    while pos + 4 <= len(stream):
-        kind, length = struct.unpack_from("<HH", stream, pos)
-        yield kind, stream[pos + 4 : pos + 4 + length]
-        pos += 4 + length
+def inspect_ole(data: bytes, *, max_bytes: int) -> tuple[set[str] | None, WorkbookInfo | None]:
+    """:func:`ole_entry_names` and (when there are names) :func:`workbook_info` of
+    an OLE2 file's bytes, parsing the container once."""
+    container = _container(data, max_bytes)
+    if container is None:
+        return None, None
+    names = {e.name for e in container.entries}
+    return names, (_workbook_info(container) if names else None)
 
 
 @dataclass(frozen=True)
@@ -180,9 +182,11 @@ def workbook_info(path: Path, *, max_bytes: int) -> WorkbookInfo | None:
 
     ``None`` when the container or its workbook stream cannot be read.
     """
-    container = _container(path, max_bytes)
-    if container is None:
-        return None
+    container = _container(path.read_bytes(), max_bytes)
+    return None if container is None else _workbook_info(container)
+
+
+def _workbook_info(container: _Container) -> WorkbookInfo | None:
     entry = next((e for e in container.entries if e.kind == 2 and e.name.lower() in ("workbook", "book")), None)
     if entry is None:
         return None
@@ -193,32 +197,47 @@ def workbook_info(path: Path, *, max_bytes: int) -> WorkbookInfo | None:
     extents: list[SheetExtent] = []
     rows = cols = 0
     started = False
-    for kind, body in _records(stream):
-        if kind == _BIFF_FILEPASS:
+    # One record at a time without slicing bodies: an .xls holds a record per cell.
+    # A record cut by the end of the stream keeps what is there (``size``).
+    pair = _PAIR.unpack_from
+    pos, end = 0, len(stream)
+    # Streams are padded with zeros, which read as empty records of type 0: stop there.
+    padding = len(stream.rstrip(b"\0"))
+    while pos + 4 <= end and pos < padding:
+        kind, length = pair(stream, pos)
+        body, pos = pos + 4, pos + 4 + length
+        if kind in _CELL_RECORDS:
+            if length >= 4 and body + 4 <= end:
+                row, col = pair(stream, body)
+                if row >= rows:
+                    rows = row + 1
+                if col >= cols:
+                    cols = col + 1
+            continue
+        size = min(pos, end) - body
+        if kind in _MULTI_CELL_RECORDS:
+            if size >= 6:
+                row, first = pair(stream, body)
+                last = struct.unpack_from("<H", stream, body + size - 2)[0]
+                rows, cols = max(rows, row + 1), max(cols, first + 1, last + 1)
+        elif kind == _BIFF_FILEPASS:
             # Records after FILEPASS are encrypted: their sizes mean nothing.
             return WorkbookInfo(encrypted=True, extents=extents)
-        if kind == _BIFF_BOF:  # each sheet's substream starts with a BOF
+        elif kind == _BIFF_BOF:  # each sheet's substream starts with a BOF
             if started:
                 extents.append(SheetExtent(rows=rows, columns=cols))
             rows = cols = 0
             started = True
         elif kind == _BIFF_DIMENSIONS:
-            if len(body) >= 14:  # BIFF8: 32-bit rows
-                first_row, last_row, first_col, last_col = struct.unpack_from("<IIHH", body)
-            elif len(body) >= 8:  # BIFF5/7: 16-bit rows
-                first_row, last_row, first_col, last_col = struct.unpack_from("<HHHH", body)
+            if size >= 14:  # BIFF8: 32-bit rows
+                first_row, last_row, first_col, last_col = struct.unpack_from("<IIHH", stream, body)
+            elif size >= 8:  # BIFF5/7: 16-bit rows
+                first_row, last_row, first_col, last_col = struct.unpack_from("<HHHH", stream, body)
             else:
                 continue
             if first_row > last_row or first_col > last_col:
                 return None  # the reader subtracts them: an inverted range wraps to gigabytes
             rows, cols = max(rows, last_row), max(cols, last_col)
-        elif kind in _CELL_RECORDS and len(body) >= 4:
-            row, col = struct.unpack_from("<HH", body)
-            rows, cols = max(rows, row + 1), max(cols, col + 1)
-        elif kind in _MULTI_CELL_RECORDS and len(body) >= 6:
-            row, first = struct.unpack_from("<HH", body)
-            last = struct.unpack_from("<H", body, len(body) - 2)[0]
-            rows, cols = max(rows, row + 1), max(cols, first + 1, last + 1)
     if started:
         extents.append(SheetExtent(rows=rows, columns=cols))
     return WorkbookInfo(encrypted=False, extents=extents)

@@ -11,11 +11,13 @@ accepted (OOXML never has one), so entity tricks are refused outright.
 
 from __future__ import annotations
 
+import io
 import posixpath
 import struct
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
@@ -35,6 +37,11 @@ if TYPE_CHECKING:
     from jobs.preflight import Limits
 _MB = 1024 * 1024
 _CHUNK = 256 * 1024
+# Parts up to this size are inflated in one bounded call and checked on their
+# whole bytes; larger ones stream in _CHUNK pieces, as before.
+_WHOLE_MAX = 16 * _MB
+_CENTRAL = struct.Struct("<4s4B4HL2L5H2L")
+_MAX_EXTRACT_VERSION = 63  # zipfile refuses higher versions
 _REL_OFFICE_DOC = "/officeDocument"
 
 
@@ -56,7 +63,91 @@ def _entry_count(fp: IO[bytes], size: int) -> int | None:
     return count
 
 
-def _inflate(fp: IO[bytes], info: zipfile.ZipInfo, budget: int) -> Iterator[bytes]:
+@dataclass(slots=True)
+class _Entry:
+    """The directory fields preflight uses (the names of :class:`zipfile.ZipInfo`)."""
+
+    filename: str
+    header_offset: int
+    compress_size: int
+    file_size: int
+    CRC: int  # noqa: N815 - zipfile's name
+    compress_type: int
+    flag_bits: int
+
+
+def _directory(data: bytes) -> tuple[int, list[_Entry]] | None:
+    """Entry count and entries of an ordinary zip, read straight from its bytes.
+
+    ``None`` for anything zipfile would treat specially (a comment, zip64,
+    bytes before the archive, extra fields, unusual names or versions): the
+    caller then reads the directory with zipfile, which gives the exact reasons.
+    """
+    end = len(data) - 22
+    if end < 0 or data[end : end + 4] != b"PK\x05\x06" or data.find(b"PK\x05\x06", end + 1) >= 0:
+        return None
+    count, cd_size, cd_offset, comment = struct.unpack_from("<HIIH", data, end + 10)
+    if comment or count == 0xFFFF or cd_offset + cd_size != end \
+            or (end >= 20 and data[end - 20 : end - 16] == b"PK\x06\x07"):
+        return None
+    entries: list[_Entry] = []
+    pos = cd_offset
+    while pos < end:
+        if pos + 46 > end:
+            return None
+        (sig, _cv, _cs, version, _r, flags, method, _t, _d, crc, csize, usize,
+         name_len, extra_len, comment_len, _disk, _ia, _ea, offset) = _CENTRAL.unpack_from(data, pos)
+        stop = pos + 46 + name_len
+        if sig != b"PK\x01\x02" or version > _MAX_EXTRACT_VERSION or extra_len or stop + comment_len > end:
+            return None
+        try:
+            name = data[pos + 46 : stop].decode("utf-8" if flags & 0x800 else "cp437")
+        except UnicodeDecodeError:
+            return None
+        if "\x00" in name:
+            return None
+        entries.append(_Entry(name, offset, csize, usize, crc, method, flags))
+        pos = stop + comment_len
+    return count, entries
+
+
+def _inflate_whole(data: bytes, info: _Entry | zipfile.ZipInfo) -> bytes | None:
+    """The entry's bytes in one call, output capped at its declared size + 1.
+
+    ``None`` when anything is off (the streaming :func:`_inflate` then gives the
+    exact reason) or the entry is larger than ``_WHOLE_MAX``.
+    """
+    if info.file_size > _WHOLE_MAX:
+        return None
+    offset = info.header_offset
+    if data[offset : offset + 4] != b"PK\x03\x04" or offset + 30 > len(data):
+        return None
+    name_len, extra_len = struct.unpack_from("<HH", data, offset + 26)
+    start = offset + 30 + name_len + extra_len
+    if start + info.compress_size > len(data):
+        return None
+    raw = data[start : start + info.compress_size]
+    if info.compress_type == zipfile.ZIP_STORED:
+        out = raw
+    elif info.compress_type == zipfile.ZIP_DEFLATED:
+        inflater = zlib.decompressobj(-15)
+        try:
+            # The cap bounds memory whatever the stream holds; one byte more
+            # than declared is enough to know the size lies.
+            out = inflater.decompress(raw, info.file_size + 1)
+            if len(out) > info.file_size or inflater.unconsumed_tail:
+                return None
+            out += inflater.flush()
+        except zlib.error:
+            return None
+    else:
+        return None
+    if len(out) != info.file_size or zlib.crc32(out) != info.CRC:
+        return None
+    return out
+
+
+def _inflate(fp: IO[bytes], info: _Entry | zipfile.ZipInfo, budget: int) -> Iterator[bytes]:
     """Yield the entry's bytes in chunks, never more than its declared size or ``budget``."""
     fp.seek(info.header_offset)
     header = fp.read(30)
@@ -108,7 +199,7 @@ def _norm(name: str) -> str:
     return name.replace("\\", "/")
 
 
-def _declared_checks(infos: list[zipfile.ZipInfo], limits: Limits) -> None:
+def _declared_checks(infos: list[_Entry] | list[zipfile.ZipInfo], limits: Limits) -> None:
     """Refuse before inflating anything: entry count, flags, sizes and ratios from the directory."""
     if len(infos) > limits.max_entries:
         msg = f"压缩包内条目过多（{len(infos)}个，超过{limits.max_entries}个），疑似异常文件，已拒收"
@@ -153,70 +244,113 @@ def _not_a_workbook(names: set[str], read: Callable[[str], Iterator[bytes]]) -> 
     return None
 
 
-def scan_zip(path: Path, limits: Limits) -> ZipScan:
-    """Inspect an OOXML workbook; raise :class:`UnreadableFile` for anything unsafe or unusable."""
-    found = ZipScan()
-    size = path.stat().st_size
-    with path.open("rb") as fp:
-        count = _entry_count(fp, size)
+def _listing(data: bytes, limits: Limits) -> list[_Entry] | list[zipfile.ZipInfo]:
+    """The zip directory, refusing too many entries before anything is inflated."""
+    listed = _directory(data)
+    if listed is not None:
+        count, infos = listed
+    else:
+        fp = io.BytesIO(data)
+        count = _entry_count(fp, len(data))
         if count is None:
             raise UnreadableFile(CORRUPT.format(what="压缩包不完整，可能是传输中断"))
-        if count > limits.max_entries:
-            msg = f"压缩包内条目过多（{count}个，超过{limits.max_entries}个），疑似异常文件，已拒收"
-            raise UnreadableFile(msg)
+    if count > limits.max_entries:
+        msg = f"压缩包内条目过多（{count}个，超过{limits.max_entries}个），疑似异常文件，已拒收"
+        raise UnreadableFile(msg)
+    if listed is None:
         try:
             infos = zipfile.ZipFile(fp).infolist()
         # zipfile parses hostile bytes here: besides BadZipFile it raises
         # NotImplementedError (unknown versions), ValueError, struct.error ...
         except Exception as exc:  # noqa: BLE001
             raise UnreadableFile(CORRUPT.format(what="压缩包不完整，可能是传输中断")) from exc
-        _declared_checks(infos, limits)
-        by_name = {_norm(i.filename): i for i in infos}
-        budget = [limits.max_uncompressed_mb * _MB]
-        done: set[str] = set()
+    return infos
 
-        def stream(name: str) -> Iterator[bytes]:
-            if name in done:  # a second pass (the exact scan after a fast one): already counted
-                yield from _inflate(fp, by_name[name], by_name[name].file_size)
-                return
+
+def scan_zip(path: Path, limits: Limits, *, data: bytes | None = None) -> ZipScan:
+    """Inspect an OOXML workbook; raise :class:`UnreadableFile` for anything unsafe or unusable.
+
+    ``data`` is the file's bytes when the caller has already read them.
+    """
+    found = ZipScan()
+    data = path.read_bytes() if data is None else data
+    fp = io.BytesIO(data)
+    infos = _listing(data, limits)
+    _declared_checks(infos, limits)
+    by_name = {_norm(i.filename): i for i in infos}
+    budget = [limits.max_uncompressed_mb * _MB]
+    done: set[str] = set()
+    whole: dict[str, bytes] = {}
+
+    def stream(name: str) -> Iterator[bytes]:
+        if name in done:  # a second pass (the exact scan after a fast one): already counted
+            yield from _inflate(fp, by_name[name], by_name[name].file_size)
+            return
+        done.add(name)
+        for chunk in _inflate(fp, by_name[name], budget[0]):
+            budget[0] -= len(chunk)
+            yield chunk
+
+    def read_whole(name: str) -> bytes | None:
+        """A first pass in one call (counted like ``stream``); ``None`` leaves the entry to ``stream``."""
+        if name in whole:
+            return whole[name]
+        info = by_name[name]
+        if name in done or info.file_size > budget[0]:
+            return None
+        out = _inflate_whole(data, info)
+        if out is not None:
             done.add(name)
-            for chunk in _inflate(fp, by_name[name], budget[0]):
-                budget[0] -= len(chunk)
-                yield chunk
+            budget[0] -= len(out)
+            if info.file_size <= _CHUNK:
+                whole[name] = out
+        return out
 
-        names = set(by_name)
-        other = _not_a_workbook(names, stream)
-        if other:
-            raise UnreadableFile(other)
-        main = next((t for _i, typ, t in relationships(stream("_rels/.rels"), "", part="_rels/.rels")
-                     if typ.endswith(_REL_OFFICE_DOC)), None) if "_rels/.rels" in names else None
-        main = main or ("xl/workbook.xml" if "xl/workbook.xml" in names else None)
-        if main is None or main not in names:
-            raise UnreadableFile("文件是压缩包（ZIP），不是Excel工作簿，请用Excel另存为.xlsx后重新报送")
-        if main.endswith(".bin"):
-            raise UnreadableFile("文件是Excel二进制工作簿（.xlsb），请用Excel另存为.xlsx后重新报送")
-        sheets = _workbook_sheets(stream, main, names, found)
-        # Worksheet parts the workbook does not list are scanned too: a reader
-        # that finds them some other way must not meet an unchecked sheet.
-        for name in sorted(names):
-            if "/worksheets/" in f"/{name}" and name.endswith(".xml") and name not in sheets:
-                sheets[name] = posixpath.basename(name)
-        if any(n.lower().endswith("vbaproject.bin") for n in names) or any("/macrosheets/" in n for n in names):
-            found.kind = "xlsm"
-            found.warnings.append("含宏，已忽略宏，仅读取数据")
-        if any("/externalLinks/" in f"/{n}" for n in names):
-            found.warnings.append("含外部链接（引用其他文件的数据），已忽略外部链接，仅读取文件中保存的数值")
-        strings = next((n for n in names if posixpath.basename(n).lower() == "sharedstrings.xml"), None)
-        big: set[int] = set()
-        if strings and not strings_are_short(checked_string_counts(stream(strings), by_name[strings].file_size),
-                                             limits):
-            big = big_shared_strings(stream(strings), limits)
-        for part, sheet in sheets.items():
-            if not big and sheet_is_plain(stream(part), limits):
+    def xml(name: str) -> Iterator[bytes]:
+        # The whole bytes when the stream would have yielded them as one chunk:
+        # expat's token bound and the chunked checks then see the same pieces.
+        info = by_name[name]
+        if info.file_size <= _CHUNK and info.compress_size <= _CHUNK:
+            out = read_whole(name)
+            if out is not None:
+                return iter((out,))
+        return stream(name)
+
+    names = set(by_name)
+    other = _not_a_workbook(names, stream)
+    if other:
+        raise UnreadableFile(other)
+    main = next((t for _i, typ, t in relationships(xml("_rels/.rels"), "", part="_rels/.rels")
+                 if typ.endswith(_REL_OFFICE_DOC)), None) if "_rels/.rels" in names else None
+    main = main or ("xl/workbook.xml" if "xl/workbook.xml" in names else None)
+    if main is None or main not in names:
+        raise UnreadableFile("文件是压缩包（ZIP），不是Excel工作簿，请用Excel另存为.xlsx后重新报送")
+    if main.endswith(".bin"):
+        raise UnreadableFile("文件是Excel二进制工作簿（.xlsb），请用Excel另存为.xlsx后重新报送")
+    sheets = _workbook_sheets(xml, main, names, found)
+    # Worksheet parts the workbook does not list are scanned too: a reader
+    # that finds them some other way must not meet an unchecked sheet.
+    for name in sorted(names):
+        if "/worksheets/" in f"/{name}" and name.endswith(".xml") and name not in sheets:
+            sheets[name] = posixpath.basename(name)
+    if any(n.lower().endswith("vbaproject.bin") for n in names) or any("/macrosheets/" in n for n in names):
+        found.kind = "xlsm"
+        found.warnings.append("含宏，已忽略宏，仅读取数据")
+    if any("/externalLinks/" in f"/{n}" for n in names):
+        found.warnings.append("含外部链接（引用其他文件的数据），已忽略外部链接，仅读取文件中保存的数值")
+    strings = next((n for n in names if posixpath.basename(n).lower() == "sharedstrings.xml"), None)
+    big: set[int] = set()
+    if strings and not strings_are_short(checked_string_counts(xml(strings), by_name[strings].file_size), limits):
+        big = big_shared_strings(xml(strings), limits)
+    for part, sheet in sheets.items():
+        if not big:
+            body = read_whole(part)
+            if sheet_is_plain(stream(part) if body is None else body, limits):
                 continue
-            scanner = SheetScanner(sheet, limits, big, found)
-            parse(stream(part), scanner.start, scanner.end, scanner.text, part=part)
-        for name in sorted(names - done):
+        scanner = SheetScanner(sheet, limits, big, found)
+        parse(xml(part), scanner.start, scanner.end, scanner.text, part=part)
+    for name in sorted(names - done):
+        if read_whole(name) is None:
             for _chunk in stream(name):
                 pass  # inflate-and-count: sizes and checksums of every entry are verified
     return found
