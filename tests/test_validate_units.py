@@ -214,19 +214,68 @@ def test_unsupported_rule_condition_is_an_error(schema, bad):
 
 
 def test_gx_plan_stacks_same_kind_checks(schema):
-    """GX cost is per expectation: same-kind checks of a frame become one expectation, pairs stay single."""
+    """GX cost is per run and per expectation: every frame's checks of one kind become one expectation."""
     from jobs.validate.gx import plan
 
-    checks = suites.all_checks(schema)["ledger"]
-    groups, pairs = plan(checks)
-    assert len(groups) + len(pairs) < len(checks) / 2
-    assert {c.id for g in groups for c in g.checks} | {c.id for c in pairs} == {c.id for c in checks}
+    checks = suites.all_checks(schema)
+    flat = [c for cs in checks.values() for c in cs]
+    groups = plan(checks)
+    assert len(groups) < len(flat) / 4
+    assert sorted(c.id for g in groups for c in g.members) == sorted(c.id for c in flat)
     for group in groups:
-        assert len({(c.kind, c.when, c.min_value) for c in group.checks}) == 1
-    enum = next(g for g in groups if g.head.kind == "in_set" and g.head.when is None)
+        assert len({(c.kind, c.min_value, c.other is not None) for c in group.members}) == 1
+        assert all(c in checks[f] for f, c in zip(group.frames, group.members, strict=True))
+    enum = next(g for g in groups if g.head.kind == "in_set")
     stacked = enum.expectation_check()
-    first = enum.checks[0]
-    assert all(v.startswith("0\x1f") for v in stacked.value_set[: len(first.value_set)])
+    assert all(v.startswith("0\x1f") for v in stacked.value_set[: len(enum.head.value_set)])
+    # members keep their own conditions inside the one expectation
+    conditional = next(g for g in groups if g.conditional and any(c.when is None for c in g.members))
+    allowed = conditional.allowed_conditions()
+    assert any(a.endswith("\x1d") for a in allowed) and any("\x1f" in a for a in allowed)
+
+
+def test_gx_one_run_equals_one_check_at_a_time():
+    """Stacking, distinct rows and encoded conditions change nothing: each check alone fails the same rows."""
+    from jobs.validate.gx import failing_positions
+    from jobs.validate.suites import Check, Cond
+
+    frame = pl.DataFrame({
+        "a": ["x", None, "y", "x", "z", None, "x"],
+        "b": ["是", "否", None, "是", "是", "否", "否"],
+        "n": [1, 0, 5, None, 2, 0, 1],
+        "m": [1, 1, 3, 4, None, 0, 2],
+        "d": [None, "t", "t", None, "t", None, None],
+    })
+    other = pl.DataFrame({"a": ["x", "q", None], "k": [3, 0, 1]})
+    base = {"code": "missing-field", "sheet": None, "header": None}
+    checks = {
+        "f": [
+            Check(id="nn", frame="f", kind="not_null", column="a", **base),
+            Check(id="nn-if", frame="f", kind="not_null", column="a", when=Cond("b", "eq", "是"), **base),
+            Check(id="null-if", frame="f", kind="null", column="d", when=Cond("b", "in", ("否",)), **base),
+            Check(id="set", frame="f", kind="in_set", column="a", value_set=("x", "y"), **base),
+            Check(id="set-b", frame="f", kind="in_set", column="b", value_set=("是",), when=Cond("a", "not_null"), **base),
+            Check(id="nset", frame="f", kind="not_in_set", column="a", value_set=("z",), **base),
+            Check(id="ge", frame="f", kind="between", column="n", min_value=1, **base),
+            Check(id="pair", frame="f", kind="pair_ge", column="m", other="n", **base),
+        ],
+        "o": [
+            Check(id="o-set", frame="o", kind="in_set", column="a", value_set=("q",), **base),
+            Check(id="o-ge", frame="o", kind="between", column="k", min_value=1, **base),
+            Check(id="o-nn", frame="o", kind="not_null", column="a", **base),
+        ],
+    }
+    frames = {"f": frame, "o": other}
+    together = failing_positions(frames, checks)
+    alone: dict[str, list[int]] = {}
+    for name, frame_checks in checks.items():
+        for check in frame_checks:
+            alone.update(failing_positions({name: frames[name]}, {name: [check]}))
+    assert together == alone
+    assert together["nn"] == [1, 5] and "nn-if" not in together and together["set"] == [4]
+    assert together["null-if"] == [1] and together["set-b"] == [6] and together["ge"] == [1, 5]
+    assert together["pair"] == [2] and together["o-set"] == [0] and together["o-ge"] == [1]
+    assert together["o-nn"] == [2] and together["nset"] == [4] and together["set-b"] == [6]
 
 
 def test_warm_up_builds_every_suite_once(schema):
@@ -235,4 +284,4 @@ def test_warm_up_builds_every_suite_once(schema):
     warm_up(schema=schema)
     built = len(gx._STATE["defs"])
     warm_up(schema=schema)
-    assert len(gx._STATE["defs"]) == built >= len(suites.all_checks(schema))
+    assert len(gx._STATE["defs"]) == built >= 1

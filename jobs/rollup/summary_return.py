@@ -274,8 +274,11 @@ def is_summary_return(raw: Any, *, schema: Schema | None = None) -> bool:
     if info is None or "_item" not in info.frame.columns:
         return False
     item = schema.sheet("info").columns[[c.key for c in schema.sheet("info").columns].index("report_type")].name
-    values = info.frame.filter(pl.col("_item") == item)["_value"].drop_nulls().to_list()
-    return any(fold_key(v) == fold_key(summary_report_type(schema)) for v in values)
+    wanted = fold_key(summary_report_type(schema))
+    # A plain scan of the few key/value rows: a filter expression per return
+    # costs more than the whole check (it runs on every received file).
+    items, values = info.frame.get_column("_item").to_list(), info.frame.get_column("_value").to_list()
+    return any(i == item and v is not None and fold_key(v) == wanted for i, v in zip(items, values, strict=True))
 
 
 def check_summary_return(

@@ -21,7 +21,7 @@ import polars as pl
 
 from jobs.findings import column_letter
 from jobs.schema import Schema
-from jobs.validate.typing import RID, ROW, copy_key_expr, fold_expr, raw
+from jobs.validate.typing import RID, ROW, copy_key_expr, fold, fold_expr, length, raw
 
 TEXTS_SCHEMA = {"unit": pl.Utf8, "sheet": pl.Utf8, "row": pl.Int32, "column": pl.Utf8, "hash": pl.Utf8}
 
@@ -58,14 +58,22 @@ def long_texts(frames: Mapping[str, pl.DataFrame], *, schema: Schema) -> pl.Data
         if frame is None or raw(key) not in frame.columns or frame.height == 0:
             continue
         text = pl.col(raw(key))
-        folded = copy_key_expr(text)
-        parts.append(
-            frame.filter(
+        if fold(key) in frame.columns and length(key) in frame.columns:
+            # typed frames (jobs.validate.typing) already hold the folded text and
+            # its length, null for placeholders: folding long texts twice costs more
+            # than everything else here
+            folded = pl.col(fold(key))
+            eligible = pl.col(length(key)) >= min_len
+        else:
+            folded = copy_key_expr(text)
+            eligible = (
                 text.is_not_null()
                 & (fold_expr(text).str.len_chars() >= min_len)
                 & ~folded.is_in(placeholders)
                 & (folded != "")
-            ).select(
+            )
+        parts.append(
+            frame.filter(eligible).select(
                 RID,
                 pl.lit(sheet_key).alias("sheet"),
                 pl.lit(key).alias("key"),

@@ -1,9 +1,10 @@
 """Great Expectations: the only module of the project that imports it.
 
-Checks (suites.py) become one GX expectation suite per check frame, built once
-per process and cached; each frame of the whole batch is validated in ONE
-run with ``result_format=COMPLETE`` on the default RangeIndex, so
-``unexpected_index_list`` holds row positions we join back to Polars.
+Checks (suites.py) become one GX expectation suite, built once per process
+and cached; every check frame of the whole batch is validated in ONE run
+with ``result_format=COMPLETE`` on the default RangeIndex, so
+``unexpected_index_list`` holds row positions we join back to Polars (see
+``_Group`` for how checks of many frames share one expectation).
 ``import great_expectations`` costs ~5 s: it happens on first use only.
 """
 
@@ -87,32 +88,74 @@ def expectation(check: Check) -> Any:
     raise ValueError(msg)
 
 
+_SEP = "\x1f"  # member index / value
+_ANY = "\x1e"  # member index: condition "is not null" holds
+_ALWAYS = "\x1d"  # member index: unconditional member of a conditional group
+
+
 @dataclass(frozen=True)
 class _Group:
-    """Same-kind single-column checks of one frame, validated as ONE expectation.
+    """Same-kind checks of every frame, validated as ONE expectation.
 
-    GX's cost is mostly per expectation, not per row, so the checks' columns
-    are stacked into one column ``g<j>`` (check ``i`` of the group occupies
-    rows ``i*n .. i*n+n-1``). Set checks prefix each value with the check's
-    index so every column keeps its own allowed set.
+    GX's cost is per run and per expectation, and grows with rows, so:
+
+    - the members' columns are stacked into one column ``v<name>`` (pairs:
+      ``v``/``o``); set checks prefix each value with the member's index so
+      every member keeps its own allowed set;
+    - each member's condition becomes membership: its rows hold
+      ``<index><SEP><value>`` in ``w<name>`` and the row condition is one
+      ``is_in`` over every member's allowed values;
+    - only distinct stacked rows reach GX: a row check's outcome depends on
+      the row's values alone, so failures join back to every row carrying them.
+      Nullness checks see a marker instead of the text (the outcome is the same,
+      and long texts would otherwise never repeat).
     """
 
     name: str
-    checks: tuple[Check, ...]
+    frames: tuple[str, ...]  # member i's check frame
+    members: tuple[Check, ...]
 
     @property
     def head(self) -> Check:
-        return self.checks[0]
+        return self.members[0]
+
+    @property
+    def pair(self) -> bool:
+        return self.head.other is not None
+
+    @property
+    def conditional(self) -> bool:
+        return any(c.when is not None for c in self.members)
+
+    @property
+    def keys(self) -> list[str]:
+        """The stacked columns a row's outcome depends on."""
+        return [f"v{self.name}", *([f"o{self.name}"] if self.pair else []), *([f"w{self.name}"] if self.conditional else [])]
+
+    def allowed_conditions(self) -> tuple[str, ...]:
+        out: list[str] = []
+        for i, check in enumerate(self.members):
+            cond = check.when
+            if cond is None:
+                out.append(f"{i}{_ALWAYS}")
+            elif cond.op == "eq":
+                out.append(f"{i}{_SEP}{_text(cond.value)}")
+            elif cond.op == "in":
+                out += [f"{i}{_SEP}{_text(v)}" for v in cond.value]
+            else:
+                out.append(f"{i}{_ANY}")
+        return tuple(out)
 
     def expectation_check(self) -> Check:
-        """The group as one check on the stacked column (and ``w<j>`` for its condition)."""
+        """The group as one check on its stacked columns."""
         head = self.head
-        when = Cond(f"w{self.name}", head.when.op, head.when.value) if head.when else None
+        when = Cond(f"w{self.name}", "in", self.allowed_conditions()) if self.conditional else None
         value_set: tuple[Any, ...] = ()
         if head.kind in ("in_set", "not_in_set"):
-            value_set = tuple(f"{i}\x1f{_text(v)}" for i, c in enumerate(self.checks) for v in c.value_set)
-        return Check(id=f"group:{self.name}", frame=head.frame, code=head.code, kind=head.kind, column=self.name,
-                     sheet=None, header=None, value_set=value_set, min_value=head.min_value, when=when)
+            value_set = tuple(f"{i}{_SEP}{_text(v)}" for i, c in enumerate(self.members) for v in c.value_set)
+        return Check(id=f"group:{self.name}", frame="*", code=head.code, kind=head.kind, column=f"v{self.name}",
+                     other=f"o{self.name}" if self.pair else None, sheet=None, header=None, value_set=value_set,
+                     min_value=head.min_value, when=when)
 
 
 def _text(value: Any) -> str:
@@ -121,67 +164,91 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def plan(checks: Sequence[Check]) -> tuple[list[_Group], list[Check]]:
-    """Group single-column checks by (kind, condition, bound); pair checks stay single."""
-    keyed: dict[tuple[Any, ...], list[Check]] = {}
-    pairs: list[Check] = []
-    for check in checks:
-        if check.other is not None:
-            pairs.append(check)
-        else:
-            keyed.setdefault((check.kind, check.when, check.min_value), []).append(check)
-    groups = [_Group(f"g{j}", tuple(cs)) for j, cs in enumerate(keyed.values())]
-    return groups, pairs
+def plan(checks: Mapping[str, Sequence[Check]]) -> list[_Group]:
+    """Group every frame's checks by (kind, bound, pair or not); conditions may differ within a group."""
+    keyed: dict[tuple[Any, ...], list[tuple[str, Check]]] = {}
+    for frame, frame_checks in checks.items():
+        for check in frame_checks:
+            keyed.setdefault((check.kind, check.min_value, check.other is not None), []).append((frame, check))
+    return [
+        _Group(f"g{j}", tuple(f for f, _ in members), tuple(c for _, c in members))
+        for j, members in enumerate(keyed.values())
+    ]
 
 
-def _stacked(frame: pl.DataFrame, group: _Group, length: int) -> list[pl.Series]:
-    """The group's stacked value column (and condition column), padded to ``length`` with passing values."""
-    n = frame.height
-    head = group.head
-    parts = []
-    for i, check in enumerate(group.checks):
-        col = pl.col(check.column)
-        if head.kind in ("in_set", "not_in_set"):
-            col = pl.when(col.is_not_null()).then(pl.format(f"{i}\x1f{{}}", col.cast(pl.Utf8)))
-        elif head.kind == "between":
-            col = col.cast(pl.Float64)
+def _comparable(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    """Pair operands in one representation across members: numbers and dates as Float64, else text."""
+    if dtype.is_numeric() or dtype.is_temporal():
+        return expr.to_physical().cast(pl.Float64)
+    return expr.cast(pl.Utf8)
+
+
+def _member_exprs(group: _Group, i: int, frame: pl.DataFrame) -> list[pl.Expr]:
+    """Member ``i``'s stacked columns (``group.keys``) computed on its frame."""
+    check, name = group.members[i], group.name
+    col = pl.col(check.column)
+    kind = check.kind
+    if kind in ("in_set", "not_in_set"):
+        value = pl.when(col.is_not_null()).then(pl.format(f"{i}{_SEP}{{}}", col.cast(pl.Utf8)))
+    elif kind in ("not_null", "null"):
+        value = pl.when(col.is_not_null()).then(pl.lit("x"))
+    elif kind == "between":
+        value = col.cast(pl.Float64)
+    else:
+        value = _comparable(col, frame.schema[check.column])
+    exprs = [value.alias(f"v{name}")]
+    if group.pair:
+        exprs.append(_comparable(pl.col(check.other), frame.schema[check.other]).alias(f"o{name}"))
+    if group.conditional:
+        cond = check.when
+        if cond is None:
+            when = pl.lit(f"{i}{_ALWAYS}")
+        elif cond.op in ("eq", "in"):
+            c = pl.col(cond.column)
+            when = pl.when(c.is_not_null()).then(pl.format(f"{i}{_SEP}{{}}", c.cast(pl.Utf8)))
         else:
-            col = col.cast(pl.Utf8)
-        parts.append(frame.select(col.alias(group.name)).to_series())
-    values = pl.concat(parts)
-    pad = length - values.len()
-    if pad:
-        # nulls are skipped by every kind except not_null, which an empty string passes
-        filler = "" if head.kind == "not_null" else None
-        values = values.append(pl.Series(group.name, [filler] * pad, dtype=values.dtype))
-    out = [values]
-    if head.when is not None:
-        cond = pl.concat([frame.get_column(head.when.column)] * len(group.checks))
-        cond = cond.append(pl.Series([None] * (length - n * len(group.checks)), dtype=cond.dtype))
-        out.append(cond.alias(f"w{group.name}"))
+            when = pl.when(pl.col(cond.column).is_not_null()).then(pl.lit(f"{i}{_ANY}"))
+        exprs.append(when.cast(pl.Utf8).alias(f"w{name}"))
+    return exprs
+
+
+def _distinct(group: _Group, frames: Mapping[str, pl.DataFrame]) -> pl.DataFrame | None:
+    """The group's distinct stacked rows per member (``keys`` plus ``_m``); None when no member has rows."""
+    parts = [
+        frames[f].select(*_member_exprs(group, i, frames[f])).unique().with_columns(pl.lit(i, pl.Int32).alias("_m"))
+        for i, f in enumerate(group.frames)
+        if frames.get(f) is not None and frames[f].height
+    ]
+    return pl.concat(parts, how="vertical_relaxed") if parts else None
+
+
+def _positions(group: _Group, frames: Mapping[str, pl.DataFrame], per_member: pl.DataFrame,
+               failing: pl.DataFrame) -> dict[str, list[int]]:  # fmt: skip
+    """Frame rows of every member carrying a failing distinct row (only members that have one are stacked)."""
+    out: dict[str, list[int]] = {}
+    hit = per_member.join(failing, on=group.keys, how="semi", nulls_equal=True).get_column("_m").unique().sort()
+    for i in hit.to_list():
+        frame = frames[group.frames[i]]
+        rows = frame.select(*_member_exprs(group, i, frame), pl.int_range(pl.len(), dtype=pl.Int64).alias("_pos"))
+        positions = rows.join(failing, on=group.keys, how="semi", nulls_equal=True).get_column("_pos")
+        out[group.members[i].id] = sorted(positions.to_list())
     return out
 
 
-def _batch(frame: pl.DataFrame, groups: list[_Group], pairs: list[Check]) -> Any:
-    """One pandas frame holding every stacked group and the pair checks' own columns."""
-    length = max([frame.height * len(g.checks) for g in groups] + [frame.height])
+def _gx_frame(distinct: Mapping[str, pl.DataFrame], groups: Mapping[str, _Group]) -> Any:
+    """One pandas frame: every group's distinct rows, padded with passing values to a common length."""
+    length = max(d.height for d in distinct.values())
     series: list[pl.Series] = []
-    for group in groups:
-        series += _stacked(frame, group, length)
-    for check in pairs:
-        for name in (check.column, check.other, check.when.column if check.when else None):
-            if name is None or any(s.name == name for s in series):
-                continue
-            if name not in frame.columns:
-                msg = f"check frame lacks column {name!r}"
-                raise GXFailure(msg)
-            col = frame.get_column(name)
-            series.append(col.append(pl.Series([None] * (length - frame.height), dtype=col.dtype)))
+    for name, d in distinct.items():
+        for col in d.get_columns():
+            pad = length - d.height
+            filler = "x" if col.name == f"v{name}" and groups[name].head.kind == "not_null" else None
+            series.append(col.append(pl.Series([filler] * pad, dtype=col.dtype)) if pad else col)
     return pl.DataFrame(series).to_pandas()
 
 
 def _definition(name: str, checks: Sequence[Check]) -> Any:
-    """A validation definition for ``checks`` on frame ``name``, cached by the checks' content."""
+    """A validation definition for ``checks``, cached by the checks' content."""
     gx, ctx = _gx()
     digest = hashlib.sha1(repr((name, tuple(checks))).encode()).hexdigest()[:12]
     with _LOCK:
@@ -199,8 +266,21 @@ def _definition(name: str, checks: Sequence[Check]) -> Any:
         return defs[digest]
 
 
+def _check_columns(frames: Mapping[str, pl.DataFrame], checks: Mapping[str, Sequence[Check]]) -> None:
+    for name, frame_checks in checks.items():
+        frame = frames.get(name)
+        if frame is None or frame.height == 0:
+            continue
+        needed = {c.column for c in frame_checks} | {c.other for c in frame_checks if c.other}
+        needed |= {c.when.column for c in frame_checks if c.when}
+        missing = sorted(needed - set(frame.columns))
+        if missing:
+            msg = f"check frame {name!r} lacks columns {missing}"
+            raise GXFailure(msg)
+
+
 def failing_positions(frames: Mapping[str, pl.DataFrame], checks: Mapping[str, Sequence[Check]]) -> dict[str, list[int]]:
-    """Validate every frame once; return, per check id, the row positions that fail it.
+    """Validate every frame in one GX run; return, per check id, the row positions that fail it.
 
     Parameters
     ----------
@@ -209,48 +289,42 @@ def failing_positions(frames: Mapping[str, pl.DataFrame], checks: Mapping[str, S
     checks
         Declared checks by the same names.
     """
+    _check_columns(frames, checks)
+    started = time.perf_counter()
+    groups = plan(checks)
+    per_member: dict[str, pl.DataFrame] = {}
+    distinct: dict[str, pl.DataFrame] = {}
+    for group in groups:
+        rows = _distinct(group, frames)
+        if rows is not None:
+            per_member[group.name] = rows
+            distinct[group.name] = rows.select(group.keys).unique(maintain_order=True)
+    if not distinct:
+        return {}
+    by_name = {g.name: g for g in groups}
+    df = _gx_frame(distinct, by_name)
+    TIMINGS["to_pandas"] += time.perf_counter() - started
+    definition = _definition("checks", [g.expectation_check() for g in groups])
+    started = time.perf_counter()
+    result = definition.run(batch_parameters={"dataframe": df}, result_format={"result_format": "COMPLETE"})
+    TIMINGS["run"] += time.perf_counter() - started
     out: dict[str, list[int]] = {}
-    for name, frame_checks in checks.items():
-        frame = frames.get(name)
-        if frame is None or frame.height == 0 or not frame_checks:
-            continue
-        missing = sorted({c.column for c in frame_checks if c.column not in frame.columns})
-        if missing:
-            msg = f"check frame {name!r} lacks columns {missing}"
+    for res in result.results:
+        check_id = res.expectation_config.meta["check"]
+        info = res.exception_info or {}
+        if info.get("raised_exception"):
+            msg = f"GX could not evaluate check {check_id}: {info.get('exception_message')}"
             raise GXFailure(msg)
-        started = time.perf_counter()
-        groups, pairs = plan(frame_checks)
-        df = _batch(frame, groups, pairs)
-        TIMINGS["to_pandas"] += time.perf_counter() - started
-        declared = [g.expectation_check() for g in groups] + pairs
-        definition = _definition(name, declared)
-        by_id = {f"group:{g.name}": g for g in groups}
-        n = frame.height
-        started = time.perf_counter()
-        result = definition.run(batch_parameters={"dataframe": df}, result_format={"result_format": "COMPLETE"})
-        TIMINGS["run"] += time.perf_counter() - started
-        for res in result.results:
-            check_id = res.expectation_config.meta["check"]
-            info = res.exception_info or {}
-            if info.get("raised_exception"):
-                msg = f"GX could not evaluate check {check_id}: {info.get('exception_message')}"
-                raise GXFailure(msg)
-            if res.success:
-                continue
-            rows = [int(i) for i in res.result.get("unexpected_index_list") or []]
-            group = by_id.get(check_id)
-            if group is None:
-                out[check_id] = [r for r in rows if r < n]
-                continue
-            for r in rows:
-                i, pos = divmod(r, n)
-                if i < len(group.checks):
-                    out.setdefault(group.checks[i].id, []).append(pos)
+        group = by_name.get(check_id.removeprefix("group:"))
+        if res.success or group is None or group.name not in distinct:
+            continue
+        d = distinct[group.name]
+        rows = sorted({int(i) for i in res.result.get("unexpected_index_list") or [] if int(i) < d.height})
+        if rows:
+            out.update(_positions(group, frames, per_member[group.name], d[rows]))
     return out
 
 
 def warm_up(checks: Mapping[str, Sequence[Check]]) -> None:
     """Import GX and build every frame's suite now (long-lived processes: ``rectify watch``)."""
-    for name, frame_checks in checks.items():
-        groups, pairs = plan(frame_checks)
-        _definition(name, [g.expectation_check() for g in groups] + pairs)
+    _definition("checks", [g.expectation_check() for g in plan(checks)])
