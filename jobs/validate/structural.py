@@ -31,10 +31,18 @@ def _rule_columns(schema: Schema, sheet: Sheet) -> set[str]:
     return names
 
 
+_NEEDED: dict[tuple[int, int], tuple[Schema, Sheet, list[str]]] = {}
+
+
 def needed_columns(sheet: Sheet, *, schema: Schema) -> list[str]:
     """Columns whose absence is a ``missing-column``: required ones and those a rule reads."""
-    used = _rule_columns(schema, sheet)
-    return [c.name for c in sheet.columns if c.required or c.substance or c.name in used]
+    # Asked for every return of a batch; cached by identity (hashing a Schema walks all of it).
+    hit = _NEEDED.get((id(schema), id(sheet)))
+    if hit is None or hit[0] is not schema or hit[1] is not sheet:
+        used = _rule_columns(schema, sheet)
+        hit = (schema, sheet, [c.name for c in sheet.columns if c.required or c.substance or c.name in used])
+        _NEEDED[(id(schema), id(sheet))] = hit
+    return list(hit[2])
 
 
 _LOOKUPS: dict[int, tuple[Sheet, frozenset[str], dict[str, str]]] = {}

@@ -186,20 +186,39 @@ def _typed(col: Column) -> pl.Expr:
     return src
 
 
+# Typed once per distinct value and joined back: the parsers are regexes, and
+# a batch holds 100k task rows but a few hundred distinct counts, dates, codes.
+_PER_VALUE = ("integer", "date", "period", "enum")
+
+
+def _value_exprs(col: Column) -> list[pl.Expr]:
+    """Typed value plus ``parsed__`` / ``fold__`` for one column, as functions of its raw text."""
+    src = pl.col(raw(col.key))
+    out = [_typed(col).alias(col.key)]
+    if col.type in ("date", "integer"):
+        out.append((src.is_null() | _typed(col).is_not_null()).alias(parsed(col.key)))
+    if col.type == "enum":
+        out.append(fold_expr(src).alias(fold(col.key)))
+    elif col.type == "period":
+        # wrong-period compares the normalised period, or the text when it is not one.
+        out.append(pl.coalesce(parse_period_expr(src), src).alias(fold(col.key)))
+    return out
+
+
 def type_columns(frame: pl.DataFrame, sheet: Sheet, *, schema: Schema) -> pl.DataFrame:
     """Add typed, folded and length columns for every schema column of ``sheet``."""
     exprs: list[pl.Expr] = []
+    order = list(frame.columns)
+    distinct: list[tuple[str, pl.DataFrame]] = []
     placeholders = sorted({copy_key_expr_py(p) for p in schema.substance.placeholders} | {""})
     for col in sheet.columns:
         src = pl.col(raw(col.key))
-        exprs.append(_typed(col).alias(col.key))
-        if col.type in ("date", "integer"):
-            exprs.append((src.is_null() | _typed(col).is_not_null()).alias(parsed(col.key)))
-        if col.type == "enum":
-            exprs.append(fold_expr(src).alias(fold(col.key)))
-        elif col.type == "period":
-            # wrong-period compares the normalised period, or the text when it is not one.
-            exprs.append(pl.coalesce(parse_period_expr(src), src).alias(fold(col.key)))
+        value_exprs = _value_exprs(col)
+        order += [e.meta.output_name() for e in value_exprs]
+        if col.type in _PER_VALUE:
+            distinct.append((raw(col.key), frame.select(src.unique()).with_columns(value_exprs)))
+        else:
+            exprs += value_exprs
         if col.substance:
             key = copy_key_expr(src)
             is_placeholder = key.is_in(placeholders)
@@ -209,7 +228,11 @@ def type_columns(frame: pl.DataFrame, sheet: Sheet, *, schema: Schema) -> pl.Dat
                 .then(fold_expr(src).str.len_chars().cast(pl.Int64))
                 .alias(length(col.key))
             )
-    return frame.with_columns(exprs)
+            order += [fold(col.key), length(col.key)]
+    out = frame.with_columns(exprs)
+    for name, table in distinct:
+        out = out.join(table, on=name, how="left", nulls_equal=True, maintain_order="left")
+    return out.select(order)
 
 
 def copy_key_expr_py(text: str) -> str:
