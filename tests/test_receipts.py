@@ -200,6 +200,17 @@ def test_text_over_excels_limit_is_cut_without_splitting_a_character(tmp_path):
     assert ws["E10"].value == "🚩" * 16_383
 
 
+def test_without_a_template_xlsxwriter_writes_the_whole_receipt(tmp_path, schema, monkeypatch):
+    """Should xlsxwriter's output change shape, receipts get slower, never lost."""
+    from jobs import receipts
+
+    monkeypatch.setattr(receipts, "_template", lambda: None)
+    report = _report(schema)
+    rows = _rows(write_receipt(report, tmp_path / "r.xlsx"))
+    assert rows[4][:2] == ["结论", "退回"]
+    assert [r[4] for r in rows[9:11]] == [f.message for f in report.findings]
+
+
 @pytest.mark.parametrize("text", HOSTILE_TEXT)
 def test_template_receipt_equals_the_xlsxwriter_workbook(tmp_path, text):
     """The fast path (template + rendered rows) reads back exactly as xlsxwriter's whole workbook."""
