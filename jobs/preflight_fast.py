@@ -39,12 +39,14 @@ _COLUMNS_BY_LETTERS = ((1, 26), (2, 702), (3, 18_278))
 def _ref_tiers(max_rows: int, max_columns: int, max_cells: int) -> tuple[re.Pattern[bytes], ...]:
     """Patterns finding a cell whose reference is missing or outside a box within the limits.
 
-    Each box is "at most L letters, at most D digits" (columns up to A, Z, ZZ,
+    Each box is "at most L letters, at most D digits" (columns up to Z, ZZ,
     ZZZ; rows up to 10**D - 1), the largest D whose box keeps rows, columns and
     rows x columns within the limits. A sheet all of whose cells start with
     such an explicit ``r`` is within the limits; other sheets take the exact scan.
+    The first pattern also finds what ``_MARKUP`` finds, with the first box in
+    its usual spelling (``<c r="``): one pass proves an ordinary sheet.
     """
-    tiers = []
+    boxes = []
     for letters, columns in _COLUMNS_BY_LETTERS:
         if columns > max_columns:
             break
@@ -52,10 +54,11 @@ def _ref_tiers(max_rows: int, max_columns: int, max_cells: int) -> tuple[re.Patt
         while digits and (10**digits - 1 > max_rows or columns * (10**digits - 1) > max_cells):
             digits -= 1
         if digits:
-            tiers.append(re.compile(rb'<c(?!\s+r="[A-Z]{1,%d}[0-9]{1,%d}")[\s/>]' % (letters, digits)))
-    return tuple(tiers)
-
-
+            boxes.append(b'"[A-Z]{1,%d}[0-9]{1,%d}"' % (letters, digits))
+    if not boxes:
+        return ()
+    first = re.compile(rb'<(?:[!?]|f[\s/>]|c(?! r=%s)[\s/>])' % boxes[0])
+    return (first, *(re.compile(rb"<c(?!\s+r=%s)[\s/>]" % box) for box in boxes))
 class _PlainProof:
     """The fast proof over consecutive pieces of one sheet (no piece splits a tag).
 
@@ -65,25 +68,28 @@ class _PlainProof:
     left to the reader, as before).
     """
 
-    __slots__ = ("limits", "tiers", "offset", "since_cell", "since_gt", "rows")
+    __slots__ = ("limits", "tiers", "first", "offset", "since_cell", "since_gt", "rows")
 
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
-        self.tiers = _ref_tiers(limits.max_rows, limits.max_columns, limits.max_cells)
+        tiers = _ref_tiers(limits.max_rows, limits.max_columns, limits.max_cells)
+        self.first, self.tiers = (tiers[0], tiers[1:]) if tiers else (None, ())
         self.offset = self.since_cell = self.since_gt = self.rows = 0
 
     def feed(self, piece: bytes) -> bool:
-        tiers = self.tiers
-        if not tiers:
+        if not self.tiers:
             return False
         # Only the XML declaration may be a processing instruction.
         skip = piece.find(b"?>") + 2 if self.offset == 0 and piece.startswith((b"<?", b"\xef\xbb\xbf<?")) else 0
-        if _MARKUP.search(piece, skip) is not None or _PREFIXED_SCANNED.search(piece) is not None:
+        if _PREFIXED_SCANNED.search(piece) is not None:
             return False
-        # Sheets fitting the first box (the usual case) cost one search.
-        if tiers[0].search(piece) is not None:
-            self.tiers = tiers = tuple(t for t in tiers[1:] if t.search(piece) is None)
-            if not tiers:
+        if self.first is None or self.first.search(piece, skip) is not None:
+            # Not the usual spelling (or not the first box): markup and each box separately.
+            self.first = None
+            if _MARKUP.search(piece, skip) is not None:
+                return False
+            self.tiers = tuple(t for t in self.tiers if t.search(piece) is None)
+            if not self.tiers:
                 return False
         size = len(piece)
         self.offset += size

@@ -31,6 +31,7 @@ _BIFF_BOF = 0x0809
 _CELL_RECORDS = frozenset({0x0006, 0x00D6, 0x00FD, 0x0201, 0x0203, 0x0204, 0x0205, 0x027E})
 _MULTI_CELL_RECORDS = frozenset({0x00BD, 0x00BE})
 _PAIR = struct.Struct("<HH")
+_WATCHED_RECORDS = _MULTI_CELL_RECORDS | {_BIFF_DIMENSIONS, _BIFF_FILEPASS, _BIFF_BOF}
 
 
 @dataclass(frozen=True)
@@ -213,6 +214,8 @@ def _workbook_info(container: _Container) -> WorkbookInfo | None:
                     rows = row + 1
                 if col >= cols:
                     cols = col + 1
+            continue
+        if kind not in _WATCHED_RECORDS:
             continue
         size = min(pos, end) - body
         if kind in _MULTI_CELL_RECORDS:

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
+import deflate
+
 from jobs.errors import UnreadableFile
 from jobs.preflight_fast import checked_string_counts, sheet_is_plain, strings_are_short
 from jobs.preflight_xml import (
@@ -41,6 +43,7 @@ _CHUNK = 256 * 1024
 # whole bytes; larger ones stream in _CHUNK pieces, as before.
 _WHOLE_MAX = 16 * _MB
 _CENTRAL = struct.Struct("<4s4B4HL2L5H2L")
+_LOCAL_NAMES = struct.Struct("<HH")
 _MAX_EXTRACT_VERSION = 63  # zipfile refuses higher versions
 _REL_OFFICE_DOC = "/officeDocument"
 
@@ -112,37 +115,34 @@ def _directory(data: bytes) -> tuple[int, list[_Entry]] | None:
 
 
 def _inflate_whole(data: bytes, info: _Entry | zipfile.ZipInfo) -> bytes | None:
-    """The entry's bytes in one call, output capped at its declared size + 1.
+    """The entry's bytes in one call into a buffer of its declared size.
 
-    ``None`` when anything is off (the streaming :func:`_inflate` then gives the
-    exact reason) or the entry is larger than ``_WHOLE_MAX``.
+    libdeflate fails rather than write past the buffer, so a size that lies
+    costs no memory. ``None`` when anything is off (the streaming
+    :func:`_inflate` then gives the exact reason) or the entry is larger than
+    ``_WHOLE_MAX``.
     """
-    if info.file_size > _WHOLE_MAX:
-        return None
+    size = info.file_size
     offset = info.header_offset
-    if data[offset : offset + 4] != b"PK\x03\x04" or offset + 30 > len(data):
+    if size > _WHOLE_MAX or data[offset : offset + 4] != b"PK\x03\x04":
         return None
-    name_len, extra_len = struct.unpack_from("<HH", data, offset + 26)
+    name_len, extra_len = _LOCAL_NAMES.unpack_from(data, offset + 26)
     start = offset + 30 + name_len + extra_len
-    if start + info.compress_size > len(data):
+    stop = start + info.compress_size
+    if stop > len(data):
         return None
-    raw = data[start : start + info.compress_size]
-    if info.compress_type == zipfile.ZIP_STORED:
-        out = raw
-    elif info.compress_type == zipfile.ZIP_DEFLATED:
-        inflater = zlib.decompressobj(-15)
+    if info.compress_type == zipfile.ZIP_DEFLATED:
         try:
-            # The cap bounds memory whatever the stream holds; one byte more
-            # than declared is enough to know the size lies.
-            out = inflater.decompress(raw, info.file_size + 1)
-            if len(out) > info.file_size or inflater.unconsumed_tail:
-                return None
-            out += inflater.flush()
-        except zlib.error:
+            out = bytes(deflate.deflate_decompress(data[start:stop], size)) if size else b""
+        except deflate.DeflateError:
             return None
+        if not size and info.compress_size:
+            return None  # an empty part with data: the stream decides
+    elif info.compress_type == zipfile.ZIP_STORED:
+        out = data[start:stop]
     else:
         return None
-    if len(out) != info.file_size or zlib.crc32(out) != info.CRC:
+    if len(out) != size or deflate.crc32(out) != info.CRC:
         return None
     return out
 

@@ -13,7 +13,14 @@ import xlsxwriter
 import xlwt
 
 from jobs.errors import UnreadableFile
-from jobs.preflight import Limits, Preflight, explain_read_error, preflight, preflight_findings
+from jobs.preflight import (
+    Limits,
+    Preflight,
+    explain_read_error,
+    preflight,
+    preflight_findings,
+    uncached_formula_reason,
+)
 from tests import hostile as H
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -442,3 +449,144 @@ def test_xls_extents_and_string_counts_the_reader_would_allocate_by(tmp_path):
     data[pos + 4 : pos + 8] = (7450).to_bytes(4, "little")  # first row after the last: the reader would wrap
     (tmp_path / "inverted.xls").write_bytes(bytes(data))
     assert "文件结构异常" in _reject(tmp_path / "inverted.xls")
+
+
+# --- fast paths agree with the exact ones (issue #3: preflight nearly free on ordinary returns) ---
+
+
+@pytest.fixture(scope="session")
+def varied(tmp_path_factory, good) -> list[Path]:
+    """Ordinary, hostile and odd zips: the calamine corpus plus generated cases."""
+    root = tmp_path_factory.mktemp("varied")
+    corpus = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus" / "calamine-tests"
+    files = sorted(corpus.glob("*.xlsx")) + sorted(corpus.glob("*.xlsm"))
+    with zipfile.ZipFile(good) as zf:
+        parts = {i.filename: zf.read(i) for i in zf.infolist()}
+    entries = H._entries_of(good)
+    bad_crc = H._entries_of(good)
+    bad_crc[3].crc ^= 1
+    files += [
+        good, H.long_cell(good, root / "long.xlsx"), H.uncached_formulas(good, root / "f.xlsx"),
+        H.sparse_extent(root / "s.xlsx"), H.merged_header(good, root / "m.xlsx"), _table(root / "t.xlsx", 300, 30),
+        H.truncated(good, root / "cut.xlsx", keep=0.98), H.encrypted_entries(good, root / "enc.xlsx"),
+        H.zip_bomb(root / "liar.xlsx", megabytes=64, lie=True), H.with_macros(good, root / "mac.xlsx"),
+        H.with_external_link(good, root / "ext.xlsx"), H.hidden_data_sheet(good, root / "hid.xlsx"),
+        H.sst_count_bomb(root / "sst.xlsx"), H.write_raw_zip(root / "crc.xlsx", bad_crc),
+        H.write_raw_zip(root / "dup.xlsx", [*entries, entries[-1]]),
+        H.edit_zip_parts(parts, root / "bad.xlsx", replace={"xl/worksheets/sheet1.xml": parts["xl/worksheets/sheet1.xml"][:-40]}),
+    ]
+    short = H._entries_of(good)
+    short[2].size += 7  # declares more than the stream holds
+    files.append(H.write_raw_zip(root / "short.xlsx", short))
+    return files
+
+
+def test_one_call_inflate_agrees_with_the_stream(varied, monkeypatch):
+    import jobs.preflight_zip as pz
+
+    whole = [_outcome(p) for p in varied]
+    monkeypatch.setattr(pz, "_inflate_whole", lambda *_a: None)
+    assert [_outcome(p) for p in varied] == whole
+    reasons = [o for o in whole if isinstance(o, str)]
+    assert any("比其声明的大小更多" in r for r in reasons)
+    assert any("校验失败" in r for r in reasons)
+
+
+def test_direct_directory_agrees_with_zipfile(varied, monkeypatch):
+    import jobs.preflight_zip as pz
+
+    direct = 0
+    for path in varied:
+        data = path.read_bytes()
+        listed = pz._directory(data)
+        if listed is None:
+            continue
+        direct += 1
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+        fields = ("filename", "header_offset", "compress_size", "file_size", "CRC", "compress_type", "flag_bits")
+        assert [[getattr(e, f) for f in fields] for e in listed[1]] == [[getattr(i, f) for f in fields] for i in infos]
+    assert direct > 40
+    fast = [_outcome(p) for p in varied]
+    monkeypatch.setattr(pz, "_directory", lambda _data: None)
+    assert [_outcome(p) for p in varied] == fast
+
+
+def test_one_call_inflate_refuses_a_lying_size_within_its_buffer(tmp_path, good):
+    import tracemalloc
+
+    import jobs.preflight_zip as pz
+
+    liar = H.zip_bomb(tmp_path / "liar.xlsx", megabytes=64, lie=True)
+    data = liar.read_bytes()
+    (sheet,) = [e for e in pz._directory(data)[1] if e.filename.endswith("sheet1.xml")]
+    assert sheet.file_size == 64 * 1024 and sheet.compress_size * 1032 > 64 * 1024 * 1024
+    tracemalloc.start()
+    assert pz._inflate_whole(data, sheet) is None
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 2 * 1024 * 1024  # the declared 64 KB buffer, never the 64 MB the stream holds
+    assert "比其声明的大小更多" in _reject(liar)
+    honest = good.read_bytes()
+    with zipfile.ZipFile(good) as zf:
+        assert all(pz._inflate_whole(honest, e) == zf.read(e.filename) for e in pz._directory(honest)[1])
+
+
+def _crafted_sheets() -> dict[str, bytes]:
+    big = b"x" * 20_000
+    ns = b' xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+    return {
+        "plain": b'<row r="1"><c r="A1" t="inlineStr"><is><t>a</t></is></c><c r="B1"><v>2</v></c></row>',
+        # Two text runs of one cell: each run is short, the cell is not.
+        "runs": b'<row r="1"><c r="A1" t="inlineStr"><is><r><t>' + big + b"</t></r><r><t>" + big + b"</t></r></is></c></row>",
+        # CDATA faking a cell start inside a long value.
+        "cdata": b'<row r="1"><c r="A1" t="str"><v><![CDATA[' + big + b'<c r="B1">' + big + b"]]></v></c></row>",
+        "comment": b'<row r="1"><c r="A1"><!-- note --><f>1+1</f></c></row>',
+        "prefixed": b'<row r="1"><x:c' + ns + b' r="A1"><x:f>1+1</x:f></x:c></row>',
+        "r-not-first": b'<row r="1"><c s="0" r="XFD1048576"><v>1</v></c></row>',
+        "lowercase": b'<row r="1"><c r="zz99999"><v>1</v></c></row>',
+        "six-digits": b'<row r="1"><c r="A100001"><v>1</v></c></row>',
+        "wide": b'<row r="1"><c r="AB999"><v>1</v></c></row>',
+        "pi": b'<row r="1"><c r="A1"><?x y?><v>1</v></c></row>',
+        "implicit": b'<row r="1"><c><v>1</v></c><c><v>2</v></c></row>',
+    }
+
+
+@pytest.mark.parametrize("name", sorted(_crafted_sheets()))
+def test_fast_proof_is_sound_on_crafted_sheets(tmp_path, monkeypatch, name):
+    """Whatever the byte-level proof accepts, the exact scan accepts too (same outcome)."""
+    import jobs.preflight_zip as pz
+
+    path = _sheet_workbook(tmp_path / f"{name}.xlsx", _crafted_sheets()[name])
+    fast = _outcome(path)
+    monkeypatch.setattr(pz, "sheet_is_plain", lambda *_a, **_k: False)
+    assert _outcome(path) == fast
+    expected = {"runs": "内容过长", "cdata": "内容过长", "comment": "是公式", "prefixed": "是公式",
+                "r-not-first": "过大", "lowercase": "过大", "six-digits": "超过100000行"}
+    if name in expected:
+        reason = fast if isinstance(fast, str) else uncached_formula_reason(fast.uncached_formulas)
+        assert expected[name] in reason
+
+
+def test_fast_proof_on_whole_bytes_and_chunks(good):
+    from jobs.preflight_fast import sheet_is_plain
+
+    with zipfile.ZipFile(good) as zf:
+        sheets = [zf.read(n) for n in zf.namelist() if "/worksheets/" in n]
+    for body in sheets:
+        pieces = [body[i : i + 97] for i in range(0, len(body), 97)]
+        assert sheet_is_plain(body, Limits()) is sheet_is_plain(iter(pieces), Limits()) is True
+    wide = Limits(max_columns=26, max_rows=99_999, max_cells=26 * 99_999)
+    assert sheet_is_plain(sheets[1], wide)
+    assert not sheet_is_plain(sheets[1], Limits(max_columns=20))  # no box fits: the exact scan decides
+
+
+def test_ole_inspected_once_agrees_with_the_separate_readers(tmp_path):
+    from jobs.preflight_ole import inspect_ole, ole_entry_names, workbook_info
+
+    paths = [H.legacy_xls(tmp_path / "l.xls"), H.xls_far_cell(tmp_path / "c.xls"),
+             H.xls_huge_dimensions(tmp_path / "d.xls"), H.ole_container(tmp_path / "o.xls", ["Workbook", "VBA"])]
+    for path in paths:
+        cap = 30 * 1024 * 1024
+        assert inspect_ole(path.read_bytes(), max_bytes=cap) == (ole_entry_names(path, max_bytes=cap),
+                                                                   workbook_info(path, max_bytes=cap))
