@@ -308,8 +308,7 @@ def _tables_of(unit, ledger_texts, member_texts):
 def test_batch_text_hashes_equal_per_return_hashes():
     from types import SimpleNamespace
 
-    from jobs.intake import text_hashes
-    from jobs.parallel_intake import batch_text_hashes
+    from jobs.intake import batch_text_hashes, text_hashes
 
     long_a = "通过整改压减会议三成，文件精简四成，节约经费十二万元。"
     long_b = "深刻认识到形式主义根源在于政绩观错位，必须从思想上根治。"
@@ -329,6 +328,93 @@ def test_batch_text_hashes_equal_per_return_hashes():
             continue
         assert_frame_equal(frame, text_hashes(r.tables, unit=r.report.unit))
     assert got[0].height == 5 and got[2].height == 0  # placeholders, short texts and nulls are not hashed
+
+
+def _edit_return(source, target, *, unit=None, period=None, facts=None):
+    """``source`` re-labelled (单位代码, 报送期) and, with ``facts``, its first 整改台账 见物 replaced."""
+    import openpyxl
+
+    wb = openpyxl.load_workbook(source)
+    for row in wb["基本信息"].iter_rows():
+        if unit and row[0].value == "单位代码":
+            row[1].value = unit
+        if period and row[0].value == "报送期":
+            row[1].value = period
+    if facts:
+        ws = wb["整改台账"]
+        header = next(c for row in ws.iter_rows() for c in row if c.value == "见物")
+        ws.cell(row=header.row + 1, column=header.column).value = facts
+    wb.save(target)
+
+
+def _verdicts(result):
+    """Every return's findings (code, cell, message), tables and texts of a BatchResult, comparable."""
+    found = [[(f.code, f.cell, f.message) for f in r.report.findings] for r in result.results]
+    tables = {k: v.sort(v.columns) for k, v in result.tables.items()}
+    return found, tables, result.texts.sort(result.texts.columns)
+
+
+@pytest.mark.slow
+def test_writer_validates_again_only_what_stored_texts_change(generated_samples, tmp_path):
+    """The returns the writer validates again, with stored texts standing in for the batch, get exactly
+    what validating the whole batch with the stored texts gives, including returns naming another period
+    (compared only among themselves)."""
+    import json
+    from dataclasses import replace
+
+    import jobs.parallel_intake as parallel
+    from jobs.home import init_home
+    from jobs.intake import ingest_paths
+
+    manifest = json.loads((generated_samples / "manifest.json").read_text(encoding="utf-8"))
+    clean = sorted(generated_samples / f["path"] for f in manifest["files"] if f["period"] == PERIOD
+                   and not f["defects"] and not f["messiness"] and f["format"] == "xlsx")  # fmt: skip
+    missing = manifest["periods"][PERIOD]["missing_units"]
+    home = init_home(tmp_path / "home")
+    home.import_registry(generated_samples / "registry.xlsx", from_period=PERIOD)
+    first = tmp_path / "first"
+    first.mkdir()
+    shutil.copyfile(clean[0], first / clean[0].name)
+    ingest_paths(home, [first], period=PERIOD, received_at=RECEIVED, receipts=False)
+
+    shared = "另一期间两单位共用的一段见物文字，用于检验跨期间不互相比对。"
+    batch = tmp_path / "batch"
+    batch.mkdir()
+    for src in clean[1:4]:
+        shutil.copyfile(src, batch / src.name)
+    _edit_return(clean[0], batch / "zz-copy.xlsx", unit=missing[0])  # copies the stored return
+    # another period: carries a stored text and shares one more text with the next return
+    _edit_return(clean[0], batch / "zz-period-a.xlsx", unit=missing[1], period="2015-01", facts=shared)
+    _edit_return(clean[4], batch / "zz-period-b.xlsx", unit=missing[2], period="2015-01", facts=shared)
+    context = parallel.BatchContext(registry=home.registry(PERIOD), period=PERIOD, other_units_texts=None,
+                                    limits=home.config.limits)  # fmt: skip
+    with home.lock():
+        prep = parallel._prepare(home, sorted(batch.iterdir()), period=PERIOD, received_at=RECEIVED, fault_hook=None)
+    names = [p.name for p in prep.fresh]
+    again: list[list[str]] = []
+    original = parallel.read_validate_batch
+    by_copy = {prep.job[0][i]: n for i, n in enumerate(names)}
+
+    def spy(paths, **kw):
+        again.append(sorted(by_copy[p] for p in paths))
+        return original(paths, **kw)
+
+    validated = parallel.validate_job(context, prep.job)
+    parallel.read_validate_batch = spy
+    try:
+        got = parallel._revalidate_if_stale(home, prep, validated, context=context)
+    finally:
+        parallel.read_validate_batch = original
+    assert again == [["zz-copy.xlsx", "zz-period-a.xlsx", "zz-period-b.xlsx"]]
+    whole = parallel.validate_job(replace(context, other_units_texts=home.store.texts(PERIOD)), prep.job)
+    want = _verdicts(whole)
+    assert _verdicts(got)[0] == want[0]
+    for key, frame in want[1].items():
+        assert_frame_equal(_verdicts(got)[1][key], frame)
+    assert_frame_equal(_verdicts(got)[2], want[2])
+    codes = {n: [f.code for f in r.report.findings] for n, r in zip(names, got.results, strict=True)}
+    assert "copied-text" in codes["zz-copy.xlsx"] and "copied-text" in codes["zz-period-b.xlsx"]
+    assert "wrong-period" in codes["zz-period-a.xlsx"]
 
 
 def test_ingest_rejects_address_without_ray(tmp_path):

@@ -186,3 +186,113 @@ def test_texts_looked_up_by_hash(store, tmp_path):
     wanted = [f"h{i}" for i in range(0, 2000, 2)]  # more than one SQLite parameter chunk
     assert sorted(store.texts(PERIOD, hashes=wanted)["hash"].to_list()) == sorted(f"h{i}" for i in range(0, 1000, 2))
     assert store.texts(PERIOD, hashes=[]).height == 0
+
+
+def _history(store: Store) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, pl.DataFrame]]:
+    subs = store.submissions(PERIOD).drop("ingested_at").sort("submission_id")
+    found = store.findings(subs["submission_id"].to_list()).sort("submission_id", "seq")
+    return subs, found, store.load_tables(PERIOD)
+
+
+def _mixed_batch(store: Store, tmp_path) -> list[Arrival]:
+    """Several versions of one unit (accepted, rejected, accepted), a 汇总 return, an unknown sender."""
+    return [
+        make_arrival(store, tmp_path, "b1.xlsx", b"B1", unit="110000", rows=["一", "二"]),
+        make_arrival(store, tmp_path, "b2.xlsx", b"B2", unit="110000", accepted=False,
+                     received_at=datetime(2015, 2, 21)),
+        make_arrival(store, tmp_path, "b3.xlsx", b"B3", unit="110000", rows=["三"], received_at=datetime(2015, 2, 22)),
+        make_arrival(store, tmp_path, "s1.xlsx", b"S1", unit="110000", report_type="汇总",
+                     received_at=datetime(2015, 2, 21, 12)),
+        make_arrival(store, tmp_path, "t1.xlsx", b"T1", unit="120000", rows=["四"], received_at=datetime(2015, 2, 19)),
+        make_arrival(store, tmp_path, "n1.xlsx", b"N1", unit=None, rows=["五"]),
+        make_arrival(store, tmp_path, "n2.xlsx", b"N2", unit=None, rows=["六"], received_at=datetime(2015, 2, 23)),
+    ]  # fmt: skip
+
+
+def test_one_batch_records_what_one_file_at_a_time_records(tmp_path):
+    """Versions, supersession and rows of a batch written at once equal those of the files written one by one."""
+    together, alone = Store(tmp_path / "together"), Store(tmp_path / "alone")
+    first = make_arrival(together, tmp_path, "b0.xlsx", b"B0", unit="110000", rows=["旧"], received_at=datetime(2015, 2, 1))
+    together.write_batch(PERIOD, [first], ingested_at=T0)
+    outcomes = together.write_batch(PERIOD, _mixed_batch(together, tmp_path), ingested_at=T0)
+    alone.write_batch(PERIOD, [make_arrival(alone, tmp_path, "b0.xlsx", b"B0", unit="110000", rows=["旧"],
+                                            received_at=datetime(2015, 2, 1))], ingested_at=T0)  # fmt: skip
+    for arrival in sorted(_mixed_batch(alone, tmp_path), key=lambda a: (a.received_at, a.file_name)):
+        alone.write_batch(PERIOD, [arrival], ingested_at=T0)
+    got, want = _history(together), _history(alone)
+    assert_frame_equal(got[0], want[0])
+    assert_frame_equal(got[1], want[1])
+    for key, frame in want[2].items():
+        assert_frame_equal(got[2][key].sort(frame.columns), frame.sort(frame.columns))
+    subs = got[0].sort("received_at")
+    assert subs.filter(pl.col("unit") == "110000")["version"].to_list() == [1, 2, 3, 4, 5]
+    current = together.current(PERIOD)
+    assert sorted(current["file_name"].to_list()) == ["b3.xlsx", "n1.xlsx", "n2.xlsx", "s1.xlsx", "t1.xlsx"]
+    assert sorted(o.version for o in outcomes if o.submission_id in set(subs.filter(pl.col("unit").is_null())["submission_id"])) == [1, 2]
+
+
+def test_stacked_tables_equal_per_arrival_tables(tmp_path):
+    """``write_batch(stacked=...)`` (one frame per sheet with ``_i``) stores exactly each arrival's own rows."""
+    from jobs.store import STACK_INDEX
+    from jobs.store.writer import stack_frames
+
+    per_file, stacked = Store(tmp_path / "per_file"), Store(tmp_path / "stacked")
+    per_file.write_batch(PERIOD, _mixed_batch(per_file, tmp_path), ingested_at=T0)
+    arrivals = _mixed_batch(stacked, tmp_path)
+    frames = {"ledger": stack_frames({i: a.tables["ledger"] for i, a in enumerate(arrivals)}, table_schema("ledger"))}
+    assert frames["ledger"][STACK_INDEX].to_list() == [0, 0, 1, 2, 3, 4, 5, 6]
+    for a in arrivals:
+        a.tables = None
+    stacked.write_batch(PERIOD, arrivals, ingested_at=T0, stacked=frames)
+    got, want = _history(stacked), _history(per_file)
+    assert_frame_equal(got[0], want[0])
+    for key, frame in want[2].items():
+        assert_frame_equal(got[2][key], frame)
+    assert sorted(got[2]["ledger"]["problem"].to_list()) == ["三", "五", "六", "四", "问题甲"]
+
+
+def test_stack_frames_conforms_frames_of_other_shapes():
+    from jobs.store.writer import stack_frames
+
+    layout = table_schema("ledger")
+    full = ledger("110000", ["甲"])
+    partial = pl.DataFrame({"problem": ["乙", "丙"], "row": [4, 5]})  # Int64 row, columns missing
+    out = stack_frames({3: full, 7: None, 8: partial, 9: full.head(0)}, layout)
+    assert out.columns == [*layout, "_i"]
+    assert out["_i"].to_list() == [3, 8, 8] and out["problem"].to_list() == ["甲", "乙", "丙"]
+    assert out.drop("_i").schema == pl.Schema(layout)
+    assert stack_frames({1: None}, layout) is None
+
+
+def test_archive_many_writes_each_file_once_and_reports_unreadable_ones(store, tmp_path):
+    a, b = tmp_path / "a.xlsx", tmp_path / "b.XLS"
+    a.write_bytes(b"A")
+    b.write_bytes(b"B")
+    same = tmp_path / "same-as-a.xlsx"
+    same.write_bytes(b"A")
+    first = store.archive_many([a, tmp_path / "missing.xlsx", b])
+    assert isinstance(first[1], OSError)
+    assert [x.archive_path.rsplit(".", 1)[1] for x in (first[0], first[2])] == ["xlsx", "xls"]
+    stored = store.root / first[0].archive_path
+    before = stored.stat().st_mtime_ns
+    again = store.archive_many([same])
+    assert again[0].sha256 == first[0].sha256 and stored.stat().st_mtime_ns == before  # not rewritten
+    assert store.archive(a) == first[0]
+    assert not list(store.root.rglob("*.tmp"))
+
+
+def test_cleanup_reads_the_batch_journal_not_the_tables(store, tmp_path):
+    committed = make_arrival(store, tmp_path, "a.xlsx", b"A1", unit="110000")
+    store.write_batch(PERIOD, [committed], ingested_at=T0)
+    parquet = sorted((store.root / "tables").rglob("*.parquet"))
+    assert parquet and not list((store.root / "pending").iterdir())
+    # a crash between the commit and the journal's removal leaves an entry for a committed batch
+    batch_id = parquet[0].stem
+    (store.root / "pending" / batch_id).write_text(str(parquet[0].relative_to(store.root)) + "\n", encoding="utf-8")
+    # a Parquet file no journal names is left alone (readers never see uncommitted batches anyway)
+    stray = parquet[0].with_name("0000000000000000.parquet")
+    stray.write_bytes(parquet[0].read_bytes())
+    assert store.cleanup() == []
+    assert all(p.exists() for p in parquet) and stray.exists()
+    assert not list((store.root / "pending").iterdir())
+    assert store.load_tables(PERIOD)["ledger"].height == 1

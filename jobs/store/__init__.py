@@ -38,8 +38,8 @@ import polars as pl
 from jobs.findings import Finding, Report
 from jobs.schema import load_schema
 from jobs.store.types import (
-    LEDGER_DDL,
     FAULT_ENV,
+    LEDGER_DDL,
     STACK_INDEX,
     SUBMISSION_SCHEMA,
     TEXT_SCHEMA,
@@ -50,7 +50,13 @@ from jobs.store.types import (
     fault,
     submission_id,
 )
-from jobs.store.writer import archive_file, insert_batch, labelled_tables, make_durable, write_parquet_atomic
+from jobs.store.writer import (
+    archive_file,
+    insert_batch,
+    labelled_tables,
+    make_durable,
+    write_parquet_atomic,
+)
 from jobs.tables import empty_table, table_keys, table_schema
 
 __all__ = [
@@ -109,9 +115,10 @@ class Store:
         commit that follows may name every archived file.
         """
         out: list[Archived | OSError] = []
+        folders: set[Path] = set()
         for path in paths:
             try:
-                out.append(archive_file(self.root, Path(path), durable=False))
+                out.append(archive_file(self.root, Path(path), durable=False, folders=folders))
             except OSError as exc:
                 out.append(exc)
         make_durable(self.root, [a.archive_path for a in out if isinstance(a, Archived)])
