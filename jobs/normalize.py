@@ -201,6 +201,13 @@ def clean_expr(col: str | pl.Expr) -> pl.Expr:
     return _named(pl.when(text != "").then(text), col)
 
 
+def clean_cell_expr(col: str | pl.Expr) -> pl.Expr:
+    """Vectorised :func:`clean_cell`: :func:`clean_expr`, and a real Excel date cell shortened to its date."""
+    text = clean_expr(col)
+    midnight = text.str.len_bytes().eq(19) & text.str.contains(_MIDNIGHT.pattern)
+    return _named(pl.when(midnight).then(text.str.slice(0, 10)).otherwise(text), col)
+
+
 def _folded(col: str | pl.Expr) -> pl.Expr:
     expr = pl.col(col) if isinstance(col, str) else col
     return expr.cast(pl.Utf8).str.normalize("NFKC").str.strip_chars(_WS_CHARS)

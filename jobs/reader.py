@@ -70,6 +70,8 @@ class RawSheet:
     missing_columns: list[str]
     header_row: int | None = None  # 1-based Excel row of the header, if found
     hidden: bool = False
+    # False: a table sheet's text as read, every row kept (``read_return(clean=False)``)
+    cleaned: bool = True
 
 
 @dataclass
@@ -205,6 +207,17 @@ def _load_grid(book: fastexcel.ExcelReader, name: str, *, with_errors: bool) -> 
     return _Grid(absolute=absolute, columns=columns, frame=frame, hidden=hidden)
 
 
+def _load_head(book: fastexcel.ExcelReader, name: str) -> _Grid:
+    """The sheet's cells as a frame; ``columns`` hold only the rows the header is looked for in."""
+    with _fastexcel_guard():
+        sheet = book.load_sheet_by_name(name, header_row=None, dtypes="string", skip_rows=0)
+        hidden = str(sheet.visible) != "visible"
+        absolute = [c.absolute_index for c in sheet.selected_columns]
+        frame = sheet.to_polars()
+    columns = [s.to_list() for s in frame.head(HEADER_SCAN_ROWS).get_columns()]
+    return _Grid(absolute=absolute, columns=columns, frame=frame, hidden=hidden)
+
+
 def _header_row(grid: _Grid, known: set[str]) -> tuple[int | None, dict[str, int]]:
     """The row holding the most known headers, and folded header -> grid column position."""
     # Header cells are short; long cells (descriptions) are never folded.
@@ -299,7 +312,8 @@ def _folded_names(sheet: Sheet) -> tuple[dict[str, str], frozenset[str], frozens
     return hit[1], hit[2], hit[3]
 
 
-def _read_table(grid: _Grid, sheet: Sheet) -> tuple[pl.DataFrame, dict[str, int], list[str], int | None]:
+def _read_table(grid: _Grid, sheet: Sheet, *, clean: bool = True
+                ) -> tuple[pl.DataFrame, dict[str, int], list[str], int | None]:  # fmt: skip
     wanted = _folded_names(sheet)[0]
     header, mapping = _header_row(grid, set(wanted))
     found = {wanted[f]: pos for f, pos in mapping.items()}
@@ -307,9 +321,23 @@ def _read_table(grid: _Grid, sheet: Sheet) -> tuple[pl.DataFrame, dict[str, int]
     missing = [c.name for c in sheet.columns if c.name not in found]
     if header is None:
         return pl.DataFrame(schema={"_row": pl.Int32}), {}, missing, None
-    frame = _table_frame(grid, names, [found[n] for n in names], header + 1)
+    positions = [found[n] for n in names]
+    if clean:
+        frame = _table_frame(grid, names, positions, header + 1)
+    else:
+        frame = _raw_table_frame(grid.frame, names, positions, header + 1)
     col_index = {n: grid.absolute[found[n]] for n in names}
     return frame, col_index, missing, header + 1
+
+
+def _raw_table_frame(frame: pl.DataFrame, names: list[str], positions: list[int], start: int) -> pl.DataFrame:
+    """The rows below the header as read (no cleaning, empty rows kept) plus ``_row``."""
+    columns = frame.get_columns()
+    series = [columns[pos].slice(start) for pos in positions]
+    series.append(_excel_rows(start, max(frame.height - start, 0)))
+    out = series[0].to_frame().hstack(series[1:]) if len(series) > 1 else series[0].to_frame()
+    out.columns = [*names, "_row"]
+    return out
 
 
 def _read_keyvalue(grid: _Grid, sheet: Sheet) -> tuple[pl.DataFrame, dict[str, int], list[str], int | None]:
@@ -355,13 +383,27 @@ def _needs_error_texts(raw: RawSheet, sheet: Sheet) -> bool:
             return False
         items = frame.get_column("_item").to_list()
         return any(v is None and i in required for i, v in zip(items, values.to_list(), strict=True))
-    return any(s.null_count() for s in frame.get_columns() if s.name in required)
+    columns = [s for s in frame.get_columns() if s.name in required]
+    if not any(s.null_count() for s in columns):
+        return False
+    if raw.cleaned:
+        return True
+    # text as read keeps empty rows (spacers, trailing): only a null in a row
+    # holding something else can be a cell whose error fastexcel dropped
+    filled = frame.select(pl.any_horizontal(pl.exclude("_row").is_not_null())).to_series()
+    return any((s.is_null() & filled).any() for s in columns)
 
 
-def _read_sheet(book: fastexcel.ExcelReader, source_name: str, sheet: Sheet, *, with_errors: bool) -> RawSheet:
-    grid = _load_grid(book, source_name, with_errors=with_errors)
-    reader = _read_keyvalue if sheet.layout == "keyvalue" else _read_table
-    frame, col_index, missing, header = reader(grid, sheet)
+def _read_sheet(book: fastexcel.ExcelReader, source_name: str, sheet: Sheet, *, with_errors: bool,
+                clean: bool = True) -> RawSheet:  # fmt: skip
+    if not clean and not with_errors and sheet.layout == "table":
+        grid = _load_head(book, source_name)
+        frame, col_index, missing, header = _read_table(grid, sheet, clean=False)
+    else:
+        grid = _load_grid(book, source_name, with_errors=with_errors)
+        reader = _read_keyvalue if sheet.layout == "keyvalue" else _read_table
+        frame, col_index, missing, header = reader(grid, sheet)
+        clean = True
     return RawSheet(
         key=sheet.key,
         name=sheet.name,
@@ -371,10 +413,13 @@ def _read_sheet(book: fastexcel.ExcelReader, source_name: str, sheet: Sheet, *, 
         missing_columns=missing,
         header_row=header,
         hidden=grid.hidden,
+        cleaned=clean,
     )
 
 
-def read_return(path: str | Path, *, schema: Schema | None = None, limits: Any = None) -> RawReturn:
+def read_return(
+    path: str | Path, *, schema: Schema | None = None, limits: Any = None, clean: bool = True
+) -> RawReturn:
     """Read one received workbook (``.xlsx``, ``.xlsm``, ``.xls``).
 
     Parameters
@@ -385,6 +430,10 @@ def read_return(path: str | Path, *, schema: Schema | None = None, limits: Any =
         The return format; default :func:`jobs.schema.load_schema`.
     limits
         ``jobs.preflight.Limits`` (size, ratio, rows ...); default the built-in limits.
+    clean
+        False leaves table sheets' text as read, every row kept (``RawSheet.cleaned``
+        False), for callers that clean a whole batch in one pass
+        (``jobs.validate.typing.stack_table``); key/value sheets are always cleaned.
 
     Returns
     -------
@@ -417,7 +466,7 @@ def read_return(path: str | Path, *, schema: Schema | None = None, limits: Any =
         if source_name is None:
             missing.append(sheet.name)
             continue
-        raw = _read_sheet(book, source_name, sheet, with_errors=False)
+        raw = _read_sheet(book, source_name, sheet, with_errors=False, clean=clean)
         if _needs_error_texts(raw, sheet):
             raw = _read_sheet(book, source_name, sheet, with_errors=True)
         if raw.hidden:

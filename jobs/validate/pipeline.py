@@ -60,7 +60,7 @@ def _read(path: Path, schema: Schema, limits: Any = None) -> Any:
     from jobs.reader import read_return
 
     try:
-        return read_return(path, schema=schema, limits=limits)
+        return read_return(path, schema=schema, limits=limits, clean=False)
     except UnreadableFile:
         raise
     except BaseException as exc:  # a calamine panic derives from BaseException

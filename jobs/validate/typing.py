@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from jobs.normalize import date_expr, int_expr
+from jobs.normalize import clean_cell_expr, date_expr, int_expr
 from jobs.schema import Column, Schema, Sheet
 from jobs.text import fold_key
 
@@ -124,7 +124,10 @@ def stack_table(returns: Sequence[tuple[int, Any]], sheet: Sheet) -> pl.DataFram
         [pl.col(c).cast(t) for c, t in schema.items()]
     )
     raws = list(wanted.values())
-    frame = frame.with_columns(pl.col(raws).str.strip_chars().replace("", None))
+    # The reader may leave text as read (read_return(clean=False)): cleaning the
+    # whole batch here is one pass instead of a Python pass per sheet. It is
+    # idempotent, so already cleaned sheets come out unchanged.
+    frame = frame.with_columns(clean_cell_expr(c) for c in raws)
     return frame.filter(pl.any_horizontal(pl.col(raws).is_not_null()))
 
 
