@@ -25,12 +25,15 @@ _ITEM_END = re.compile(rb"</(?:[A-Za-z_][\w.-]*:)?si>")
 _EXCEL_MAX_ROWS = 1_048_576
 _MAX_CARRY = 1024 * 1024
 _MAX_TOKEN = 1024 * 1024  # jobs.preflight_xml refuses a longer stretch without '>'
-# The proof below works on plain element names: a prefixed element (``<x:c>``)
-# whose local name the exact scanner acts on sends the sheet to the exact scan,
-# and so do comments, CDATA, DTDs and processing instructions (they can hide or
-# fake markup from byte patterns) and formulas.
+# The proof below works on raw bytes, where every element expat reports is a
+# start tag too: finding a pattern in the bytes is conservative. A prefixed
+# element (``<x:c>``) whose local name the exact scanner acts on sends the sheet
+# to the exact scan; so does a formula. Comments, CDATA and processing
+# instructions could fake a cell start inside a cell's text, which matters only
+# to the text bound of sheets longer than the cell limit: those must have none.
 _PREFIXED_SCANNED = re.compile(rb":(?:c|f|v|t|row)[\s/>]")
-_MARKUP = re.compile(rb"<(?:[!?]|f[\s/>])")
+_FORMULA = re.compile(rb"<f[\s/>]")
+_HIDING = re.compile(rb"<[!?]")
 _CELL_START = re.compile(rb"<c[\s/>]")
 _COLUMNS_BY_LETTERS = ((1, 26), (2, 702), (3, 18_278))
 
@@ -43,8 +46,8 @@ def _ref_tiers(max_rows: int, max_columns: int, max_cells: int) -> tuple[re.Patt
     ZZZ; rows up to 10**D - 1), the largest D whose box keeps rows, columns and
     rows x columns within the limits. A sheet all of whose cells start with
     such an explicit ``r`` is within the limits; other sheets take the exact scan.
-    The first pattern also finds what ``_MARKUP`` finds, with the first box in
-    its usual spelling (``<c r="``): one pass proves an ordinary sheet.
+    The first pattern is the first box in its usual spelling (``<c r="``), so
+    an ordinary sheet is proved in one search.
     """
     boxes = []
     for letters, columns in _COLUMNS_BY_LETTERS:
@@ -54,11 +57,14 @@ def _ref_tiers(max_rows: int, max_columns: int, max_cells: int) -> tuple[re.Patt
         while digits and (10**digits - 1 > max_rows or columns * (10**digits - 1) > max_cells):
             digits -= 1
         if digits:
-            boxes.append(b'"[A-Z]{1,%d}[0-9]{1,%d}"' % (letters, digits))
+            letters_class = b"[A-Z]" if letters == 1 else b"[A-Z]{1,%d}" % letters
+            boxes.append(b'"%s[0-9]{1,%d}"' % (letters_class, digits))
     if not boxes:
         return ()
-    first = re.compile(rb'<(?:[!?]|f[\s/>]|c(?! r=%s)[\s/>])' % boxes[0])
+    first = re.compile(rb"<c(?! r=%s)[\s/>]" % boxes[0])
     return (first, *(re.compile(rb"<c(?!\s+r=%s)[\s/>]" % box) for box in boxes))
+
+
 class _PlainProof:
     """The fast proof over consecutive pieces of one sheet (no piece splits a tag).
 
@@ -68,10 +74,10 @@ class _PlainProof:
     left to the reader, as before).
     """
 
-    __slots__ = ("limits", "tiers", "first", "offset", "since_cell", "since_gt", "rows")
+    __slots__ = ("limits", "tiers", "first", "whole", "offset", "since_cell", "since_gt", "rows")
 
-    def __init__(self, limits: Limits) -> None:
-        self.limits = limits
+    def __init__(self, limits: Limits, *, whole: bool) -> None:
+        self.limits, self.whole = limits, whole
         tiers = _ref_tiers(limits.max_rows, limits.max_columns, limits.max_cells)
         self.first, self.tiers = (tiers[0], tiers[1:]) if tiers else (None, ())
         self.offset = self.since_cell = self.since_gt = self.rows = 0
@@ -79,15 +85,23 @@ class _PlainProof:
     def feed(self, piece: bytes) -> bool:
         if not self.tiers:
             return False
-        # Only the XML declaration may be a processing instruction.
-        skip = piece.find(b"?>") + 2 if self.offset == 0 and piece.startswith((b"<?", b"\xef\xbb\xbf<?")) else 0
-        if _PREFIXED_SCANNED.search(piece) is not None:
-            return False
-        if self.first is None or self.first.search(piece, skip) is not None:
-            # Not the usual spelling (or not the first box): markup and each box separately.
-            self.first = None
-            if _MARKUP.search(piece, skip) is not None:
+        skip = 0
+        if self.offset == 0:
+            # The prolog holds the XML declaration only: a DTD, comment or
+            # processing instruction before the root goes to the exact scan.
+            if piece.startswith((b"<?", b"\xef\xbb\xbf<?")):
+                skip = piece.find(b"?>") + 2
+            root = piece.find(b"<", skip)
+            if root >= 0 and piece[root + 1 : root + 2] in (b"!", b"?"):
                 return False
+        if (not self.whole or len(piece) > self.limits.max_cell_chars) \
+                and _HIDING.search(piece, skip) is not None:
+            return False
+        if _PREFIXED_SCANNED.search(piece) is not None or _FORMULA.search(piece) is not None:
+            return False
+        # Sheets fitting the first box in its usual spelling cost one search.
+        if self.first is None or self.first.search(piece) is not None:
+            self.first = None
             self.tiers = tuple(t for t in self.tiers if t.search(piece) is None)
             if not self.tiers:
                 return False
@@ -130,8 +144,8 @@ def sheet_is_plain(chunks: Iterator[bytes] | bytes, limits: Limits) -> bool:
         cut = chunks.rfind(b"<")
         if cut < 0 or len(chunks) - cut > _MAX_CARRY or not _SHEET_END.search(chunks, cut):
             return False  # truncated or not a worksheet: the exact scan says which
-        return _PlainProof(limits).feed(chunks)
-    proof = _PlainProof(limits)
+        return _PlainProof(limits, whole=True).feed(chunks)
+    proof = _PlainProof(limits, whole=False)
     carry = b""
     for chunk in itertools.chain(chunks, [None]):
         if chunk is None:

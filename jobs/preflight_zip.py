@@ -237,11 +237,11 @@ def _not_a_workbook(names: set[str], read: Callable[[str], Iterator[bytes]]) -> 
         if "opendocument.spreadsheet" in mime:
             return "文件是OpenDocument表格（.ods，WPS/LibreOffice格式），请用Excel另存为.xlsx后重新报送"
         return "文件是OpenDocument文档，不是Excel工作簿，请用Excel另存为.xlsx后重新报送"
+    if not any(n.startswith(("word/", "ppt/")) for n in names):
+        return None
     if any(n.startswith("word/") for n in names):
         return "文件不是Excel工作簿（看起来是Word文档），请使用办公室下发的Excel模板填报"
-    if any(n.startswith("ppt/") for n in names):
-        return "文件不是Excel工作簿（看起来是PowerPoint演示文稿），请使用办公室下发的Excel模板填报"
-    return None
+    return "文件不是Excel工作簿（看起来是PowerPoint演示文稿），请使用办公室下发的Excel模板填报"
 
 
 def _listing(data: bytes, limits: Limits) -> list[_Entry] | list[zipfile.ZipInfo]:
@@ -330,15 +330,22 @@ def scan_zip(path: Path, limits: Limits, *, data: bytes | None = None) -> ZipSca
     sheets = _workbook_sheets(xml, main, names, found)
     # Worksheet parts the workbook does not list are scanned too: a reader
     # that finds them some other way must not meet an unchecked sheet.
-    for name in sorted(names):
-        if "/worksheets/" in f"/{name}" and name.endswith(".xml") and name not in sheets:
+    for name in sorted(n for n in names if n.endswith(".xml") and "worksheets/" in n):
+        if "/worksheets/" in f"/{name}" and name not in sheets:
             sheets[name] = posixpath.basename(name)
-    if any(n.lower().endswith("vbaproject.bin") for n in names) or any("/macrosheets/" in n for n in names):
+    macros = external = False
+    strings = None
+    for name in names:  # one pass over the names (the set's order, as before, picks the strings part)
+        lower = name.lower()
+        macros = macros or lower.endswith("vbaproject.bin") or "/macrosheets/" in name
+        external = external or "/externalLinks/" in f"/{name}"
+        if strings is None and lower.rpartition("/")[2] == "sharedstrings.xml":
+            strings = name
+    if macros:
         found.kind = "xlsm"
         found.warnings.append("含宏，已忽略宏，仅读取数据")
-    if any("/externalLinks/" in f"/{n}" for n in names):
+    if external:
         found.warnings.append("含外部链接（引用其他文件的数据），已忽略外部链接，仅读取文件中保存的数值")
-    strings = next((n for n in names if posixpath.basename(n).lower() == "sharedstrings.xml"), None)
     big: set[int] = set()
     if strings and not strings_are_short(checked_string_counts(xml(strings), by_name[strings].file_size), limits):
         big = big_shared_strings(xml(strings), limits)
@@ -366,7 +373,7 @@ def _workbook_sheets(stream: Callable[[str], Iterator[bytes]], main: str, names:
 
     def start(name: str, attrs: dict[str, str]) -> None:
         if local_name(name) == "sheet":
-            rid = next((v for k, v in attrs.items() if local_name(k) == "id"), "")
+            rid = next((v for k, v in attrs.items() if k == "id" or k.endswith(":id")), "")  # local name "id"
             entries.append((attrs.get("name", ""), attrs.get("state", "visible"), rid))
 
     parse(stream(main), start, part=main)
