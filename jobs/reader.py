@@ -18,6 +18,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ import polars as pl
 
 from jobs.errors import UnreadableFile
 from jobs.findings import Finding, make_finding
+from jobs.grid import AsRead
 from jobs.normalize import clean_column
 from jobs.schema import Schema, Sheet, load_schema
 from jobs.text import fold_key
@@ -60,18 +62,29 @@ class RawSheet:
     header, plus ``_row`` (Int32, 1-based Excel row). Key/value sheets:
     ``_item`` (schema item name, or the unrecognised text), ``_value``,
     ``_row``; ``col_index`` maps each item name to the value column.
+
+    ``data`` is that frame, or for a table sheet read with
+    ``read_return(clean=False)`` the grid as read (:class:`jobs.grid.AsRead`),
+    which the validator stacks a batch at a time; ``frame`` builds the table
+    from it on first use (text as read, every row kept).
     """
 
     key: str
     name: str
     source_name: str
-    frame: pl.DataFrame
+    data: pl.DataFrame | AsRead
     col_index: dict[str, int]
     missing_columns: list[str]
     header_row: int | None = None  # 1-based Excel row of the header, if found
     hidden: bool = False
-    # False: a table sheet's text as read, every row kept (``read_return(clean=False)``)
-    cleaned: bool = True
+
+    @property
+    def cleaned(self) -> bool:
+        return not isinstance(self.data, AsRead)
+
+    @cached_property
+    def frame(self) -> pl.DataFrame:
+        return self.data.table() if isinstance(self.data, AsRead) else self.data
 
 
 @dataclass
@@ -207,14 +220,14 @@ def _load_grid(book: fastexcel.ExcelReader, name: str, *, with_errors: bool) -> 
     return _Grid(absolute=absolute, columns=columns, frame=frame, hidden=hidden)
 
 
-def _load_head(book: fastexcel.ExcelReader, name: str) -> _Grid:
-    """The sheet's cells as a frame; ``columns`` hold only the rows the header is looked for in."""
+def _load_frame(book: fastexcel.ExcelReader, name: str) -> _Grid:
+    """The sheet's cells as a frame; ``columns`` hold only its first row (where the header usually is)."""
     with _fastexcel_guard():
         sheet = book.load_sheet_by_name(name, header_row=None, dtypes="string", skip_rows=0)
         hidden = str(sheet.visible) != "visible"
         absolute = [c.absolute_index for c in sheet.selected_columns]
         frame = sheet.to_polars()
-    columns = [s.to_list() for s in frame.head(HEADER_SCAN_ROWS).get_columns()]
+    columns = [[v] for v in frame.row(0)] if frame.height else []
     return _Grid(absolute=absolute, columns=columns, frame=frame, hidden=hidden)
 
 
@@ -312,8 +325,7 @@ def _folded_names(sheet: Sheet) -> tuple[dict[str, str], frozenset[str], frozens
     return hit[1], hit[2], hit[3]
 
 
-def _read_table(grid: _Grid, sheet: Sheet, *, clean: bool = True
-                ) -> tuple[pl.DataFrame, dict[str, int], list[str], int | None]:  # fmt: skip
+def _read_table(grid: _Grid, sheet: Sheet) -> tuple[pl.DataFrame, dict[str, int], list[str], int | None]:
     wanted = _folded_names(sheet)[0]
     header, mapping = _header_row(grid, set(wanted))
     found = {wanted[f]: pos for f, pos in mapping.items()}
@@ -321,23 +333,26 @@ def _read_table(grid: _Grid, sheet: Sheet, *, clean: bool = True
     missing = [c.name for c in sheet.columns if c.name not in found]
     if header is None:
         return pl.DataFrame(schema={"_row": pl.Int32}), {}, missing, None
-    positions = [found[n] for n in names]
-    if clean:
-        frame = _table_frame(grid, names, positions, header + 1)
-    else:
-        frame = _raw_table_frame(grid.frame, names, positions, header + 1)
+    frame = _table_frame(grid, names, [found[n] for n in names], header + 1)
     col_index = {n: grid.absolute[found[n]] for n in names}
     return frame, col_index, missing, header + 1
 
 
-def _raw_table_frame(frame: pl.DataFrame, names: list[str], positions: list[int], start: int) -> pl.DataFrame:
-    """The rows below the header as read (no cleaning, empty rows kept) plus ``_row``."""
-    columns = frame.get_columns()
-    series = [columns[pos].slice(start) for pos in positions]
-    series.append(_excel_rows(start, max(frame.height - start, 0)))
-    out = series[0].to_frame().hstack(series[1:]) if len(series) > 1 else series[0].to_frame()
-    out.columns = [*names, "_row"]
-    return out
+def _read_as_read(grid: _Grid, sheet: Sheet) -> tuple[pl.DataFrame | AsRead, dict[str, int], list[str], int | None]:
+    """``_read_table`` without building the table: the header is found, the grid kept as read."""
+    wanted = _folded_names(sheet)[0]
+    header, mapping = _header_row(grid, set(wanted))
+    if len(mapping) < len(wanted) and grid.frame.height > 1:
+        # not every header in row 1: look further down, as _read_table does
+        head = [s.to_list() for s in grid.frame.head(HEADER_SCAN_ROWS).get_columns()]
+        header, mapping = _header_row(_Grid(grid.absolute, head, grid.frame, grid.hidden), set(wanted))
+    found = {wanted[f]: pos for f, pos in mapping.items()}
+    names = [c.name for c in sheet.columns if c.name in found]
+    missing = [c.name for c in sheet.columns if c.name not in found]
+    if header is None:
+        return pl.DataFrame(schema={"_row": pl.Int32}), {}, missing, None
+    data = AsRead(grid.frame, header + 1, tuple(names), tuple(found[n] for n in names))
+    return data, {n: grid.absolute[found[n]] for n in names}, missing, header + 1
 
 
 def _read_keyvalue(grid: _Grid, sheet: Sheet) -> tuple[pl.DataFrame, dict[str, int], list[str], int | None]:
@@ -373,47 +388,39 @@ def _read_keyvalue(grid: _Grid, sheet: Sheet) -> tuple[pl.DataFrame, dict[str, i
 def _needs_error_texts(raw: RawSheet, sheet: Sheet) -> bool:
     """Whether a required cell came out empty: it may hold an Excel error (``#NAME?``)
     that fastexcel turns into null; only then is the slower error-aware load worth it."""
+    required = _folded_names(sheet)[2]
+    if isinstance(raw.data, AsRead):
+        return raw.data.has_holes(required)
     frame = raw.frame
     if frame.is_empty():
         return False
-    required = _folded_names(sheet)[2]
     if sheet.layout == "keyvalue":
         values = frame.get_column("_value")
         if not values.null_count():
             return False
         items = frame.get_column("_item").to_list()
         return any(v is None and i in required for i, v in zip(items, values.to_list(), strict=True))
-    columns = [s for s in frame.get_columns() if s.name in required]
-    if not any(s.null_count() for s in columns):
-        return False
-    if raw.cleaned:
-        return True
-    # text as read keeps empty rows (spacers, trailing): only a null in a row
-    # holding something else can be a cell whose error fastexcel dropped
-    filled = frame.select(pl.any_horizontal(pl.exclude("_row").is_not_null())).to_series()
-    return any((s.is_null() & filled).any() for s in columns)
+    return any(s.null_count() for s in frame.get_columns() if s.name in required)
 
 
 def _read_sheet(book: fastexcel.ExcelReader, source_name: str, sheet: Sheet, *, with_errors: bool,
                 clean: bool = True) -> RawSheet:  # fmt: skip
     if not clean and not with_errors and sheet.layout == "table":
-        grid = _load_head(book, source_name)
-        frame, col_index, missing, header = _read_table(grid, sheet, clean=False)
+        grid = _load_frame(book, source_name)
+        data, col_index, missing, header = _read_as_read(grid, sheet)
     else:
         grid = _load_grid(book, source_name, with_errors=with_errors)
         reader = _read_keyvalue if sheet.layout == "keyvalue" else _read_table
-        frame, col_index, missing, header = reader(grid, sheet)
-        clean = True
+        data, col_index, missing, header = reader(grid, sheet)
     return RawSheet(
         key=sheet.key,
         name=sheet.name,
         source_name=source_name,
-        frame=frame,
+        data=data,
         col_index=col_index,
         missing_columns=missing,
         header_row=header,
         hidden=grid.hidden,
-        cleaned=clean,
     )
 
 

@@ -27,6 +27,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from jobs.grid import AsRead
+from jobs.grid import stack as stack_grids
 from jobs.normalize import clean_cell_expr, date_expr, int_expr
 from jobs.schema import Column, Schema, Sheet
 from jobs.text import fold_key
@@ -101,28 +103,34 @@ def parse_period_expr(expr: pl.Expr) -> pl.Expr:
 def stack_table(returns: Sequence[tuple[int, Any]], sheet: Sheet) -> pl.DataFrame:
     """Stack one table sheet of many returns: ``_rid, _row, raw__k...`` (empty rows dropped)."""
     wanted = {c.name: raw(c.key) for c in sheet.columns}
-    parts, rids, heights = [], [], []
+    parts, rids, heights, as_read = [], [], [], []
     for rid, ret in returns:
         src = ret.sheets.get(sheet.key)
-        if src is None or src.frame.height == 0:
+        if src is None:
             continue
-        parts.append(src.frame)
-        rids.append(rid)
-        heights.append(src.frame.height)
+        data = getattr(src, "data", None)
+        if isinstance(data, AsRead):
+            as_read.append((rid, data))
+        elif src.frame.height:
+            parts.append(src.frame)
+            rids.append(rid)
+            heights.append(src.frame.height)
     schema = {RID: pl.Int32(), ROW: pl.Int32(), **{v: pl.Utf8() for v in wanted.values()}}
     empty = pl.DataFrame(schema=schema)
-    if not parts:
-        return empty
     # No per-return Polars work: one concat (a single chunk — string kernels,
     # regexes above all, pay a set-up cost per chunk), then rename and tag.
-    stacked = pl.concat(parts, how="diagonal_relaxed", rechunk=True)
-    stacked = stacked.select([c for c in stacked.columns if c in wanted or c == "_row"]).rename(
-        {**{k: v for k, v in wanted.items() if k in stacked.columns}, "_row": ROW}
-    )
-    tags = pl.Series(RID, np.repeat(np.asarray(rids, dtype=np.int32), heights))
-    frame = pl.concat([empty, stacked.with_columns(tags)], how="diagonal_relaxed").select(
-        [pl.col(c).cast(t) for c, t in schema.items()]
-    )
+    pieces = []
+    if parts:
+        tags = pl.Series(RID, np.repeat(np.asarray(rids, dtype=np.int32), heights))
+        pieces.append(pl.concat(parts, how="diagonal_relaxed").with_columns(tags))
+    if as_read:
+        pieces.append(stack_grids(as_read, rid=RID))
+    if not pieces:
+        return empty
+    stacked = pl.concat(pieces, how="diagonal_relaxed", rechunk=True)
+    stacked = stacked.rename({k: v for k, v in wanted.items() if k in stacked.columns})
+    frame = pl.concat([empty, stacked.select([c for c in stacked.columns if c in schema])],
+                      how="diagonal_relaxed").select([pl.col(c).cast(t) for c, t in schema.items()])
     raws = list(wanted.values())
     # The reader may leave text as read (read_return(clean=False)): cleaning the
     # whole batch here is one pass instead of a Python pass per sheet. It is

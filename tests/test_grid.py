@@ -1,0 +1,58 @@
+"""Table sheets kept as read (jobs.grid): a batch stacked at once equals each sheet built alone."""
+
+from __future__ import annotations
+
+import polars as pl
+from polars.testing import assert_frame_equal
+
+from jobs.grid import AsRead, stack
+
+
+def _grid(rows: list[list[str | None]]) -> pl.DataFrame:
+    width = max(len(r) for r in rows)
+    columns = {f"__UNNAMED__{i}": [r[i] if i < len(r) else None for r in rows] for i in range(width)}
+    return pl.DataFrame(columns, schema={k: pl.Utf8 for k in columns})
+
+
+TEMPLATE = _grid([["序号", "问题", "状态"], ["1", "a", "推进中"], ["2", None, "已完成"], [None, None, None]])
+TITLED = _grid([["某某表", None, None, None], [None, None, None, None], ["状态", "x", "序号", "问题"],
+                ["已完成", "?", "7", " b "]])
+EMPTY_BODY = _grid([["序号", "问题", "状态"]])
+
+
+def _sheets() -> list[tuple[int, AsRead]]:
+    return [
+        (0, AsRead(TEMPLATE, 1, ("序号", "问题", "状态"), (0, 1, 2))),
+        (1, AsRead(TITLED, 3, ("序号", "问题", "状态"), (2, 3, 0))),
+        (2, AsRead(EMPTY_BODY, 1, ("序号", "问题", "状态"), (0, 1, 2))),
+        (3, AsRead(TEMPLATE, 1, ("序号", "状态"), (0, 2))),  # 问题 column missing
+        (4, AsRead(TEMPLATE, 1, ("序号", "问题", "状态"), (0, 1, 2))),
+    ]
+
+
+def test_one_sheet_keeps_text_as_read_every_row_and_excel_rows():
+    table = AsRead(TITLED, 3, ("序号", "问题", "状态"), (2, 3, 0)).table()
+    expected = pl.DataFrame({"序号": ["7"], "问题": [" b "], "状态": ["已完成"], "_row": [4]},
+                            schema={"序号": pl.Utf8, "问题": pl.Utf8, "状态": pl.Utf8, "_row": pl.Int32})
+    assert_frame_equal(table, expected)
+    assert AsRead(TEMPLATE, 1, ("序号", "问题", "状态"), (0, 1, 2)).table()["_row"].to_list() == [2, 3, 4]
+
+
+def test_batch_over_many_layouts_equals_each_sheet_alone():
+    sheets = _sheets()
+    together = stack(sheets, rid="_rid")
+    alone = pl.concat(
+        [g.table().with_columns(pl.lit(r, pl.Int32).alias("_rid")) for r, g in sheets],
+        how="diagonal_relaxed",
+    ).select(together.columns)
+    assert_frame_equal(together, alone)
+    assert together["_rid"].to_list() == [0, 0, 0, 1, 3, 3, 3, 4, 4, 4]
+
+
+def test_holes_are_required_nulls_in_rows_holding_something():
+    template = AsRead(TEMPLATE, 1, ("序号", "问题", "状态"), (0, 1, 2))
+    assert template.has_holes(frozenset({"问题"}))  # row 3 has 序号 and 状态 but no 问题
+    assert not template.has_holes(frozenset({"状态"}))  # only the empty trailing row lacks it
+    assert not template.has_holes(frozenset({"未知"}))
+    titled = AsRead(TITLED, 3, ("序号", "问题", "状态"), (2, 3, 0))
+    assert not titled.has_holes(frozenset({"序号", "问题", "状态"}))  # the title rows above do not count
