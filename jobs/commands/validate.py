@@ -119,7 +119,9 @@ def validate_command(
     """
     files = collect_paths(paths)
     if registry is not None:  # the registry often sits in the same folder as the returns
-        files = [f for f in files if f.resolve() != registry.resolve()]
+        target = registry.resolve()
+        # resolve() is a syscall per path: only same-named files can be the registry
+        files = [f for f in files if f.name != registry.name or f.resolve() != target]
     if not files:
         raise click.UsageError("没有找到要检查的Excel文件（.xlsx/.xlsm/.xls）。")
     frame, timezone = _registry(registry, home, period)
