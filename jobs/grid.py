@@ -4,8 +4,7 @@ Reading a return costs a few Polars calls per sheet on top of fastexcel's own
 parse, and at national scale those calls, not the parsing, dominated. So the
 validator's reader (``read_return(clean=False)``) keeps each table sheet as
 fastexcel gave it plus where its header is, and :func:`stack` builds the rows
-of every return sharing a layout (the template's, mostly) with one concat and
-one gather. Nothing is cleaned here and no row is dropped: the caller cleans
+of a whole batch, whatever each sheet's layout, with one concat and one gather. Nothing is cleaned here and no row is dropped: the caller cleans
 the whole batch (``jobs.validate.typing.stack_table``).
 """
 
@@ -34,9 +33,6 @@ class AsRead:
     names: tuple[str, ...]
     positions: tuple[int, ...]
 
-    def layout(self) -> tuple[object, ...]:
-        return (tuple(self.frame.columns), self.start, self.names, self.positions)
-
     def table(self) -> pl.DataFrame:
         """The data rows alone: one column per header found, then ``_row`` (text as read, every row)."""
         return stack([(0, self)], rid="_rid").drop("_rid")
@@ -55,34 +51,35 @@ class AsRead:
         return any(any(row[i] is None for i in holes) and any(v is not None for v in row) for row in body)
 
 
-def _stack_layout(members: Sequence[tuple[int, AsRead]], rid: str) -> pl.DataFrame:
-    """Members sharing one layout: one concat, one column selection, one row gather."""
-    first = members[0][1]
-    frames = [g.frame for _, g in members]
+def stack(members: Sequence[tuple[int, AsRead]], *, rid: str) -> pl.DataFrame:
+    """Data rows of many as-read sheets: header-named text columns (the union over the members),
+    ``_row`` and ``rid`` (each member's id), in member order.
+
+    Each grid's columns are renamed in place (a header's column gets the header,
+    the others a throw-away name), so one diagonal concat lines every layout up
+    and one gather keeps the rows below each header.
+    """
+    if not members:
+        return pl.DataFrame(schema={ROW: pl.Int32, rid: pl.Int32})
+    frames, headers = [], {}
+    for _, g in members:
+        frame = g.frame.clone()  # shares the data; only the names differ
+        names = [f"\x00{i}" for i in range(frame.width)]
+        for name, pos in zip(g.names, g.positions, strict=True):
+            names[pos] = name
+            headers.setdefault(name, None)
+        frame.columns = names
+        frames.append(frame)
     heights = np.fromiter((f.height for f in frames), dtype=np.int64, count=len(frames))
-    counts = np.maximum(heights - first.start, 0)
-    total = int(counts.sum())
-    within = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
-    rows = np.repeat(np.cumsum(heights) - heights + first.start, counts) + within
-    big = frames[0] if len(frames) == 1 else pl.concat(frames, how="vertical_relaxed")
-    columns = big.columns
-    picked = big.select([pl.col(columns[p]).cast(pl.Utf8).alias(n)
-                         for n, p in zip(first.names, first.positions, strict=True)])
+    starts = np.fromiter((g.start for _, g in members), dtype=np.int64, count=len(members))
+    counts = np.maximum(heights - starts, 0)
+    within = np.arange(int(counts.sum()), dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
+    first = np.repeat(starts, counts)
+    rows = np.repeat(np.cumsum(heights) - heights, counts) + first + within
+    big = frames[0] if len(frames) == 1 else pl.concat(frames, how="diagonal_relaxed")
+    picked = big.select(pl.col(h).cast(pl.Utf8) for h in headers)
     return picked[pl.Series(rows, dtype=pl.Int64)].with_columns(
-        pl.Series(ROW, within + first.start + 1, dtype=pl.Int32),
+        pl.Series(ROW, first + within + 1, dtype=pl.Int32),
         pl.Series(rid, np.repeat(np.fromiter((r for r, _ in members), dtype=np.int32, count=len(members)), counts),
                   dtype=pl.Int32),
     )
-
-
-def stack(members: Sequence[tuple[int, AsRead]], *, rid: str) -> pl.DataFrame:
-    """Data rows of many as-read sheets: header-named text columns (the union over layouts),
-    ``_row`` and ``rid`` (each member's id), members in the given order within a layout."""
-    layouts: dict[tuple[object, ...], list[tuple[int, AsRead]]] = {}
-    for r, g in members:
-        layouts.setdefault(g.layout(), []).append((r, g))
-    pieces = [_stack_layout(group, rid) for group in layouts.values()]
-    if not pieces:
-        return pl.DataFrame(schema={ROW: pl.Int32, rid: pl.Int32})
-    out = pl.concat(pieces, how="diagonal_relaxed") if len(pieces) > 1 else pieces[0]
-    return out.sort(rid, ROW, maintain_order=True) if len(pieces) > 1 else out
