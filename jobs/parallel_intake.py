@@ -128,7 +128,7 @@ def ingest_with_executor(
     check_period(period)
     files = expand_paths(paths)
     registry = home.registry(period)
-    size = int(batch_size or home.config.limits.get("batch_size", 200))
+    size = int(batch_size or home.config.limits.get("batch_size", 1000))
     store = home.store
     with home.lock(holder=holder):
         store.cleanup()
