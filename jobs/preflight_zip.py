@@ -306,14 +306,14 @@ def scan_zip(path: Path, limits: Limits, *, data: bytes | None = None) -> ZipSca
                 whole[name] = out
         return out
 
-    def xml(name: str) -> Iterator[bytes]:
+    def xml(name: str) -> Iterator[bytes] | tuple[bytes]:
         # The whole bytes when the stream would have yielded them as one chunk:
         # expat's token bound and the chunked checks then see the same pieces.
         info = by_name[name]
         if info.file_size <= _CHUNK and info.compress_size <= _CHUNK:
             out = read_whole(name)
             if out is not None:
-                return iter((out,))
+                return (out,)
         return stream(name)
 
     names = set(by_name)
