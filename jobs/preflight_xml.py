@@ -9,7 +9,6 @@ a token longer than any real cell is refused before expat buffers it.
 from __future__ import annotations
 
 import posixpath
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -74,62 +73,9 @@ def local_name(name: str) -> str:
     return tag
 
 
-# Possessive quantifiers and no '<' inside a tag: linear time on any bytes.
-_START_TAG = re.compile(rb"""<([^\s/<>!?]++)((?:[^<>"']++|"[^<"]*+"|'[^<']*+')*+)>""")
-_ATTRIBUTE = re.compile(r"""\s([^\s=]++)\s*+=\s*+(?:"([^"]*+)"|'([^']*+)')""")
-_ENCODING = re.compile(rb"""encoding\s*=\s*["']([^"']*)["']""")
-
-
-def _simple_starts(data: bytes) -> list[tuple[str, dict[str, str]]] | None:
-    """The start tags of a small part read with two regexes, when they see what expat
-    sees: UTF-8, no references, comments, CDATA, DTD or processing instruction
-    past the declaration, no whitespace for expat to normalise in an attribute
-    value. ``None`` otherwise (the part then goes through expat's callbacks)."""
-    if b"&" in data or b"<!" in data or b"\x00" in data:
-        return None
-    skip = 0
-    if data.startswith((b"<?", b"\xef\xbb\xbf<?")):
-        skip = data.find(b"?>") + 2
-        encoding = _ENCODING.search(data, 0, max(skip, 0))
-        if skip < 2 or (encoding is not None and encoding[1].lower() != b"utf-8"):
-            return None
-    if data.find(b"<?", skip) >= 0:
-        return None
-    tags = _START_TAG.findall(data, skip)
-    if len(tags) + data.count(b"</", skip) != data.count(b"<", skip):
-        return None
-    starts = []
-    try:
-        for name, rest in tags:
-            attrs = {}
-            for key, double, single in _ATTRIBUTE.findall(rest.decode("utf-8")):
-                value = double or single
-                if "\t" in value or "\n" in value or "\r" in value:
-                    return None
-                attrs[key] = value
-            starts.append((name.decode("utf-8"), attrs))
-    except UnicodeDecodeError:
-        return None
-    return starts
-
-
 def parse(chunks: Iterator[bytes], start: Callable, end: Callable | None = None,
            text: Callable | None = None, *, part: str) -> None:
-    """Feed streamed XML to expat with the given handlers; DTDs are refused.
-
-    A part given whole (a 1-tuple) with only a start handler is checked by expat
-    without callbacks and its start tags are read by :func:`_simple_starts`.
-    """
-    if end is None and text is None and isinstance(chunks, tuple) and len(chunks) == 1:
-        starts = _simple_starts(chunks[0])
-        if starts is not None:
-            try:
-                expat.ParserCreate().Parse(chunks[0], True)  # well-formed, as the callbacks would find
-            except expat.ExpatError as exc:
-                raise UnreadableFile(CORRUPT.format(what=f"“{part}”不是有效的XML")) from exc
-            for name, attrs in starts:
-                start(name, attrs)
-            return
+    """Feed streamed XML to expat with the given handlers; DTDs are refused."""
     parser = expat.ParserCreate()
     parser.buffer_text = True
 
