@@ -76,7 +76,11 @@ def stack(members: Sequence[tuple[int, AsRead]], *, rid: str) -> pl.DataFrame:
     within = np.arange(int(counts.sum()), dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
     first = np.repeat(starts, counts)
     rows = np.repeat(np.cumsum(heights) - heights, counts) + first + within
-    big = frames[0] if len(frames) == 1 else pl.concat(frames, how="diagonal_relaxed")
+    # One chunk: a gather across thousands of small chunks costs more than the copy.
+    try:
+        big = pl.concat(frames, how="diagonal", rechunk=True)
+    except pl.exceptions.SchemaError:  # a column fastexcel typed other than text
+        big = pl.concat(frames, how="diagonal_relaxed", rechunk=True)
     picked = big.select(pl.col(h).cast(pl.Utf8) for h in headers)
     return picked[pl.Series(rows, dtype=pl.Int64)].with_columns(
         pl.Series(ROW, first + within + 1, dtype=pl.Int32),

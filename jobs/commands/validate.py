@@ -129,7 +129,7 @@ def validate_command(
 
     arrivals = {p: arrival_time(p, **({"timezone": timezone} if timezone else {})) for p in files}
     try:
-        results = validate_files(files, registry=frame, period=period, received_at=arrivals)
+        results = validate_files(files, registry=frame, period=period, received_at=arrivals, keep_tables=False)
     except RectifyError as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:

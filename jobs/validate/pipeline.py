@@ -32,7 +32,8 @@ TIMINGS: dict[str, float] = {"read": 0.0, "prepare": 0.0, "translate": 0.0}  # s
 
 @dataclass
 class ValidatedReturn:
-    """The verdict on one file and, when readable, its typed tables (jobs.tables layouts)."""
+    """The verdict on one file and, when readable, its typed tables (jobs.tables layouts;
+    empty when the caller did not keep them, ``None`` when the file was unreadable)."""
 
     report: Report
     tables: dict[str, pl.DataFrame] | None
@@ -84,8 +85,9 @@ def validate_files(
     other_units_texts: pl.DataFrame | None = None,
     schema: Schema | None = None,
     limits: Any = None,
+    keep_tables: bool = True,
 ) -> list[ValidatedReturn]:
-    """Read and validate many returns in one GX run per sheet; one result per path, in order.
+    """Read and validate many returns in one GX run; one result per path, in order.
 
     Parameters
     ----------
@@ -102,6 +104,9 @@ def validate_files(
     limits
         ``jobs.preflight.Limits`` for received files (the office's ``[limits]``);
         default the built-in limits.
+    keep_tables
+        False when only the verdicts are wanted (``rectify validate``): splitting
+        the batch's typed frames into per-return tables is then skipped.
     """
     schema = schema or load_schema()
     paths = [Path(p) for p in paths]
@@ -121,7 +126,8 @@ def validate_files(
 
     summaries = {i for i, r in enumerate(raws) if not isinstance(r, BaseException) and is_summary_return(r, schema=schema)}
     readable = [(i, r) for i, r in enumerate(raws) if not isinstance(r, BaseException) and i not in summaries]
-    options = {"registry": registry, "period": period, "other_units_texts": other_units_texts, "schema": schema}
+    options = {"registry": registry, "period": period, "other_units_texts": other_units_texts, "schema": schema,
+               "keep_tables": keep_tables}
     try:
         results = validate_returns([r for _, r in readable], received_at=[arrivals[paths[i]] for i, _ in readable],
                                    **options)
@@ -166,6 +172,7 @@ def validate_returns(
     received_at: Sequence[dt.datetime | None] | None = None,
     other_units_texts: pl.DataFrame | None = None,
     schema: Schema | None = None,
+    keep_tables: bool = True,
 ) -> list[ValidatedReturn]:
     """Validate already-read returns (``RawReturn``) together; see :func:`validate_files`."""
     schema = schema or load_schema()
@@ -202,7 +209,7 @@ def validate_returns(
     positions = gx.failing_positions(frames, checks)
     started = time.perf_counter()
     found = translate(frames, checks, positions, locs=locs, schema=schema)
-    results = _results(numbered, frames, found, where, schema=schema)
+    results = _results(numbered, frames, found, where, schema=schema, keep_tables=keep_tables)
     TIMINGS["translate"] += time.perf_counter() - started
     return results
 
@@ -238,12 +245,13 @@ def _results(
     where: Mapping[int, dict[str, dict[str, int]]],
     *,
     schema: Schema,
+    keep_tables: bool = True,
 ) -> list[ValidatedReturn]:
     info = frames["info"]
     units = info.select(RID, pl.col("unit_code").alias("unit"), pl.col("period"))
     per_return = {r[RID]: r for r in info.select(RID, "unit_code", "period", "raw__period", "report_type")
                   .iter_rows(named=True)}
-    tables = _tables(frames, units, schema=schema)
+    tables = _tables(frames, units, schema=schema) if keep_tables else {}
     counts = {
         sheet.key: dict(frames[sheet.key].group_by(RID).len().iter_rows()) for sheet in schema.sheets
     }
@@ -274,7 +282,7 @@ def _results(
             "n_warnings": len(report.warnings),
         }
         own = tables.get(rid, {})
-        full = {s.key: own[s.key] if s.key in own else empty[s.key] for s in schema.sheets}
+        full = {s.key: own[s.key] if s.key in own else empty[s.key] for s in schema.sheets} if keep_tables else {}
         kind = meta.get("report_type") or (schema.default_report_type if meta else None)
         out.append(ValidatedReturn(report=report, tables=full, content_hash="", report_type=kind))
     return out

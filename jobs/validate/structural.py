@@ -73,9 +73,11 @@ def locations(ret: Any, *, schema: Schema) -> dict[str, dict[str, int]]:
     for key, src in ret.sheets.items():
         sheet = schema.sheet(key)
         names, by_fold = _lookup(sheet)
-        index = {_canonical(k, names, by_fold): v for k, v in (src.col_index or {}).items()}
+        # the reader already names columns and items by the schema: fold only strays
+        index = {k if k in names else _canonical(k, names, by_fold): v for k, v in (src.col_index or {}).items()}
         if sheet.layout == "keyvalue":
-            items = {_canonical(i, names, by_fold) for i in src.frame.get_column("_item").cast(pl.Utf8).to_list()}
+            items = {i if i in names else _canonical(i, names, by_fold)
+                     for i in src.frame.get_column("_item").cast(pl.Utf8).to_list()}
             value_col = next(iter(index.values()), 1)
             out[key] = {c.name: index.get(c.name, value_col) for c in sheet.columns if c.name in items}
         else:
