@@ -74,7 +74,7 @@ class _PlainProof:
     left to the reader, as before).
     """
 
-    __slots__ = ("limits", "tiers", "first", "whole", "offset", "since_cell", "since_gt", "rows")
+    __slots__ = ("first", "limits", "offset", "rows", "since_cell", "since_gt", "tiers", "whole")
 
     def __init__(self, limits: Limits, *, whole: bool) -> None:
         self.limits, self.whole = limits, whole

@@ -241,8 +241,48 @@ def big_shared_strings(chunks: Iterator[bytes], limits: Limits) -> set[int]:
     return big
 
 
+# Returns made from one template share their package parts byte for byte: what
+# was read from the same small part is reused (results only; failures recur).
+_READ: dict[tuple[str, str, bytes], tuple] = {}
+_READ_MAX, _READ_PART_MAX = 512, 64 * 1024
+
+
+def _remembered(kind: str, base: str, chunks: Iterator[bytes], read: Callable[[Iterator[bytes]], list]) -> list:
+    if not (isinstance(chunks, tuple) and len(chunks) == 1 and len(chunks[0]) <= _READ_PART_MAX):
+        return read(chunks)
+    key = (kind, base, chunks[0])
+    found = _READ.get(key)
+    if found is None:
+        found = tuple(read(chunks))
+        if len(_READ) >= _READ_MAX:
+            _READ.clear()
+        _READ[key] = found
+    return list(found)
+
+
+def sheet_entries(chunks: Iterator[bytes], *, part: str) -> list[tuple[str, str, str]]:
+    """``(name, state, relationship id)`` of every ``<sheet>`` of a workbook part."""
+
+    def read(chunks: Iterator[bytes]) -> list[tuple[str, str, str]]:
+        entries: list[tuple[str, str, str]] = []
+
+        def start(name: str, attrs: dict[str, str]) -> None:
+            if local_name(name) == "sheet":
+                rid = next((v for k, v in attrs.items() if k == "id" or k.endswith(":id")), "")  # local name "id"
+                entries.append((attrs.get("name", ""), attrs.get("state", "visible"), rid))
+
+        parse(chunks, start, part=part)
+        return entries
+
+    return _remembered("workbook", "", chunks, read)
+
+
 def relationships(chunks: Iterator[bytes], base: str, *, part: str) -> list[tuple[str, str, str]]:
     """``(id, type, resolved target)`` of a .rels part; targets resolved against ``base``."""
+    return _remembered("rels", base, chunks, lambda c: _relationships(c, base, part=part))
+
+
+def _relationships(chunks: Iterator[bytes], base: str, *, part: str) -> list[tuple[str, str, str]]:
     rels: list[tuple[str, str, str]] = []
 
     # posixpath.join(base, target) for a relative target, without its per-call checks.

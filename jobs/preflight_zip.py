@@ -30,9 +30,9 @@ from jobs.preflight_xml import (
     SheetScanner,
     ZipScan,
     big_shared_strings,
-    local_name,
     parse,
     relationships,
+    sheet_entries,
 )
 
 if TYPE_CHECKING:
@@ -369,16 +369,8 @@ def _workbook_sheets(stream: Callable[[str], Iterator[bytes]], main: str, names:
     rels_part = posixpath.join(base, "_rels", posixpath.basename(main) + ".rels")
     targets = {rid: target for rid, _t, target in relationships(stream(rels_part), base, part=rels_part)} \
         if rels_part in names else {}
-    entries: list[tuple[str, str, str]] = []
-
-    def start(name: str, attrs: dict[str, str]) -> None:
-        if local_name(name) == "sheet":
-            rid = next((v for k, v in attrs.items() if k == "id" or k.endswith(":id")), "")  # local name "id"
-            entries.append((attrs.get("name", ""), attrs.get("state", "visible"), rid))
-
-    parse(stream(main), start, part=main)
     sheets: dict[str, str] = {}
-    for sheet, state, rid in entries:
+    for sheet, state, rid in sheet_entries(stream(main), part=main):
         found.sheet_names.append(sheet)
         if state in ("hidden", "veryHidden"):
             found.hidden_sheets.append(sheet)  # the reader warns, naming the schema sheet

@@ -591,3 +591,20 @@ def test_ole_inspected_once_agrees_with_the_separate_readers(tmp_path):
         assert inspect_ole(path.read_bytes(), max_bytes=cap) == (ole_entry_names(path, max_bytes=cap),
                                                                    workbook_info(path, max_bytes=cap))
 
+
+
+def test_parts_read_once_per_content_are_reused_as_copies(good):
+    from jobs.preflight_xml import relationships, sheet_entries
+
+    with zipfile.ZipFile(good) as zf:
+        rels, workbook = zf.read("xl/_rels/workbook.xml.rels"), zf.read("xl/workbook.xml")
+    first = relationships((rels,), "xl", part="a.rels")
+    first.append(("junk", "", ""))
+    assert relationships((rels,), "xl", part="b.rels") == relationships(iter([rels]), "xl", part="c.rels") == first[:-1]
+    assert relationships((rels,), "", part="d.rels") != first[:-1]  # resolved against its own base
+    names = [name for name, _state, _rid in sheet_entries((workbook,), part="wb.xml")]
+    assert names == ["基本信息", "整改台账", "专项整治", "制度建设", "责任追究", "个人整改"]
+    broken = workbook[:-20]
+    for part in ("one.xml", "two.xml"):  # failures are not remembered: each names its own part
+        with pytest.raises(UnreadableFile, match=part):
+            sheet_entries((broken,), part=part)
