@@ -208,7 +208,8 @@ def preflight(path: str | Path, *, limits: Limits | None = None) -> Preflight:
         size = path.stat().st_size
         with path.open("rb") as fp:
             # Within the size limit the whole file is read once; every later step works on these bytes.
-            data = fp.read(int(limits.max_file_mb * _MB) + 1) if size <= limits.max_file_mb * _MB else fp.read(4096)
+            # (read(n) allocates n bytes up front: ask for the size stat gave, never the limit)
+            data = fp.read(size) if size <= limits.max_file_mb * _MB else fp.read(4096)
     except OSError as exc:
         msg = f"文件无法打开（{exc.strerror or type(exc).__name__}），请重新报送"
         raise UnreadableFile(msg) from exc

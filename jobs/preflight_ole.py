@@ -200,14 +200,14 @@ def _workbook_info(container: _Container) -> WorkbookInfo | None:
     started = False
     # One record at a time without slicing bodies: an .xls holds a record per cell.
     # A record cut by the end of the stream keeps what is there (``size``).
-    pair = _PAIR.unpack_from
+    pair, cells, watched = _PAIR.unpack_from, _CELL_RECORDS, _WATCHED_RECORDS  # locals: a record per cell
     pos, end = 0, len(stream)
     # Streams are padded with zeros, which read as empty records of type 0: stop there.
     padding = len(stream.rstrip(b"\0"))
     while pos + 4 <= end and pos < padding:
         kind, length = pair(stream, pos)
         body, pos = pos + 4, pos + 4 + length
-        if kind in _CELL_RECORDS:
+        if kind in cells:
             if length >= 4 and body + 4 <= end:
                 row, col = pair(stream, body)
                 if row >= rows:
@@ -215,7 +215,7 @@ def _workbook_info(container: _Container) -> WorkbookInfo | None:
                 if col >= cols:
                     cols = col + 1
             continue
-        if kind not in _WATCHED_RECORDS:
+        if kind not in watched:
             continue
         size = min(pos, end) - body
         if kind in _MULTI_CELL_RECORDS:
