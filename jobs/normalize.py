@@ -203,9 +203,8 @@ def clean_expr(col: str | pl.Expr) -> pl.Expr:
 
 def clean_cell_expr(col: str | pl.Expr) -> pl.Expr:
     """Vectorised :func:`clean_cell`: :func:`clean_expr`, and a real Excel date cell shortened to its date."""
-    text = clean_expr(col)
-    midnight = text.str.len_bytes().eq(19) & text.str.contains(_MIDNIGHT.pattern)
-    return _named(pl.when(midnight).then(text.str.slice(0, 10)).otherwise(text), col)
+    # One anchored replace: it gives up at the first character of ordinary text.
+    return _named(clean_expr(col).str.replace(r"^([0-9]{4}-[0-9]{2}-[0-9]{2}) 00:00:00$", "${1}"), col)
 
 
 def _folded(col: str | pl.Expr) -> pl.Expr:

@@ -32,9 +32,9 @@ def text_hash(keys: pl.Series) -> pl.Series:
     sha1, 20 hex digits: the same fingerprint as ``jobs.intake.copy_fingerprint``
     (which the store keeps), so stored texts and this batch compare.
     """
-    uniq = keys.drop_nulls().unique().to_list()
-    table = {k: hashlib.sha1(k.encode("utf-8")).hexdigest()[:20] for k in uniq}
-    return keys.replace_strict(table, default=None, return_dtype=pl.Utf8)
+    uniq = keys.drop_nulls().unique()
+    hashes = pl.Series([hashlib.sha1(k.encode("utf-8")).hexdigest()[:20] for k in uniq.to_list()], dtype=pl.Utf8)
+    return keys.replace_strict(uniq, hashes, default=None, return_dtype=pl.Utf8)
 
 
 def _checked(schema: Schema) -> list[tuple[str, str, str, int]]:
