@@ -12,6 +12,7 @@ ever executed: macros and external links are noted and ignored.
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,6 +69,9 @@ class Limits:
                 raise ValueError(msg)
             values[key] = number
         return cls(**values)
+
+
+_DEFAULT_LIMITS = Limits()
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,13 +206,13 @@ def preflight(path: str | Path, *, limits: Limits | None = None) -> Preflight:
         With a Chinese reason: not a workbook (naming what it looks like),
         encrypted, corrupt, a zip bomb, or over a limit.
     """
-    limits = limits or Limits()
+    limits = limits or _DEFAULT_LIMITS
     path = Path(path)
     try:
-        size = path.stat().st_size
-        with path.open("rb") as fp:
+        with open(path, "rb") as fp:  # one open and fstat instead of stat + open
+            size = os.fstat(fp.fileno()).st_size
             # Within the size limit the whole file is read once; every later step works on these bytes.
-            # (read(n) allocates n bytes up front: ask for the size stat gave, never the limit)
+            # (read(n) allocates n bytes up front: ask for the size fstat gave, never the limit)
             data = fp.read(size) if size <= limits.max_file_mb * _MB else fp.read(4096)
     except OSError as exc:
         msg = f"文件无法打开（{exc.strerror or type(exc).__name__}），请重新报送"
