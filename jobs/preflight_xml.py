@@ -244,7 +244,7 @@ def big_shared_strings(chunks: Iterator[bytes], limits: Limits) -> set[int]:
 # Returns made from one template share their package parts byte for byte: what
 # was read from the same small part is reused (results only; failures recur).
 _READ: dict[tuple[str, str, bytes], tuple] = {}
-_READ_MAX, _READ_PART_MAX = 512, 64 * 1024
+_READ_MAX, _READ_PART_MAX = 256, 64 * 1024
 
 
 def _remembered(kind: str, base: str, chunks: Iterator[bytes], read: Callable[[Iterator[bytes]], list]) -> list:

@@ -608,3 +608,14 @@ def test_parts_read_once_per_content_are_reused_as_copies(good):
     for part in ("one.xml", "two.xml"):  # failures are not remembered: each names its own part
         with pytest.raises(UnreadableFile, match=part):
             sheet_entries((broken,), part=part)
+
+
+def test_verified_parts_are_reused_only_for_the_same_bytes_size_and_checksum(tmp_path, good):
+    honest = H.write_raw_zip(tmp_path / "honest.xlsx", H._entries_of(good))
+    assert preflight(honest).kind == "xlsx"  # every part verified once, then remembered
+    for field, change in (("crc", lambda e: setattr(e, "crc", e.crc ^ 1)),
+                          ("size", lambda e: setattr(e, "size", e.size - 1))):
+        entries = H._entries_of(good)
+        change(next(e for e in entries if e.name == "xl/styles.xml"))
+        reason = _reject(H.write_raw_zip(tmp_path / f"{field}.xlsx", entries))
+        assert "校验失败" in reason or "比其声明的大小更多" in reason
