@@ -43,10 +43,10 @@ class AsRead:
         wanted = [(n, p) for n, p in zip(self.names, self.positions, strict=True) if n in required]
         if not wanted:
             return False
-        columns = self.frame.get_columns()  # Series calls: no query plan per sheet
-        if not any(columns[p].null_count() for _, p in wanted):
+        # Series calls on the required columns only: no query plan per sheet
+        if not any(self.frame.to_series(p).null_count() for _, p in wanted):
             return False  # the usual case
-        body = zip(*(columns[p].slice(self.start).to_list() for p in self.positions), strict=True)
+        body = zip(*(self.frame.to_series(p).slice(self.start).to_list() for p in self.positions), strict=True)
         holes = [self.positions.index(p) for _, p in wanted]
         return any(any(row[i] is None for i in holes) and any(v is not None for v in row) for row in body)
 
