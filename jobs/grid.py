@@ -17,6 +17,30 @@ import numpy as np
 import polars as pl
 
 ROW = "_row"
+_KV_SCHEMA = {"_item": pl.Utf8, "_value": pl.Utf8, ROW: pl.Int32}
+
+
+@dataclass(frozen=True)
+class KeyValues:
+    """A key/value sheet (基本信息, 责任追究) as read: item names (schema names where
+    recognised), cleaned values and Excel rows, as plain lists; a batch becomes one
+    frame at once (:func:`key_values_frame`) instead of three Series per sheet."""
+
+    items: tuple[str | None, ...]
+    values: tuple[str | None, ...]
+    rows: tuple[int, ...]
+
+    def frame(self) -> pl.DataFrame:
+        """``_item, _value, _row`` of this sheet alone."""
+        return key_values_frame([self])
+
+
+def key_values_frame(sheets: Sequence[KeyValues]) -> pl.DataFrame:
+    """``_item, _value, _row`` of many key/value sheets, one after the other."""
+    items = [i for s in sheets for i in s.items]
+    values = [v for s in sheets for v in s.values]
+    rows = [r for s in sheets for r in s.rows]
+    return pl.DataFrame({"_item": items, "_value": values, ROW: rows}, schema=_KV_SCHEMA)
 
 
 @dataclass(frozen=True)

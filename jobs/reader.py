@@ -27,7 +27,7 @@ import polars as pl
 
 from jobs.errors import UnreadableFile
 from jobs.findings import Finding, make_finding
-from jobs.grid import AsRead
+from jobs.grid import AsRead, KeyValues
 from jobs.normalize import clean_column
 from jobs.schema import Schema, Sheet, load_schema
 from jobs.text import fold_key
@@ -66,13 +66,14 @@ class RawSheet:
     ``data`` is that frame, or for a table sheet read with
     ``read_return(clean=False)`` the grid as read (:class:`jobs.grid.AsRead`),
     which the validator stacks a batch at a time; ``frame`` builds the table
-    from it on first use (text as read, every row kept).
+    from it on first use (text as read, every row kept). Key/value sheets hold
+    :class:`jobs.grid.KeyValues` (plain lists), for the same reason.
     """
 
     key: str
     name: str
     source_name: str
-    data: pl.DataFrame | AsRead
+    data: pl.DataFrame | AsRead | KeyValues
     col_index: dict[str, int]
     missing_columns: list[str]
     header_row: int | None = None  # 1-based Excel row of the header, if found
@@ -84,7 +85,9 @@ class RawSheet:
 
     @cached_property
     def frame(self) -> pl.DataFrame:
-        return self.data.table() if isinstance(self.data, AsRead) else self.data
+        if isinstance(self.data, AsRead):
+            return self.data.table()
+        return self.data.frame() if isinstance(self.data, KeyValues) else self.data
 
 
 @dataclass
@@ -355,10 +358,9 @@ def _read_as_read(grid: _Grid, sheet: Sheet) -> tuple[pl.DataFrame | AsRead, dic
     return data, {n: grid.absolute[found[n]] for n in names}, missing, header + 1
 
 
-def _read_keyvalue(grid: _Grid, sheet: Sheet) -> tuple[pl.DataFrame, dict[str, int], list[str], int | None]:
+def _read_keyvalue(grid: _Grid, sheet: Sheet) -> tuple[KeyValues, dict[str, int], list[str], int | None]:
     key_h, value_h = sheet.key_header or "", sheet.value_header or ""
     items, headers, _ = _folded_names(sheet)
-    kv_schema = {"_item": pl.Utf8, "_value": pl.Utf8, "_row": pl.Int32}
     header, mapping = _header_row(grid, set(headers))
     key_pos, value_pos = mapping.get(fold_key(key_h)), mapping.get(fold_key(value_h))
     if key_pos is None and grid.columns:
@@ -372,17 +374,14 @@ def _read_keyvalue(grid: _Grid, sheet: Sheet) -> tuple[pl.DataFrame, dict[str, i
     missing = [h for h, pos in ((key_h, key_pos), (value_h, value_pos)) if pos is None]
     header_row = None if header is None else header + 1
     if key_pos is None or value_pos is None:
-        return pl.DataFrame(schema=kv_schema), {}, missing, header_row
+        return KeyValues((), (), ()), {}, missing, header_row
     (raw_items, values), rows = _body(grid, [key_pos, value_pos], 0 if header is None else header + 1)
     names = set(items.values())
     canonical = [v if v is None or v in names else items.get(fold_key(v), v) for v in raw_items]
-    frame = pl.Series("_item", canonical, dtype=pl.Utf8).to_frame().hstack(
-        [pl.Series("_value", values, dtype=pl.Utf8), pl.Series("_row", rows, dtype=pl.Int32)]
-    )
     value_abs = grid.absolute[value_pos]
     col_index = {key_h: grid.absolute[key_pos], value_h: value_abs}
     col_index.update({item: value_abs for item in canonical if item is not None})
-    return frame, col_index, missing, header_row
+    return KeyValues(tuple(canonical), tuple(values), tuple(rows)), col_index, missing, header_row
 
 
 def _needs_error_texts(raw: RawSheet, sheet: Sheet) -> bool:
@@ -391,6 +390,8 @@ def _needs_error_texts(raw: RawSheet, sheet: Sheet) -> bool:
     required = _folded_names(sheet)[2]
     if isinstance(raw.data, AsRead):
         return raw.data.has_holes(required)
+    if isinstance(raw.data, KeyValues):
+        return any(v is None and i in required for i, v in zip(raw.data.items, raw.data.values, strict=True))
     frame = raw.frame
     if frame.is_empty():
         return False

@@ -56,3 +56,35 @@ def test_holes_are_required_nulls_in_rows_holding_something():
     assert not template.has_holes(frozenset({"未知"}))
     titled = AsRead(TITLED, 3, ("序号", "问题", "状态"), (2, 3, 0))
     assert not titled.has_holes(frozenset({"序号", "问题", "状态"}))  # the title rows above do not count
+
+
+def test_key_values_stack_like_frames(schema):
+    """A batch of key/value sheets as plain lists stacks exactly as the same sheets as frames."""
+    from dataclasses import dataclass
+
+    from jobs.grid import KeyValues, key_values_frame
+    from jobs.validate.typing import stack_keyvalue
+
+    @dataclass
+    class Src:
+        data: object
+
+        @property
+        def frame(self) -> pl.DataFrame:
+            return self.data.frame() if isinstance(self.data, KeyValues) else self.data
+
+    @dataclass
+    class Ret:
+        sheets: dict
+
+    sheets = [
+        KeyValues(("单位代码", "单位名称", "报送期", "单位代码"), ("110000", "北京市", "2015-02", "999"), (2, 3, 4, 9)),
+        KeyValues((), (), ()),
+        KeyValues(("报 送 期", "未知项", None), ("2015年2月", "x", "y"), (5, 6, 7)),
+    ]
+    as_lists = [(i, Ret({"info": Src(kv)})) for i, kv in enumerate(sheets)]
+    as_frames = [(i, Ret({"info": Src(kv.frame())})) for i, kv in enumerate(sheets)]
+    info = schema.sheet("info")
+    assert_frame_equal(stack_keyvalue(as_lists, info), stack_keyvalue(as_frames, info))
+    assert_frame_equal(key_values_frame(sheets), pl.concat([kv.frame() for kv in sheets]))
+    assert key_values_frame(sheets)["_row"].dtype == pl.Int32

@@ -19,6 +19,7 @@ from jobs.findings import Finding, make_finding
 from jobs.normalize import parse_int
 from jobs.rollup.federation import SUMMARY_SCHEMA, summary_report_type
 from jobs.rollup.vocab import Vocab, load_vocab
+from jobs.grid import KeyValues
 from jobs.schema import Schema, load_schema
 from jobs.text import clean_text, fold_key
 
@@ -271,13 +272,19 @@ def is_summary_return(raw: Any, *, schema: Schema | None = None) -> bool:
     """Whether a read return (:class:`jobs.reader.RawReturn`) says 报表类型 = 汇总."""
     schema = schema or load_schema()
     info = getattr(raw, "sheets", {}).get("info")
-    if info is None or "_item" not in info.frame.columns:
+    if info is None:
         return False
+    data = getattr(info, "data", None)
+    if isinstance(data, KeyValues):  # the reader's plain lists: no frame needed
+        items, values = data.items, data.values
+    elif "_item" not in info.frame.columns:
+        return False
+    else:
+        items, values = info.frame.get_column("_item").to_list(), info.frame.get_column("_value").to_list()
     item = schema.sheet("info").columns[[c.key for c in schema.sheet("info").columns].index("report_type")].name
     wanted = fold_key(summary_report_type(schema))
     # A plain scan of the few key/value rows: a filter expression per return
     # costs more than the whole check (it runs on every received file).
-    items, values = info.frame.get_column("_item").to_list(), info.frame.get_column("_value").to_list()
     return any(i == item and v is not None and fold_key(v) == wanted for i, v in zip(items, values, strict=True))
 
 

@@ -13,6 +13,7 @@ from typing import Any
 import polars as pl
 
 from jobs.findings import Finding, make_finding
+from jobs.grid import KeyValues
 from jobs.schema import Schema, Sheet
 from jobs.text import fold_key
 
@@ -76,8 +77,9 @@ def locations(ret: Any, *, schema: Schema) -> dict[str, dict[str, int]]:
         # the reader already names columns and items by the schema: fold only strays
         index = {k if k in names else _canonical(k, names, by_fold): v for k, v in (src.col_index or {}).items()}
         if sheet.layout == "keyvalue":
-            items = {i if i in names else _canonical(i, names, by_fold)
-                     for i in src.frame.get_column("_item").cast(pl.Utf8).to_list()}
+            data = getattr(src, "data", None)
+            listed = data.items if isinstance(data, KeyValues) else src.frame.get_column("_item").cast(pl.Utf8).to_list()
+            items = {i if i in names else _canonical(i, names, by_fold) for i in listed}
             value_col = next(iter(index.values()), 1)
             out[key] = {c.name: index.get(c.name, value_col) for c in sheet.columns if c.name in items}
         else:

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from jobs.grid import AsRead
+from jobs.grid import AsRead, KeyValues, key_values_frame
 from jobs.grid import stack as stack_grids
 from jobs.normalize import clean_cell_expr, date_expr, int_expr
 from jobs.schema import Column, Schema, Sheet
@@ -145,15 +145,23 @@ def stack_keyvalue(returns: Sequence[tuple[int, Any]], sheet: Sheet) -> pl.DataF
     Items are matched by folded name; a repeated item keeps its first row.
     """
     by_fold = {fold_key(c.name): c.key for c in sheet.columns}
-    parts, tags, heights = [], [], []
+    frames, frame_rids, lists, list_rids = [], [], [], []
     for rid, ret in returns:
         src = ret.sheets.get(sheet.key)
         if src is None:
             continue
-        frame = src.frame
-        parts.append(frame if frame.columns == ["_item", "_value", "_row"] else frame.select("_item", "_value", "_row"))
-        tags.append(rid)
-        heights.append(src.frame.height)
+        data = getattr(src, "data", None)
+        if isinstance(data, KeyValues):  # the reader's plain lists: one frame for the batch
+            lists.append(data)
+            list_rids.append(rid)
+        else:
+            frame = src.frame
+            frames.append(frame if frame.columns == ["_item", "_value", "_row"] else frame.select("_item", "_value", "_row"))
+            frame_rids.append(rid)
+    parts, tags, heights = [], [*list_rids, *frame_rids], [len(kv.items) for kv in lists] + [f.height for f in frames]
+    if lists:
+        parts.append(key_values_frame(lists))
+    parts += frames
     keys = [c.key for c in sheet.columns]
     out_schema = {RID: pl.Int32(), **{raw(k): pl.Utf8() for k in keys}, **{row_of(k): pl.Int32() for k in keys}}
     if not parts:
