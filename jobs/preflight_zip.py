@@ -116,7 +116,7 @@ def _directory(data: bytes) -> tuple[int, list[_Entry]] | None:
     return count, entries
 
 
-def _inflate_whole(data: bytes, info: _Entry | zipfile.ZipInfo) -> bytes | None:
+def _inflate_whole(data: bytes, info: _Entry | zipfile.ZipInfo, *, remember: bool = True) -> bytes | None:
     """The entry's bytes in one call into a buffer of its declared size.
 
     libdeflate fails rather than write past the buffer, so a size that lies
@@ -137,7 +137,8 @@ def _inflate_whole(data: bytes, info: _Entry | zipfile.ZipInfo) -> bytes | None:
     # Returns made from one template share parts (styles, theme, rels) byte for
     # byte: the same compressed bytes, size and checksum verify the same way.
     key = (raw, size, info.CRC, info.compress_type)
-    out = _VERIFIED.get(key) if size <= _VERIFIED_PART_MAX else None
+    remember = remember and size <= _VERIFIED_PART_MAX
+    out = _VERIFIED.get(key) if remember else None
     if out is not None:
         return out
     if info.compress_type == zipfile.ZIP_DEFLATED:
@@ -153,7 +154,7 @@ def _inflate_whole(data: bytes, info: _Entry | zipfile.ZipInfo) -> bytes | None:
         return None
     if len(out) != size or deflate.crc32(out) != info.CRC:
         return None
-    if size <= _VERIFIED_PART_MAX:
+    if remember:
         if len(_VERIFIED) >= _VERIFIED_MAX:
             _VERIFIED.clear()
         _VERIFIED[key] = out
@@ -304,14 +305,14 @@ def scan_zip(path: Path, limits: Limits, *, data: bytes | None = None) -> ZipSca
             budget[0] -= len(chunk)
             yield chunk
 
-    def read_whole(name: str) -> bytes | None:
+    def read_whole(name: str, *, shared: bool = True) -> bytes | None:
         """A first pass in one call (counted like ``stream``); ``None`` leaves the entry to ``stream``."""
         if name in whole:
             return whole[name]
         info = by_name[name]
         if name in done or info.file_size > budget[0]:
             return None
-        out = _inflate_whole(data, info)
+        out = _inflate_whole(data, info, remember=shared)
         if out is not None:
             done.add(name)
             budget[0] -= len(out)
@@ -319,12 +320,12 @@ def scan_zip(path: Path, limits: Limits, *, data: bytes | None = None) -> ZipSca
                 whole[name] = out
         return out
 
-    def xml(name: str) -> Iterator[bytes] | tuple[bytes]:
+    def xml(name: str, *, shared: bool = True) -> Iterator[bytes] | tuple[bytes]:
         # The whole bytes when the stream would have yielded them as one chunk:
         # expat's token bound and the chunked checks then see the same pieces.
         info = by_name[name]
         if info.file_size <= _CHUNK and info.compress_size <= _CHUNK:
-            out = read_whole(name)
+            out = read_whole(name, shared=shared)
             if out is not None:
                 return (out,)
         return stream(name)
@@ -360,11 +361,12 @@ def scan_zip(path: Path, limits: Limits, *, data: bytes | None = None) -> ZipSca
     if external:
         found.warnings.append("含外部链接（引用其他文件的数据），已忽略外部链接，仅读取文件中保存的数值")
     big: set[int] = set()
-    if strings and not strings_are_short(checked_string_counts(xml(strings), by_name[strings].file_size), limits):
+    if strings and not strings_are_short(checked_string_counts(xml(strings, shared=False), by_name[strings].file_size),
+                                         limits):
         big = big_shared_strings(xml(strings), limits)
     for part, sheet in sheets.items():
         if not big:
-            body = read_whole(part)
+            body = read_whole(part, shared=False)  # sheets are each return's own
             if sheet_is_plain(stream(part) if body is None else body, limits):
                 continue
         scanner = SheetScanner(sheet, limits, big, found)

@@ -485,7 +485,7 @@ def test_one_call_inflate_agrees_with_the_stream(varied, monkeypatch):
     import jobs.preflight_zip as pz
 
     whole = [_outcome(p) for p in varied]
-    monkeypatch.setattr(pz, "_inflate_whole", lambda *_a: None)
+    monkeypatch.setattr(pz, "_inflate_whole", lambda *_a, **_k: None)
     assert [_outcome(p) for p in varied] == whole
     reasons = [o for o in whole if isinstance(o, str)]
     assert any("比其声明的大小更多" in r for r in reasons)
