@@ -68,7 +68,7 @@ class AsRead:
         if not wanted:
             return False
         # Series calls on the required columns only: no query plan per sheet
-        if not any(self.frame.to_series(p).null_count() for _, p in wanted):
+        if not any(self.frame.to_series(p).slice(self.start).null_count() for _, p in wanted):
             return False  # the usual case
         body = zip(*(self.frame.to_series(p).slice(self.start).to_list() for p in self.positions), strict=True)
         holes = [self.positions.index(p) for _, p in wanted]

@@ -18,7 +18,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,16 @@ from jobs.findings import Finding, make_finding
 from jobs.grid import AsRead, KeyValues
 from jobs.normalize import clean_column
 from jobs.schema import Schema, Sheet, load_schema
-from jobs.text import fold_key
+from jobs.text import fold_key as _fold_key
+
+def fold_key(value: str | None) -> str:
+    """``jobs.text.fold_key``, cached for short text: the same sheet names, headers
+    and items recur in every return (long cell text is folded, not kept)."""
+    return _fold_short(value) if value is not None and len(value) <= 64 else _fold_key(value)
+
+
+_fold_short = lru_cache(maxsize=8192)(_fold_key)
+
 
 # The header is looked for among the first rows only: templates put at most a
 # title and a few notes above it.
