@@ -69,9 +69,9 @@ class _PlainProof:
     """The fast proof over consecutive pieces of one sheet (no piece splits a tag).
 
     Sound with respect to :class:`jobs.preflight_xml.SheetScanner`: ``feed``
-    keeps returning true only if the exact scan finds no formula, no cell over the character
-    limit, no extent over the limits and no over-long token (well-formedness is
-    left to the reader, as before).
+    keeps returning true only if the exact scan finds no formula, no cell over
+    the character limit, no extent over the limits and no over-long token
+    (well-formedness is left to the reader, as before).
     """
 
     __slots__ = ("first", "limits", "offset", "rows", "since_cell", "since_gt", "tiers", "whole")

@@ -1,12 +1,14 @@
 """Bounded inspection of an OOXML (zip) workbook before any Excel reader sees it.
 
-Everything here works on the zip directory and on our own streaming inflate:
-declared sizes and ratios are checked before a byte is inflated; then every
-entry is inflated in small chunks while counting the real output (a crafted
-zip can declare small sizes and still inflate to gigabytes in a reader that
-trusts the stream), and the XML parts that matter are fed to expat as they
-stream: sheet extents, uncached formulas, oversized cells. No DTDs are
-accepted (OOXML never has one), so entity tricks are refused outright.
+Everything here works on the zip directory and on our own inflate: declared
+sizes and ratios are checked before a byte is inflated; then every entry is
+inflated while counting the real output (a crafted zip can declare small
+sizes and still inflate to gigabytes in a reader that trusts the stream) —
+ordinary parts in one libdeflate call into a buffer of their declared size,
+large or damaged ones in small chunks, which give the exact reason — and the
+XML parts that matter are checked: sheet extents, uncached formulas,
+oversized cells (a byte-level proof for plain sheets, expat for the rest). No
+DTDs are accepted (OOXML never has one), so entity tricks are refused outright.
 """
 
 from __future__ import annotations
