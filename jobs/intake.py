@@ -147,18 +147,26 @@ class BatchResult:
 def stack_results(results: Sequence[Any], *, schema: Schema | None = None) -> BatchResult:
     """Move the results' tables into one frame per sheet key and hash their texts (see :class:`BatchResult`)."""
     schema = schema or load_schema()
+    tables = _stack_tables(results, schema=schema)
+    readable = [r.tables is not None for r in results]
+    units = [r.report.unit for r in results]
+    texts = stacked_text_hashes(tables, units=units, schema=schema)
+    for r in results:
+        try:
+            r.tables = None  # sent back once, stacked
+        except AttributeError:  # a frozen result (a validator double): keep it, only bigger to pickle
+            pass
+    return BatchResult(results=list(results), readable=readable, tables=tables, texts=texts)
+
+
+def _stack_tables(results: Sequence[Any], *, schema: Schema) -> dict[str, pl.DataFrame]:
     tables: dict[str, pl.DataFrame] = {}
     for key in table_keys(schema=schema):
         frame = stack_frames({i: r.tables.get(key) for i, r in enumerate(results) if r.tables},
                              table_schema(key, schema=schema))  # fmt: skip
         if frame is not None:
             tables[key] = frame
-    readable = [r.tables is not None for r in results]
-    units = [r.report.unit for r in results]
-    texts = stacked_text_hashes(tables, units=units, schema=schema)
-    for r in results:
-        r.tables = None
-    return BatchResult(results=list(results), readable=readable, tables=tables, texts=texts)
+    return tables
 
 
 def stacked_text_hashes(
@@ -207,12 +215,7 @@ def stacked_text_hashes(
 def batch_text_hashes(results: Sequence[Any], *, schema: Schema | None = None) -> list[pl.DataFrame | None]:
     """:func:`jobs.intake.text_hashes` of every result at once (same rows, same order; ``None`` if unreadable)."""
     schema = schema or load_schema()
-    tables: dict[str, pl.DataFrame] = {}
-    for key in table_keys(schema=schema):
-        frame = stack_frames({i: r.tables.get(key) for i, r in enumerate(results) if r.tables},
-                             table_schema(key, schema=schema))  # fmt: skip
-        if frame is not None:
-            tables[key] = frame
+    tables = _stack_tables(results, schema=schema)
     texts = stacked_text_hashes(tables, units=[r.report.unit for r in results], schema=schema)
     parts = texts.partition_by(STACK_INDEX, as_dict=True, maintain_order=True, include_key=False)
     empty = pl.DataFrame(schema=TEXT_SCHEMA)
