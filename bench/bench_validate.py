@@ -11,6 +11,10 @@ Measures, on the same generated returns in one run and pinned to one core:
 Reproduce::
 
     .venv/bin/python -m bench.run validate --n 500            # target: ratio <= 3 at --n 5000
+    make bench                                                # --n 5000, then the national run
+
+Returns are generated once into bench/.cache/validate-n<N>-...; the result
+is also written to bench/results/validate-latest.json.
 """
 
 from __future__ import annotations
@@ -21,9 +25,10 @@ import os
 import resource
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
+
+from bench.harness import CACHE, RESULTS, git_revision
 
 ROOT = Path(__file__).resolve().parent.parent
 ONE_CORE = {"POLARS_MAX_THREADS": "1", "RAYON_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
@@ -106,7 +111,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     if args.inner:
         _inner(args.inner, args.period)
         return {}
-    folder = args.dir or Path(tempfile.mkdtemp(prefix="bench-validate-"))
+    folder = args.dir or CACHE / f"validate-n{args.n}-s{args.seed}-{args.period}"
     paths = generate(folder, n=args.n, period=args.period, seed=args.seed)
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {0})
@@ -132,7 +137,12 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         "translate_s": share["translate"],
         "inner_total_s": share["total"],
     }
-    print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in result.items()}, indent=1))
+    shown = {k: round(v, 3) if isinstance(v, float) else v for k, v in result.items()}
+    print(json.dumps(shown, indent=1))
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "validate-latest.json").write_text(
+        json.dumps({"git": git_revision(), "target_ratio_max": 3.0, **shown}, indent=1), encoding="utf-8"
+    )
     return result
 
 
