@@ -32,6 +32,7 @@ from jobs.normalize import clean_column
 from jobs.schema import Schema, Sheet, load_schema
 from jobs.text import fold_key as _fold_key
 
+
 def fold_key(value: str | None) -> str:
     """``jobs.text.fold_key``, cached for short text: the same sheet names, headers
     and items recur in every return (long cell text is folded, not kept)."""

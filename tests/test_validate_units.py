@@ -16,7 +16,15 @@ from jobs.findings import make_finding
 from jobs.schema import DEFAULT_SCHEMA, parse_schema
 from jobs.validate import copies, facts, suites
 from jobs.validate.translate import cut_cascades
-from jobs.validate.typing import RID, ROW, copy_key_expr_py, parse_period_expr, stack_keyvalue, stack_table, type_columns
+from jobs.validate.typing import (
+    RID,
+    ROW,
+    copy_key_expr_py,
+    parse_period_expr,
+    stack_keyvalue,
+    stack_table,
+    type_columns,
+)
 
 
 @dataclass

@@ -16,10 +16,10 @@ import polars as pl
 from jobs.errors import RectifyError, UnreadableFile
 from jobs.excel_safe import inert
 from jobs.findings import Finding, make_finding
+from jobs.grid import KeyValues
 from jobs.normalize import parse_int
 from jobs.rollup.federation import SUMMARY_SCHEMA, summary_report_type
 from jobs.rollup.vocab import Vocab, load_vocab
-from jobs.grid import KeyValues
 from jobs.schema import Schema, load_schema
 from jobs.text import clean_text, fold_key
 

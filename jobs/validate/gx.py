@@ -11,10 +11,10 @@ with ``result_format=COMPLETE`` on the default RangeIndex, so
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 import threading
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
