@@ -10,6 +10,7 @@ import click
 from jobs.commands._parallel import check_parallel, intake_runtime, parallel_options
 from jobs.commands.home import fail, home_option, open_home, period_option
 from jobs.errors import RectifyError
+from jobs.home import DEFAULT_CONFIG
 from jobs.intake import IngestResult, expand_paths, ingest_paths
 from jobs.registry import RegistryError
 
@@ -92,7 +93,7 @@ def ingest_command(
     """
     check_parallel(executor_kind, address)  # type: ignore[arg-type]
     target = open_home(home)
-    size = int(batch_size or target.config.limits.get("batch_size", 200))
+    size = int(batch_size or target.config.limits.get("batch_size", DEFAULT_CONFIG["limits"]["batch_size"]))
     try:
         with intake_runtime(
             n_files=len(expand_paths(paths)), batch_size=size, workers=workers,

@@ -14,7 +14,7 @@ from jobs.commands._parallel import check_parallel, intake_runtime, parallel_opt
 from jobs.commands.home import fail, home_option, open_home, period_option
 from jobs.commands.report import output_lines, step
 from jobs.errors import RectifyError
-from jobs.home import Home
+from jobs.home import DEFAULT_CONFIG, Home
 from jobs.registry import RegistryError
 
 if TYPE_CHECKING:
@@ -150,7 +150,7 @@ def run_command(
             from jobs.intake import expand_paths
 
             n_files = len(expand_paths([inbox]))
-            size = int(target.config.limits.get("batch_size", 200))
+            size = int(target.config.limits.get("batch_size", DEFAULT_CONFIG["limits"]["batch_size"]))
             runtime = intake_runtime(
                 n_files=n_files, batch_size=size, workers=workers, executor_kind=executor_kind,  # type: ignore[arg-type]
                 address=address, quiet=quiet,
