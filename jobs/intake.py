@@ -308,17 +308,24 @@ def issue_receipt(home: Home, outcome: FileOutcome, *, period: str) -> Path:
     Format from config ``receipts.format`` (``xlsx`` or ``html``); written
     temp + rename so a unit never gets half a receipt.
     """
+    return issue_receipts(home, [outcome], period=period)[0]
+
+
+def issue_receipts(home: Home, outcomes: Sequence[FileOutcome], *, period: str) -> list[Path]:
+    """:func:`issue_receipt` for many recorded files, their verdicts read from the ledger at once."""
     from jobs.receipts import write_receipt
 
-    report = home.store.report(outcome.submission_id)
-    sha = outcome.submission_id.rsplit("-", 1)[-1]
     fmt = home.config.receipts.get("format", "xlsx")
-    path = receipt_path(home, period=period, unit=report.unit, file_name=report.file, sha256=sha, ext=fmt)
-    if path.exists():
-        return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # per process and thread: a watch and a run may issue the same receipt at once
-    tmp = path.with_name(f".tmp-{os.getpid()}-{threading.get_ident()}-{path.name}")  # keeps the suffix
-    write_receipt(report, tmp, fmt=fmt)
-    tmp.replace(path)
-    return path
+    reports = home.store.reports([o.submission_id for o in outcomes])
+    paths = []
+    for outcome, report in zip(outcomes, reports, strict=True):
+        sha = outcome.submission_id.rsplit("-", 1)[-1]
+        path = receipt_path(home, period=period, unit=report.unit, file_name=report.file, sha256=sha, ext=fmt)
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # per process and thread: a watch and a run may issue the same receipt at once
+            tmp = path.with_name(f".tmp-{os.getpid()}-{threading.get_ident()}-{path.name}")  # keeps the suffix
+            write_receipt(report, tmp, fmt=fmt)
+            tmp.replace(path)
+        paths.append(path)
+    return paths

@@ -45,7 +45,7 @@ from jobs.intake import (
     Validator,
     arrival_times,
     expand_paths,
-    issue_receipt,
+    issue_receipts,
     read_validate_batch,
     stack_results,
 )
@@ -163,12 +163,12 @@ def ingest_with_executor(
         outcomes = [prep.outcomes[p] for p in prep.batch if p in prep.outcomes]
         todo = [o for o in outcomes if o.submission_id is not None] if receipts else []
         if todo and executor.shares_files:
-            # receipts (~40 ms each) are written by the workers from the committed
+            # receipts are written by the workers from the committed
             # ledger, so this process, the one writer, does not cap throughput
             pending_receipts.append((todo, executor.submit(receipt_job, todo, context=(str(home.root), period))))
-        else:
-            for outcome in todo:
-                outcome.receipt = issue_receipt(home, outcome, period=period)
+        elif todo:
+            for outcome, path in zip(todo, issue_receipts(home, todo, period=period), strict=True):
+                outcome.receipt = path
         result.files.extend(outcomes)
         if progress is not None:
             progress.advance(len(prep.batch))
@@ -191,7 +191,7 @@ def receipt_job(context: tuple[str, str], outcomes: Sequence[FileOutcome]) -> li
     """Write the receipts of recorded files (from the ledger); ``context`` is ``(home root, period)``."""
     root, period = context
     home = Home(root)
-    return [issue_receipt(home, outcome, period=period) for outcome in outcomes]
+    return issue_receipts(home, outcomes, period=period)
 
 
 def _prepare(

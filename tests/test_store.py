@@ -296,3 +296,20 @@ def test_cleanup_reads_the_batch_journal_not_the_tables(store, tmp_path):
     assert all(p.exists() for p in parquet) and stray.exists()
     assert not list((store.root / "pending").iterdir())
     assert store.load_tables(PERIOD)["ledger"].height == 1
+
+
+def test_reports_of_a_batch_equal_each_report(store, tmp_path):
+    """Receipts read a batch's verdicts at once: same reports, same order, findings in their order."""
+    arrivals = _mixed_batch(store, tmp_path)
+    for arrival in arrivals[:3]:
+        arrival.report.findings.append(make_finding("bad-date", sheet="整改台账", row=4, col_index=7, value="x"))
+    outcomes = store.write_batch(PERIOD, arrivals, ingested_at=T0)
+    ids = [o.submission_id for o in outcomes][::-1]
+    together = store.reports(ids)
+    assert [r.to_dict() for r in together] == [store.report(i).to_dict() for i in ids]
+    by_file = {r.file: r.codes() for r in together}
+    assert set(by_file) == {a.file_name for a in arrivals}
+    assert by_file["b2.xlsx"] == ["empty-ledger", "bad-date"]
+    assert by_file["b1.xlsx"] == by_file["b3.xlsx"] == ["bad-date"] and by_file["t1.xlsx"] == []
+    with pytest.raises(KeyError):
+        store.reports([ids[0], "nope"])

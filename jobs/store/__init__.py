@@ -306,20 +306,37 @@ class Store:
 
     def report(self, submission_id: str) -> Report:
         """Rebuild a submission's verdict from the ledger (e.g. to re-issue a lost receipt)."""
+        return self.reports([submission_id])[0]
+
+    def reports(self, submission_ids: Sequence[str]) -> list[Report]:
+        """:meth:`report` of many submissions, in order, with one connection and two queries
+        per 500 (receipts are issued a batch at a time; one by one cost ~1.4 ms each)."""
+        heads: dict[str, tuple] = {}
+        found: dict[str, list[Finding]] = {sid: [] for sid in submission_ids}
         with self._reading() as conn:
-            row = conn.execute(
-                "SELECT file_name, unit, period FROM submissions WHERE submission_id=?", (submission_id,)
-            ).fetchone()
-        if row is None:
-            msg = f"no submission {submission_id!r}"
+            for start in range(0, len(submission_ids), 500):
+                chunk = list(submission_ids[start : start + 500])
+                marks = ",".join("?" * len(chunk))
+                for sid, *head in conn.execute(
+                    f"SELECT submission_id, file_name, unit, period FROM submissions WHERE submission_id IN ({marks})",
+                    chunk,
+                ):
+                    heads[sid] = tuple(head)
+                for sid, code, severity, message, sheet, row, column, cell in conn.execute(
+                    'SELECT submission_id, code, severity, message, sheet, "row", "column", cell FROM findings '
+                    f"WHERE submission_id IN ({marks}) ORDER BY submission_id, seq",
+                    chunk,
+                ):
+                    found[sid].append(Finding(code=code, severity=severity, message=message, sheet=sheet,
+                                              row=row, column=column, cell=cell))  # fmt: skip
+        missing = [sid for sid in submission_ids if sid not in heads]
+        if missing:
+            msg = f"no submission {missing[0]!r}"
             raise KeyError(msg)
-        found = self.findings([submission_id]).sort("seq")
-        findings = [
-            Finding(code=r["code"], severity=r["severity"], message=r["message"], sheet=r["sheet"],
-                    row=r["row"], column=r["column"], cell=r["cell"])
-            for r in found.iter_rows(named=True)
-        ]  # fmt: skip
-        return Report(file=row[0], unit=row[1], period=row[2], findings=findings)
+        return [
+            Report(file=heads[sid][0], unit=heads[sid][1], period=heads[sid][2], findings=found[sid])
+            for sid in submission_ids
+        ]
 
     def texts(
         self, period: str, *, hashes: Iterable[str] | None = None, exclude_units: Iterable[str] = ()
