@@ -78,7 +78,7 @@ _WS_CHARS = "".join(chr(cp) for cp in WS_CODEPOINTS)
 
 # A real Excel date cell read as text: "2015-01-15 00:00:00". Midnight adds
 # nothing, and the bare date is what the clerk sees in Excel.
-_MIDNIGHT = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2} 00:00:00$")
+_MIDNIGHT = re.compile(r"^([0-9]{4}-[0-9]{2}-[0-9]{2}) 00:00:00$")
 
 
 def clean_cell(value: str | None) -> str | None:
@@ -204,7 +204,7 @@ def clean_expr(col: str | pl.Expr) -> pl.Expr:
 def clean_cell_expr(col: str | pl.Expr) -> pl.Expr:
     """Vectorised :func:`clean_cell`: :func:`clean_expr`, and a real Excel date cell shortened to its date."""
     # One anchored replace: it gives up at the first character of ordinary text.
-    return _named(clean_expr(col).str.replace(r"^([0-9]{4}-[0-9]{2}-[0-9]{2}) 00:00:00$", "${1}"), col)
+    return _named(clean_expr(col).str.replace(_MIDNIGHT.pattern, "${1}"), col)
 
 
 def _folded(col: str | pl.Expr) -> pl.Expr:

@@ -149,16 +149,8 @@ def _needs_error_texts(raw: RawSheet, sheet: Sheet) -> bool:
         return raw.data.has_holes(required)
     if isinstance(raw.data, KeyValues):
         return any(v is None and i in required for i, v in zip(raw.data.items, raw.data.values, strict=True))
-    frame = raw.frame
-    if frame.is_empty():
-        return False
-    if sheet.layout == "keyvalue":
-        values = frame.get_column("_value")
-        if not values.null_count():
-            return False
-        items = frame.get_column("_item").to_list()
-        return any(v is None and i in required for i, v in zip(items, values.to_list(), strict=True))
-    return any(s.null_count() for s in frame.get_columns() if s.name in required)
+    # a table read and cleaned sheet by sheet (read_return(clean=True))
+    return any(s.null_count() for s in raw.frame.get_columns() if s.name in required)
 
 
 def _read_sheet(book: fastexcel.ExcelReader, source_name: str, sheet: Sheet, *, with_errors: bool,

@@ -231,34 +231,37 @@ def _folded_names(sheet: Sheet) -> tuple[dict[str, str], frozenset[str], frozens
     return hit[1], hit[2], hit[3]
 
 
-def _read_table(grid: _Grid, sheet: Sheet) -> tuple[pl.DataFrame, dict[str, int], list[str], int | None]:
+def _columns(sheet: Sheet, mapping: dict[str, int]) -> tuple[list[str], list[int], list[str]]:
+    """The schema headers found (in schema order), their grid positions, and the headers missing."""
     wanted = _folded_names(sheet)[0]
-    header, mapping = _header_row(grid, set(wanted))
     found = {wanted[f]: pos for f, pos in mapping.items()}
     names = [c.name for c in sheet.columns if c.name in found]
     missing = [c.name for c in sheet.columns if c.name not in found]
+    return names, [found[n] for n in names], missing
+
+
+def _read_table(grid: _Grid, sheet: Sheet) -> tuple[pl.DataFrame, dict[str, int], list[str], int | None]:
+    header, mapping = _header_row(grid, set(_folded_names(sheet)[0]))
+    names, positions, missing = _columns(sheet, mapping)
     if header is None:
         return pl.DataFrame(schema={"_row": pl.Int32}), {}, missing, None
-    frame = _table_frame(grid, names, [found[n] for n in names], header + 1)
-    col_index = {n: grid.absolute[found[n]] for n in names}
-    return frame, col_index, missing, header + 1
+    frame = _table_frame(grid, names, positions, header + 1)
+    return frame, {n: grid.absolute[p] for n, p in zip(names, positions, strict=True)}, missing, header + 1
 
 
 def _read_as_read(grid: _Grid, sheet: Sheet) -> tuple[pl.DataFrame | AsRead, dict[str, int], list[str], int | None]:
     """``_read_table`` without building the table: the header is found, the grid kept as read."""
-    wanted = _folded_names(sheet)[0]
-    header, mapping = _header_row(grid, set(wanted))
-    if len(mapping) < len(wanted) and grid.frame.height > 1:
+    known = set(_folded_names(sheet)[0])
+    header, mapping = _header_row(grid, known)
+    if len(mapping) < len(known) and grid.frame.height > 1:
         # not every header in row 1: look further down, as _read_table does
         head = [s.to_list() for s in grid.frame.head(HEADER_SCAN_ROWS).get_columns()]
-        header, mapping = _header_row(_Grid(grid.absolute, head, grid.frame, grid.hidden), set(wanted))
-    found = {wanted[f]: pos for f, pos in mapping.items()}
-    names = [c.name for c in sheet.columns if c.name in found]
-    missing = [c.name for c in sheet.columns if c.name not in found]
+        header, mapping = _header_row(_Grid(grid.absolute, head, grid.frame, grid.hidden), known)
+    names, positions, missing = _columns(sheet, mapping)
     if header is None:
         return pl.DataFrame(schema={"_row": pl.Int32}), {}, missing, None
-    data = AsRead(grid.frame, header + 1, tuple(names), tuple(found[n] for n in names))
-    return data, {n: grid.absolute[found[n]] for n in names}, missing, header + 1
+    data = AsRead(grid.frame, header + 1, tuple(names), tuple(positions))
+    return data, {n: grid.absolute[p] for n, p in zip(names, positions, strict=True)}, missing, header + 1
 
 
 def _read_keyvalue(grid: _Grid, sheet: Sheet) -> tuple[KeyValues, dict[str, int], list[str], int | None]:

@@ -72,3 +72,21 @@ def test_generated_defects_are_all_found(tmp_path_factory, schema):
     assert problems == []
     # every injectable code came up at least once
     assert len(codes) >= 25, sorted(set(schema.findings) - codes)
+
+
+@pytest.mark.skipif(not (SAMPLES / "manifest.json").exists(), reason="no committed samples/")
+def test_verdicts_without_tables_are_the_same_verdicts():
+    """``keep_tables=False`` (rectify validate) skips the per-return tables and changes no verdict."""
+    from jobs.registry import load_registry
+    from jobs.validate import validate_files
+
+    manifest = json.loads((SAMPLES / "manifest.json").read_text(encoding="utf-8"))
+    entries = [e for e in manifest["files"] if e["period"] == "2015-02"][:30]
+    paths = [SAMPLES / e["path"] for e in entries]
+    arrival = {p: dt.datetime.fromisoformat(e["received_at"]) for p, e in zip(paths, entries, strict=True)}
+    options = {"registry": load_registry(SAMPLES / manifest["registry"]), "period": "2015-02", "received_at": arrival}
+    kept = validate_files(paths, **options)
+    lean = validate_files(paths, keep_tables=False, **options)
+    assert [r.report.to_dict() for r in lean] == [r.report.to_dict() for r in kept]
+    assert all(r.tables == {} for r in lean if r.tables is not None)
+    assert any(r.tables for r in kept) and any(r.tables is not None for r in lean)
