@@ -5,7 +5,8 @@ and cached; every check frame of the whole batch is validated in ONE run
 with ``result_format=COMPLETE`` on the default RangeIndex, so
 ``unexpected_index_list`` holds row positions we join back to Polars (see
 ``_Group`` for how checks of many frames share one expectation).
-``import great_expectations`` costs ~5 s: it happens on first use only.
+``import great_expectations`` costs ~3 s: it happens on first use only, with the
+modules GX imports but our checks never use deferred (``jobs.validate.deferred``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 
 import polars as pl
 
+from jobs.validate.deferred import deferred
 from jobs.validate.suites import Check, Cond
 
 _LOCK = threading.RLock()
@@ -35,8 +37,11 @@ def _gx() -> tuple[Any, Any]:
     with _LOCK:
         if "ctx" not in _STATE:
             started = time.perf_counter()
-            import great_expectations as gx
-            from great_expectations.data_context.types.base import ProgressBarsConfig
+            with deferred():  # scipy.stats and altair: imported by GX, never used by our checks
+                import great_expectations as gx
+                from great_expectations.data_context.types.base import (
+                    ProgressBarsConfig,
+                )
 
             ctx = gx.get_context(mode="ephemeral")
             ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
@@ -61,7 +66,7 @@ def _condition(cond: Cond | None) -> Any:
 def expectation(check: Check) -> Any:
     """The GX expectation for one check; ``meta.check`` carries the check id back."""
     gx, _ctx = _gx()
-    E = gx.expectations  # noqa: N806 - GX's own namespace
+    E = gx.expectations
     kw: dict[str, Any] = {"meta": {"check": check.id}}
     cond = _condition(check.when)
     if cond is not None:
