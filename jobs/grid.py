@@ -67,8 +67,11 @@ class AsRead:
         wanted = [(n, p) for n, p in zip(self.names, self.positions, strict=True) if n in required]
         if not wanted:
             return False
-        # Series calls on the required columns only: no query plan per sheet
-        if not any(self.frame.to_series(p).slice(self.start).null_count() for _, p in wanted):
+        # One null count for all columns (no query plan, one call). With the header
+        # in row 1 the whole grid is counted (its header cells are not null); a count
+        # that is too high only sends the sheet to the exact check below.
+        counts = (self.frame if self.start == 1 else self.frame.slice(self.start)).null_count().row(0)
+        if not any(counts[p] for _, p in wanted):
             return False  # the usual case
         body = zip(*(self.frame.to_series(p).slice(self.start).to_list() for p in self.positions), strict=True)
         holes = [self.positions.index(p) for _, p in wanted]

@@ -158,10 +158,12 @@ def _read_sheet(book: fastexcel.ExcelReader, source_name: str, sheet: Sheet, *, 
     if not clean and not with_errors and sheet.layout == "table":
         grid = _load_frame(book, source_name)
         data, col_index, missing, header = _read_as_read(grid, sheet)
+    elif sheet.layout == "keyvalue":
+        grid = _load_grid(book, source_name, with_errors=with_errors, frame=False)
+        data, col_index, missing, header = _read_keyvalue(grid, sheet)
     else:
         grid = _load_grid(book, source_name, with_errors=with_errors)
-        reader = _read_keyvalue if sheet.layout == "keyvalue" else _read_table
-        data, col_index, missing, header = reader(grid, sheet)
+        data, col_index, missing, header = _read_table(grid, sheet)
     return RawSheet(
         key=sheet.key,
         name=sheet.name,

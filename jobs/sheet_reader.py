@@ -11,8 +11,7 @@ leading empty rows), so grid index + 1 is the Excel row; the Excel column is
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Collection
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -69,18 +68,31 @@ def _reason(exc: BaseException) -> str:
     return REASON_CORRUPT
 
 
-@contextmanager
-def _fastexcel_guard() -> Iterator[None]:
-    """Turn anything fastexcel raises, Rust panics included, into ``UnreadableFile``."""
-    try:
-        yield
-    except (KeyboardInterrupt, SystemExit, GeneratorExit):
-        raise
-    except UnreadableFile:
-        raise
-    # pyo3_runtime.PanicException derives from BaseException.
-    except BaseException as exc:  # noqa: BLE001
+class _FastexcelGuard:
+    """Turn anything fastexcel raises, Rust panics included, into ``UnreadableFile``.
+
+    A plain class, not ``@contextmanager``: it is entered once per sheet, and a
+    generator-based manager costs several times more per use.
+    """
+
+    __slots__ = ()
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, _tb: Any) -> bool:
+        if kind is None or issubclass(kind, (KeyboardInterrupt, SystemExit, GeneratorExit, UnreadableFile)):
+            return False
+        # pyo3_runtime.PanicException derives from BaseException.
         raise UnreadableFile(_reason(exc)) from None
+
+
+_GUARD = _FastexcelGuard()
+
+
+def _fastexcel_guard() -> _FastexcelGuard:
+    """The context manager turning fastexcel's failures into ``UnreadableFile``."""
+    return _GUARD
 
 
 @dataclass
@@ -90,8 +102,9 @@ class _Grid:
 
     absolute: list[int]
     columns: list[list[str | None]]
-    frame: pl.DataFrame  # the same cells, uncleaned, for zero-copy reuse
+    frame: pl.DataFrame | None  # the same cells, uncleaned, for zero-copy reuse (None: lists only)
     hidden: bool
+    first: tuple[str | None, ...] = ()  # _load_frame: the first row (``columns`` is then unused)
 
     @property
     def height(self) -> int:
@@ -107,8 +120,10 @@ def _patch_errors(columns: list[list[str | None]], errors: Any) -> None:
             columns[col][row] = _EXCEL_ERRORS.get(match[1], f"#{match[1].upper()}")
 
 
-def _load_grid(book: fastexcel.ExcelReader, name: str, *, with_errors: bool) -> _Grid:
-    with _fastexcel_guard():
+def _load_grid(book: fastexcel.ExcelReader, name: str, *, with_errors: bool, frame: bool = True) -> _Grid:
+    """The sheet's cells as lists; ``frame=False`` skips the Polars frame (key/value
+    sheets: Arrow to Python lists costs less than building a frame first)."""
+    with _GUARD:
         sheet = book.load_sheet_by_name(name, header_row=None, dtypes="string", skip_rows=0)
         hidden = str(sheet.visible) != "visible"
         absolute = [c.absolute_index for c in sheet.selected_columns]
@@ -116,28 +131,31 @@ def _load_grid(book: fastexcel.ExcelReader, name: str, *, with_errors: bool) -> 
             batch, errors = sheet.to_arrow_with_errors()
             columns = [col.to_pylist() for col in batch.columns]
             _patch_errors(columns, errors)
-            frame = pl.DataFrame([pl.Series(f"c{i}", col, dtype=pl.Utf8) for i, col in enumerate(columns)])
-        else:
+            grid = pl.DataFrame([pl.Series(f"c{i}", col, dtype=pl.Utf8) for i, col in enumerate(columns)]) \
+                if frame else None
+        elif frame:
             # Returns are small frames: a Python pass over the cells costs less
             # than Polars expressions, which pay planning and a regex compile
             # per sheet. Cleaned columns that did not change reuse the Series.
-            frame = sheet.to_polars()
-            columns = [s.to_list() for s in frame.get_columns()]
-    return _Grid(absolute=absolute, columns=columns, frame=frame, hidden=hidden)
+            grid = sheet.to_polars()
+            columns = [s.to_list() for s in grid.get_columns()]
+        else:
+            grid = None
+            columns = [col.to_pylist() for col in sheet.to_arrow().columns]
+    return _Grid(absolute=absolute, columns=columns, frame=grid, hidden=hidden)
 
 
 def _load_frame(book: fastexcel.ExcelReader, name: str) -> _Grid:
-    """The sheet's cells as a frame; ``columns`` hold only its first row (where the header usually is)."""
-    with _fastexcel_guard():
+    """The sheet's cells as a frame, and its first row (where the header usually is)."""
+    with _GUARD:
         sheet = book.load_sheet_by_name(name, header_row=None, dtypes="string", skip_rows=0)
         hidden = str(sheet.visible) != "visible"
         absolute = [c.absolute_index for c in sheet.selected_columns]
         frame = sheet.to_polars()
-    columns = [[v] for v in frame.row(0)] if frame.height else []
-    return _Grid(absolute=absolute, columns=columns, frame=frame, hidden=hidden)
+    return _Grid(absolute=absolute, columns=[], frame=frame, hidden=hidden, first=frame.row(0) if frame.height else ())
 
 
-def _header_row(grid: _Grid, known: set[str]) -> tuple[int | None, dict[str, int]]:
+def _header_row(grid: _Grid, known: Collection[str]) -> tuple[int | None, dict[str, int]]:
     """The row holding the most known headers, and folded header -> grid column position."""
     # Header cells are short; long cells (descriptions) are never folded.
     longest = 3 * max(map(len, known)) + 8
@@ -249,19 +267,38 @@ def _read_table(grid: _Grid, sheet: Sheet) -> tuple[pl.DataFrame, dict[str, int]
     return frame, {n: grid.absolute[p] for n, p in zip(names, positions, strict=True)}, missing, header + 1
 
 
+# Returns made from one template share their header row: a first row holding
+# every header gives the same names and positions each time, so they are
+# remembered by (sheet, that row). Rows with long cells are not kept.
+_FIRST_ROWS: dict[tuple[int, tuple[str | None, ...]], tuple[Sheet, tuple[str, ...], tuple[int, ...]]] = {}
+_FIRST_ROWS_MAX, _FIRST_ROW_CELL_MAX = 1024, 256
+
+
 def _read_as_read(grid: _Grid, sheet: Sheet) -> tuple[pl.DataFrame | AsRead, dict[str, int], list[str], int | None]:
     """``_read_table`` without building the table: the header is found, the grid kept as read."""
-    known = set(_folded_names(sheet)[0])
-    header, mapping = _header_row(grid, known)
-    if len(mapping) < len(known) and grid.frame.height > 1:
-        # not every header in row 1: look further down, as _read_table does
-        head = [s.to_list() for s in grid.frame.head(HEADER_SCAN_ROWS).get_columns()]
-        header, mapping = _header_row(_Grid(grid.absolute, head, grid.frame, grid.hidden), known)
-    names, positions, missing = _columns(sheet, mapping)
+    first = grid.first
+    key = (id(sheet), first)
+    hit = _FIRST_ROWS.get(key)
+    if hit is not None and hit[0] is sheet:
+        names, positions, missing, header = hit[1], hit[2], [], 0
+    else:
+        known = _folded_names(sheet)[0]
+        header, mapping = _header_row(_Grid(grid.absolute, [[v] for v in first], grid.frame, grid.hidden), known)
+        if len(mapping) < len(known) and grid.frame.height > 1:
+            # not every header in row 1: look further down, as _read_table does
+            head = [s.to_list() for s in grid.frame.head(HEADER_SCAN_ROWS).get_columns()]
+            header, mapping = _header_row(_Grid(grid.absolute, head, grid.frame, grid.hidden), known)
+        found, positions, missing = _columns(sheet, mapping)
+        names, positions = tuple(found), tuple(positions)
+        if header == 0 and not missing and all(v is None or len(v) <= _FIRST_ROW_CELL_MAX for v in first):
+            if len(_FIRST_ROWS) >= _FIRST_ROWS_MAX:
+                _FIRST_ROWS.clear()
+            _FIRST_ROWS[key] = (sheet, names, positions)
     if header is None:
         return pl.DataFrame(schema={"_row": pl.Int32}), {}, missing, None
-    data = AsRead(grid.frame, header + 1, tuple(names), tuple(positions))
-    return data, {n: grid.absolute[p] for n, p in zip(names, positions, strict=True)}, missing, header + 1
+    absolute = grid.absolute
+    data = AsRead(grid.frame, header + 1, names, positions)
+    return data, {n: absolute[p] for n, p in zip(names, positions, strict=True)}, missing, header + 1
 
 
 def _read_keyvalue(grid: _Grid, sheet: Sheet) -> tuple[KeyValues, dict[str, int], list[str], int | None]:
