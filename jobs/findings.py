@@ -60,6 +60,10 @@ class Finding:
     column: str | None = None
     cell: str | None = None
     title: str = ""
+    # Position of the declared check that produced it (jobs.validate.translate),
+    # so intake can re-sort after redoing one check; internal: not compared,
+    # not serialised, not stored (None for other findings).
+    order: int | None = field(default=None, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         """The spec's JSON shape of a finding."""
@@ -83,6 +87,7 @@ def make_finding(
     col_index: int | None = None,
     cell: str | None = None,
     schema: Schema | None = None,
+    order: int | None = None,
     **params: Any,
 ) -> Finding:
     """Build a finding from its code, place and message parameters.
@@ -95,6 +100,8 @@ def make_finding(
         Sheet name, 1-based Excel row and column header of the place.
     col_index
         0-based column position in the source sheet, used to build ``cell``.
+    order
+        Position of the declared check producing it (internal, see ``Finding.order``).
     **params
         Fields for the message template (``value``, ``allowed``, ``reason`` ...).
     """
@@ -114,6 +121,7 @@ def make_finding(
         column=column,
         cell=cell,
         title=spec.title,
+        order=order,
     )
 
 

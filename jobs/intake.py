@@ -135,13 +135,16 @@ class BatchResult:
     (stored layout plus ``_i``, the result's index) and ``texts`` their
     copy-detection hashes (``_i`` + ``unit, sheet, row, column, hash``).
     Pickling ~3,000 small frames per batch cost ~0.9 ms per file; per-file
-    frame operations in the writer another ~2.4 ms.
+    frame operations in the writer another ~2.4 ms. ``copies`` is what copy
+    detection compared (:class:`jobs.validate.recheck.CopyState`), so the
+    writer can redo it with stored texts alone; None when unknown.
     """
 
     results: list[Any]
     readable: list[bool]
     tables: dict[str, pl.DataFrame]
     texts: pl.DataFrame
+    copies: Any = None
 
 
 def stack_results(results: Sequence[Any], *, schema: Schema | None = None) -> BatchResult:

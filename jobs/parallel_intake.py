@@ -50,6 +50,7 @@ from jobs.intake import (
     stack_results,
 )
 from jobs.progress import Progress
+from jobs.schema import load_schema
 from jobs.store import STACK_INDEX, TEXT_SCHEMA, Archived, Arrival, FaultHook, fault
 
 
@@ -94,16 +95,25 @@ def validate_job(
             here = {t: received_at[p] for t, p in zip(local, paths, strict=True)}
             return validate_job(context, (local, here))
     paths, received_at = job  # type: ignore[misc]
-    results = read_validate_batch(
-        list(paths),
-        registry=context.registry,
-        period=context.period,
-        received_at=received_at,
-        other_units_texts=context.other_units_texts,
-        validator=context.validator,
-        limits=context.limits,
-    )
-    return stack_results(results)
+    from jobs.validate.copies import collect_copies
+
+    with collect_copies() as calls:
+        results = read_validate_batch(
+            list(paths),
+            registry=context.registry,
+            period=context.period,
+            received_at=received_at,
+            other_units_texts=context.other_units_texts,
+            validator=context.validator,
+            limits=context.limits,
+        )
+    batch = stack_results(results)
+    if calls:
+        from jobs.validate.recheck import batch_copy_state
+
+        batch.copies = batch_copy_state(calls, results=batch.results, readable=batch.readable, texts=batch.texts,
+                                        schema=load_schema())  # fmt: skip
+    return batch
 
 
 def ingest_with_executor(
@@ -259,6 +269,13 @@ def _revalidate_if_stale(home: Home, prep: _Prepared, validated: BatchResult, *,
     )  # fmt: skip
     if copied.len() == 0:
         return validated
+    if validated.copies is not None:
+        from jobs.validate.recheck import recheck_copies
+
+        # Only copied-text findings can change: redone from the texts, no file read, no GX.
+        if recheck_copies(validated.results, validated.copies, stored=current, period=context.period,
+                          schema=load_schema()) is not None:  # fmt: skip
+            return validated
     elsewhere = {i for i, r in enumerate(validated.results) if r.report.period not in (None, context.period)}
     again = sorted(set(batch.filter(pl.col("hash").is_in(copied.implode()))[STACK_INDEX].to_list()) | elsewhere)
     paths, received = prep.job

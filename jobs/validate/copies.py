@@ -15,7 +15,10 @@ comparison, so it stays cheap at national scale.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 
 import polars as pl
 
@@ -107,27 +110,60 @@ def detect_copies(
 
     ``units`` has ``_rid, unit, period`` for every return of the batch;
     ``other_units_texts`` are stored texts of ``period`` (of every period in
-    the batch when ``period`` is None).
+    the batch when ``period`` is None). Inside :func:`collect_copies`, what
+    was compared is also recorded (see :class:`CopyCapture`).
     """
     long = long_texts(frames, schema=schema).join(units, on=RID, how="left")
-    found: list[tuple[int, str, str, int, str]] = []  # rid, sheet, key, row, other
+    inner = within_marks(long, locs=locs, schema=schema)
+    across = across_marks(long, other_units_texts=other_units_texts, period=period)
+    marks = pl.concat([inner, across.join(inner, on=MARK_KEY, how="anti")])
+    out = dict(frames)
+    for sheet_key, key, _header, _min in _checked(schema):
+        frame = out.get(sheet_key)
+        if frame is None:
+            continue
+        mark = marks.filter((pl.col("sheet") == sheet_key) & (pl.col("key") == key)).select(
+            RID, ROW, pl.col("other").alias(f"copy__{key}")
+        ).unique([RID, ROW], keep="first")
+        out[sheet_key] = frame.join(mark, on=[RID, ROW], how="left")
+    calls = _COLLECTING.get()
+    if calls is not None:
+        calls.append(_capture(out, long, units, locs, inner, marks, schema=schema))
+    return out
 
-    # Within one return, on different items.
+
+MARK_KEY = [RID, "sheet", "key", ROW]
+_MARK_SCHEMA = {RID: pl.Int32, "sheet": pl.Utf8, "key": pl.Utf8, ROW: pl.Int32, "other": pl.Utf8}
+
+
+def within_marks(
+    long: pl.DataFrame, *, locs: Mapping[str, Mapping[int, Mapping[str, int]]], schema: Schema
+) -> pl.DataFrame:
+    """Marks (``_rid, sheet, key, _row, other``) of texts repeated on different items of one return.
+
+    The first item carrying the text keeps it; every later item names it.
+    Stored texts never change these.
+    """
+    found: list[tuple[int, str, str, int, str]] = []
     long = long.with_columns(pl.struct("sheet", ROW).n_unique().over(RID, "hash").alias("_items"))
     inner = long.filter(pl.col("_items") > 1).sort(RID, "hash", "sheet", ROW, "column")
-    seen: set[tuple[int, str, str, int]] = set()
     for (rid, _h), group in inner.group_by(RID, "hash", maintain_order=True):
         rows = group.select("sheet", "key", "column", ROW).rows()
-        # The first item carrying the text keeps it; every later item repeats it.
         sheet_key, _k, header_o, row_o = rows[0]
         for sheet, key, _header, row in rows:
             if (sheet, row) == (sheet_key, row_o):
                 continue
             col = locs.get(sheet_key, {}).get(rid, {}).get(header_o)
             found.append((rid, sheet, key, row, "本表" + _cell(schema.sheet(sheet_key).name, col, row_o)))
-            seen.add((rid, sheet, key, row))
+    return pl.DataFrame(found, schema=_MARK_SCHEMA, orient="row")
 
-    # Across units of the same period.
+
+def across_marks(long: pl.DataFrame, *, other_units_texts: pl.DataFrame | None, period: str | None) -> pl.DataFrame:
+    """Marks (``_rid, sheet, key, _row, other``) of texts other units of the same period carry.
+
+    ``long`` is :func:`long_texts` with each return's ``unit`` and ``period``.
+    Every unit in a group is marked, naming the first other unit (sorted).
+    """
     batch = long.select("unit", "period", "hash", RID, "sheet", "key", ROW).filter(pl.col("unit").is_not_null())
     stored = (
         other_units_texts.select(pl.col("unit").cast(pl.Utf8), pl.col("hash").cast(pl.Utf8)).unique()
@@ -147,22 +183,89 @@ def detect_copies(
     shared = batch.join(groups, on=["period", "hash"], how="inner", nulls_equal=True).with_columns(
         pl.col("_units").list.set_difference(pl.concat_list(pl.col("unit"))).list.first().alias("_other")
     )
-    for rid, sheet, key, row, other in shared.select(RID, "sheet", "key", ROW, "_other").rows():
-        if (rid, sheet, key, row) not in seen and other is not None:
-            found.append((rid, sheet, key, row, f"单位“{other}”报送的内容"))
+    return shared.filter(pl.col("_other").is_not_null()).select(
+        pl.col(RID).cast(pl.Int32), "sheet", "key", pl.col(ROW).cast(pl.Int32),
+        pl.format("单位“{}”报送的内容", pl.col("_other")).alias("other"),
+    )
 
-    marks = pl.DataFrame(found, schema={RID: pl.Int32, "sheet": pl.Utf8, "key": pl.Utf8, ROW: pl.Int32,
-                                        "other": pl.Utf8}, orient="row")
-    out = dict(frames)
-    for sheet_key, key, _header, _min in _checked(schema):
-        frame = out.get(sheet_key)
-        if frame is None:
-            continue
-        mark = marks.filter((pl.col("sheet") == sheet_key) & (pl.col("key") == key)).select(
-            RID, ROW, pl.col("other").alias(f"copy__{key}")
-        ).unique([RID, ROW], keep="first")
-        out[sheet_key] = frame.join(mark, on=[RID, ROW], how="left")
-    return out
+
+@dataclass(frozen=True)
+class CopyCapture:
+    """What one :func:`detect_copies` call compared, so a writer can redo the cross-unit part alone.
+
+    ``texts``: ``_rid, check, _row, hash, _pos`` (``check`` indexes
+    :func:`checked_columns`; ``_pos`` is the row's place in the frame the
+    ``…:copy`` check ran on, the order its findings come in); ``units``:
+    ``_rid, unit, period`` as compared; ``places``: ``_rid, check, col``
+    (0-based source column, where the return has the column); ``marks``:
+    ``_rid, check, _row, other, inner`` (``inner``: a repeat within the return).
+    """
+
+    texts: pl.DataFrame
+    units: pl.DataFrame
+    places: pl.DataFrame
+    marks: pl.DataFrame
+
+
+_COLLECTING: ContextVar[list[CopyCapture] | None] = ContextVar("rectify_copy_captures", default=None)
+
+
+@contextmanager
+def collect_copies() -> Iterator[list[CopyCapture]]:
+    """Record a :class:`CopyCapture` of every :func:`detect_copies` call made inside (in call order)."""
+    calls: list[CopyCapture] = []
+    token = _COLLECTING.set(calls)
+    try:
+        yield calls
+    finally:
+        _COLLECTING.reset(token)
+
+
+def checked_columns(schema: Schema) -> list[tuple[str, str, str, int]]:
+    """(sheet key, column key, header, min length) of every copy-checked column, in schema order."""
+    return _checked(schema)
+
+
+def _capture(
+    frames: Mapping[str, pl.DataFrame],
+    long: pl.DataFrame,
+    units: pl.DataFrame,
+    locs: Mapping[str, Mapping[int, Mapping[str, int]]],
+    inner: pl.DataFrame,
+    marks: pl.DataFrame,
+    *,
+    schema: Schema,
+) -> CopyCapture:
+    checked = _checked(schema)
+    index = pl.DataFrame(
+        {"sheet": [c[0] for c in checked], "key": [c[1] for c in checked], "check": range(len(checked))},
+        schema={"sheet": pl.Utf8, "key": pl.Utf8, "check": pl.Int16},
+    )
+    positions = [
+        frames[sheet_key].select(RID, ROW).with_row_index("_pos").with_columns(pl.lit(sheet_key).alias("sheet"))
+        for sheet_key in dict.fromkeys(c[0] for c in checked)
+        if sheet_key in frames
+    ]
+    where = pl.concat(positions) if positions else pl.DataFrame(schema={"_pos": pl.UInt32, RID: pl.Int32,
+                                                                        ROW: pl.Int32, "sheet": pl.Utf8})
+    texts = long.join(index, on=["sheet", "key"]).join(where, on=["sheet", RID, ROW], how="left").select(
+        pl.col(RID).cast(pl.Int32), "check", pl.col(ROW).cast(pl.Int32), "hash", "_pos"
+    )
+    places = [
+        (rid, c, cols[header])
+        for c, (sheet_key, _key, header, _min) in enumerate(checked)
+        for rid, cols in locs.get(sheet_key, {}).items()
+        if header in cols
+    ]
+    inner_cells = inner.select(*MARK_KEY, pl.lit(True).alias("inner"))
+    return CopyCapture(
+        texts=texts,
+        units=units.select(pl.col(RID).cast(pl.Int32), pl.col("unit").cast(pl.Utf8), pl.col("period").cast(pl.Utf8)),
+        places=pl.DataFrame(places, schema={RID: pl.Int32, "check": pl.Int16, "col": pl.Int32}, orient="row"),
+        marks=marks.join(index, on=["sheet", "key"]).join(inner_cells, on=MARK_KEY, how="left").select(
+            RID, "check", ROW, "other", pl.col("inner").fill_null(False)
+        ),
+    )
 
 
 def copy_texts(tables: Mapping[str, pl.DataFrame], *, schema: Schema) -> pl.DataFrame:

@@ -1,0 +1,160 @@
+"""The writer's copy-only re-check gives exactly what validating again in full gives (issue #7)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+PERIOD = "2015-02"
+RECEIVED = datetime(2015, 2, 27, 16, 30)
+SHARED_FACTS = "对照检查中发现的会风文风问题已逐项整改，压缩会议四成，精简文件三成，节约经费八万元。"
+SHARED_MINDSET = "通过整改深刻认识到四风问题的根源在于宗旨意识淡薄，必须从思想上正本清源、固本培元。"
+
+
+def _edit(source: Path, target: Path, *, unit: str | None = None, period: str | None = None,
+          facts: dict[int, str] | None = None, mindset: dict[int, str] | None = None) -> None:  # fmt: skip
+    """``source`` re-labelled and with some 整改台账 见物/见思想 cells (by data row, 1-based) replaced."""
+    import openpyxl
+
+    wb = openpyxl.load_workbook(source)
+    for row in wb["基本信息"].iter_rows():
+        if unit and row[0].value == "单位代码":
+            row[1].value = unit
+        if period and row[0].value == "报送期":
+            row[1].value = period
+    ws = wb["整改台账"]
+    for header, texts in (("见物", facts or {}), ("见思想", mindset or {})):
+        cell = next((c for row in ws.iter_rows(max_row=6) for c in row if c.value == header), None)
+        for k, text in texts.items():
+            if cell is not None:
+                ws.cell(row=cell.row + k, column=cell.column).value = text
+    wb.save(target)
+
+
+@pytest.fixture(scope="module")
+def inbox(generated_samples, tmp_path_factory) -> tuple[Path, Path]:
+    """The period's generated returns (defects, messiness, .xls) plus returns sharing texts across batches.
+
+    Whole returns copied under other units (their defects travel with them, so
+    copy findings sit between other findings of the same columns), texts
+    shared by several units, a text repeated within a return, and a return
+    naming another period that carries shared texts. Returns (inbox, registry).
+    """
+    manifest = json.loads((generated_samples / "manifest.json").read_text(encoding="utf-8"))
+    files = [f for f in manifest["files"] if f["period"] == PERIOD]
+    missing = manifest["periods"][PERIOD]["missing_units"]
+    out = tmp_path_factory.mktemp("recheck_inbox")
+    for f in files:
+        shutil.copyfile(generated_samples / f["path"], out / f"m-{Path(f['path']).name}")
+    xlsx = [f for f in files if f["format"] == "xlsx" and not any(d["code"] == "unreadable-file" for d in f["defects"])]
+    # accepted returns (warnings at most): only their texts are stored for later batches
+    warned = [f for f in xlsx if f["defects"] and all(d["severity"] == "warning" for d in f["defects"])]
+    clean = [f for f in xlsx if not f["defects"] and not f["messiness"]]
+    src = [generated_samples / f["path"] for f in (*warned[:2], *clean[:4])]
+    extra = iter(missing + [f["unit"] for f in files])
+    # sorted names: "a-" before the originals ("m-"), "z-" after them
+    _edit(src[0], out / "a-copy-0.xlsx", unit=next(extra))
+    _edit(src[1], out / "z-copy-1.xlsx", unit=next(extra))
+    _edit(src[2], out / "z-copy-2.xlsx", unit=next(extra), facts={2: SHARED_FACTS})
+    _edit(src[3], out / "a-share-3.xlsx", unit=next(extra), facts={1: SHARED_FACTS}, mindset={1: SHARED_MINDSET})
+    _edit(src[4], out / "m-share-4.xlsx", facts={3: SHARED_FACTS, 1: SHARED_MINDSET})
+    _edit(src[5], out / "z-share-5.xlsx", unit=next(extra), mindset={2: SHARED_MINDSET, 4: SHARED_MINDSET})
+    _edit(src[5], out / "z-period-6.xlsx", unit=next(extra), period="2015-01", facts={1: SHARED_FACTS})
+    return out, generated_samples / "registry.xlsx"
+
+
+def _ingest(tmp: Path, inbox: Path, registry: Path, *, full: bool, monkeypatch) -> tuple[list, pl.DataFrame]:
+    import jobs.validate.recheck as recheck
+    from jobs.home import init_home
+    from jobs.intake import ingest_paths
+
+    calls: list[list[int] | None] = []
+    original = recheck.recheck_copies
+
+    def spy(*args, **kwargs):
+        if full:
+            calls.append(None)
+            return None  # the writer then validates again in full, as before issue #7
+        changed = original(*args, **kwargs)
+        calls.append(changed)
+        return changed
+
+    monkeypatch.setattr(recheck, "recheck_copies", spy)
+    home = init_home(tmp)
+    home.import_registry(registry, from_period=PERIOD)
+    result = ingest_paths(home, [inbox], period=PERIOD, received_at=RECEIVED, receipts=False, batch_size=4)
+    ids = [o.submission_id for o in result.files]
+    reports = [r.to_dict() for r in home.store.reports(ids)]
+    ledger = home.store.submissions(PERIOD).drop("ingested_at", "batch_id", strict=False).sort("submission_id")
+    monkeypatch.setattr(recheck, "recheck_copies", original)
+    return [reports, calls, result], ledger
+
+
+@pytest.mark.slow
+def test_copy_only_recheck_equals_full_revalidation(inbox, tmp_path, monkeypatch):
+    """Ingest in batches of 4 (copies cross batches): every report, finding order and message, and the
+    ledger are the same whether the writer redoes copy detection alone or validates again in full."""
+    folder, registry = inbox
+    (quick, calls, result), quick_ledger = _ingest(tmp_path / "quick", folder, registry, full=False,
+                                                   monkeypatch=monkeypatch)  # fmt: skip
+    (full, full_calls, _), full_ledger = _ingest(tmp_path / "full", folder, registry, full=True,
+                                                 monkeypatch=monkeypatch)  # fmt: skip
+    assert full_calls and all(c is None for c in full_calls)
+    changed = [c for c in calls if c]
+    assert calls and all(c is not None for c in calls)  # never fell back to validating in full
+    assert len(changed) >= 2  # stored texts changed reports in several batches
+    assert quick == full
+    assert_frame_equal(quick_ledger, full_ledger)
+    copied = [r for r in quick if any(f["code"] == "copied-text" for f in r["findings"])]
+    assert len(copied) >= 4
+    # a finding of another check between copy findings of one return: the order is the validator's
+    codes = [[f["code"] for f in r["findings"]] for r in copied]
+    assert any("copied-text" in c[: c.index(x)] and "copied-text" in c[c.index(x):]
+               for c in codes for x in c if x != "copied-text")  # fmt: skip
+    assert result.count("stored") == len(quick)
+
+
+@pytest.mark.slow
+def test_recheck_of_one_batch_equals_validating_it_with_the_stored_texts(inbox, tmp_path):
+    """One batch validated without stored texts, then re-checked copy-only, equals the batch validated
+    with every stored text of the period (reports and their order; other periods never compared)."""
+    import jobs.parallel_intake as parallel
+    from jobs.home import init_home
+    from jobs.intake import ingest_paths
+    from jobs.schema import load_schema
+    from jobs.validate.recheck import recheck_copies
+
+    folder, registry = inbox
+    names = sorted(p.name for p in folder.iterdir())
+    home = init_home(tmp_path / "home")
+    home.import_registry(registry, from_period=PERIOD)
+    first = [folder / n for n in names if n.startswith(("a-", "m-"))]
+    ingest_paths(home, first, period=PERIOD, received_at=RECEIVED, receipts=False, batch_size=50)
+    batch = tmp_path / "batch"
+    batch.mkdir()
+    for n in names:
+        if n.startswith("z-"):
+            shutil.copyfile(folder / n, batch / n)
+    context = parallel.BatchContext(registry=home.registry(PERIOD), period=PERIOD, other_units_texts=None,
+                                    limits=home.config.limits)  # fmt: skip
+    with home.lock():
+        prep = parallel._prepare(home, sorted(batch.iterdir()), period=PERIOD, received_at=RECEIVED, fault_hook=None)
+    validated = parallel.validate_job(context, prep.job)
+    assert validated.copies is not None
+    stored = home.store.texts(PERIOD)
+    before = [r.report.to_dict() for r in validated.results]
+    changed = recheck_copies(validated.results, validated.copies, stored=stored, period=PERIOD, schema=load_schema())
+    whole = parallel.validate_job(replace(context, other_units_texts=stored), prep.job)
+    after = [r.report.to_dict() for r in validated.results]
+    assert after == [r.report.to_dict() for r in whole.results]
+    assert changed == [i for i, (b, a) in enumerate(zip(before, after, strict=True)) if a != b]
+    assert len(changed) >= 3
+    period_b = [r for r in after if r["period"] == "2015-01"]
+    assert period_b and not any("copied-text" == f["code"] for r in period_b for f in r["findings"])
