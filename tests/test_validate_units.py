@@ -293,3 +293,25 @@ def test_warm_up_builds_every_suite_once(schema):
     built = len(gx._STATE["defs"])
     warm_up(schema=schema)
     assert len(gx._STATE["defs"]) == built >= 1
+
+
+def test_gx_set_checks_on_long_text_keep_their_verdicts():
+    """A value longer than every allowed value reaches GX as one stand-in: verdicts stay per value."""
+    from jobs.validate.gx import _distinct, failing_positions, plan
+    from jobs.validate.suites import Check
+
+    long_a = "甲" * 40
+    frame = pl.DataFrame({
+        "t": ["无", long_a, "同上。", None, "无" + long_a, long_a + "x", "略", "同上"],
+        "e": ["是", "否否否否否否否否否否", "否", "是x", None, "是", "否否", "否"],
+    })
+    base = {"code": "missing-field", "sheet": None, "header": None}
+    checks = {"f": [
+        Check(id="ph", frame="f", kind="not_in_set", column="t", value_set=("无", "略", "同上"), **base),
+        Check(id="enum", frame="f", kind="in_set", column="e", value_set=("是", "否"), **base),
+    ]}
+    found = failing_positions({"f": frame}, checks)
+    assert found == {"ph": [0, 6, 7], "enum": [1, 3, 6]}
+    # GX sees 无, 略, 同上, null and one stand-in for every longer text (同上。 included)
+    group = next(g for g in plan(checks) if g.head.kind == "not_in_set")
+    assert _distinct(group, {"f": frame}).height == 5

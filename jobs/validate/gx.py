@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import polars as pl
@@ -96,6 +97,7 @@ def expectation(check: Check) -> Any:
 _SEP = "\x1f"  # member index / value
 _ANY = "\x1e"  # member index: condition "is not null" holds
 _ALWAYS = "\x1d"  # member index: unconditional member of a conditional group
+_LONG = "\x1c"  # repeated: stands for every set-check value longer than the set's values
 
 
 @dataclass(frozen=True)
@@ -113,7 +115,10 @@ class _Group:
     - only distinct stacked rows reach GX: a row check's outcome depends on
       the row's values alone, so failures join back to every row carrying them.
       Nullness checks see a marker instead of the text (the outcome is the same,
-      and long texts would otherwise never repeat).
+      and long texts would otherwise never repeat). Likewise a set check's
+      stacked text longer than every allowed value cannot be in the set, so
+      GX sees one stand-in of that length (``_LONG * width``) for all of them:
+      the placeholder check reads every 见物/见思想, and free text never repeats.
     """
 
     name: str
@@ -131,6 +136,11 @@ class _Group:
     @property
     def conditional(self) -> bool:
         return any(c.when is not None for c in self.members)
+
+    @cached_property
+    def width(self) -> int:
+        """One character more than the longest stacked allowed value: a longer value is not in the set."""
+        return 1 + max((len(v) for v in self.expectation_check().value_set), default=0)
 
     @property
     def keys(self) -> list[str]:
@@ -194,7 +204,9 @@ def _member_exprs(group: _Group, i: int, frame: pl.DataFrame) -> list[pl.Expr]:
     col = pl.col(check.column)
     kind = check.kind
     if kind in ("in_set", "not_in_set"):
-        value = pl.when(col.is_not_null()).then(pl.format(f"{i}{_SEP}{{}}", col.cast(pl.Utf8)))
+        text = pl.format(f"{i}{_SEP}{{}}", col.cast(pl.Utf8))
+        long = pl.lit(_LONG * group.width, pl.Utf8)
+        value = pl.when(col.is_not_null()).then(pl.when(text.str.len_chars() < group.width).then(text).otherwise(long))
     elif kind in ("not_null", "null"):
         value = pl.when(col.is_not_null()).then(pl.lit("x"))
     elif kind == "between":
@@ -311,7 +323,13 @@ def failing_positions(frames: Mapping[str, pl.DataFrame], checks: Mapping[str, S
     TIMINGS["to_pandas"] += time.perf_counter() - started
     definition = _definition("checks", [g.expectation_check() for g in groups])
     started = time.perf_counter()
-    result = definition.run(batch_parameters={"dataframe": df}, result_format={"result_format": "COMPLETE"})
+    # ValidationDefinition.run would also serialise the result into the context's
+    # store (nobody reads it back): the validator it wraps is all we need.
+    from great_expectations.validator.v1_validator import Validator
+
+    validator = Validator(batch_definition=definition.batch_definition, batch_parameters={"dataframe": df},
+                          result_format={"result_format": "COMPLETE"})
+    result = validator.validate_expectation_suite(definition.suite)
     TIMINGS["run"] += time.perf_counter() - started
     out: dict[str, list[int]] = {}
     for res in result.results:
