@@ -21,7 +21,7 @@ from bench.corpus import PERIOD, list_returns, registry_path
 from bench.harness import emit
 from jobs.executors import make_executor
 from jobs.home import init_home
-from jobs.parallel_intake import ingest_with_executor
+from jobs.parallel_intake import WRITER_COUNTS, ingest_with_executor
 
 RECEIVED_AT = datetime(2015, 2, 27, 16, 30)
 
@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> None:
     emit({
         "files": len(result.files), "rows": rows, "seconds": seconds, "workers": workers,
         "stored": result.count("stored"), "rejected": result.rejected, "duplicate": result.count("duplicate"),
-        "failed": result.count("failed"), "home": str(args.home),
+        "failed": result.count("failed"), "home": str(args.home), **WRITER_COUNTS,
     })  # fmt: skip
 
 

@@ -54,6 +54,11 @@ from jobs.schema import load_schema
 from jobs.store import STACK_INDEX, TEXT_SCHEMA, Archived, Arrival, FaultHook, fault
 
 
+# What the writer did about stored copies, for the benchmark: batches whose
+# copy findings were redone from the texts, and batches validated again in full.
+WRITER_COUNTS: dict[str, int] = {"copy_rechecks": 0, "full_revalidations": 0}
+
+
 @dataclass(frozen=True)
 class BatchContext:
     """What every batch's validation needs; shipped to each worker once per run."""
@@ -275,7 +280,9 @@ def _revalidate_if_stale(home: Home, prep: _Prepared, validated: BatchResult, *,
         # Only copied-text findings can change: redone from the texts, no file read, no GX.
         if recheck_copies(validated.results, validated.copies, stored=current, period=context.period,
                           schema=load_schema()) is not None:  # fmt: skip
+            WRITER_COUNTS["copy_rechecks"] += 1
             return validated
+    WRITER_COUNTS["full_revalidations"] += 1
     elsewhere = {i for i, r in enumerate(validated.results) if r.report.period not in (None, context.period)}
     again = sorted(set(batch.filter(pl.col("hash").is_in(copied.implode()))[STACK_INDEX].to_list()) | elsewhere)
     paths, received = prep.job
