@@ -38,6 +38,9 @@ class ZipScan:
     uncached_total: int = 0
     hidden_sheets: list[str] = field(default_factory=list)
     sheet_names: list[str] = field(default_factory=list)
+    # A part named like a binary (.xlsb) workbook: a reader that sniffs the format
+    # from the bytes could open that instead of the checked XML, so it gets the path.
+    binary_workbook: bool = False
 
 
 _COLUMNS: dict[str, int] = {}

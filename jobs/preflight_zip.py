@@ -354,6 +354,7 @@ def scan_zip(path: Path, limits: Limits, *, data: bytes | None = None) -> ZipSca
     for name in names:  # one pass over the names (the set's order, as before, picks the strings part)
         lower = name.lower()
         macros = macros or lower.endswith("vbaproject.bin") or "/macrosheets/" in name
+        found.binary_workbook = found.binary_workbook or lower.endswith(("workbook.bin", "workbook.bin.rels"))
         external = external or "/externalLinks/" in f"/{name}"
         if strings is None and lower.rpartition("/")[2] == "sharedstrings.xml":
             strings = name

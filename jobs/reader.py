@@ -90,17 +90,27 @@ class RawReturn:
     unknown_cells: frozenset[str] = frozenset()
 
 
-def _open(path: Path, kind: str | None) -> tuple[fastexcel.ExcelReader, bool]:
+def _open(path: Path, kind: str | None, data: bytes | None = None) -> tuple[fastexcel.ExcelReader, bool]:
     """Open the workbook; returns the reader and whether its extension lies.
 
     calamine picks its parser by extension, so a workbook whose extension does
     not match its content (an .xlsx saved as .xls) is opened from its bytes,
     where calamine sniffs the format. With preflight's ``kind`` that is decided
     up front; without it, a failed open by path is retried by content once.
+    ``data`` (preflight's bytes) is opened first when given: cheaper than
+    reading the file again; a failure there is retried by path, so errors are
+    calamine's for the file's own format.
     """
-    family = {".xls": "xls", ".xlsx": "xlsx", ".xlsm": "xlsx"}.get(path.suffix.lower())
+    family = _FAMILY.get(path.suffix.lower())
     if kind is not None:
         lying = family != ("xls" if kind == "xls" else "xlsx")
+        if data is not None:
+            try:
+                with _fastexcel_guard():
+                    return fastexcel.read_excel(data), lying
+            except UnreadableFile:
+                if lying:
+                    raise
         with _fastexcel_guard():
             return (fastexcel.read_excel(path.read_bytes()) if lying else fastexcel.read_excel(str(path))), lying
     try:
@@ -116,14 +126,18 @@ def _open(path: Path, kind: str | None) -> tuple[fastexcel.ExcelReader, bool]:
             raise first from None
 
 
-def _preflight(path: Path, limits: Any = None) -> Any:
-    """``jobs.preflight.preflight(path)``: kind, notes, uncached formulas; ``None``
-    if that module is absent (it raises ``UnreadableFile`` itself)."""
+_FAMILY = {".xls": "xls", ".xlsx": "xlsx", ".xlsm": "xlsx"}
+
+
+def _preflight(path: Path, limits: Any = None) -> tuple[Any, bytes | None]:
+    """``jobs.preflight.preflight_read(path)``: kind, notes, uncached formulas, and
+    the file's bytes; ``(None, None)`` if that module is absent (it raises
+    ``UnreadableFile`` itself)."""
     try:
-        from jobs.preflight import preflight  # noqa: PLC0415 - optional dependency between areas
+        from jobs.preflight import preflight_read  # noqa: PLC0415 - optional dependency between areas
     except ImportError:
-        return None
-    return preflight(path, limits=limits)
+        return None, None
+    return preflight_read(path, limits=limits)
 
 
 def _preflight_findings(pf: Any, source_names: list[str]) -> list[Finding]:
@@ -206,10 +220,11 @@ def read_return(
         Not a workbook, corrupt, encrypted (Chinese ``reason`` for the clerk).
     """
     schema = schema or load_schema()
-    path = Path(path)
-    pf = _preflight(path, limits)
+    path = path if isinstance(path, Path) else Path(path)  # re-parsing a Path costs ~10 µs
+    pf, data = _preflight(path, limits)
     warnings = [_note(n, schema) for n in (pf.warnings if pf is not None else ())]
-    book, wrong_extension = _open(path, pf.kind if pf is not None else None)
+    book, wrong_extension = _open(path, pf.kind if pf is not None else None, data)
+    del data
     if wrong_extension:
         warnings.append(_note("文件扩展名与实际格式不符，已按实际格式读取，请下次使用正确的文件类型保存", schema))
     with _fastexcel_guard():

@@ -19,6 +19,7 @@ from jobs.preflight import (
     explain_read_error,
     preflight,
     preflight_findings,
+    preflight_read,
     uncached_formula_reason,
 )
 from tests import hostile as H
@@ -619,3 +620,21 @@ def test_verified_parts_are_reused_only_for_the_same_bytes_size_and_checksum(tmp
         change(next(e for e in entries if e.name == "xl/styles.xml"))
         reason = _reject(H.write_raw_zip(tmp_path / f"{field}.xlsx", entries))
         assert "校验失败" in reason or "比其声明的大小更多" in reason
+
+
+def test_preflight_read_hands_back_the_bytes_unless_a_binary_workbook_part_is_there(tmp_path, good):
+    pf, data = preflight_read(good)
+    assert pf == preflight(good) and data == good.read_bytes()
+    wb = xlwt.Workbook()
+    wb.add_sheet("基本信息").write(0, 0, "项目")
+    wb.save(str(tmp_path / "legacy.xls"))
+    assert preflight_read(tmp_path / "legacy.xls") == (Preflight(kind="xls"), (tmp_path / "legacy.xls").read_bytes())
+    # a reader sniffing the format from bytes could open an .xlsb part preflight never parsed
+    for part in ("xl/workbook.bin", "xl/_rels/Workbook.bin.rels"):
+        mixed = tmp_path / f"mixed-{part.count('/')}.xlsx"
+        with zipfile.ZipFile(good) as src, zipfile.ZipFile(mixed, "w", zipfile.ZIP_DEFLATED) as out:
+            for info in src.infolist():
+                out.writestr(info, src.read(info))
+            out.writestr(part, b"\0" * 64)
+        pf, data = preflight_read(mixed)
+        assert pf.kind == "xlsx" and data is None

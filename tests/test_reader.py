@@ -527,7 +527,7 @@ def test_uncleaned_tables_stack_to_the_same_batch(samples, schema):
 def test_without_preflight_the_reader_still_guards_itself(books, tmp_path, monkeypatch):
     import jobs.reader
 
-    monkeypatch.setattr(jobs.reader, "_preflight", lambda _path, _limits=None: None)
+    monkeypatch.setattr(jobs.reader, "_preflight", lambda _path, _limits=None: (None, None))
     lying = read_return(books["lying"])
     assert lying.sheets["ledger"].frame.height == 4
     assert any("扩展名" in w.message for w in lying.warnings)
@@ -536,3 +536,48 @@ def test_without_preflight_the_reader_still_guards_itself(books, tmp_path, monke
     csv = tmp_path / "table.xls"
     csv.write_text("a,b\n1,2\n", encoding="utf-8")
     assert _unreadable(csv) == REASON_CORRUPT
+
+
+def _outcome(path: Path) -> tuple:
+    """What reading a file gives, in comparable form."""
+    try:
+        raw = read_return(path, clean=False)
+    except UnreadableFile as exc:
+        return ("unreadable", exc.reason)
+    sheets = tuple((key, s.source_name, s.col_index, s.missing_columns, s.header_row, s.hidden, s.frame.rows())
+                   for key, s in raw.sheets.items())
+    return raw.kind, raw.missing_sheets, [w.message for w in raw.warnings], sorted(raw.unknown_cells), sheets
+
+
+def test_opened_from_preflights_bytes_as_from_the_path(samples, books, tmp_path, monkeypatch):
+    """The workbook is opened from the bytes preflight read; opened by its path it reads the same."""
+    import jobs.reader
+    from jobs.preflight import preflight
+
+    root, _manifest = samples
+    cut = tmp_path / "cut.xlsx"
+    cut.write_bytes(books["messy"].read_bytes()[:-200])
+    paths = [*sorted(root.rglob("*.xls*"))[:40], *books.values(), cut, CORPUS / "ptgexp-truncated-operand.xls"]
+    by_bytes = [_outcome(p) for p in paths]
+    assert {"xls", "xlsx"} <= {o[0] for o in by_bytes} and ("unreadable", REASON_CORRUPT) in by_bytes
+    monkeypatch.setattr(jobs.reader, "_preflight", lambda path, limits=None: (preflight(path, limits=limits), None))
+    assert [_outcome(p) for p in paths] == by_bytes
+
+
+def test_a_failed_open_from_bytes_is_retried_by_path(books, monkeypatch):
+    import fastexcel
+
+    import jobs.reader
+
+    real = fastexcel.read_excel
+
+    def bytes_fail(source):
+        if isinstance(source, bytes):
+            raise RuntimeError("Cannot detect file format")
+        return real(source)
+
+    monkeypatch.setattr(jobs.reader.fastexcel, "read_excel", bytes_fail)
+    for name in ("messy", "xls", "xlsm"):
+        assert read_return(books[name]).sheets["ledger"].frame.height > 0
+    # a wrong extension is opened by content only: that failure is the one reported
+    assert _unreadable(books["lying"]) == REASON_CORRUPT
