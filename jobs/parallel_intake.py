@@ -17,10 +17,15 @@ memory does not grow with the number of files.
 Copy detection must give what a one-batch-at-a-time intake gives: batch *k*
 is compared with the texts stored when it is written, which include batches
 *< k* of this very run — texts the workers cannot have. Workers therefore
-validate without stored texts, and the writer looks up batch *k*'s own
-hashes in the store (indexed); only the returns carrying a text another unit
-stored are validated again (in this process) with those matches. The outcome
-is identical to the sequential intake and independent of executor and workers.
+validate without stored texts, recording what copy detection compared
+(``BatchResult.copies``), and the writer looks up batch *k*'s own hashes in
+the store (indexed). When another unit stored one of them, only
+``copied-text`` findings can change: the writer redoes copy detection from
+the texts alone (:func:`jobs.validate.recheck.recheck_copies`: no file read,
+no GX in this process) and rebuilds the copy findings of the returns whose
+marks change, in the validator's order. Without a usable record (a validator
+double) those returns are validated again in full. The outcome is identical
+to validating each batch with every stored text, whatever executor and workers.
 """
 
 from __future__ import annotations
@@ -247,16 +252,18 @@ def _unreadable(path: Path, exc: OSError) -> FileOutcome:
 
 
 def _revalidate_if_stale(home: Home, prep: _Prepared, validated: BatchResult, *, context: BatchContext) -> BatchResult:
-    """Validate again the returns whose texts other units' stored returns carry.
+    """Bring the batch's copy findings up to date with the texts other units stored since the run began.
 
     The workers validated with no stored texts. A stored text changes a
     return's verdict only if another unit stored it (a copy) and the return
-    carries the same hash, so only those returns are validated again, with
-    the stored matches plus the rest of the batch's texts standing in for the
-    batch they were validated with (the copy groups come out the same).
-    Returns that name another period (rare: a wrong 报送期间) are compared
-    only among themselves, never with stored texts, which a stand-in cannot
-    express: they join the returns validated again.
+    carries the same hash. Normally the copy findings are redone from the
+    texts (``validated.copies``, see :mod:`jobs.validate.recheck`), which also
+    keeps returns naming another period compared only among themselves.
+    Without that record, the returns carrying such a text are validated
+    again in full, with the stored matches plus the rest of the batch's texts
+    standing in for the batch they were validated with (the copy groups come
+    out the same); returns that name another period join them, since a
+    stand-in cannot express their comparison.
     """
     if prep.job is None:  # pragma: no cover - only batches with a job are validated
         return validated
