@@ -61,7 +61,7 @@ def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
     """Files named, plus candidate files under named directories (recursively, sorted)."""
     out: list[Path] = []
     for raw in paths:
-        path = Path(raw)
+        path = raw if isinstance(raw, Path) else Path(raw)
         if path.is_dir():
             out += sorted(p for p in path.rglob("*") if p.is_file() and is_candidate(p) and _visible(p, path))
         else:

@@ -220,7 +220,10 @@ def _prepare(
     store = home.store
     prep = _Prepared(batch=batch)
     readable: list[Path] = []
-    for path in batch:
+    if received_at is not None:  # one time for all: nothing to stat
+        prep.times.update(arrival_times(home, batch, received_at=received_at))
+        readable = list(batch)
+    for path in batch if received_at is None else ():
         try:
             prep.times.update(arrival_times(home, [path], received_at=received_at))
             readable.append(path)

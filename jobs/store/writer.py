@@ -44,41 +44,44 @@ def _syncfs() -> object | None:
 _SYNCFS = _syncfs()
 
 
-def archive_file(root: Path, path: Path, *, durable: bool = True, folders: set[Path] | None = None) -> Archived:
+def archive_file(root: Path, path: Path, *, durable: bool = True, folders: set[str] | None = None) -> Archived:
     """Copy ``path`` to ``archive/<sha[:2]>/<sha>.<ext>`` (temp + rename); ``durable`` fsyncs it.
 
-    ``folders``: archive folders known to exist (a batch skips ~2 mkdir calls per file).
+    ``folders``: archive folders (as strings) known to exist (a batch skips ~2
+    mkdir calls per file). Plain string paths: building ~5 ``Path`` objects per
+    file cost more than hashing it (~0.3 ms in the single writer).
     """
     folders = set() if folders is None else folders
     ext = path.suffix.lower().lstrip(".") or "bin"
-    folder = root / "archive"
+    folder = f"{root}/archive"
     if folder not in folders:
-        folder.mkdir(parents=True, exist_ok=True)
+        os.makedirs(folder, exist_ok=True)
         folders.add(folder)
     with open(path, "rb") as src:
         data = src.read(_IN_MEMORY + 1)
         if len(data) > _IN_MEMORY:  # pragma: no cover - preflight refuses files this big
-            return _archive_streamed(root, path, src, data, ext=ext, durable=durable, folders=folders)
+            return _archive_streamed(Path(root), path, src, data, ext=ext, durable=durable)
     sha = hashlib.sha256(data).hexdigest()
     rel = f"archive/{sha[:2]}/{sha}.{ext}"
-    target = root / rel
-    if target.exists():  # the same bytes were archived before: nothing to write
+    target = f"{root}/{rel}"
+    if os.path.exists(target):  # the same bytes were archived before: nothing to write
         return Archived(source=path, sha256=sha, archive_path=rel)
-    tmp = folder / f".incoming.{os.getpid()}.{path.name[:40]}.tmp"
+    tmp = f"{folder}/.incoming.{os.getpid()}.{path.name[:40]}.tmp"
     with open(tmp, "wb") as dst:
         dst.write(data)
         if durable:
             dst.flush()
             os.fsync(dst.fileno())
-    if target.parent not in folders:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        folders.add(target.parent)
+    parent = f"{folder}/{sha[:2]}"
+    if parent not in folders:
+        os.makedirs(parent, exist_ok=True)
+        folders.add(parent)
     os.replace(tmp, target)
     return Archived(source=path, sha256=sha, archive_path=rel)
 
 
 def _archive_streamed(
-    root: Path, path: Path, src: BinaryIO, head: bytes, *, ext: str, durable: bool, folders: set[Path]
+    root: Path, path: Path, src: BinaryIO, head: bytes, *, ext: str, durable: bool
 ) -> Archived:  # pragma: no cover - preflight refuses files this big
     tmp = root / "archive" / f".incoming.{os.getpid()}.{path.name[:40]}.tmp"
     digest = hashlib.sha256(head)
