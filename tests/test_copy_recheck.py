@@ -158,3 +158,63 @@ def test_recheck_of_one_batch_equals_validating_it_with_the_stored_texts(inbox, 
     assert len(changed) >= 3
     period_b = [r for r in after if r["period"] == "2015-01"]
     assert period_b and not any("copied-text" == f["code"] for r in period_b for f in r["findings"])
+
+
+def _capture(units: list[tuple[int, str | None]], texts: list[tuple[int, int, int, str]]):
+    from jobs.validate.copies import CopyCapture
+
+    return CopyCapture(
+        texts=pl.DataFrame(texts, schema={"_rid": pl.Int32, "check": pl.Int16, "_row": pl.Int32, "hash": pl.Utf8},
+                           orient="row").with_columns(pl.int_range(pl.len(), dtype=pl.UInt32).alias("_pos")),
+        units=pl.DataFrame([(r, u, PERIOD) for r, u in units],
+                           schema={"_rid": pl.Int32, "unit": pl.Utf8, "period": pl.Utf8}, orient="row"),
+        places=pl.DataFrame(schema={"_rid": pl.Int32, "check": pl.Int16, "col": pl.Int32}),
+        marks=pl.DataFrame(schema={"_rid": pl.Int32, "check": pl.Int16, "_row": pl.Int32, "other": pl.Utf8,
+                                   "inner": pl.Boolean}),
+    )  # fmt: skip
+
+
+def test_copy_state_is_refused_unless_it_provably_matches_the_batch(schema):
+    """The writer trusts a copy record only when its returns and texts match the batch's results exactly;
+    otherwise (two validation calls, a shifted return, a text hashed differently) it validates in full."""
+    from types import SimpleNamespace
+
+    from jobs.validate.copies import checked_columns
+    from jobs.validate.recheck import batch_copy_state
+
+    sheet, _key, header, _min = checked_columns(schema)[0]
+    name = schema.sheet(sheet).name
+
+    def result(unit):
+        return SimpleNamespace(report=SimpleNamespace(unit=unit), report_type=schema.default_report_type)
+
+    # result 1 is unreadable: the validator numbered only results 0 and 2
+    results = [result("110000"), SimpleNamespace(report=SimpleNamespace(unit=None), report_type=None),
+               result("120000")]  # fmt: skip
+    readable = [True, False, True]
+    texts = pl.DataFrame(
+        [(0, "110000", name, 3, header, "aa"), (2, "120000", name, 4, header, "bb")],
+        schema={"_i": pl.Int32, "unit": pl.Utf8, "sheet": pl.Utf8, "row": pl.Int64, "column": pl.Utf8, "hash": pl.Utf8},
+        orient="row",
+    )
+    good = _capture([(0, "110000"), (1, "120000")], [(0, 0, 3, "aa"), (1, 0, 4, "bb")])
+    state = batch_copy_state([good], results=results, readable=readable, texts=texts, schema=schema)
+    assert state is not None
+    assert state.units["_rid"].to_list() == [0, 2] and sorted(state.texts["_rid"].to_list()) == [0, 2]
+    args = {"results": results, "readable": readable, "texts": texts, "schema": schema}
+    assert batch_copy_state([good, good], **args) is None  # validated one by one after a failure
+    assert batch_copy_state([_capture([(0, "120000"), (1, "110000")], [(0, 0, 4, "bb"), (1, 0, 3, "aa")])],
+                            **args) is None  # fmt: skip
+    assert batch_copy_state([_capture([(0, "110000"), (1, "120000")], [(0, 0, 3, "aa"), (1, 0, 4, "cc")])],
+                            **args) is None  # fmt: skip
+    assert batch_copy_state([_capture([(0, "110000"), (2, "120000")], [])], **args) is None  # no third return
+
+
+def test_finding_order_is_internal():
+    from jobs.findings import make_finding
+
+    a = make_finding("copied-text", sheet="整改台账", row=3, column="见物", col_index=10, other="本表整改台账!K2", order=7)
+    b = make_finding("copied-text", sheet="整改台账", row=3, column="见物", col_index=10, other="本表整改台账!K2")
+    assert a.order == 7 and b.order is None
+    assert a == b and hash(a) == hash(b) and a.to_dict() == b.to_dict() and "order" not in a.to_dict()
+    assert "order" not in repr(a)
