@@ -315,3 +315,25 @@ def test_gx_set_checks_on_long_text_keep_their_verdicts():
     # GX sees 无, 略, 同上, null and one stand-in for every longer text (同上。 included)
     group = next(g for g in plan(checks) if g.head.kind == "not_in_set")
     assert _distinct(group, {"f": frame}).height == 5
+
+
+def test_settled_heap_unfreezes_only_what_it_froze():
+    """Validation keeps the batch out of the GC's full passes, then leaves the heap as it found it."""
+    import gc
+
+    from jobs.validate.pipeline import _settled_heap
+
+    assert gc.get_freeze_count() == 0
+    with _settled_heap():
+        assert gc.get_freeze_count() > 0
+        with _settled_heap():  # validate_files -> validate_returns
+            pass
+        assert gc.get_freeze_count() > 0
+    assert gc.get_freeze_count() == 0
+    gc.freeze()  # a caller that freezes on its own keeps its frozen objects
+    try:
+        with _settled_heap():
+            pass
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()

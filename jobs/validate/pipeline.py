@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import hashlib
 import logging
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,7 @@ from jobs.validate.typing import RID, ROW, stack_keyvalue, stack_table, type_col
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 INTERNAL_FAILURE = "文件内容异常，系统无法完成校验，请联系办公室处理"
 LOG = logging.getLogger(__name__)
+_REFREEZE = 200  # read returns between two gc.freeze() calls (see _settled_heap)
 TIMINGS: dict[str, float] = {"read": 0.0, "prepare": 0.0, "translate": 0.0}  # seconds, for the benchmark
 
 
@@ -71,6 +74,25 @@ def _read(path: Path, schema: Schema, limits: Any = None) -> Any:
         raise UnreadableFile(msg) from exc
 
 
+@contextmanager
+def _settled_heap() -> Iterator[None]:
+    """Keep what exists now (read returns, imported modules) out of the cyclic GC's passes until the block ends.
+
+    A batch holds hundreds of thousands of long-lived objects, and importing GX
+    or building findings triggers full collections that walked all of them
+    again and again (~0.4 s of CPU on 5,000 returns). Objects made inside the
+    block are collected as usual; what was frozen here is unfrozen on the way
+    out, unless the caller had frozen objects itself (we do not undo that).
+    """
+    outermost = gc.get_freeze_count() == 0
+    gc.freeze()
+    try:
+        yield
+    finally:
+        if outermost:
+            gc.unfreeze()
+
+
 def warm_up(*, schema: Schema | None = None) -> None:
     """Pay GX's import and suite building up front (a watching process does it once, not on the first file)."""
     gx.warm_up(suites.all_checks(schema or load_schema()))
@@ -110,13 +132,32 @@ def validate_files(
     """
     schema = schema or load_schema()
     paths = [Path(p) for p in paths]
+    with _settled_heap():
+        return _validate_files(paths, registry=registry, period=period, received_at=received_at,
+                               other_units_texts=other_units_texts, schema=schema, limits=limits,
+                               keep_tables=keep_tables)
+
+
+def _validate_files(
+    paths: list[Path],
+    *,
+    registry: pl.DataFrame | None,
+    period: str | None,
+    received_at: Mapping[Path, dt.datetime] | None,
+    other_units_texts: pl.DataFrame | None,
+    schema: Schema,
+    limits: Any,
+    keep_tables: bool,
+) -> list[ValidatedReturn]:
     raws: list[Any] = []
     started = time.perf_counter()
-    for path in paths:
+    for n, path in enumerate(paths, start=1):
         try:
             raws.append(_read(path, schema, limits))
         except UnreadableFile as exc:
             raws.append(exc)
+        if n % _REFREEZE == 0:
+            gc.freeze()  # the returns read so far are long-lived: no full pass need walk them again
     TIMINGS["read"] += time.perf_counter() - started
     arrivals = {p: (received_at or {}).get(p) or arrival_time(p) for p in paths}
     # 汇总 returns (报表类型 = 汇总, from `rectify summarize --export-summary`) have
@@ -176,6 +217,21 @@ def validate_returns(
 ) -> list[ValidatedReturn]:
     """Validate already-read returns (``RawReturn``) together; see :func:`validate_files`."""
     schema = schema or load_schema()
+    with _settled_heap():
+        return _validate_returns(returns, registry=registry, period=period, received_at=received_at,
+                                 other_units_texts=other_units_texts, schema=schema, keep_tables=keep_tables)
+
+
+def _validate_returns(
+    returns: Sequence[Any],
+    *,
+    registry: pl.DataFrame | None,
+    period: str | None,
+    received_at: Sequence[dt.datetime | None] | None,
+    other_units_texts: pl.DataFrame | None,
+    schema: Schema,
+    keep_tables: bool,
+) -> list[ValidatedReturn]:
     started = time.perf_counter()
     numbered = list(enumerate(returns))
     where = {rid: locations(ret, schema=schema) for rid, ret in numbered}

@@ -230,6 +230,8 @@ def type_columns(frame: pl.DataFrame, sheet: Sheet, *, schema: Schema) -> pl.Dat
     order = list(frame.columns)
     distinct: list[tuple[str, pl.DataFrame]] = []
     placeholders = sorted({copy_key_expr_py(p) for p in schema.substance.placeholders} | {""})
+    nfkc: list[pl.Expr] = []
+    lengths: list[pl.Expr] = []
     for col in sheet.columns:
         src = pl.col(raw(col.key))
         value_exprs = _value_exprs(col)
@@ -239,19 +241,28 @@ def type_columns(frame: pl.DataFrame, sheet: Sheet, *, schema: Schema) -> pl.Dat
         else:
             exprs += value_exprs
         if col.substance:
-            key = copy_key_expr(src)
-            is_placeholder = key.is_in(placeholders)
+            # Free text, long and never repeating: NFKC (the costly part) once per
+            # cell, then copy_key_expr / fold_expr finish from it in one pass each.
+            normal = _nfkc(col.key)
+            nfkc.append(src.str.normalize("NFKC").alias(normal))
+            key = pl.col(normal).str.replace_all(_WS_PUNCT, "")
             exprs.append(key.alias(fold(col.key)))
-            exprs.append(
-                pl.when(src.is_not_null() & ~is_placeholder)
-                .then(fold_expr(src).str.len_chars().cast(pl.Int64))
+            lengths.append(
+                pl.when(src.is_not_null() & ~pl.col(fold(col.key)).is_in(placeholders))
+                .then(pl.col(normal).str.replace_all(_WS, "").str.len_chars().cast(pl.Int64))
                 .alias(length(col.key))
             )
             order += [fold(col.key), length(col.key)]
-    out = frame.with_columns(exprs)
+    out = frame.with_columns(nfkc).with_columns(exprs)
+    if lengths:
+        out = out.with_columns(lengths)
     for name, table in distinct:
         out = out.join(table, on=name, how="left", nulls_equal=True, maintain_order="left")
     return out.select(order)
+
+
+def _nfkc(key: str) -> str:
+    return f"nfkc__{key}"
 
 
 def copy_key_expr_py(text: str) -> str:
