@@ -64,18 +64,30 @@ class AsRead:
     def has_holes(self, required: frozenset[str]) -> bool:
         """Whether a required cell is null in a row holding something else (it may be an
         Excel error fastexcel turned into null); empty spacer and trailing rows do not count."""
-        wanted = [(n, p) for n, p in zip(self.names, self.positions, strict=True) if n in required]
+        key = (self.names, self.positions, required)
+        wanted = _REQUIRED.get(key)
+        if wanted is None:
+            wanted = tuple(p for n, p in zip(self.names, self.positions, strict=True) if n in required)
+            if len(_REQUIRED) >= _REQUIRED_MAX:
+                _REQUIRED.clear()
+            _REQUIRED[key] = wanted
         if not wanted:
             return False
         # One null count for all columns (no query plan, one call). With the header
         # in row 1 the whole grid is counted (its header cells are not null); a count
         # that is too high only sends the sheet to the exact check below.
         counts = (self.frame if self.start == 1 else self.frame.slice(self.start)).null_count().row(0)
-        if not any(counts[p] for _, p in wanted):
+        if not any(counts[p] for p in wanted):
             return False  # the usual case
         body = zip(*(self.frame.to_series(p).slice(self.start).to_list() for p in self.positions), strict=True)
-        holes = [self.positions.index(p) for _, p in wanted]
+        holes = [self.positions.index(p) for p in wanted]
         return any(any(row[i] is None for i in holes) and any(v is not None for v in row) for row in body)
+
+
+# The required columns' grid positions, by layout (names, positions) and required
+# names: returns from one template share their layouts.
+_REQUIRED: dict[tuple[tuple[str, ...], tuple[int, ...], frozenset[str]], tuple[int, ...]] = {}
+_REQUIRED_MAX = 1024
 
 
 def stack(members: Sequence[tuple[int, AsRead]], *, rid: str) -> pl.DataFrame:

@@ -31,6 +31,7 @@ _BIFF_BOF = 0x0809
 _CELL_RECORDS = frozenset({0x0006, 0x00D6, 0x00FD, 0x0201, 0x0203, 0x0204, 0x0205, 0x027E})
 _MULTI_CELL_RECORDS = frozenset({0x00BD, 0x00BE})
 _PAIR = struct.Struct("<HH")
+_QUAD = struct.Struct("<HHHH")
 _WATCHED_RECORDS = _MULTI_CELL_RECORDS | {_BIFF_DIMENSIONS, _BIFF_FILEPASS, _BIFF_BOF}
 
 
@@ -195,26 +196,38 @@ def _workbook_info(container: _Container) -> WorkbookInfo | None:
         stream = container.stream(entry)
     except (ValueError, struct.error, StopIteration, IndexError):
         return None
+    return stream_info(stream)
+
+
+def stream_info(stream: bytes) -> WorkbookInfo | None:
+    """:func:`workbook_info` of a workbook stream's bytes (BIFF records)."""
     extents: list[SheetExtent] = []
     rows = cols = 0
     started = False
     # One record at a time without slicing bodies: an .xls holds a record per cell.
     # A record cut by the end of the stream keeps what is there (``size``).
-    pair, cells, watched = _PAIR.unpack_from, _CELL_RECORDS, _WATCHED_RECORDS  # locals: a record per cell
+    pair, quad, cells, watched = _PAIR.unpack_from, _QUAD.unpack_from, _CELL_RECORDS, _WATCHED_RECORDS
     pos, end = 0, len(stream)
     # Streams are padded with zeros, which read as empty records of type 0: stop there.
-    padding = len(stream.rstrip(b"\0"))
-    while pos + 4 <= end and pos < padding:
-        kind, length = pair(stream, pos)
+    stop = min(len(stream.rstrip(b"\0")), end - 3)  # and a record header must fit
+    while pos < stop:
+        if pos + 8 <= end:
+            # header, row and column in one call: most records are cells
+            kind, length, row, col = quad(stream, pos)
+            if kind in cells:
+                pos += 4 + length
+                if length >= 4:
+                    if row >= rows:
+                        rows = row + 1
+                    if col >= cols:
+                        cols = col + 1
+                continue
+        else:
+            kind, length = pair(stream, pos)
+            if kind in cells:  # its row and column would lie past the end
+                pos += 4 + length
+                continue
         body, pos = pos + 4, pos + 4 + length
-        if kind in cells:
-            if length >= 4 and body + 4 <= end:
-                row, col = pair(stream, body)
-                if row >= rows:
-                    rows = row + 1
-                if col >= cols:
-                    cols = col + 1
-            continue
         if kind not in watched:
             continue
         size = min(pos, end) - body

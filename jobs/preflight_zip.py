@@ -107,8 +107,11 @@ def _directory(data: bytes) -> tuple[int, list[_Entry]] | None:
         stop = pos + 46 + name_len
         if sig != b"PK\x01\x02" or version > _MAX_EXTRACT_VERSION or extra_len or stop + comment_len > end:
             return None
+        raw_name = data[pos + 46 : stop]
         try:
-            name = data[pos + 46 : stop].decode("utf-8" if flags & 0x800 else "cp437")
+            # cp437 and UTF-8 both map ASCII to itself; ASCII decodes in C, cp437 through a Python codec
+            encoding = "ascii" if raw_name.isascii() else "utf-8" if flags & 0x800 else "cp437"
+            name = raw_name.decode(encoding)
         except UnicodeDecodeError:
             return None
         if "\x00" in name:

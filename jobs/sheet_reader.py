@@ -14,6 +14,7 @@ import re
 from collections.abc import Collection
 from dataclasses import dataclass
 from functools import lru_cache
+from types import TracebackType
 from typing import Any
 
 import fastexcel
@@ -80,7 +81,7 @@ class _FastexcelGuard:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, _tb: Any) -> bool:
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, _tb: TracebackType | None) -> bool:
         if kind is None or issubclass(kind, (KeyboardInterrupt, SystemExit, GeneratorExit, UnreadableFile)):
             return False
         # pyo3_runtime.PanicException derives from BaseException.
@@ -301,11 +302,24 @@ def _read_as_read(grid: _Grid, sheet: Sheet) -> tuple[pl.DataFrame | AsRead, dic
     return data, {n: absolute[p] for n, p in zip(names, positions, strict=True)}, missing, header + 1
 
 
+_KV_KEYS: dict[int, tuple[Sheet, frozenset[str], str, str]] = {}
+
+
+def _kv_keys(sheet: Sheet) -> tuple[frozenset[str], str, str]:
+    """A key/value sheet's item names and its folded key and value headers (by identity, as ``_folded_names``)."""
+    hit = _KV_KEYS.get(id(sheet))
+    if hit is None or hit[0] is not sheet:
+        names = frozenset(_folded_names(sheet)[0].values())
+        hit = _KV_KEYS[id(sheet)] = (sheet, names, fold_key(sheet.key_header or ""), fold_key(sheet.value_header or ""))
+    return hit[1], hit[2], hit[3]
+
+
 def _read_keyvalue(grid: _Grid, sheet: Sheet) -> tuple[KeyValues, dict[str, int], list[str], int | None]:
     key_h, value_h = sheet.key_header or "", sheet.value_header or ""
     items, headers, _ = _folded_names(sheet)
-    header, mapping = _header_row(grid, set(headers))
-    key_pos, value_pos = mapping.get(fold_key(key_h)), mapping.get(fold_key(value_h))
+    names, key_fold, value_fold = _kv_keys(sheet)
+    header, mapping = _header_row(grid, headers)
+    key_pos, value_pos = mapping.get(key_fold), mapping.get(value_fold)
     if key_pos is None and grid.columns:
         # No 项目 header: the item column is the one naming the most known items.
         counts = [sum(v is not None and fold_key(v) in items for v in col) for col in grid.columns]
@@ -319,7 +333,6 @@ def _read_keyvalue(grid: _Grid, sheet: Sheet) -> tuple[KeyValues, dict[str, int]
     if key_pos is None or value_pos is None:
         return KeyValues((), (), ()), {}, missing, header_row
     (raw_items, values), rows = _body(grid, [key_pos, value_pos], 0 if header is None else header + 1)
-    names = set(items.values())
     canonical = [v if v is None or v in names else items.get(fold_key(v), v) for v in raw_items]
     value_abs = grid.absolute[value_pos]
     col_index = {key_h: grid.absolute[key_pos], value_h: value_abs}

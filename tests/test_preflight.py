@@ -638,3 +638,76 @@ def test_preflight_read_hands_back_the_bytes_unless_a_binary_workbook_part_is_th
             out.writestr(part, b"\0" * 64)
         pf, data = preflight_read(mixed)
         assert pf.kind == "xlsx" and data is None
+
+
+def _reference_stream_info(stream: bytes):
+    """The plain record-by-record walk ``stream_info`` must agree with (two reads per cell record)."""
+    import struct
+
+    from jobs.preflight_ole import SheetExtent, WorkbookInfo
+
+    extents, rows, cols, started = [], 0, 0, False
+    pos, end, padding = 0, len(stream), len(stream.rstrip(b"\0"))
+    while pos + 4 <= end and pos < padding:
+        kind, length = struct.unpack_from("<HH", stream, pos)
+        body, pos = pos + 4, pos + 4 + length
+        size = min(pos, end) - body
+        if kind in (0x0006, 0x00D6, 0x00FD, 0x0201, 0x0203, 0x0204, 0x0205, 0x027E):
+            if length >= 4 and body + 4 <= end:
+                row, col = struct.unpack_from("<HH", stream, body)
+                rows, cols = max(rows, row + 1), max(cols, col + 1)
+        elif kind in (0x00BD, 0x00BE):
+            if size >= 6:
+                row, first = struct.unpack_from("<HH", stream, body)
+                last = struct.unpack_from("<H", stream, body + size - 2)[0]
+                rows, cols = max(rows, row + 1), max(cols, first + 1, last + 1)
+        elif kind == 0x002F:
+            return WorkbookInfo(encrypted=True, extents=extents)
+        elif kind == 0x0809:
+            if started:
+                extents.append(SheetExtent(rows=rows, columns=cols))
+            rows, cols, started = 0, 0, True
+        elif kind == 0x0200 and size >= 8:
+            fmt = "<IIHH" if size >= 14 else "<HHHH"
+            first_row, last_row, first_col, last_col = struct.unpack_from(fmt, stream, body)
+            if first_row > last_row or first_col > last_col:
+                return None
+            rows, cols = max(rows, last_row), max(cols, last_col)
+    if started:
+        extents.append(SheetExtent(rows=rows, columns=cols))
+    return WorkbookInfo(encrypted=False, extents=extents)
+
+
+def test_xls_record_walk_agrees_with_the_plain_walk_on_cut_and_mutated_streams(tmp_path):
+    import random
+
+    from jobs.preflight_ole import _container, stream_info
+
+    wb = xlwt.Workbook()
+    for s in range(3):
+        ws = wb.add_sheet(f"表{s}")
+        for r in range(40):
+            for c in range(6):
+                ws.write(r, c, f"文本{r}" if c % 2 else r * c + 0.5)
+    wb.save(str(tmp_path / "w.xls"))
+    container = _container((tmp_path / "w.xls").read_bytes(), 1 << 30)
+    entry = next(e for e in container.entries if e.name.lower() == "workbook")
+    stream = container.stream(entry)
+    assert stream_info(stream) == _reference_stream_info(stream) and len(stream_info(stream).extents) == 4
+    rng = random.Random(7)
+    for _ in range(300):
+        cut = stream[: rng.randrange(len(stream) + 1)]
+        mutated = bytearray(stream)
+        for _ in range(rng.randrange(1, 6)):
+            mutated[rng.randrange(len(mutated))] = rng.randrange(256)
+        for case in (cut, bytes(mutated), cut + b"\0" * rng.randrange(12), stream[: rng.randrange(9)]):
+            assert stream_info(case) == _reference_stream_info(case)
+    # cell records of every short length, whole or cut, at the end of the stream
+    bof = (0x0809).to_bytes(2, "little") + (4).to_bytes(2, "little") + b"\x00\x06\x10\x00"
+    for kind in (0x00FD, 0x00BD, 0x0200):
+        for length in range(16):
+            record = kind.to_bytes(2, "little") + length.to_bytes(2, "little") + bytes(range(9, 9 + length))
+            for tail in range(len(record) + 1):
+                case = bof + record[:tail]
+                assert stream_info(case) == _reference_stream_info(case), (kind, length, tail)
+                assert stream_info(case + bof) == _reference_stream_info(case + bof), (kind, length, tail)

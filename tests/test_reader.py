@@ -572,9 +572,10 @@ def test_a_failed_open_from_bytes_is_retried_by_path(books, monkeypatch):
     real = fastexcel.read_excel
 
     def bytes_fail(source):
-        if isinstance(source, bytes):
-            raise RuntimeError("Cannot detect file format")
-        return real(source)
+        if not isinstance(source, bytes):
+            return real(source)
+        msg = "Cannot detect file format"
+        raise RuntimeError(msg)
 
     monkeypatch.setattr(jobs.reader.fastexcel, "read_excel", bytes_fail)
     for name in ("messy", "xls", "xlsm"):
