@@ -43,6 +43,7 @@ _TEMP_PREFIXES = ("~$", ".~", ".", "~")
 _TEMP_SUFFIXES = (".tmp", ".part", ".partial", ".crdownload", ".download", ".swp", ".lock")
 _IGNORED_NAMES = {"thumbs.db", "desktop.ini", ".ds_store"}
 DUPLICATE_MESSAGE = "相同文件此前已收到，未重复入库。"
+TEXT_FRAME_SCHEMA: dict[str, pl.DataType] = {STACK_INDEX: pl.Int32(), **TEXT_SCHEMA}  # BatchResult.texts
 
 
 def is_candidate(path: str | Path) -> bool:
@@ -147,13 +148,19 @@ class BatchResult:
     copies: Any = None
 
 
-def stack_results(results: Sequence[Any], *, schema: Schema | None = None) -> BatchResult:
-    """Move the results' tables into one frame per sheet key and hash their texts (see :class:`BatchResult`)."""
+def stack_results(results: Sequence[Any], *, schema: Schema | None = None, hash_texts: bool = True) -> BatchResult:
+    """Move the results' tables into one frame per sheet key and hash their texts (see :class:`BatchResult`).
+
+    ``hash_texts=False`` leaves ``texts`` empty, for a caller that has them already.
+    """
     schema = schema or load_schema()
     tables = _stack_tables(results, schema=schema)
     readable = [r.tables is not None for r in results]
     units = [r.report.unit for r in results]
-    texts = stacked_text_hashes(tables, units=units, schema=schema)
+    if hash_texts:
+        texts = stacked_text_hashes(tables, units=units, schema=schema)
+    else:
+        texts = pl.DataFrame(schema=TEXT_FRAME_SCHEMA)
     for r in results:
         try:
             r.tables = None  # sent back once, stacked
@@ -184,7 +191,7 @@ def stacked_text_hashes(
     from jobs.validate.typing import RID, ROW, raw
 
     schema = schema or load_schema()
-    out_schema = {STACK_INDEX: pl.Int32(), **TEXT_SCHEMA}
+    out_schema = TEXT_FRAME_SCHEMA
     checked: dict[str, list[str]] = {}
     for sheet in schema.sheets:
         for col in sheet.columns:

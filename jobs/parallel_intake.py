@@ -44,6 +44,7 @@ from jobs.executors import Executor, batched
 from jobs.home import Home, check_period
 from jobs.intake import (
     DUPLICATE_MESSAGE,
+    TEXT_FRAME_SCHEMA,
     BatchResult,
     FileOutcome,
     IngestResult,
@@ -53,11 +54,11 @@ from jobs.intake import (
     issue_receipts,
     read_validate_batch,
     stack_results,
+    stacked_text_hashes,
 )
 from jobs.progress import Progress
 from jobs.schema import load_schema
 from jobs.store import STACK_INDEX, TEXT_SCHEMA, Archived, Arrival, FaultHook, fault
-
 
 # What the writer did about stored copies, for the benchmark: batches whose
 # copy findings were redone from the texts, and batches validated again in full.
@@ -117,12 +118,22 @@ def validate_job(
             validator=context.validator,
             limits=context.limits,
         )
-    batch = stack_results(results)
+    # With a record of the validator's copy detection, the batch's texts come
+    # from it (proved against the tables) instead of folding every text again.
+    batch = stack_results(results, hash_texts=not calls)
     if calls:
-        from jobs.validate.recheck import batch_copy_state
+        from jobs.validate.recheck import batch_copy_state, batch_copy_texts
 
-        batch.copies = batch_copy_state(calls, results=batch.results, readable=batch.readable, texts=batch.texts,
-                                        schema=load_schema())  # fmt: skip
+        schema = load_schema()
+        proved = batch_copy_texts(calls, results=batch.results, readable=batch.readable, tables=batch.tables,
+                                  schema=schema)  # fmt: skip
+        if proved is not None:
+            batch.copies, texts = proved
+            batch.texts = texts.cast(TEXT_FRAME_SCHEMA)
+        else:
+            batch.texts = stacked_text_hashes(batch.tables, units=[r.report.unit for r in batch.results], schema=schema)
+            batch.copies = batch_copy_state(calls, results=batch.results, readable=batch.readable, texts=batch.texts,
+                                            schema=schema)  # fmt: skip
     return batch
 
 

@@ -71,9 +71,9 @@ def inbox(generated_samples, tmp_path_factory) -> tuple[Path, Path]:
 
 
 def _ingest(tmp: Path, inbox: Path, registry: Path, *, full: bool, monkeypatch) -> tuple[list, pl.DataFrame]:
-    import jobs.validate.recheck as recheck
     from jobs.home import init_home
     from jobs.intake import ingest_paths
+    from jobs.validate import recheck
 
     calls: list[list[int] | None] = []
     original = recheck.recheck_copies
@@ -218,3 +218,41 @@ def test_finding_order_is_internal():
     assert a.order == 7 and b.order is None
     assert a == b and hash(a) == hash(b) and a.to_dict() == b.to_dict() and "order" not in a.to_dict()
     assert "order" not in repr(a)
+
+
+@pytest.mark.slow
+def test_batch_texts_from_the_copy_record_equal_hashing_the_tables(inbox, monkeypatch):
+    """Workers take the batch's texts from the validator's copy record (proved against the tables): the same
+    rows, in the same order, as hashing the stacked tables; a record that disagrees with a table is refused."""
+    from dataclasses import replace as dc_replace
+
+    import jobs.parallel_intake as parallel
+    from jobs.intake import read_validate_batch, stack_results, stacked_text_hashes
+    from jobs.registry import load_registry
+    from jobs.schema import load_schema
+    from jobs.validate.copies import collect_copies
+    from jobs.validate.recheck import batch_copy_texts
+
+    folder, registry = inbox
+    files = sorted(folder.iterdir())
+    context = parallel.BatchContext(registry=load_registry(registry), period=PERIOD, other_units_texts=None)
+    hashed: list[int] = []
+    monkeypatch.setattr(parallel, "stacked_text_hashes",
+                        lambda *a, **k: hashed.append(1) or stacked_text_hashes(*a, **k))  # fmt: skip
+    batch = parallel.validate_job(context, (files, dict.fromkeys(files, RECEIVED)))
+    assert hashed == [] and batch.copies is not None  # the record was proved: no text folded again
+    want = stacked_text_hashes(batch.tables, units=[r.report.unit for r in batch.results])
+    assert want.height > 100
+    assert_frame_equal(batch.texts, want)
+
+    with collect_copies() as calls:
+        results = read_validate_batch(files, registry=context.registry, period=PERIOD,
+                                      received_at=dict.fromkeys(files, RECEIVED), other_units_texts=None)  # fmt: skip
+    stacked = stack_results(results, hash_texts=False)
+    args = {"results": stacked.results, "readable": stacked.readable, "tables": stacked.tables, "schema": load_schema()}
+    (capture,) = calls
+    assert batch_copy_texts([capture], **args) is not None
+    cells = capture.cells.with_columns(
+        pl.when(pl.int_range(pl.len()) == 0).then(pl.lit("改动过的文字")).otherwise(pl.col("text")).alias("text")
+    )
+    assert batch_copy_texts([dc_replace(capture, cells=cells)], **args) is None

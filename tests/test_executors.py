@@ -214,7 +214,7 @@ def month(generated_samples, tmp_path_factory):
     _copy_as_other_unit(source, extra / "zz-copy.xlsx", manifest["periods"][PERIOD]["missing_units"][0])
     home = init_home(tmp_path_factory.mktemp("homes") / "sequential")
     home.import_registry(generated_samples / "registry.xlsx", from_period=PERIOD)
-    import jobs.validate.recheck as recheck
+    from jobs.validate import recheck
 
     with pytest.MonkeyPatch.context() as mp:
         # the reference validates again in full what stored texts concern (no copy-only re-check)

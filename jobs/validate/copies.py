@@ -198,13 +198,16 @@ class CopyCapture:
     ``…:copy`` check ran on, the order its findings come in); ``units``:
     ``_rid, unit, period`` as compared; ``places``: ``_rid, check, col``
     (0-based source column, where the return has the column); ``marks``:
-    ``_rid, check, _row, other, inner`` (``inner``: a repeat within the return).
+    ``_rid, check, _row, other, inner`` (``inner``: a repeat within the return);
+    ``cells``: ``_rid, check, _row, text``, every row's text as compared (to
+    prove the record matches the returns' tables; never sent anywhere).
     """
 
     texts: pl.DataFrame
     units: pl.DataFrame
     places: pl.DataFrame
     marks: pl.DataFrame
+    cells: pl.DataFrame | None = None
 
 
 _COLLECTING: ContextVar[list[CopyCapture] | None] = ContextVar("rectify_copy_captures", default=None)
@@ -258,6 +261,12 @@ def _capture(
         if header in cols
     ]
     inner_cells = inner.select(*MARK_KEY, pl.lit(True).alias("inner"))
+    cells = [
+        frames[sheet_key].select(pl.col(RID).cast(pl.Int32), pl.lit(c, pl.Int16).alias("check"),
+                                 pl.col(ROW).cast(pl.Int32), pl.col(raw(key)).cast(pl.Utf8).alias("text"))
+        for c, (sheet_key, key, _header, _min) in enumerate(checked)
+        if sheet_key in frames and raw(key) in frames[sheet_key].columns
+    ]  # fmt: skip
     return CopyCapture(
         texts=texts,
         units=units.select(pl.col(RID).cast(pl.Int32), pl.col("unit").cast(pl.Utf8), pl.col("period").cast(pl.Utf8)),
@@ -265,6 +274,7 @@ def _capture(
         marks=marks.join(index, on=["sheet", "key"]).join(inner_cells, on=MARK_KEY, how="left").select(
             RID, "check", ROW, "other", pl.col("inner").fill_null(False)
         ),
+        cells=pl.concat(cells) if cells else None,
     )
 
 
