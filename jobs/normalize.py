@@ -203,8 +203,10 @@ def clean_expr(col: str | pl.Expr) -> pl.Expr:
 
 def clean_cell_expr(col: str | pl.Expr) -> pl.Expr:
     """Vectorised :func:`clean_cell`: :func:`clean_expr`, and a real Excel date cell shortened to its date."""
-    # One anchored replace: it gives up at the first character of ordinary text.
-    return _named(clean_expr(col).str.replace(_MIDNIGHT.pattern, "${1}"), col)
+    # The pattern spans the whole value and its group is the first ten characters:
+    # a match test and a slice give the replace's result at a tenth of its cost.
+    text = clean_expr(col)
+    return _named(pl.when(text.str.contains(_MIDNIGHT.pattern)).then(text.str.slice(0, 10)).otherwise(text), col)
 
 
 def _folded(col: str | pl.Expr) -> pl.Expr:

@@ -177,6 +177,23 @@ def test_scalar_and_vectorised_agree_on_any_text(texts):
     assert frame.select(clean_expr("x"))["x"].to_list() == [clean_text(t) for t in texts]
 
 
+# Text near a real Excel date cell read as text ("2015-01-15 00:00:00").
+MIDNIGHTISH = st.builds(
+    lambda a, b, c: a + b + c,
+    st.sampled_from(["", " ", "\u3000", "x"]),
+    st.sampled_from(["2015-01-15 00:00:00", "2015-1-15 00:00:00", "2015-01-15 00:00:01", "2015-01-15  00:00:00",
+                     "２015-01-15 00:00:00", "abcd-ef-gh 00:00:00", "2015-01-15T00:00:00", "2015-01-15"]),
+    st.sampled_from(["", " ", "\t", "0"]),
+)
+
+
+@FUZZ
+@given(st.lists(st.one_of(st.none(), MIDNIGHTISH, NEAR, st.text(max_size=12)), max_size=30))
+def test_clean_cell_and_its_expression_agree(texts):
+    frame = pl.DataFrame({"x": texts}, schema={"x": pl.Utf8})
+    assert frame.select(normalize.clean_cell_expr("x"))["x"].to_list() == [normalize.clean_cell(t) for t in texts]
+
+
 HEADERS = ["序号", "见人", "见思想", "约谈提醒（人次）", "整改台账", "项目"]
 HALF = str.maketrans("（）", "()")
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 import yaml
-from polars.testing import assert_frame_equal
+from polars.testing import assert_frame_equal, assert_series_equal
 
 from jobs.findings import make_finding
 from jobs.schema import DEFAULT_SCHEMA, parse_schema
@@ -337,3 +337,17 @@ def test_settled_heap_unfreezes_only_what_it_froze():
         assert gc.get_freeze_count() > 0
     finally:
         gc.unfreeze()
+
+
+def test_stacked_columns_clean_the_same_per_value_or_per_cell():
+    """Repeating columns are cleaned once per distinct value: the result is the per-cell cleaning."""
+    from jobs.normalize import clean_cell_expr
+    from jobs.validate.typing import _cleaned
+
+    values = ["1", " 1", "2015-01-15 00:00:00", None, "已完成\u3000", "  ", "a  b", "１２"]
+    repeating = pl.Series("c", values * 600)  # few distinct values: cleaned per value
+    free = pl.Series("c", [f"第{i}项 说明  文字" if i % 3 else None for i in range(3000)])  # cleaned per cell
+    for column in (repeating, free):
+        expected = column.to_frame().select(clean_cell_expr("c")).to_series()
+        assert_series_equal(_cleaned(column), expected)
+    assert _cleaned(repeating)[:8].to_list() == ["1", "1", "2015-01-15", None, "已完成", None, "a b", "１２"]
