@@ -711,3 +711,18 @@ def test_xls_record_walk_agrees_with_the_plain_walk_on_cut_and_mutated_streams(t
                 case = bof + record[:tail]
                 assert stream_info(case) == _reference_stream_info(case), (kind, length, tail)
                 assert stream_info(case + bof) == _reference_stream_info(case + bof), (kind, length, tail)
+
+
+def test_one_pass_for_formulas_and_the_first_box_agrees_with_the_two(good):
+    from jobs.preflight_fast import _FORMULA, _formula_or_first, _ref_tiers
+
+    with zipfile.ZipFile(good) as zf:
+        pieces = [zf.read(n) for n in zf.namelist() if "/worksheets/" in n]
+    pieces += [*_crafted_sheets().values(), b'<c r="A1"><f>1</f>', b"<f/>", b"<f>", b"<fx>", b'<c  r="A1">',
+               b'<c r="AA1">', b"<c>", b"<cols>", b"<c/>", b"<c\tr=\"A1\">"]
+    for limits in (Limits(), Limits(max_columns=26, max_rows=99_999, max_cells=26 * 99_999), Limits(max_rows=999)):
+        first = _ref_tiers(limits.max_rows, limits.max_columns, limits.max_cells)[0]
+        quick = _formula_or_first(limits.max_rows, limits.max_columns, limits.max_cells)
+        for piece in pieces:
+            assert (quick.search(piece) is None) == (_FORMULA.search(piece) is None and first.search(piece) is None)
+    assert _formula_or_first(1, 1, 1) is None  # no box fits: no fast proof at all
