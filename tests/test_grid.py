@@ -88,3 +88,21 @@ def test_key_values_stack_like_frames(schema):
     assert_frame_equal(stack_keyvalue(as_lists, info), stack_keyvalue(as_frames, info))
     assert_frame_equal(key_values_frame(sheets), pl.concat([kv.frame() for kv in sheets]))
     assert key_values_frame(sheets)["_row"].dtype == pl.Int32
+
+
+def test_holes_agree_with_their_definition_on_random_grids():
+    """The one-call null count only short-cuts: any grid, header row and layout gives the plain answer."""
+    import random
+
+    rng = random.Random(3)
+    for _ in range(400):
+        height, width = rng.randrange(1, 7), rng.randrange(1, 5)
+        rows = [[rng.choice([None, None, "", "x", "#"]) for _ in range(width)] for _ in range(height)]
+        start = rng.randrange(1, height + 1)
+        positions = tuple(rng.sample(range(width), rng.randrange(1, width + 1)))
+        names = tuple(f"h{p}" for p in positions)
+        required = frozenset(rng.sample(names, rng.randrange(len(names) + 1)))
+        body = [[row[p] for p in positions] for row in rows[start:]]
+        holes = [i for i, n in enumerate(names) if n in required]
+        expected = any(any(r[i] is None for i in holes) and any(v is not None for v in r) for r in body)
+        assert AsRead(_grid(rows), start, names, positions).has_holes(required) is expected, (rows, start, positions)

@@ -582,3 +582,21 @@ def test_a_failed_open_from_bytes_is_retried_by_path(books, monkeypatch):
         assert read_return(books[name]).sheets["ledger"].frame.height > 0
     # a wrong extension is opened by content only: that failure is the one reported
     assert _unreadable(books["lying"]) == REASON_CORRUPT
+
+
+def test_remembered_header_rows_read_as_found_afresh(samples, books, monkeypatch):
+    """Template header rows are remembered across returns; reading without that memory gives the same."""
+    import jobs.sheet_reader
+
+    class Forgetful(dict):
+        def __setitem__(self, key, value):
+            pass
+
+    root, _manifest = samples
+    paths = [*sorted(root.rglob("*.xls*"))[:40], *books.values()]
+    jobs.sheet_reader._FIRST_ROWS.clear()
+    first = [_outcome(p) for p in paths]
+    warm = [_outcome(p) for p in paths]
+    assert len(jobs.sheet_reader._FIRST_ROWS) > 0
+    monkeypatch.setattr(jobs.sheet_reader, "_FIRST_ROWS", Forgetful())
+    assert [_outcome(p) for p in paths] == first == warm
