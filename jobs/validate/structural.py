@@ -73,18 +73,35 @@ def locations(ret: Any, *, schema: Schema) -> dict[str, dict[str, int]]:
     out: dict[str, dict[str, int]] = {}
     for key, src in ret.sheets.items():
         sheet = schema.sheet(key)
-        names, by_fold = _lookup(sheet)
-        # the reader already names columns and items by the schema: fold only strays
-        index = {k if k in names else _canonical(k, names, by_fold): v for k, v in (src.col_index or {}).items()}
+        col_index = tuple((src.col_index or {}).items())
+        listed: tuple[str, ...] = ()
         if sheet.layout == "keyvalue":
             data = getattr(src, "data", None)
-            listed = data.items if isinstance(data, KeyValues) else src.frame.get_column("_item").cast(pl.Utf8).to_list()
-            items = {i if i in names else _canonical(i, names, by_fold) for i in listed}
-            value_col = next(iter(index.values()), 1)
-            out[key] = {c.name: index.get(c.name, value_col) for c in sheet.columns if c.name in items}
-        else:
-            out[key] = {c.name: index[c.name] for c in sheet.columns if c.name in index}
+            listed = tuple(data.items if isinstance(data, KeyValues) else src.frame.get_column("_item").cast(pl.Utf8).to_list())
+        # Returns made from one template share their layouts: work each out once.
+        memo = (id(sheet), col_index, listed)
+        hit = _LAYOUTS.get(memo)
+        if hit is None or hit[0] is not sheet:
+            if len(_LAYOUTS) >= _MAX_LAYOUTS:
+                _LAYOUTS.clear()
+            hit = _LAYOUTS[memo] = (sheet, _sheet_locations(sheet, col_index, listed))
+        out[key] = dict(hit[1])
     return out
+
+
+_LAYOUTS: dict[tuple[Any, ...], tuple[Sheet, dict[str, int]]] = {}
+_MAX_LAYOUTS = 4096
+
+
+def _sheet_locations(sheet: Sheet, col_index: tuple[tuple[str, int], ...], listed: tuple[str, ...]) -> dict[str, int]:
+    names, by_fold = _lookup(sheet)
+    # the reader already names columns and items by the schema: fold only strays
+    index = {k if k in names else _canonical(k, names, by_fold): v for k, v in col_index}
+    if sheet.layout == "keyvalue":
+        items = {i if i in names else _canonical(i, names, by_fold) for i in listed}
+        value_col = next(iter(index.values()), 1)
+        return {c.name: index.get(c.name, value_col) for c in sheet.columns if c.name in items}
+    return {c.name: index[c.name] for c in sheet.columns if c.name in index}
 
 
 def structural_findings(ret: Any, where: dict[str, dict[str, int]], *, schema: Schema) -> list[Finding]:

@@ -127,10 +127,13 @@ def stack_table(returns: Sequence[tuple[int, Any]], sheet: Sheet) -> pl.DataFram
         pieces.append(stack_grids(as_read, rid=RID))
     if not pieces:
         return empty
-    stacked = pl.concat(pieces, how="diagonal_relaxed", rechunk=True)
+    # Each piece is one chunk already; two chunks cost the string kernels nothing
+    # worth copying every text for.
+    stacked = pieces[0] if len(pieces) == 1 else pl.concat(pieces, how="diagonal_relaxed", rechunk=False)
     stacked = stacked.rename({k: v for k, v in wanted.items() if k in stacked.columns})
-    frame = pl.concat([empty, stacked.select([c for c in stacked.columns if c in schema])],
-                      how="diagonal_relaxed").select([pl.col(c).cast(t) for c, t in schema.items()])
+    frame = stacked.select(
+        pl.col(c).cast(t) if c in stacked.columns else pl.lit(None, t).alias(c) for c, t in schema.items()
+    )
     raws = list(wanted.values())
     # The reader may leave text as read (read_return(clean=False)): cleaning the
     # whole batch here is one pass instead of a Python pass per sheet. It is
