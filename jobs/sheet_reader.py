@@ -270,9 +270,10 @@ def _read_table(grid: _Grid, sheet: Sheet) -> tuple[pl.DataFrame, dict[str, int]
 
 # Returns made from one template share their header row: a first row holding
 # every header gives the same names and positions each time, so they are
-# remembered by (sheet, that row). Rows with long cells are not kept.
+# remembered by (sheet, that row). Only short rows are kept (at most
+# _FIRST_ROWS_MAX of _FIRST_ROW_CHARS_MAX characters: a few MB at worst).
 _FIRST_ROWS: dict[tuple[int, tuple[str | None, ...]], tuple[Sheet, tuple[str, ...], tuple[int, ...]]] = {}
-_FIRST_ROWS_MAX, _FIRST_ROW_CELL_MAX = 1024, 256
+_FIRST_ROWS_MAX, _FIRST_ROW_CHARS_MAX = 1024, 4096
 
 
 def _read_as_read(grid: _Grid, sheet: Sheet) -> tuple[pl.DataFrame | AsRead, dict[str, int], list[str], int | None]:
@@ -291,7 +292,7 @@ def _read_as_read(grid: _Grid, sheet: Sheet) -> tuple[pl.DataFrame | AsRead, dic
             header, mapping = _header_row(_Grid(grid.absolute, head, grid.frame, grid.hidden), known)
         found, positions, missing = _columns(sheet, mapping)
         names, positions = tuple(found), tuple(positions)
-        if header == 0 and not missing and all(v is None or len(v) <= _FIRST_ROW_CELL_MAX for v in first):
+        if header == 0 and not missing and len(first) + sum(len(v) for v in first if v) <= _FIRST_ROW_CHARS_MAX:
             if len(_FIRST_ROWS) >= _FIRST_ROWS_MAX:
                 _FIRST_ROWS.clear()
             _FIRST_ROWS[key] = (sheet, names, positions)
