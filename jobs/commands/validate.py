@@ -132,12 +132,11 @@ def validate_command(
         results = validate_files(files, registry=frame, period=period, received_at=arrivals, keep_tables=False)
     except RectifyError as exc:
         raise click.ClickException(str(exc)) from None
+    # one write: click.echo flushes, a system call per line otherwise
     if as_json:
-        for result in results:
-            click.echo(json.dumps(result.report.to_dict(), ensure_ascii=False))
+        click.echo("\n".join(json.dumps(r.report.to_dict(), ensure_ascii=False) for r in results))
     else:
-        for line in summary_lines(results):
-            click.echo(line)
+        click.echo("\n".join(summary_lines(results)))
     if receipts is not None:
         written = write_receipts(results, receipts)
         if not as_json:

@@ -15,7 +15,7 @@ import polars as pl
 
 from jobs.schema import Schema
 from jobs.validate.suites import DATE_NOT_AFTER_FILLED, NO, TASK_NAME, TASK_NO, YES
-from jobs.validate.typing import RID, ROW, display_date, fold_expr, raw
+from jobs.validate.typing import RID, ROW, display_date, fold_expr, per_value, raw
 
 
 def mark_duplicates(frame: pl.DataFrame, key: str) -> pl.DataFrame:
@@ -34,11 +34,11 @@ def with_catalogue(frame: pl.DataFrame, *, schema: Schema) -> pl.DataFrame:
     catalogue = pl.DataFrame(
         {TASK_NO: list(schema.tasks), "expected__": list(schema.tasks.values())},
         schema={TASK_NO: pl.Int64, "expected__": pl.Utf8},
-    )
-    return frame.join(catalogue, on=TASK_NO, how="left").with_columns(
-        fold_expr(pl.col(raw(TASK_NAME))).alias("fold_name__"),
-        fold_expr(pl.col("expected__")).alias("expected_fold__"),
-    )
+    ).with_columns(fold_expr(pl.col("expected__")).alias("expected_fold__"))
+    # folded once per catalogue entry and once per distinct name typed (every return repeats them)
+    out = frame.join(catalogue, on=TASK_NO, how="left")
+    names = per_value(out.get_column(raw(TASK_NAME)), fold_expr).alias("fold_name__")
+    return out.with_columns(names).select(*frame.columns, "expected__", "fold_name__", "expected_fold__")
 
 
 def with_filled_on(frame: pl.DataFrame, info: pl.DataFrame, *, sheet_key: str) -> pl.DataFrame:

@@ -170,7 +170,7 @@ class _Group:
             value_set = tuple(f"{i}{_SEP}{_text(v)}" for i, c in enumerate(self.members) for v in c.value_set)
         return Check(id=f"group:{self.name}", frame="*", code=head.code, kind=head.kind, column=f"v{self.name}",
                      other=f"o{self.name}" if self.pair else None, sheet=None, header=None, value_set=value_set,
-                     min_value=head.min_value, when=when)
+                     min_value=0 if head.kind == "between" else head.min_value, when=when)
 
 
 def _text(value: Any) -> str:
@@ -180,11 +180,15 @@ def _text(value: Any) -> str:
 
 
 def plan(checks: Mapping[str, Sequence[Check]]) -> list[_Group]:
-    """Group every frame's checks by (kind, bound, pair or not); conditions may differ within a group."""
+    """Group every frame's checks by kind (pair or not); conditions and lower bounds may differ within a group.
+
+    A ``between`` member's values are stacked minus its own lower bound, so one
+    expectation ``>= 0`` checks every bound.
+    """
     keyed: dict[tuple[Any, ...], list[tuple[str, Check]]] = {}
     for frame, frame_checks in checks.items():
         for check in frame_checks:
-            keyed.setdefault((check.kind, check.min_value, check.other is not None), []).append((frame, check))
+            keyed.setdefault((check.kind, check.other is not None), []).append((frame, check))
     return [
         _Group(f"g{j}", tuple(f for f, _ in members), tuple(c for _, c in members))
         for j, members in enumerate(keyed.values())
@@ -212,7 +216,8 @@ def _member_exprs(group: _Group, i: int, frame: pl.DataFrame) -> list[pl.Expr]:
     elif kind in ("not_null", "null"):
         value = pl.when(col.is_not_null()).then(pl.lit("x"))
     elif kind == "between":
-        value = col.cast(pl.Float64)
+        # exact: the values are counts and lengths, and x - m >= 0 iff x >= m in floating point
+        value = col.cast(pl.Float64) - float(check.min_value or 0)
     else:
         value = _comparable(col, frame.schema[check.column])
     exprs = [value.alias(f"v{name}")]

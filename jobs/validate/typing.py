@@ -20,7 +20,7 @@ Excel row of each item. No per-cell Python on the hot path.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -146,21 +146,28 @@ _REPEATS = 4  # a column holding fewer distinct values than rows / this is clean
 _SAMPLE = 2000  # rows that decide whether a column repeats
 
 
-def _cleaned(column: pl.Series) -> pl.Series:
-    """``clean_cell_expr`` on one stacked column, once per distinct value when values repeat.
+def per_value(column: pl.Series, make: Callable[[pl.Expr], pl.Expr]) -> pl.Series:
+    """``make(column)``, computed once per distinct value when the column's values repeat.
 
     Counts, dates, enum choices and task names repeat (100k 专项整治 rows hold
-    a few hundred distinct values): cleaning those and mapping back costs a
-    fraction of a regex pass over every cell. Free text is cleaned cell by cell.
+    a few hundred distinct values): a regex pass over those and a mapping back
+    costs a fraction of one over every cell. Free text is done cell by cell.
+    ``make`` must act value by value (an elementwise Utf8 -> Utf8 expression).
     """
+    name = column.name
     # A sample decides (either way gives the same result): hashing every long text
-    # only to learn that it never repeats costs about what cleaning it does.
+    # only to learn that it never repeats costs about what the regexes do.
     sample = column.head(_SAMPLE)
     if sample.n_unique() * _REPEATS > len(sample):
-        return column.to_frame().select(clean_cell_expr(column.name)).to_series()
+        return column.to_frame().select(make(pl.col(name)).alias(name)).to_series()
     distinct = column.unique()
-    cleaned = distinct.to_frame().select(clean_cell_expr(column.name)).to_series()
-    return column.replace_strict(distinct, cleaned, return_dtype=pl.Utf8)
+    done = distinct.to_frame().select(make(pl.col(name)).alias(name)).to_series()
+    return column.replace_strict(distinct, done, return_dtype=pl.Utf8)
+
+
+def _cleaned(column: pl.Series) -> pl.Series:
+    """``clean_cell_expr`` on one stacked column (once per distinct value when values repeat)."""
+    return per_value(column, clean_cell_expr)
 
 
 def stack_keyvalue(returns: Sequence[tuple[int, Any]], sheet: Sheet) -> pl.DataFrame:
