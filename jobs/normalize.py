@@ -197,16 +197,23 @@ def clean_expr(col: str | pl.Expr) -> pl.Expr:
         Cleaned text, null where :func:`~jobs.text.clean_text` gives ``None``.
     """
     expr = pl.col(col) if isinstance(col, str) else col
-    text = expr.str.replace_all(_WS_RUST + "+", " ").str.strip_chars(" ")
-    return _named(pl.when(text != "").then(text), col)
+    # each reference to a sub-expression is evaluated again: the text is named once
+    return _named(expr.str.replace_all(_WS_RUST + "+", " ").str.strip_chars(" ").replace("", None), col)
 
 
 def clean_cell_expr(col: str | pl.Expr) -> pl.Expr:
     """Vectorised :func:`clean_cell`: :func:`clean_expr`, and a real Excel date cell shortened to its date."""
+    return _named(clean_expr(col).map_batches(_shorten_midnight, return_dtype=pl.Utf8, is_elementwise=True), col)
+
+
+def _shorten_midnight(text: pl.Series) -> pl.Series:
+    # A Series function: the cleaned text is computed once, not once per branch.
     # The pattern spans the whole value and its group is the first ten characters:
     # a match test and a slice give the replace's result at a tenth of its cost.
-    text = clean_expr(col)
-    return _named(pl.when(text.str.contains(_MIDNIGHT.pattern)).then(text.str.slice(0, 10)).otherwise(text), col)
+    midnight = text.str.contains(_MIDNIGHT.pattern).fill_null(False)
+    if not midnight.any():
+        return text
+    return text.zip_with(~midnight, text.str.slice(0, 10))
 
 
 def _folded(col: str | pl.Expr) -> pl.Expr:

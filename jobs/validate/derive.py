@@ -20,10 +20,11 @@ from jobs.validate.typing import RID, ROW, display_date, fold_expr, per_value, r
 
 def mark_duplicates(frame: pl.DataFrame, key: str) -> pl.DataFrame:
     """Add ``dup__key``: ``第N行`` (the first row with the same value in the return) on repeats."""
-    first = pl.col(ROW).min().over([RID, key])
+    # the window is materialised once (an expression referenced twice is evaluated twice)
+    first = frame.select(pl.col(ROW).min().over([RID, key])).to_series()
     return frame.with_columns(
         pl.when(pl.col(key).is_not_null() & (pl.col(ROW) != first))
-        .then(pl.format("第{}行", first))
+        .then(pl.format("第{}行", pl.lit(first)))
         .otherwise(None)
         .alias(f"dup__{key}")
     )
