@@ -247,9 +247,9 @@ def read_return(
             warnings.append(_note(f"工作表“{source_name}”处于隐藏状态，其内容已照常读取，请确认", schema, sheet=sheet.name))
         sheets[sheet.key] = raw
     unknown: frozenset[str] = frozenset()
-    if pf is not None:
+    if pf is not None and getattr(pf, "uncached_formulas", ()):  # the usual file has none
         warnings.extend(_preflight_findings(pf, [raw.source_name for raw in sheets.values()]))
-        unknown = _unknown_cells(getattr(pf, "uncached_formulas", ()), sheets)
+        unknown = _unknown_cells(pf.uncached_formulas, sheets)
     kind = pf.kind if pf is not None else None
     return RawReturn(
         path=path, sheets=sheets, missing_sheets=missing, warnings=warnings, kind=kind, unknown_cells=unknown
