@@ -197,11 +197,17 @@ def stack_keyvalue(returns: Sequence[tuple[int, Any]], sheet: Sheet) -> pl.DataF
     out_schema = {RID: pl.Int32(), **{raw(k): pl.Utf8() for k in keys}, **{row_of(k): pl.Int32() for k in keys}}
     if not parts:
         return pl.DataFrame(schema=out_schema)
+    stacked = pl.concat(parts, how="vertical_relaxed", rechunk=True).with_columns(
+        pl.Series(RID, np.repeat(np.asarray(tags, dtype=np.int32), heights))
+    )
+    # every return lists the same few item names: fold each once
+    item_keys = per_value(
+        stacked.get_column("_item").cast(pl.Utf8),
+        lambda e: fold_expr(e).replace_strict(by_fold, default=None, return_dtype=pl.Utf8),
+    )
     long = (
-        pl.concat(parts, how="vertical_relaxed", rechunk=True)
-        .with_columns(pl.Series(RID, np.repeat(np.asarray(tags, dtype=np.int32), heights)))
-        .with_columns(
-            fold_expr(pl.col("_item").cast(pl.Utf8)).replace_strict(by_fold, default=None, return_dtype=pl.Utf8).alias("_key"),
+        stacked.with_columns(
+            item_keys.alias("_key"),
             pl.col("_value").cast(pl.Utf8).str.strip_chars().replace("", None),
             pl.col("_row").cast(pl.Int32),
         )
