@@ -44,7 +44,7 @@ _CHUNK = 256 * 1024
 # Parts up to this size are inflated in one bounded call and checked on their
 # whole bytes; larger ones stream in _CHUNK pieces, as before.
 _WHOLE_MAX = 16 * _MB
-_CENTRAL = struct.Struct("<4s4B4HL2L5H2L")
+_CENTRAL = struct.Struct("<4s2xBxHH4xLLLHHH8xL")  # the central directory fields used (pad bytes skip the rest)
 _LOCAL_NAMES = struct.Struct("<HH")
 _VERIFIED: dict[tuple[bytes, int, int, int], bytes] = {}
 _VERIFIED_MAX, _VERIFIED_PART_MAX = 256, 64 * 1024
@@ -102,8 +102,8 @@ def _directory(data: bytes) -> tuple[int, list[_Entry]] | None:
     while pos < end:
         if pos + 46 > end:
             return None
-        (sig, _cv, _cs, version, _r, flags, method, _t, _d, crc, csize, usize,
-         name_len, extra_len, comment_len, _disk, _ia, _ea, offset) = _CENTRAL.unpack_from(data, pos)
+        (sig, version, flags, method, crc, csize, usize, name_len, extra_len, comment_len,
+         offset) = _CENTRAL.unpack_from(data, pos)
         stop = pos + 46 + name_len
         if sig != b"PK\x01\x02" or version > _MAX_EXTRACT_VERSION or extra_len or stop + comment_len > end:
             return None
