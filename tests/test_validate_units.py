@@ -341,6 +341,28 @@ def test_settled_heap_unfreezes_only_what_it_froze():
         gc.unfreeze()
 
 
+def test_cyclic_garbage_frozen_during_one_batch_is_collected_by_the_next():
+    """Objects unfrozen after a batch do not count towards a full collection: the next batch collects them,
+    else a long-lived worker grows by every batch's cyclic garbage."""
+    import gc
+    import weakref
+
+    from jobs.validate.pipeline import _settled_heap
+
+    class Node:
+        pass
+
+    assert gc.get_freeze_count() == 0
+    with _settled_heap():
+        node = Node()
+        node.itself = node  # a cycle: only the cyclic GC frees it
+        alive = weakref.ref(node)
+        del node
+        gc.freeze()  # as the read loop does every few hundred returns
+    with _settled_heap():
+        assert alive() is None
+
+
 def test_stacked_columns_clean_the_same_per_value_or_per_cell():
     """Repeating columns are cleaned once per distinct value: the result is the per-cell cleaning."""
     from jobs.normalize import clean_cell_expr
