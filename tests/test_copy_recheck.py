@@ -12,30 +12,12 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+from tests.editing import edit_return
+
 PERIOD = "2015-02"
 RECEIVED = datetime(2015, 2, 27, 16, 30)
 SHARED_FACTS = "对照检查中发现的会风文风问题已逐项整改，压缩会议四成，精简文件三成，节约经费八万元。"
 SHARED_MINDSET = "通过整改深刻认识到四风问题的根源在于宗旨意识淡薄，必须从思想上正本清源、固本培元。"
-
-
-def _edit(source: Path, target: Path, *, unit: str | None = None, period: str | None = None,
-          facts: dict[int, str] | None = None, mindset: dict[int, str] | None = None) -> None:  # fmt: skip
-    """``source`` re-labelled and with some 整改台账 见物/见思想 cells (by data row, 1-based) replaced."""
-    import openpyxl
-
-    wb = openpyxl.load_workbook(source)
-    for row in wb["基本信息"].iter_rows():
-        if unit and row[0].value == "单位代码":
-            row[1].value = unit
-        if period and row[0].value == "报送期":
-            row[1].value = period
-    ws = wb["整改台账"]
-    for header, texts in (("见物", facts or {}), ("见思想", mindset or {})):
-        cell = next((c for row in ws.iter_rows(max_row=6) for c in row if c.value == header), None)
-        for k, text in texts.items():
-            if cell is not None:
-                ws.cell(row=cell.row + k, column=cell.column).value = text
-    wb.save(target)
 
 
 @pytest.fixture(scope="module")
@@ -60,13 +42,13 @@ def inbox(generated_samples, tmp_path_factory) -> tuple[Path, Path]:
     src = [generated_samples / f["path"] for f in (*warned[:2], *clean[:4])]
     extra = iter(missing + [f["unit"] for f in files])
     # sorted names: "a-" before the originals ("m-"), "z-" after them
-    _edit(src[0], out / "a-copy-0.xlsx", unit=next(extra))
-    _edit(src[1], out / "z-copy-1.xlsx", unit=next(extra))
-    _edit(src[2], out / "z-copy-2.xlsx", unit=next(extra), facts={2: SHARED_FACTS})
-    _edit(src[3], out / "a-share-3.xlsx", unit=next(extra), facts={1: SHARED_FACTS}, mindset={1: SHARED_MINDSET})
-    _edit(src[4], out / "m-share-4.xlsx", facts={3: SHARED_FACTS, 1: SHARED_MINDSET})
-    _edit(src[5], out / "z-share-5.xlsx", unit=next(extra), mindset={2: SHARED_MINDSET, 4: SHARED_MINDSET})
-    _edit(src[5], out / "z-period-6.xlsx", unit=next(extra), period="2015-01", facts={1: SHARED_FACTS})
+    edit_return(src[0], out / "a-copy-0.xlsx", unit=next(extra))
+    edit_return(src[1], out / "z-copy-1.xlsx", unit=next(extra))
+    edit_return(src[2], out / "z-copy-2.xlsx", unit=next(extra), facts={2: SHARED_FACTS})
+    edit_return(src[3], out / "a-share-3.xlsx", unit=next(extra), facts={1: SHARED_FACTS}, mindset={1: SHARED_MINDSET})
+    edit_return(src[4], out / "m-share-4.xlsx", facts={3: SHARED_FACTS, 1: SHARED_MINDSET})
+    edit_return(src[5], out / "z-share-5.xlsx", unit=next(extra), mindset={2: SHARED_MINDSET, 4: SHARED_MINDSET})
+    edit_return(src[5], out / "z-period-6.xlsx", unit=next(extra), period="2015-01", facts={1: SHARED_FACTS})
     return out, generated_samples / "registry.xlsx"
 
 

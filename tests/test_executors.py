@@ -22,6 +22,7 @@ from jobs.executors import (
     make_executor,
 )
 from jobs.progress import Progress, format_duration
+from tests.editing import edit_return
 
 
 def _square_with_context(context, batch):
@@ -335,23 +336,6 @@ def test_batch_text_hashes_equal_per_return_hashes():
     assert got[0].height == 5 and got[2].height == 0  # placeholders, short texts and nulls are not hashed
 
 
-def _edit_return(source, target, *, unit=None, period=None, facts=None):
-    """``source`` re-labelled (单位代码, 报送期) and, with ``facts``, its first 整改台账 见物 replaced."""
-    import openpyxl
-
-    wb = openpyxl.load_workbook(source)
-    for row in wb["基本信息"].iter_rows():
-        if unit and row[0].value == "单位代码":
-            row[1].value = unit
-        if period and row[0].value == "报送期":
-            row[1].value = period
-    if facts:
-        ws = wb["整改台账"]
-        header = next(c for row in ws.iter_rows() for c in row if c.value == "见物")
-        ws.cell(row=header.row + 1, column=header.column).value = facts
-    wb.save(target)
-
-
 def _verdicts(result):
     """Every return's findings (code, cell, message), tables and texts of a BatchResult, comparable."""
     found = [[(f.code, f.cell, f.message) for f in r.report.findings] for r in result.results]
@@ -387,10 +371,10 @@ def test_writer_validates_again_only_what_stored_texts_change(generated_samples,
     batch.mkdir()
     for src in clean[1:4]:
         shutil.copyfile(src, batch / src.name)
-    _edit_return(clean[0], batch / "zz-copy.xlsx", unit=missing[0])  # copies the stored return
+    edit_return(clean[0], batch / "zz-copy.xlsx", unit=missing[0])  # copies the stored return
     # another period: carries a stored text and shares one more text with the next return
-    _edit_return(clean[0], batch / "zz-period-a.xlsx", unit=missing[1], period="2015-01", facts=shared)
-    _edit_return(clean[4], batch / "zz-period-b.xlsx", unit=missing[2], period="2015-01", facts=shared)
+    edit_return(clean[0], batch / "zz-period-a.xlsx", unit=missing[1], period="2015-01", facts={1: shared})
+    edit_return(clean[4], batch / "zz-period-b.xlsx", unit=missing[2], period="2015-01", facts={1: shared})
     context = parallel.BatchContext(registry=home.registry(PERIOD), period=PERIOD, other_units_texts=None,
                                     limits=home.config.limits)  # fmt: skip
     with home.lock():
