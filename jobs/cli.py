@@ -6,8 +6,12 @@ commands; they are discovered here so adding a command is adding a module.
 
 from __future__ import annotations
 
+import atexit
 import importlib
+import os
 import pkgutil
+import sys
+import threading
 
 import click
 
@@ -42,3 +46,40 @@ def _register() -> None:
 
 
 _register()
+
+
+def run() -> None:
+    """The ``rectify`` console script: :func:`main`, then a quick exit.
+
+    A validation run ends holding hundreds of MB of small frames and GX's
+    thousands of classes. Tearing the interpreter down frees them one by one
+    (~1.3 s of CPU after 5,000 returns, 8% of the run) only for the OS to
+    reclaim the memory anyway. So when the command is done, the atexit
+    handlers run (every library's own included), the streams are flushed and
+    the process ends with ``os._exit``. With other threads still running, or
+    an exit that is not a plain status, it leaves the ordinary way.
+    """
+    try:
+        main()
+    except SystemExit as exc:
+        code = 0 if exc.code is None else exc.code
+        if not isinstance(code, int) or _threads_running() or not hasattr(atexit, "_run_exitfuncs"):
+            raise
+    else:
+        code = 0
+    _quick_exit(code)
+
+
+def _threads_running() -> bool:
+    """Whether a non-daemon thread other than this one is alive (shutdown would wait for it)."""
+    return any(t is not threading.current_thread() and not t.daemon for t in threading.enumerate())
+
+
+def _quick_exit(code: int) -> None:
+    atexit._run_exitfuncs()  # noqa: SLF001 - what interpreter shutdown would run; never removed since 2.x
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe or stream: nothing more to deliver
+            code = code or 1
+    os._exit(code)
