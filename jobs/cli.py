@@ -76,7 +76,7 @@ def _threads_running() -> bool:
 
 
 def _quick_exit(code: int) -> None:
-    atexit._run_exitfuncs()  # noqa: SLF001 - what interpreter shutdown would run; never removed since 2.x
+    atexit._run_exitfuncs()  # private, but what interpreter shutdown runs; present since Python 2
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
