@@ -21,7 +21,7 @@ from typing import Any
 
 import polars as pl
 
-from jobs.validate.deferred import deferred
+from jobs.validate.deferred import deferred, lean_field_copies
 from jobs.validate.suites import Check, Cond
 
 _LOCK = threading.RLock()
@@ -38,7 +38,8 @@ def _gx() -> tuple[Any, Any]:
     with _LOCK:
         if "ctx" not in _STATE:
             started = time.perf_counter()
-            with deferred():  # scipy.stats and altair: imported by GX, never used by our checks
+            # scipy.stats and altair: imported by GX, never used by our checks; and pydantic's class building
+            with deferred(), lean_field_copies():
                 import great_expectations as gx
                 from great_expectations.data_context.types.base import (
                     ProgressBarsConfig,
