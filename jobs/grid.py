@@ -2,10 +2,11 @@
 
 Reading a return costs a few Polars calls per sheet on top of fastexcel's own
 parse, and at national scale those calls, not the parsing, dominated. So the
-validator's reader (``read_return(clean=False)``) keeps each table sheet as
-fastexcel gave it plus where its header is, and :func:`stack` builds the rows
-of a whole batch, whatever each sheet's layout, with one concat and one gather. Nothing is cleaned here and no row is dropped: the caller cleans
-the whole batch (``jobs.validate.typing.stack_table``).
+validator's reader (``read_return(clean=False)``) keeps each table sheet's
+header columns as plain lists plus where its header is, and :func:`stack`
+builds the rows of a whole batch, whatever each sheet's layout, as one frame.
+Nothing is cleaned here and no row is dropped: the caller cleans the whole
+batch (``jobs.validate.typing.stack_table``).
 """
 
 from __future__ import annotations
@@ -47,15 +48,20 @@ def key_values_frame(sheets: Sequence[KeyValues]) -> pl.DataFrame:
 class AsRead:
     """One table sheet as read.
 
-    ``frame`` is fastexcel's grid (grid row i is Excel row i + 1, all text);
-    ``start`` the grid row of the first data row (below the header);
-    ``names`` the schema headers found and ``positions`` their grid columns.
+    ``columns`` are the grid columns holding a schema header, as plain lists
+    (grid row i is Excel row i + 1, all text), aligned with ``names``, the
+    headers found; ``start`` is the grid row of the first data row (below the
+    header) and ``height`` the grid's number of rows.
+
+    Plain lists, not a frame per sheet: converting each small sheet to a
+    Polars frame cost more than fastexcel's parse of it and kept ~4 times the
+    memory (small frames over-allocate); a batch becomes one frame at once.
     """
 
-    frame: pl.DataFrame
+    columns: tuple[list[str | None], ...]
     start: int
     names: tuple[str, ...]
-    positions: tuple[int, ...]
+    height: int
 
     def table(self) -> pl.DataFrame:
         """The data rows alone: one column per header found, then ``_row`` (text as read, every row)."""
@@ -64,65 +70,40 @@ class AsRead:
     def has_holes(self, required: frozenset[str]) -> bool:
         """Whether a required cell is null in a row holding something else (it may be an
         Excel error fastexcel turned into null); empty spacer and trailing rows do not count."""
-        key = (self.names, self.positions, required)
-        wanted = _REQUIRED.get(key)
-        if wanted is None:
-            wanted = tuple(p for n, p in zip(self.names, self.positions, strict=True) if n in required)
-            if len(_REQUIRED) >= _REQUIRED_MAX:
-                _REQUIRED.clear()
-            _REQUIRED[key] = wanted
-        if not wanted:
-            return False
-        # One null count for all columns (no query plan, one call). With the header
-        # in row 1 the whole grid is counted (its header cells are not null); a count
-        # that is too high only sends the sheet to the exact check below.
-        counts = (self.frame if self.start == 1 else self.frame.slice(self.start)).null_count().row(0)
-        if not any(counts[p] for p in wanted):
+        wanted = [i for i, name in enumerate(self.names) if name in required]
+        start = self.start
+        if not any(None in self.columns[i][start:] for i in wanted):
             return False  # the usual case
-        body = zip(*(self.frame.to_series(p).slice(self.start).to_list() for p in self.positions), strict=True)
-        holes = [self.positions.index(p) for p in wanted]
-        return any(any(row[i] is None for i in holes) and any(v is not None for v in row) for row in body)
-
-
-# The required columns' grid positions, by layout (names, positions) and required
-# names: returns from one template share their layouts.
-_REQUIRED: dict[tuple[tuple[str, ...], tuple[int, ...], frozenset[str]], tuple[int, ...]] = {}
-_REQUIRED_MAX = 1024
+        body = zip(*(col[start:] for col in self.columns), strict=True)
+        return any(any(row[i] is None for i in wanted) and any(v is not None for v in row) for row in body)
 
 
 def stack(members: Sequence[tuple[int, AsRead]], *, rid: str) -> pl.DataFrame:
     """Data rows of many as-read sheets: header-named text columns (the union over the members),
     ``_row`` and ``rid`` (each member's id), in member order.
 
-    Each grid's columns are renamed in place (a header's column gets the header,
-    the others a throw-away name), so one diagonal concat lines every layout up
-    and one gather keeps the rows below each header.
+    Each header's cells are gathered into one list over all members (nulls
+    where a member lacks the header), and each list becomes one column.
     """
     if not members:
         return pl.DataFrame(schema={ROW: pl.Int32, rid: pl.Int32})
-    frames, headers = [], {}
+    gathered: dict[str, list[str | None]] = {}
     for _, g in members:
-        frame = g.frame.clone()  # shares the data; only the names differ
-        names = [f"\x00{i}" for i in range(frame.width)]
-        for name, pos in zip(g.names, g.positions, strict=True):
-            names[pos] = name
-            headers.setdefault(name, None)
-        frame.columns = names
-        frames.append(frame)
-    heights = np.fromiter((f.height for f in frames), dtype=np.int64, count=len(frames))
+        for name in g.names:
+            gathered.setdefault(name, [])
+    counts = np.fromiter((max(g.height - g.start, 0) for _, g in members), dtype=np.int64, count=len(members))
+    for (_, g), n in zip(members, counts.tolist(), strict=True):
+        if not n:
+            continue
+        own = dict(zip(g.names, g.columns, strict=True))
+        for name, out in gathered.items():
+            col = own.get(name)
+            out.extend(col[g.start:] if col is not None else [None] * n)
     starts = np.fromiter((g.start for _, g in members), dtype=np.int64, count=len(members))
-    counts = np.maximum(heights - starts, 0)
     within = np.arange(int(counts.sum()), dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
-    first = np.repeat(starts, counts)
-    rows = np.repeat(np.cumsum(heights) - heights, counts) + first + within
-    # One chunk: a gather across thousands of small chunks costs more than the copy.
-    try:
-        big = pl.concat(frames, how="diagonal", rechunk=True)
-    except pl.exceptions.SchemaError:  # a column fastexcel typed other than text
-        big = pl.concat(frames, how="diagonal_relaxed", rechunk=True)
-    picked = big.select(pl.col(h).cast(pl.Utf8) for h in headers)
-    return picked[pl.Series(rows, dtype=pl.Int64)].with_columns(
-        pl.Series(ROW, first + within + 1, dtype=pl.Int32),
+    return pl.DataFrame([
+        *(pl.Series(name, cells, dtype=pl.Utf8) for name, cells in gathered.items()),
+        pl.Series(ROW, np.repeat(starts, counts) + within + 1, dtype=pl.Int32),
         pl.Series(rid, np.repeat(np.fromiter((r for r, _ in members), dtype=np.int32, count=len(members)), counts),
                   dtype=pl.Int32),
-    )
+    ])

@@ -29,7 +29,6 @@ from jobs.sheet_reader import (  # the REASON_* texts are part of this module's 
     REASON_TOO_LARGE,
     _fastexcel_guard,
     _folded_names,
-    _load_frame,
     _load_grid,
     _read_as_read,
     _read_keyvalue,
@@ -170,7 +169,7 @@ def _needs_error_texts(raw: RawSheet, sheet: Sheet) -> bool:
 def _read_sheet(book: fastexcel.ExcelReader, source_name: str, sheet: Sheet, *, with_errors: bool,
                 clean: bool = True) -> RawSheet:  # fmt: skip
     if not clean and not with_errors and sheet.layout == "table":
-        grid = _load_frame(book, source_name)
+        grid = _load_grid(book, source_name, with_errors=False, frame=False)
         data, col_index, missing, header = _read_as_read(grid, sheet)
     elif sheet.layout == "keyvalue":
         grid = _load_grid(book, source_name, with_errors=with_errors, frame=False)

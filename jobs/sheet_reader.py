@@ -105,7 +105,6 @@ class _Grid:
     columns: list[list[str | None]]
     frame: pl.DataFrame | None  # the same cells, uncleaned, for zero-copy reuse (None: lists only)
     hidden: bool
-    first: tuple[str | None, ...] = ()  # _load_frame: the first row (``columns`` is then unused)
 
     @property
     def height(self) -> int:
@@ -144,16 +143,6 @@ def _load_grid(book: fastexcel.ExcelReader, name: str, *, with_errors: bool, fra
             grid = None
             columns = [col.to_pylist() for col in sheet.to_arrow().columns]
     return _Grid(absolute=absolute, columns=columns, frame=grid, hidden=hidden)
-
-
-def _load_frame(book: fastexcel.ExcelReader, name: str) -> _Grid:
-    """The sheet's cells as a frame, and its first row (where the header usually is)."""
-    with _GUARD:
-        sheet = book.load_sheet_by_name(name, header_row=None, dtypes="string", skip_rows=0)
-        hidden = str(sheet.visible) != "visible"
-        absolute = [c.absolute_index for c in sheet.selected_columns]
-        frame = sheet.to_polars()
-    return _Grid(absolute=absolute, columns=[], frame=frame, hidden=hidden, first=frame.row(0) if frame.height else ())
 
 
 def _header_row(grid: _Grid, known: Collection[str]) -> tuple[int | None, dict[str, int]]:
@@ -277,19 +266,14 @@ _FIRST_ROWS_MAX, _FIRST_ROW_CHARS_MAX = 1024, 4096
 
 
 def _read_as_read(grid: _Grid, sheet: Sheet) -> tuple[pl.DataFrame | AsRead, dict[str, int], list[str], int | None]:
-    """``_read_table`` without building the table: the header is found, the grid kept as read."""
-    first = grid.first
+    """``_read_table`` without building the table: the header is found, its columns kept as read."""
+    first = tuple(col[0] for col in grid.columns) if grid.height else ()
     key = (id(sheet), first)
     hit = _FIRST_ROWS.get(key)
     if hit is not None and hit[0] is sheet:
         names, positions, missing, header = hit[1], hit[2], [], 0
     else:
-        known = _folded_names(sheet)[0]
-        header, mapping = _header_row(_Grid(grid.absolute, [[v] for v in first], grid.frame, grid.hidden), known)
-        if len(mapping) < len(known) and grid.frame.height > 1:
-            # not every header in row 1: look further down, as _read_table does
-            head = [s.to_list() for s in grid.frame.head(HEADER_SCAN_ROWS).get_columns()]
-            header, mapping = _header_row(_Grid(grid.absolute, head, grid.frame, grid.hidden), known)
+        header, mapping = _header_row(grid, _folded_names(sheet)[0])
         found, positions, missing = _columns(sheet, mapping)
         names, positions = tuple(found), tuple(positions)
         if header == 0 and not missing and len(first) + sum(len(v) for v in first if v) <= _FIRST_ROW_CHARS_MAX:
@@ -299,7 +283,7 @@ def _read_as_read(grid: _Grid, sheet: Sheet) -> tuple[pl.DataFrame | AsRead, dic
     if header is None:
         return pl.DataFrame(schema={"_row": pl.Int32}), {}, missing, None
     absolute = grid.absolute
-    data = AsRead(grid.frame, header + 1, names, positions)
+    data = AsRead(tuple(grid.columns[p] for p in positions), header + 1, names, grid.height)
     return data, {n: absolute[p] for n, p in zip(names, positions, strict=True)}, missing, header + 1
 
 

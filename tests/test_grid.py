@@ -8,10 +8,14 @@ from polars.testing import assert_frame_equal
 from jobs.grid import AsRead, stack
 
 
-def _grid(rows: list[list[str | None]]) -> pl.DataFrame:
+def _grid(rows: list[list[str | None]]) -> list[list[str | None]]:
+    """The grid's columns, as fastexcel's reader hands them over."""
     width = max(len(r) for r in rows)
-    columns = {f"__UNNAMED__{i}": [r[i] if i < len(r) else None for r in rows] for i in range(width)}
-    return pl.DataFrame(columns, schema={k: pl.Utf8 for k in columns})
+    return [[r[i] if i < len(r) else None for r in rows] for i in range(width)]
+
+
+def _as_read(grid: list[list[str | None]], start: int, names: tuple[str, ...], positions: tuple[int, ...]) -> AsRead:
+    return AsRead(tuple(grid[p] for p in positions), start, names, len(grid[0]))
 
 
 TEMPLATE = _grid([["序号", "问题", "状态"], ["1", "a", "推进中"], ["2", None, "已完成"], [None, None, None]])
@@ -22,20 +26,20 @@ EMPTY_BODY = _grid([["序号", "问题", "状态"]])
 
 def _sheets() -> list[tuple[int, AsRead]]:
     return [
-        (0, AsRead(TEMPLATE, 1, ("序号", "问题", "状态"), (0, 1, 2))),
-        (1, AsRead(TITLED, 3, ("序号", "问题", "状态"), (2, 3, 0))),
-        (2, AsRead(EMPTY_BODY, 1, ("序号", "问题", "状态"), (0, 1, 2))),
-        (3, AsRead(TEMPLATE, 1, ("序号", "状态"), (0, 2))),  # 问题 column missing
-        (4, AsRead(TEMPLATE, 1, ("序号", "问题", "状态"), (0, 1, 2))),
+        (0, _as_read(TEMPLATE, 1, ("序号", "问题", "状态"), (0, 1, 2))),
+        (1, _as_read(TITLED, 3, ("序号", "问题", "状态"), (2, 3, 0))),
+        (2, _as_read(EMPTY_BODY, 1, ("序号", "问题", "状态"), (0, 1, 2))),
+        (3, _as_read(TEMPLATE, 1, ("序号", "状态"), (0, 2))),  # 问题 column missing
+        (4, _as_read(TEMPLATE, 1, ("序号", "问题", "状态"), (0, 1, 2))),
     ]
 
 
 def test_one_sheet_keeps_text_as_read_every_row_and_excel_rows():
-    table = AsRead(TITLED, 3, ("序号", "问题", "状态"), (2, 3, 0)).table()
+    table = _as_read(TITLED, 3, ("序号", "问题", "状态"), (2, 3, 0)).table()
     expected = pl.DataFrame({"序号": ["7"], "问题": [" b "], "状态": ["已完成"], "_row": [4]},
                             schema={"序号": pl.Utf8, "问题": pl.Utf8, "状态": pl.Utf8, "_row": pl.Int32})
     assert_frame_equal(table, expected)
-    assert AsRead(TEMPLATE, 1, ("序号", "问题", "状态"), (0, 1, 2)).table()["_row"].to_list() == [2, 3, 4]
+    assert _as_read(TEMPLATE, 1, ("序号", "问题", "状态"), (0, 1, 2)).table()["_row"].to_list() == [2, 3, 4]
 
 
 def test_batch_over_many_layouts_equals_each_sheet_alone():
@@ -50,11 +54,11 @@ def test_batch_over_many_layouts_equals_each_sheet_alone():
 
 
 def test_holes_are_required_nulls_in_rows_holding_something():
-    template = AsRead(TEMPLATE, 1, ("序号", "问题", "状态"), (0, 1, 2))
+    template = _as_read(TEMPLATE, 1, ("序号", "问题", "状态"), (0, 1, 2))
     assert template.has_holes(frozenset({"问题"}))  # row 3 has 序号 and 状态 but no 问题
     assert not template.has_holes(frozenset({"状态"}))  # only the empty trailing row lacks it
     assert not template.has_holes(frozenset({"未知"}))
-    titled = AsRead(TITLED, 3, ("序号", "问题", "状态"), (2, 3, 0))
+    titled = _as_read(TITLED, 3, ("序号", "问题", "状态"), (2, 3, 0))
     assert not titled.has_holes(frozenset({"序号", "问题", "状态"}))  # the title rows above do not count
 
 
@@ -105,4 +109,4 @@ def test_holes_agree_with_their_definition_on_random_grids():
         body = [[row[p] for p in positions] for row in rows[start:]]
         holes = [i for i, n in enumerate(names) if n in required]
         expected = any(any(r[i] is None for i in holes) and any(v is not None for v in r) for r in body)
-        assert AsRead(_grid(rows), start, names, positions).has_holes(required) is expected, (rows, start, positions)
+        assert _as_read(_grid(rows), start, names, positions).has_holes(required) is expected, (rows, start, positions)
