@@ -133,7 +133,7 @@ def _preflight(path: Path, limits: Any = None) -> tuple[Any, bytes | None]:
     the file's bytes; ``(None, None)`` if that module is absent (it raises
     ``UnreadableFile`` itself)."""
     try:
-        from jobs.preflight import preflight_read  # noqa: PLC0415 - optional dependency between areas
+        from jobs.preflight import preflight_read
     except ImportError:
         return None, None
     return preflight_read(path, limits=limits)
@@ -143,7 +143,7 @@ def _preflight_findings(pf: Any, source_names: list[str]) -> list[Finding]:
     """Preflight's findings for the sheets we read (uncached formulas are unknown
     values, an ``unreadable-file`` error, not empty cells)."""
     try:
-        from jobs.preflight import preflight_findings  # noqa: PLC0415
+        from jobs.preflight import preflight_findings
     except ImportError:
         return []
     return preflight_findings(pf, sheets=source_names)

@@ -192,7 +192,7 @@ def _body(grid: _Grid, positions: list[int], start: int) -> tuple[list[list[str 
 
 def _excel_rows(start: int, height: int) -> pl.Series:
     """``_row`` for grid rows ``start ..``: a slice of one shared Series (no allocation)."""
-    global _ROWS  # noqa: PLW0603 - built once, on first use
+    global _ROWS
     if _ROWS is None or start + height > _ROWS.len():
         _ROWS = pl.Series("_row", range(1, max(2**16, 2 * (start + height)) + 1), dtype=pl.Int32)
     return _ROWS.slice(start, height)
