@@ -7,6 +7,7 @@ commands; they are discovered here so adding a command is adding a module.
 from __future__ import annotations
 
 import atexit
+import gc
 import importlib
 import os
 import pkgutil
@@ -48,6 +49,11 @@ def _register() -> None:
 _register()
 
 
+# Allocations before a young collection, and collections before an older one
+# (mypy's settings): see :func:`run`.
+GC_THRESHOLDS = (200_000, 30, 30)
+
+
 def run() -> None:
     """The ``rectify`` console script: :func:`main`, then a quick exit.
 
@@ -58,7 +64,13 @@ def run() -> None:
     handlers run (every library's own included), the streams are flushed and
     the process ends with ``os._exit``. With other threads still running, or
     an exit that is not a plain status, it leaves the ordinary way.
+
+    The cyclic GC also runs less often in these processes (as mypy does):
+    reading thousands of returns allocates millions of containers, almost none
+    of them cyclic garbage, and the default threshold (700) walked them ~1,200
+    times (~0.4 s of CPU on 5,000 returns against ~0.1 s).
     """
+    gc.set_threshold(*GC_THRESHOLDS)
     try:
         main()
     except SystemExit as exc:

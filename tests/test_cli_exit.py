@@ -55,6 +55,20 @@ def test_run_keeps_status_and_atexit_handlers_but_skips_teardown(tmp_path: Path)
     assert marks == ["atexit"]
 
 
+def test_the_console_script_runs_the_cyclic_gc_less_often(tmp_path: Path) -> None:
+    from jobs.cli import GC_THRESHOLDS
+
+    done, marks = _run(tmp_path, """
+    import gc, jobs.cli
+    atexit.register(lambda: marks.open("a").write(f"{gc.get_threshold()[0]}\\n"))
+    sys.argv = ["rectify", "--version"]
+    jobs.cli.run()
+    """)
+    assert done.returncode == 0
+    assert marks == [str(GC_THRESHOLDS[0]), "atexit"]
+    assert GC_THRESHOLDS[0] > 700  # the interpreter's default
+
+
 def test_main_alone_tears_down_so_the_probe_can_tell(tmp_path: Path) -> None:
     done, marks = _run(tmp_path, """
     import jobs.cli
