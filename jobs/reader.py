@@ -11,6 +11,7 @@ sheet, finds its header and pulls out its table or key/value list.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -87,6 +88,8 @@ class RawReturn:
     # Cells whose value is unknown (formulas saved without their result), as
     # ``<schema sheet name>!A1``: they must not be judged empty.
     unknown_cells: frozenset[str] = frozenset()
+    # SHA-256 of the bytes read (hex), when the reader held them all; else None.
+    content_hash: str | None = None
 
 
 def _open(path: Path, kind: str | None, data: bytes | None = None) -> tuple[fastexcel.ExcelReader, bool]:
@@ -223,6 +226,7 @@ def read_return(
     pf, data = _preflight(path, limits)
     warnings = [_note(n, schema) for n in (pf.warnings if pf is not None else ())]
     book, wrong_extension = _open(path, pf.kind if pf is not None else None, data)
+    digest = hashlib.sha256(data).hexdigest() if data is not None else None
     del data
     if wrong_extension:
         warnings.append(_note("文件扩展名与实际格式不符，已按实际格式读取，请下次使用正确的文件类型保存", schema))
@@ -251,7 +255,8 @@ def read_return(
         unknown = _unknown_cells(pf.uncached_formulas, sheets)
     kind = pf.kind if pf is not None else None
     return RawReturn(
-        path=path, sheets=sheets, missing_sheets=missing, warnings=warnings, kind=kind, unknown_cells=unknown
+        path=path, sheets=sheets, missing_sheets=missing, warnings=warnings, kind=kind, unknown_cells=unknown,
+        content_hash=digest,
     )
 
 

@@ -256,6 +256,23 @@ def test_unreadable_file_is_one_finding(batch):
     assert len(result.content_hash) == 64
 
 
+def test_content_hash_is_of_the_bytes_read_once(tmp_path, monkeypatch):
+    """Readable files are hashed from the bytes the reader held; only an unreadable one is read again."""
+    import hashlib
+
+    import jobs.validate.pipeline as pipeline
+
+    good = write_return(base_return(seed=0), tmp_path / "good.xlsx")
+    broken = tmp_path / "broken.xlsx"
+    broken.write_text("单位代码,单位名称\n", encoding="utf-8")
+    reread: list[Path] = []
+    original = pipeline._sha256
+    monkeypatch.setattr(pipeline, "_sha256", lambda path: reread.append(path) or original(path))
+    results = validate_files([good, broken], registry=None, period=None)
+    assert [r.content_hash for r in results] == [hashlib.sha256(p.read_bytes()).hexdigest() for p in (good, broken)]
+    assert reread == [broken]
+
+
 def test_tables_are_typed_in_the_stored_layout(batch):
     from jobs.tables import table_schema
 

@@ -207,7 +207,8 @@ def _validate_files(
             finding = make_finding("unreadable-file", schema=schema, reason=getattr(raw_, "reason", str(raw_)))
             result = ValidatedReturn(Report(file=str(path), findings=[finding],
                                             stats={"rows": {}, "n_errors": 1, "n_warnings": 0}), None, "", None)
-        result.content_hash = _sha256(path)
+        # the reader hashed the bytes it read; a file it could not read is read again
+        result.content_hash = getattr(raw_, "content_hash", None) or _sha256(path)
         out.append(result)
     return out
 
