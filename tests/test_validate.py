@@ -260,7 +260,7 @@ def test_content_hash_is_of_the_bytes_read_once(tmp_path, monkeypatch):
     """Readable files are hashed from the bytes the reader held; only an unreadable one is read again."""
     import hashlib
 
-    import jobs.validate.pipeline as pipeline
+    from jobs.validate import pipeline
 
     good = write_return(base_return(seed=0), tmp_path / "good.xlsx")
     broken = tmp_path / "broken.xlsx"
