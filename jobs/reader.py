@@ -170,12 +170,12 @@ def _needs_error_texts(raw: RawSheet, sheet: Sheet) -> bool:
 
 
 def _read_sheet(book: fastexcel.ExcelReader, source_name: str, sheet: Sheet, *, with_errors: bool,
-                clean: bool = True) -> RawSheet:  # fmt: skip
+                clean: bool = True, hidden: bool | None = None) -> RawSheet:  # fmt: skip
     if not clean and not with_errors and sheet.layout == "table":
-        grid = _load_grid(book, source_name, with_errors=False, frame=False)
+        grid = _load_grid(book, source_name, with_errors=False, frame=False, hidden=hidden)
         data, col_index, missing, header = _read_as_read(grid, sheet)
     elif sheet.layout == "keyvalue":
-        grid = _load_grid(book, source_name, with_errors=with_errors, frame=False)
+        grid = _load_grid(book, source_name, with_errors=with_errors, frame=False, hidden=hidden)
         data, col_index, missing, header = _read_keyvalue(grid, sheet)
     else:
         grid = _load_grid(book, source_name, with_errors=with_errors)
@@ -236,6 +236,10 @@ def read_return(
     for name in source_names:
         by_fold.setdefault(fold_key(name), name)
 
+    # Visibility as preflight read it from the workbook part (.xlsx only; the
+    # reader asks fastexcel otherwise): it lets plain sheets load eagerly.
+    hidden_names = frozenset(pf.hidden_sheets) if pf is not None and pf.kind in ("xlsx", "xlsm") \
+        and not wrong_extension and pf.sheet_names == tuple(source_names) else None
     sheets: dict[str, RawSheet] = {}
     missing: list[str] = []
     for sheet in schema.sheets:
@@ -243,7 +247,8 @@ def read_return(
         if source_name is None:
             missing.append(sheet.name)
             continue
-        raw = _read_sheet(book, source_name, sheet, with_errors=False, clean=clean)
+        hidden = None if hidden_names is None else source_name in hidden_names
+        raw = _read_sheet(book, source_name, sheet, with_errors=False, clean=clean, hidden=hidden)
         if _needs_error_texts(raw, sheet):
             raw = _read_sheet(book, source_name, sheet, with_errors=True)
         if raw.hidden:

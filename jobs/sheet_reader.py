@@ -120,9 +120,37 @@ def _patch_errors(columns: list[list[str | None]], errors: Any) -> None:
             columns[col][row] = _EXCEL_ERRORS.get(match[1], f"#{match[1].upper()}")
 
 
-def _load_grid(book: fastexcel.ExcelReader, name: str, *, with_errors: bool, frame: bool = True) -> _Grid:
+def _load_lists(book: fastexcel.ExcelReader, name: str, *, hidden: bool) -> _Grid | None:
+    """The sheet's cells as lists in one eager load, when its used range starts in column A
+    (the usual sheet); ``None`` otherwise (the caller loads it the general way).
+
+    An eager load skips fastexcel's sheet object, whose column descriptions and
+    visibility cost about as much as the cells of a small sheet; visibility then
+    comes from preflight (``hidden``), and the columns are A, B, ... because
+    ``use_columns="A:"`` fails unless the range starts in column A.
+    """
+    try:
+        batch = book.load_sheet(name, header_row=None, dtypes="string", skip_rows=0, eager=True, use_columns="A:")
+    except BaseException as exc:  # noqa: BLE001 - any failure: the general load decides (and guards)
+        if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+            raise
+        return None
+    columns = [col.to_pylist() for col in batch.columns]
+    return _Grid(absolute=list(range(len(columns))), columns=columns, frame=None, hidden=hidden)
+
+
+def _load_grid(book: fastexcel.ExcelReader, name: str, *, with_errors: bool, frame: bool = True,
+               hidden: bool | None = None) -> _Grid:
     """The sheet's cells as lists; ``frame=False`` skips the Polars frame (key/value
-    sheets: Arrow to Python lists costs less than building a frame first)."""
+    sheets: Arrow to Python lists costs less than building a frame first).
+
+    ``hidden``: the sheet's visibility when known (preflight read it), which
+    allows the cheaper eager load of :func:`_load_lists`.
+    """
+    if hidden is not None and not with_errors and not frame:
+        grid = _load_lists(book, name, hidden=hidden)
+        if grid is not None:
+            return grid
     with _GUARD:
         sheet = book.load_sheet_by_name(name, header_row=None, dtypes="string", skip_rows=0)
         hidden = str(sheet.visible) != "visible"

@@ -600,3 +600,38 @@ def test_remembered_header_rows_read_as_found_afresh(samples, books, monkeypatch
     assert len(jobs.sheet_reader._FIRST_ROWS) > 0
     monkeypatch.setattr(jobs.sheet_reader, "_FIRST_ROWS", Forgetful())
     assert [_outcome(p) for p in paths] == first == warm
+
+
+def _clean_outcome(path: Path) -> object:
+    """``_outcome`` for ``read_return()`` (every sheet cleaned as it is read)."""
+    try:
+        raw = read_return(path)
+    except UnreadableFile as exc:
+        return ("unreadable", exc.reason)
+    sheets = tuple((key, s.source_name, s.col_index, s.missing_columns, s.header_row, s.hidden, s.frame.rows())
+                   for key, s in raw.sheets.items())
+    return raw.kind, raw.missing_sheets, [w.message for w in raw.warnings], sorted(raw.unknown_cells), sheets
+
+
+def test_eager_loads_read_as_the_general_load(samples, books, monkeypatch):
+    """Sheets loaded eagerly (range from column A, visibility from preflight) read exactly as loaded
+    through fastexcel's sheet object; a sheet starting elsewhere takes the general load."""
+    import jobs.sheet_reader
+
+    root, _manifest = samples
+    corpus = sorted(p for p in CORPUS.glob("*") if p.suffix.lower() in (".xlsx", ".xlsm", ".xls"))
+    paths = [*sorted(root.rglob("*.xls*"))[:60], *books.values(), *corpus]
+    real = jobs.sheet_reader._load_lists
+    used = {"eager": 0, "general": 0}
+
+    def counting(*args, **kwargs):
+        grid = real(*args, **kwargs)
+        used["eager" if grid is not None else "general"] += 1
+        return grid
+
+    monkeypatch.setattr(jobs.sheet_reader, "_load_lists", counting)
+    eager = [(_outcome(p), _clean_outcome(p)) for p in paths]
+    assert used["eager"] > 200 and used["general"] > 0  # b3 starts in column B
+    monkeypatch.setattr(jobs.sheet_reader, "_load_lists", lambda *_args, **_kwargs: None)
+    assert [(_outcome(p), _clean_outcome(p)) for p in paths] == eager
+    assert any(any(s[5] for s in o[1][4]) for o in eager if o[1][0] != "unreadable")  # a hidden sheet was read
