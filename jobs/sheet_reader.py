@@ -131,7 +131,7 @@ def _load_lists(book: fastexcel.ExcelReader, name: str, *, hidden: bool) -> _Gri
     """
     try:
         batch = book.load_sheet(name, header_row=None, dtypes="string", skip_rows=0, eager=True, use_columns="A:")
-    except BaseException as exc:  # noqa: BLE001 - any failure: the general load decides (and guards)
+    except BaseException as exc:
         if isinstance(exc, (KeyboardInterrupt, SystemExit)):
             raise
         return None
