@@ -44,7 +44,7 @@ def key_values_frame(sheets: Sequence[KeyValues]) -> pl.DataFrame:
     return pl.DataFrame({"_item": items, "_value": values, ROW: rows}, schema=_KV_SCHEMA)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: a frozen __init__ costs several times more, per sheet
 class AsRead:
     """One table sheet as read.
 
@@ -70,12 +70,24 @@ class AsRead:
     def has_holes(self, required: frozenset[str]) -> bool:
         """Whether a required cell is null in a row holding something else (it may be an
         Excel error fastexcel turned into null); empty spacer and trailing rows do not count."""
-        wanted = [i for i, name in enumerate(self.names) if name in required]
+        key = (self.names, required)
+        wanted = _REQUIRED.get(key)
+        if wanted is None:
+            wanted = tuple(i for i, name in enumerate(self.names) if name in required)
+            if len(_REQUIRED) >= _REQUIRED_MAX:
+                _REQUIRED.clear()
+            _REQUIRED[key] = wanted
         start = self.start
         if not any(None in self.columns[i][start:] for i in wanted):
             return False  # the usual case
         body = zip(*(col[start:] for col in self.columns), strict=True)
         return any(any(row[i] is None for i in wanted) and any(v is not None for v in row) for row in body)
+
+
+# The required columns' indices by layout (header names) and required names:
+# returns from one template share their layouts.
+_REQUIRED: dict[tuple[tuple[str, ...], frozenset[str]], tuple[int, ...]] = {}
+_REQUIRED_MAX = 1024
 
 
 def stack(members: Sequence[tuple[int, AsRead]], *, rid: str) -> pl.DataFrame:

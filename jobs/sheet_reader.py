@@ -289,7 +289,8 @@ def _read_table(grid: _Grid, sheet: Sheet) -> tuple[pl.DataFrame, dict[str, int]
 # every header gives the same names and positions each time, so they are
 # remembered by (sheet, that row). Only short rows are kept (at most
 # _FIRST_ROWS_MAX of _FIRST_ROW_CHARS_MAX characters: a few MB at worst).
-_FIRST_ROWS: dict[tuple[int, tuple[str | None, ...]], tuple[Sheet, tuple[str, ...], tuple[int, ...]]] = {}
+_FIRST_ROWS: dict[tuple[int, tuple[str | None, ...]],
+                  tuple[Sheet, tuple[str, ...], tuple[int, ...], dict[str, int]]] = {}
 _FIRST_ROWS_MAX, _FIRST_ROW_CHARS_MAX = 1024, 4096
 
 
@@ -298,21 +299,26 @@ def _read_as_read(grid: _Grid, sheet: Sheet) -> tuple[pl.DataFrame | AsRead, dic
     first = tuple(col[0] for col in grid.columns) if grid.height else ()
     key = (id(sheet), first)
     hit = _FIRST_ROWS.get(key)
+    # Columns numbered from A (the usual range): a remembered layout's column
+    # index is the same dict each time (callers only read it).
+    from_a = not grid.absolute or grid.absolute[0] == 0
     if hit is not None and hit[0] is sheet:
         names, positions, missing, header = hit[1], hit[2], [], 0
+        col_index = hit[3] if from_a else {n: grid.absolute[p] for n, p in zip(names, positions, strict=True)}
     else:
         header, mapping = _header_row(grid, _folded_names(sheet)[0])
         found, positions, missing = _columns(sheet, mapping)
         names, positions = tuple(found), tuple(positions)
+        col_index = {n: grid.absolute[p] for n, p in zip(names, positions, strict=True)}
         if header == 0 and not missing and len(first) + sum(len(v) for v in first if v) <= _FIRST_ROW_CHARS_MAX:
             if len(_FIRST_ROWS) >= _FIRST_ROWS_MAX:
                 _FIRST_ROWS.clear()
-            _FIRST_ROWS[key] = (sheet, names, positions)
+            _FIRST_ROWS[key] = (sheet, names, positions, dict(zip(names, positions, strict=True)))
     if header is None:
         return pl.DataFrame(schema={"_row": pl.Int32}), {}, missing, None
-    absolute = grid.absolute
-    data = AsRead(tuple(grid.columns[p] for p in positions), header + 1, names, grid.height)
-    return data, {n: absolute[p] for n, p in zip(names, positions, strict=True)}, missing, header + 1
+    columns = grid.columns
+    data = AsRead(tuple([columns[p] for p in positions]), header + 1, names, grid.height)
+    return data, col_index, missing, header + 1
 
 
 _KV_KEYS: dict[int, tuple[Sheet, frozenset[str], str, str]] = {}
