@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -99,6 +99,8 @@ class Preflight:
     uncached_total: int = 0
     hidden_sheets: tuple[str, ...] = ()
     sheet_names: tuple[str, ...] = ()
+    # preflight_read(unpack=True): the checked parts re-packed uncompressed (jobs.zip_stored)
+    unpacked: bytes | None = field(default=None, repr=False, compare=False)
 
 
 def _looks_like(head: bytes) -> str:
@@ -189,7 +191,9 @@ def preflight(path: str | Path, *, limits: Limits | None = None) -> Preflight:
     return preflight_read(path, limits=limits)[0]
 
 
-def preflight_read(path: str | Path, *, limits: Limits | None = None) -> tuple[Preflight, bytes | None]:
+def preflight_read(
+    path: str | Path, *, limits: Limits | None = None, unpack: bool = False
+) -> tuple[Preflight, bytes | None]:
     """Check a received file before reading it; also hand back the bytes it read.
 
     Parameters
@@ -199,6 +203,9 @@ def preflight_read(path: str | Path, *, limits: Limits | None = None) -> tuple[P
     limits
         Bounds on size, ratio, entries, rows, columns and cell length;
         defaults to :class:`Limits`.
+    unpack
+        Also re-pack a ``.xlsx``'s verified parts uncompressed
+        (``Preflight.unpacked``): the Excel reader then need not inflate them again.
 
     Returns
     -------
@@ -235,10 +242,10 @@ def preflight_read(path: str | Path, *, limits: Limits | None = None) -> tuple[P
         return _preflight_ole(data, limits), data
     if head.startswith(ZIP_MAGIC):
         try:
-            found = scan_zip(path, limits, data=data)
+            found = scan_zip(path, limits, data=data, unpack=unpack)
         except UnreadableFile:
             raise
-        except Exception as exc:  # noqa: BLE001 - hostile bytes: any parser failure is a damaged file
+        except Exception as exc:
             msg = f"文件已损坏或结构异常，无法读取，{_SAVE_AS}"
             raise UnreadableFile(msg) from exc
         return Preflight(
@@ -248,6 +255,7 @@ def preflight_read(path: str | Path, *, limits: Limits | None = None) -> tuple[P
             uncached_total=found.uncached_total,
             hidden_sheets=tuple(found.hidden_sheets),
             sheet_names=tuple(found.sheet_names),
+            unpacked=found.unpacked,
         ), None if found.binary_workbook else data
     if head.startswith((b"PK\x05\x06", b"PK\x07\x08")):
         raise UnreadableFile(f"文件是空的或不完整的压缩包，不是Excel工作簿，{_SAVE_AS}")

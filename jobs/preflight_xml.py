@@ -41,6 +41,8 @@ class ZipScan:
     # A part named like a binary (.xlsb) workbook: a reader that sniffs the format
     # from the bytes could open that instead of the checked XML, so it gets the path.
     binary_workbook: bool = False
+    # The verified parts re-packed uncompressed (scan_zip(unpack=True)), for the reader.
+    unpacked: bytes | None = field(default=None, repr=False)
 
 
 _COLUMNS: dict[str, int] = {}

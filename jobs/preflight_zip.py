@@ -36,6 +36,7 @@ from jobs.preflight_xml import (
     relationships,
     sheet_entries,
 )
+from jobs.zip_stored import repack
 
 if TYPE_CHECKING:
     from jobs.preflight import Limits
@@ -78,7 +79,7 @@ class _Entry:
     header_offset: int
     compress_size: int
     file_size: int
-    CRC: int  # noqa: N815 - zipfile's name
+    CRC: int
     compress_type: int
     flag_bits: int
 
@@ -281,15 +282,17 @@ def _listing(data: bytes, limits: Limits) -> list[_Entry] | list[zipfile.ZipInfo
             infos = zipfile.ZipFile(fp).infolist()
         # zipfile parses hostile bytes here: besides BadZipFile it raises
         # NotImplementedError (unknown versions), ValueError, struct.error ...
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise UnreadableFile(CORRUPT.format(what="压缩包不完整，可能是传输中断")) from exc
     return infos
 
 
-def scan_zip(path: Path, limits: Limits, *, data: bytes | None = None) -> ZipScan:
+def scan_zip(path: Path, limits: Limits, *, data: bytes | None = None, unpack: bool = False) -> ZipScan:
     """Inspect an OOXML workbook; raise :class:`UnreadableFile` for anything unsafe or unusable.
 
-    ``data`` is the file's bytes when the caller has already read them.
+    ``data`` is the file's bytes when the caller has already read them;
+    ``unpack`` also keeps the verified parts re-packed uncompressed
+    (``ZipScan.unpacked``, see :mod:`jobs.zip_stored`) when all were held whole.
     """
     found = ZipScan()
     data = path.read_bytes() if data is None else data
@@ -381,6 +384,8 @@ def scan_zip(path: Path, limits: Limits, *, data: bytes | None = None) -> ZipSca
         if read_whole(name) is None:
             for _chunk in stream(name):
                 pass  # inflate-and-count: sizes and checksums of every entry are verified
+    if unpack and len(by_name) == len(infos) and not found.binary_workbook:
+        found.unpacked = repack(infos, whole, _norm)
     return found
 
 

@@ -92,7 +92,8 @@ class RawReturn:
     content_hash: str | None = None
 
 
-def _open(path: Path, kind: str | None, data: bytes | None = None) -> tuple[fastexcel.ExcelReader, bool]:
+def _open(path: Path, kind: str | None, data: bytes | None = None, *,
+          fallback: bytes | None = None) -> tuple[fastexcel.ExcelReader, bool]:
     """Open the workbook; returns the reader and whether its extension lies.
 
     calamine picks its parser by extension, so a workbook whose extension does
@@ -101,17 +102,20 @@ def _open(path: Path, kind: str | None, data: bytes | None = None) -> tuple[fast
     up front; without it, a failed open by path is retried by content once.
     ``data`` (preflight's bytes) is opened first when given: cheaper than
     reading the file again; a failure there is retried by path, so errors are
-    calamine's for the file's own format.
+    calamine's for the file's own format. ``fallback`` (the file's own bytes,
+    when ``data`` is preflight's re-pack) is tried before the path.
     """
     family = _FAMILY.get(path.suffix.lower())
     if kind is not None:
         lying = family != ("xls" if kind == "xls" else "xlsx")
-        if data is not None:
+        for source in (data, fallback):
+            if source is None:
+                continue
             try:
                 with _fastexcel_guard():
-                    return fastexcel.read_excel(data), lying
+                    return fastexcel.read_excel(source), lying
             except UnreadableFile:
-                if lying:
+                if lying and source is (fallback or data):
                     raise
         with _fastexcel_guard():
             return (fastexcel.read_excel(path.read_bytes()) if lying else fastexcel.read_excel(str(path))), lying
@@ -139,7 +143,7 @@ def _preflight(path: Path, limits: Any = None) -> tuple[Any, bytes | None]:
         from jobs.preflight import preflight_read
     except ImportError:
         return None, None
-    return preflight_read(path, limits=limits)
+    return preflight_read(path, limits=limits, unpack=True)
 
 
 def _preflight_findings(pf: Any, source_names: list[str]) -> list[Finding]:
@@ -225,9 +229,12 @@ def read_return(
     path = path if isinstance(path, Path) else Path(path)  # re-parsing a Path costs ~10 µs
     pf, data = _preflight(path, limits)
     warnings = [_note(n, schema) for n in (pf.warnings if pf is not None else ())]
-    book, wrong_extension = _open(path, pf.kind if pf is not None else None, data)
     digest = hashlib.sha256(data).hexdigest() if data is not None else None
-    del data
+    # preflight's verified parts, uncompressed, when it could re-pack them (calamine need not inflate again)
+    unpacked = getattr(pf, "unpacked", None) if data is not None else None
+    book, wrong_extension = _open(path, pf.kind if pf is not None else None, unpacked or data,
+                                  fallback=data if unpacked else None)
+    del data, unpacked
     if wrong_extension:
         warnings.append(_note("文件扩展名与实际格式不符，已按实际格式读取，请下次使用正确的文件类型保存", schema))
     with _fastexcel_guard():

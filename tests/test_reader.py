@@ -635,3 +635,26 @@ def test_eager_loads_read_as_the_general_load(samples, books, monkeypatch):
     monkeypatch.setattr(jobs.sheet_reader, "_load_lists", lambda *_args, **_kwargs: None)
     assert [(_outcome(p), _clean_outcome(p)) for p in paths] == eager
     assert any(any(s[5] for s in o[1][4]) for o in eager if o[1][0] != "unreadable")  # a hidden sheet was read
+
+
+def test_reading_preflights_uncompressed_repack_reads_as_the_file(samples, books, monkeypatch):
+    """The reader opens preflight's verified parts re-packed uncompressed; it reads exactly as the file itself."""
+    import jobs.reader
+    from jobs.preflight import preflight_read
+
+    root, _manifest = samples
+    corpus = sorted(p for p in CORPUS.glob("*") if p.suffix.lower() in (".xlsx", ".xlsm", ".xls"))
+    xlsx = sorted(root.rglob("*.xlsx"))[:40]
+    paths = [*xlsx, *sorted(root.rglob("*.xls"))[:10], *books.values(), *corpus]
+    def repacks(path: Path) -> bool | None:
+        try:
+            return preflight_read(path, unpack=True)[0].unpacked is not None
+        except UnreadableFile:
+            return None
+
+    readable = [r for r in map(repacks, xlsx) if r is not None]
+    assert len(readable) > 30 and all(readable)  # the ordinary return is re-packed
+    repacked = [(_outcome(p), _clean_outcome(p)) for p in paths]
+    monkeypatch.setattr(jobs.reader, "_preflight",
+                        lambda path, limits=None: preflight_read(path, limits=limits, unpack=False))
+    assert [(_outcome(p), _clean_outcome(p)) for p in paths] == repacked
