@@ -275,5 +275,9 @@ def load_schema(path: str | Path | None = None) -> Schema:
 @lru_cache(maxsize=4)
 def _load_schema(source: Path) -> Schema:
     with source.open(encoding="utf-8") as fh:
-        data = yaml.safe_load(fh)
+        data = yaml.load(fh, Loader=SAFE_LOADER)  # noqa: S506 - a safe loader, in C when available
     return parse_schema(data)
+
+
+# libyaml's safe loader when PyYAML was built with it: the same documents, ~5x faster
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

@@ -88,3 +88,14 @@ def test_report_verdict_and_json_keys():
     d = report.to_dict()
     assert {"file", "unit", "period", "accepted", "findings"} <= set(d)
     assert set(d["findings"][0]) >= {"code", "severity", "sheet", "row", "column", "cell", "message"}
+
+
+def test_schemas_load_the_same_with_the_c_loader():
+    """The schema files read the same through libyaml's safe loader as through the pure-Python one."""
+    import yaml
+
+    from jobs.schema import DEFAULT_SCHEMA, SAFE_LOADER
+
+    for path in sorted(DEFAULT_SCHEMA.parent.glob("*.yaml")):
+        text = path.read_text(encoding="utf-8")
+        assert yaml.load(text, Loader=SAFE_LOADER) == yaml.safe_load(text), path
