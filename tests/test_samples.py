@@ -426,3 +426,24 @@ def test_arrival_times_are_restored_from_the_manifest(tmp_path):
     for entry in manifest["files"]:
         stamp = (copy / entry["path"]).stat().st_mtime
         assert datetime.fromtimestamp(stamp, zone).replace(tzinfo=None) == datetime.fromisoformat(entry["received_at"])
+
+
+def test_every_planned_file_has_its_own_path():
+    """Extra senders (not-required, unknown-unit) never reuse a unit that already sends a file that
+    period: at scale there are more not-required injections than exempt units (5,000 returns
+    once listed one path twice while writing one file)."""
+    from dataclasses import replace
+
+    from jobs.samples import plan_jobs
+
+    registry = build_registry(units=300, seed=7)
+    exempt = [u for u in registry if not u.must_report and u.level != "全国"]
+    # one exempt unit only: with every job defective, not-required comes up many times per period
+    registry = [u if not u.must_report and u is exempt[0] else replace(u, must_report=u.must_report or u.level != "全国")
+                for u in registry]
+    jobs, _missing = plan_jobs(registry, periods=("2015-01", "2015-02"), defects=1.0, seed=3, messy=0.0, xls=0.0)
+    paths = Counter(job.path for job in jobs)
+    assert [p for p, n in paths.items() if n > 1] == []
+    not_required = [job for job in jobs if job.defect == "not-required"]
+    assert {job.period for job in not_required} == {"2015-01", "2015-02"}  # one per period: the exempt unit's
+    assert len(not_required) == 2

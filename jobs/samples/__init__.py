@@ -131,13 +131,17 @@ def plan_jobs(
     chosen = sorted(rng.sample(range(len(jobs)), k=min(len(jobs), round(defects * len(jobs)))))
     codes = list(INJECTORS)
     extras: list[Job] = []
+    taken = {(job.period, job.unit.code) for job in jobs}  # one file per unit and period
     for n, i in enumerate(chosen):
         code = codes[n % len(codes)]
         variant = n // len(codes)
         job = jobs[i]
         if code in EXTRA_FILE_CODES:
             # The unit's own file stays correct; another sender's file carries the defect.
-            sender = exempt[variant % len(exempt)] if code == "not-required" and exempt else _stranger(job, rng)
+            sender = _extra_sender(code, variant, job, exempt, rng, taken)
+            if sender is None:
+                continue  # every candidate sender already has a file this period
+            taken.add((job.period, sender.code))
             extras.append(Job(sender, _place(sender, by_code), job.period, job.index, periods, job.received_at,
                               job.deadline, job.filled_on, "xlsx", Messiness(), seed, code, variant))
         else:
@@ -177,6 +181,24 @@ def _source_text(source: Job) -> str:
     data = build_return(source.unit, place=source.place, periods=source.periods, index=source.index,
                         filled_on=source.filled_on, seed=source.seed)
     return data.tables["ledger"][0]["facts"]
+
+
+def _extra_sender(code: str, variant: int, job: Job, exempt: list[Unit], rng: random.Random,
+                  taken: set[tuple[str, str]]) -> Unit | None:
+    """Who sends an extra file (not-required: an exempt unit; unknown-unit: a stranger) that has
+    no file in the job's period yet: two files for one unit would share a path, one overwriting
+    the other while the manifest listed both."""
+    if code == "not-required" and exempt:
+        for k in range(len(exempt)):
+            unit = exempt[(variant + k) % len(exempt)]
+            if (job.period, unit.code) not in taken:
+                return unit
+        return None
+    for _ in range(100):
+        unit = _stranger(job, rng)
+        if (job.period, unit.code) not in taken:
+            return unit
+    return None
 
 
 def _stranger(job: Job, rng: random.Random) -> Unit:
