@@ -31,3 +31,24 @@ def test_repack_needs_every_entry_whole() -> None:
     assert zipfile.ZipFile(io.BytesIO(out)).read("a.xml") == whole["a.xml"]
     assert repack(infos, {"a.xml": whole["a.xml"]}, str) is None  # b.xml not held
     assert repack(infos, {**whole, "b.xml": b"<b/>x"}, str) is None  # not its declared size
+
+
+def test_preflight_repacks_a_small_workbook_only(tmp_path, monkeypatch) -> None:
+    import openpyxl
+
+    import jobs.preflight_zip
+    from jobs.preflight import preflight_read
+
+    path = tmp_path / "book.xlsx"
+    wb = openpyxl.Workbook()
+    wb.active["A1"] = "单位代码"
+    wb.save(path)
+    unpacked = preflight_read(path, unpack=True)[0].unpacked
+    assert unpacked is not None and preflight_read(path)[0].unpacked is None  # only when asked
+    with zipfile.ZipFile(path) as original, zipfile.ZipFile(io.BytesIO(unpacked)) as stored:
+        assert [i.filename for i in stored.infolist()] == [i.filename for i in original.infolist()]
+        assert all(stored.read(n) == original.read(n) for n in original.namelist())
+        assert {i.compress_type for i in stored.infolist()} == {zipfile.ZIP_STORED}
+    # a workbook over the re-pack bound is left as it is (a re-pack copies every part once more)
+    monkeypatch.setattr(jobs.preflight_zip, "_REPACK_MAX", 100)
+    assert preflight_read(path, unpack=True)[0].unpacked is None
