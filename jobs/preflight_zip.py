@@ -49,9 +49,6 @@ _CENTRAL = struct.Struct("<4s2xBxHH4xLLLHHH8xL")  # the central directory fields
 _LOCAL_NAMES = struct.Struct("<HH")
 _VERIFIED: dict[tuple[bytes, int, int, int], bytes] = {}
 _VERIFIED_MAX, _VERIFIED_PART_MAX = 256, 64 * 1024
-# A re-pack (jobs.zip_stored) copies every part once more: only for workbooks this small
-# in all (returns are tens of KB), never doubling the memory a large file already takes.
-_REPACK_MAX = 16 * _MB
 _MAX_EXTRACT_VERSION = 63  # zipfile refuses higher versions
 _REL_OFFICE_DOC = "/officeDocument"
 
@@ -387,8 +384,7 @@ def scan_zip(path: Path, limits: Limits, *, data: bytes | None = None, unpack: b
         if read_whole(name) is None:
             for _chunk in stream(name):
                 pass  # inflate-and-count: sizes and checksums of every entry are verified
-    if unpack and len(by_name) == len(infos) and not found.binary_workbook \
-            and sum(i.file_size for i in infos) <= _REPACK_MAX:
+    if unpack and len(by_name) == len(infos) and not found.binary_workbook:
         found.unpacked = repack(infos, whole, _norm)
     return found
 

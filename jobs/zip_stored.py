@@ -20,6 +20,9 @@ _END = struct.Struct("<4sHHHHLLH")
 _UTF8_NAME = 0x800
 _VERSION = 20  # 2.0: the version every reader accepts for stored entries
 _LIMIT = 0xFFFF_FFFF  # sizes and offsets beyond this need zip64: not re-packed
+# A re-pack copies every part once more: only for workbooks this small in all
+# (returns are tens of KB), never doubling the memory a large file already takes.
+REPACK_MAX = 16 * 1024 * 1024
 
 
 def stored_zip(entries: Sequence[tuple[str, bytes, int]]) -> bytes | None:
@@ -52,7 +55,10 @@ def stored_zip(entries: Sequence[tuple[str, bytes, int]]) -> bytes | None:
 
 def repack(infos: Sequence[Any], parts: Mapping[str, bytes], name_of: Any) -> bytes | None:
     """The zip's entries (``infos``, in order) stored, from their verified bytes ``parts``
-    (keyed by ``name_of(info.filename)``); ``None`` unless every entry's bytes are there."""
+    (keyed by ``name_of(info.filename)``); ``None`` unless every entry's bytes are there
+    and they total at most ``REPACK_MAX``."""
+    if sum(info.file_size for info in infos) > REPACK_MAX:
+        return None
     entries = []
     for info in infos:
         data = parts.get(name_of(info.filename))

@@ -36,7 +36,7 @@ def test_repack_needs_every_entry_whole() -> None:
 def test_preflight_repacks_a_small_workbook_only(tmp_path, monkeypatch) -> None:
     import openpyxl
 
-    import jobs.preflight_zip
+    import jobs.zip_stored
     from jobs.preflight import preflight_read
 
     path = tmp_path / "book.xlsx"
@@ -50,5 +50,5 @@ def test_preflight_repacks_a_small_workbook_only(tmp_path, monkeypatch) -> None:
         assert all(stored.read(n) == original.read(n) for n in original.namelist())
         assert {i.compress_type for i in stored.infolist()} == {zipfile.ZIP_STORED}
     # a workbook over the re-pack bound is left as it is (a re-pack copies every part once more)
-    monkeypatch.setattr(jobs.preflight_zip, "_REPACK_MAX", 100)
+    monkeypatch.setattr(jobs.zip_stored, "REPACK_MAX", 100)
     assert preflight_read(path, unpack=True)[0].unpacked is None
