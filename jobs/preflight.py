@@ -245,7 +245,7 @@ def preflight_read(
             found = scan_zip(path, limits, data=data, unpack=unpack)
         except UnreadableFile:
             raise
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - hostile bytes: any parser failure is a damaged file
             msg = f"文件已损坏或结构异常，无法读取，{_SAVE_AS}"
             raise UnreadableFile(msg) from exc
         return Preflight(

@@ -79,7 +79,7 @@ class _Entry:
     header_offset: int
     compress_size: int
     file_size: int
-    CRC: int
+    CRC: int  # noqa: N815 - zipfile's name
     compress_type: int
     flag_bits: int
 
@@ -282,7 +282,7 @@ def _listing(data: bytes, limits: Limits) -> list[_Entry] | list[zipfile.ZipInfo
             infos = zipfile.ZipFile(fp).infolist()
         # zipfile parses hostile bytes here: besides BadZipFile it raises
         # NotImplementedError (unknown versions), ValueError, struct.error ...
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001
             raise UnreadableFile(CORRUPT.format(what="压缩包不完整，可能是传输中断")) from exc
     return infos
 

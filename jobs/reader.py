@@ -108,14 +108,13 @@ def _open(path: Path, kind: str | None, data: bytes | None = None, *,
     family = _FAMILY.get(path.suffix.lower())
     if kind is not None:
         lying = family != ("xls" if kind == "xls" else "xlsx")
-        for source in (data, fallback):
-            if source is None:
-                continue
+        sources = [s for s in (data, fallback) if s is not None]
+        for source in sources:
             try:
                 with _fastexcel_guard():
                     return fastexcel.read_excel(source), lying
             except UnreadableFile:
-                if lying and source is (fallback or data):
+                if lying and source is sources[-1]:
                     raise
         with _fastexcel_guard():
             return (fastexcel.read_excel(path.read_bytes()) if lying else fastexcel.read_excel(str(path))), lying
@@ -140,7 +139,7 @@ def _preflight(path: Path, limits: Any = None) -> tuple[Any, bytes | None]:
     the file's bytes; ``(None, None)`` if that module is absent (it raises
     ``UnreadableFile`` itself)."""
     try:
-        from jobs.preflight import preflight_read
+        from jobs.preflight import preflight_read  # noqa: PLC0415 - optional dependency between areas
     except ImportError:
         return None, None
     return preflight_read(path, limits=limits, unpack=True)
@@ -150,7 +149,7 @@ def _preflight_findings(pf: Any, source_names: list[str]) -> list[Finding]:
     """Preflight's findings for the sheets we read (uncached formulas are unknown
     values, an ``unreadable-file`` error, not empty cells)."""
     try:
-        from jobs.preflight import preflight_findings
+        from jobs.preflight import preflight_findings  # noqa: PLC0415
     except ImportError:
         return []
     return preflight_findings(pf, sheets=source_names)
@@ -231,7 +230,7 @@ def read_return(
     warnings = [_note(n, schema) for n in (pf.warnings if pf is not None else ())]
     digest = hashlib.sha256(data).hexdigest() if data is not None else None
     # preflight's verified parts, uncompressed, when it could re-pack them (calamine need not inflate again)
-    unpacked = getattr(pf, "unpacked", None) if data is not None else None
+    unpacked = getattr(pf, "unpacked", None)
     book, wrong_extension = _open(path, pf.kind if pf is not None else None, unpacked or data,
                                   fallback=data if unpacked else None)
     del data, unpacked

@@ -131,7 +131,7 @@ def _load_lists(book: fastexcel.ExcelReader, name: str, *, hidden: bool) -> _Gri
     """
     try:
         batch = book.load_sheet(name, header_row=None, dtypes="string", skip_rows=0, eager=True, use_columns="A:")
-    except BaseException as exc:
+    except BaseException as exc:  # noqa: BLE001 - any failure (a calamine panic too): the general load decides
         if isinstance(exc, (KeyboardInterrupt, SystemExit)):
             raise
         return None
@@ -220,7 +220,7 @@ def _body(grid: _Grid, positions: list[int], start: int) -> tuple[list[list[str 
 
 def _excel_rows(start: int, height: int) -> pl.Series:
     """``_row`` for grid rows ``start ..``: a slice of one shared Series (no allocation)."""
-    global _ROWS
+    global _ROWS  # noqa: PLW0603 - built once, on first use
     if _ROWS is None or start + height > _ROWS.len():
         _ROWS = pl.Series("_row", range(1, max(2**16, 2 * (start + height)) + 1), dtype=pl.Int32)
     return _ROWS.slice(start, height)

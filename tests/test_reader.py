@@ -538,10 +538,10 @@ def test_without_preflight_the_reader_still_guards_itself(books, tmp_path, monke
     assert _unreadable(csv) == REASON_CORRUPT
 
 
-def _outcome(path: Path) -> tuple:
+def _outcome(path: Path, *, clean: bool = False) -> tuple:
     """What reading a file gives, in comparable form."""
     try:
-        raw = read_return(path, clean=False)
+        raw = read_return(path, clean=clean)
     except UnreadableFile as exc:
         return ("unreadable", exc.reason)
     sheets = tuple((key, s.source_name, s.col_index, s.missing_columns, s.header_row, s.hidden, s.frame.rows())
@@ -602,17 +602,6 @@ def test_remembered_header_rows_read_as_found_afresh(samples, books, monkeypatch
     assert [_outcome(p) for p in paths] == first == warm
 
 
-def _clean_outcome(path: Path) -> object:
-    """``_outcome`` for ``read_return()`` (every sheet cleaned as it is read)."""
-    try:
-        raw = read_return(path)
-    except UnreadableFile as exc:
-        return ("unreadable", exc.reason)
-    sheets = tuple((key, s.source_name, s.col_index, s.missing_columns, s.header_row, s.hidden, s.frame.rows())
-                   for key, s in raw.sheets.items())
-    return raw.kind, raw.missing_sheets, [w.message for w in raw.warnings], sorted(raw.unknown_cells), sheets
-
-
 def test_eager_loads_read_as_the_general_load(samples, books, monkeypatch):
     """Sheets loaded eagerly (range from column A, visibility from preflight) read exactly as loaded
     through fastexcel's sheet object; a sheet starting elsewhere takes the general load."""
@@ -630,10 +619,10 @@ def test_eager_loads_read_as_the_general_load(samples, books, monkeypatch):
         return grid
 
     monkeypatch.setattr(jobs.sheet_reader, "_load_lists", counting)
-    eager = [(_outcome(p), _clean_outcome(p)) for p in paths]
+    eager = [(_outcome(p), _outcome(p, clean=True)) for p in paths]
     assert used["eager"] > 200 and used["general"] > 0  # b3 starts in column B
     monkeypatch.setattr(jobs.sheet_reader, "_load_lists", lambda *_args, **_kwargs: None)
-    assert [(_outcome(p), _clean_outcome(p)) for p in paths] == eager
+    assert [(_outcome(p), _outcome(p, clean=True)) for p in paths] == eager
     assert any(any(s[5] for s in o[1][4]) for o in eager if o[1][0] != "unreadable")  # a hidden sheet was read
 
 
@@ -654,7 +643,7 @@ def test_reading_preflights_uncompressed_repack_reads_as_the_file(samples, books
 
     readable = [r for r in map(repacks, xlsx) if r is not None]
     assert len(readable) > 30 and all(readable)  # the ordinary return is re-packed
-    repacked = [(_outcome(p), _clean_outcome(p)) for p in paths]
+    repacked = [(_outcome(p), _outcome(p, clean=True)) for p in paths]
     monkeypatch.setattr(jobs.reader, "_preflight",
                         lambda path, limits=None: preflight_read(path, limits=limits, unpack=False))
-    assert [(_outcome(p), _clean_outcome(p)) for p in paths] == repacked
+    assert [(_outcome(p), _outcome(p, clean=True)) for p in paths] == repacked

@@ -439,8 +439,7 @@ def test_every_planned_file_has_its_own_path():
     registry = build_registry(units=300, seed=7)
     exempt = [u for u in registry if not u.must_report and u.level != "全国"]
     # one exempt unit only: with every job defective, not-required comes up many times per period
-    registry = [u if not u.must_report and u is exempt[0] else replace(u, must_report=u.must_report or u.level != "全国")
-                for u in registry]
+    registry = [u if u is exempt[0] or u.level == "全国" else replace(u, must_report=True) for u in registry]
     jobs, _missing = plan_jobs(registry, periods=("2015-01", "2015-02"), defects=1.0, seed=3, messy=0.0, xls=0.0)
     paths = Counter(job.path for job in jobs)
     assert [p for p, n in paths.items() if n > 1] == []

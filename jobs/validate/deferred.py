@@ -24,8 +24,6 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-_PYDANTIC_V1_MAIN = "pydantic.v1.main"
-
 # Modules GX imports but our checks never touch (see the module docstring).
 GX_UNUSED: tuple[str, ...] = ("scipy.stats", "altair")
 
@@ -84,7 +82,7 @@ def lean_field_copies() -> Iterator[bool]:
     installed (pydantic v1 present and as expected).
     """
     try:
-        main = importlib.import_module(_PYDANTIC_V1_MAIN)
+        from pydantic.v1 import main
         from pydantic.v1.fields import ModelField
     except ImportError:
         yield False
