@@ -19,9 +19,9 @@ from pathlib import Path
 
 from bench.corpus import PERIOD, list_returns, registry_path
 from bench.harness import emit
-from jobs.executors import make_executor
-from jobs.home import init_home
-from jobs.parallel_intake import WRITER_COUNTS, ingest_with_executor
+from jobs.intake.executors import make_executor
+from jobs.intake.parallel import WRITER_COUNTS, ingest_with_executor
+from jobs.office.home import init_home
 
 RECEIVED_AT = datetime(2015, 2, 27, 16, 30)
 

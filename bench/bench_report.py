@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--home", type=Path, required=True)
     parser.add_argument("--corpus", type=Path, default=None, help="Ignored (bench.run passes it to every stage).")
     args = parser.parse_args(argv)
-    from jobs.home import Home
+    from jobs.office.home import Home
     from jobs.report.pipeline import make_report, stored_periods
 
     home = Home.open(args.home)

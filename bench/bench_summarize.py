@@ -1,7 +1,7 @@
 """Benchmark: the roll-up (summarize) against its floor, reading the stored Parquet.
 
 Standalone (the issue's measurement): generates stored-layout Parquet with
-about 100k and 1M ledger rows (synthetic frames of jobs.rollup.synthetic,
+about 100k and 1M ledger rows (synthetic frames of jobs.tooling.synthetic,
 cached in bench/.cache/, never committed), then times
 
 - ``floor``     — reading every Parquet file the roll-up needs (the period's
@@ -49,7 +49,7 @@ def ensure_data(rows: int, *, seed: int = 7) -> Path:
     done = folder / "meta.json"
     if done.exists():
         return folder
-    from jobs.rollup.synthetic import synthetic
+    from jobs.tooling.synthetic import synthetic
 
     started = time.perf_counter()
     fanout = _fanout(rows)
@@ -126,7 +126,7 @@ def measure(rows: int, *, repeat: int = 3) -> dict[str, object]:
 
 def stage(home: Path) -> dict[str, object]:
     """``bench.run`` stage: summarize the latest period of an office home."""
-    from jobs.home import Home
+    from jobs.office.home import Home
     from jobs.rollup.run import summarize_home
 
     target = Home.open(home)

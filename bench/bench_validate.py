@@ -42,7 +42,7 @@ def _pin() -> list[str]:
 def generate(out: Path, *, n: int, period: str, seed: int) -> list[Path]:
     """Generate about ``n`` returns for one period (30% with one defect, 40% messy) unless present."""
     if not (out / "manifest.json").exists():
-        from jobs.samples import generate_samples
+        from jobs.tooling.samples import generate_samples
 
         generate_samples(out, units=n, periods=(period,), defects=0.3, seed=seed)
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
@@ -85,7 +85,7 @@ def end_to_end(folder: Path, *, period: str) -> tuple[float, float, int]:
 def _inner(folder: Path, period: str) -> None:
     """In a fresh process: validate and print the GX timings as JSON."""
     started = time.perf_counter()
-    from jobs.registry import load_registry
+    from jobs.office.registry import load_registry
     from jobs.validate import gx, pipeline, validate_files
 
     paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() in (".xlsx", ".xls", ".xlsm")

@@ -65,7 +65,7 @@ def ensure_corpus(n: int, *, seed: int = 7, defects: float = 0.1, log=print) -> 
     start = time.perf_counter()
     # a separate process: the generator forks its own pool
     code = (
-        "from jobs.samples import generate_samples; "
+        "from jobs.tooling.samples import generate_samples; "
         f"generate_samples({str(target)!r}, units={n}, periods=({PERIOD!r},), defects={defects}, seed={seed})"
     )
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)

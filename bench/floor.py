@@ -13,9 +13,9 @@ import argparse
 import time
 from pathlib import Path
 
-from bench.harness import emit
 from bench.corpus import list_returns
-from jobs.executors import batched, make_executor
+from bench.harness import emit
+from jobs.intake.executors import batched, make_executor
 
 
 def parse_batch(_context: object, paths: list[Path]) -> tuple[int, int, int]:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from bench.corpus import list_returns
 from bench.harness import emit
-from jobs.schema import load_schema
+from jobs.core.schema import load_schema
 
 
 def _expectations(gxe, sheet) -> list:  # noqa: ANN001 - GX module

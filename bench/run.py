@@ -35,8 +35,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bench.corpus import ensure_corpus, list_returns
-from bench.harness import CACHE, RESULTS, StageResult, git_revision, linear_fit, run_stage
-from jobs.executors import default_workers
+from bench.harness import (
+    CACHE,
+    RESULTS,
+    StageResult,
+    git_revision,
+    linear_fit,
+    run_stage,
+)
+from jobs.intake.executors import default_workers
 
 # Named single benchmarks, kept runnable as ``python -m bench.run NAME ...``.
 BENCHES = {"validate": "bench.bench_validate", "summarize": "bench.bench_summarize"}

@@ -48,7 +48,7 @@ def samples_dir(requested: Path) -> Path:
     if not (target / "registry.xlsx").is_file():
         print(f"{requested} has no samples; generating them into {target}", flush=True)
         sys.path.insert(0, str(ROOT))
-        from jobs.samples import generate_samples
+        from jobs.tooling.samples import generate_samples
 
         generate_samples(target, **SAMPLE_ARGS)  # type: ignore[arg-type]
     return target
@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     samples = samples_dir(args.samples if args.samples.is_absolute() else ROOT / args.samples)
     before = previous_period(args.period)
     sys.path.insert(0, str(ROOT))
-    from jobs.samples import restore_arrival_times
+    from jobs.tooling.samples import restore_arrival_times
 
     restore_arrival_times(samples)  # a fresh clone's files carry the checkout time, not the arrival
     if home.exists():

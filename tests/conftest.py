@@ -14,7 +14,7 @@ CORPUS = SHARED / "corpus" / "calamine-tests"
 
 @pytest.fixture(scope="session")
 def schema():
-    from jobs.schema import load_schema
+    from jobs.core.schema import load_schema
 
     return load_schema()
 
@@ -25,12 +25,12 @@ GENERATED_SAMPLES = {"units": 40, "periods": ("2015-01", "2015-02"), "defects": 
 
 @pytest.fixture(scope="session")
 def generated_samples(tmp_path_factory) -> Path:
-    """A sample set from ``jobs.samples.generate_samples``, built once per session.
+    """A sample set from ``jobs.tooling.samples.generate_samples``, built once per session.
 
     Returns the output directory: ``registry.xlsx``, ``returns/<period>/<unit>.xlsx``
     and ``manifest.json`` (the oracle: every file's injected defects and cells).
     """
-    from jobs.samples import generate_samples
+    from jobs.tooling.samples import generate_samples
 
     out = tmp_path_factory.mktemp("generated_samples")
     generate_samples(out, processes=0, **GENERATED_SAMPLES)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import openpyxl
 
-from jobs.schema import Schema, load_schema
+from jobs.core.schema import Schema, load_schema
 
 FACTS = "清理超标办公用房12间，退还面积860平方米，节约经费40万元，通报典型案例2起。"
 MINDSET = "根源在于宗旨意识淡薄、特权思想作祟，通过整改深刻认识到作风建设永远在路上。"

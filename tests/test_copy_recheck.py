@@ -53,8 +53,8 @@ def inbox(generated_samples, tmp_path_factory) -> tuple[Path, Path]:
 
 
 def _ingest(tmp: Path, inbox: Path, registry: Path, *, full: bool, monkeypatch) -> tuple[list, pl.DataFrame]:
-    from jobs.home import init_home
-    from jobs.intake import ingest_paths
+    from jobs.intake.batch import ingest_paths
+    from jobs.office.home import init_home
     from jobs.validate import recheck
 
     calls: list[list[int] | None] = []
@@ -107,10 +107,10 @@ def test_copy_only_recheck_equals_full_revalidation(inbox, tmp_path, monkeypatch
 def test_recheck_of_one_batch_equals_validating_it_with_the_stored_texts(inbox, tmp_path):
     """One batch validated without stored texts, then re-checked copy-only, equals the batch validated
     with every stored text of the period (reports and their order; other periods never compared)."""
-    import jobs.parallel_intake as parallel
-    from jobs.home import init_home
-    from jobs.intake import ingest_paths
-    from jobs.schema import load_schema
+    import jobs.intake.parallel as parallel
+    from jobs.core.schema import load_schema
+    from jobs.intake.batch import ingest_paths
+    from jobs.office.home import init_home
     from jobs.validate.recheck import recheck_copies
 
     folder, registry = inbox
@@ -193,7 +193,7 @@ def test_copy_state_is_refused_unless_it_provably_matches_the_batch(schema):
 
 
 def test_finding_order_is_internal():
-    from jobs.findings import make_finding
+    from jobs.core.findings import make_finding
 
     a = make_finding("copied-text", sheet="整改台账", row=3, column="见物", col_index=10, other="本表整改台账!K2", order=7)
     b = make_finding("copied-text", sheet="整改台账", row=3, column="见物", col_index=10, other="本表整改台账!K2")
@@ -208,10 +208,14 @@ def test_batch_texts_from_the_copy_record_equal_hashing_the_tables(inbox, monkey
     rows, in the same order, as hashing the stacked tables; a record that disagrees with a table is refused."""
     from dataclasses import replace as dc_replace
 
-    import jobs.parallel_intake as parallel
-    from jobs.intake import read_validate_batch, stack_results, stacked_text_hashes
-    from jobs.registry import load_registry
-    from jobs.schema import load_schema
+    import jobs.intake.parallel as parallel
+    from jobs.core.schema import load_schema
+    from jobs.intake.batch import (
+        read_validate_batch,
+        stack_results,
+        stacked_text_hashes,
+    )
+    from jobs.office.registry import load_registry
     from jobs.validate.copies import collect_copies
     from jobs.validate.recheck import batch_copy_texts
 

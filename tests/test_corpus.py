@@ -26,9 +26,9 @@ PEAK_MB = 500
 
 READ_ALL = r"""
 import json, sys, time
-from jobs.errors import UnreadableFile
-from jobs.preflight import preflight
-from jobs.reader import read_return
+from jobs.core.errors import UnreadableFile
+from jobs.intake.preflight import preflight
+from jobs.intake.read import read_return
 for name in sys.argv[1:]:
     start = time.perf_counter()
     row = {"file": name}

@@ -26,8 +26,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from jobs.home import init_home
-from jobs.lock import store_lock
+from jobs.office.home import init_home
+from jobs.office.lock import store_lock
 from jobs.store import submission_id
 from tests.test_intake import FakeValidator, put
 
@@ -40,8 +40,8 @@ INGEST = """
 import sys, time
 sys.path.insert(0, {root!r})
 from tests.test_intake import FakeValidator
-from jobs.home import Home
-from jobs.intake import ingest_paths
+from jobs.office.home import Home
+from jobs.intake.batch import ingest_paths
 home = Home({home!r})
 print("start", flush=True)
 t0 = time.perf_counter()
@@ -157,7 +157,7 @@ def test_kill_ingest_at_random_points_then_rerun(home, tmp_path):
     assert len(set(steps)) >= 2, f"kills should land at different steps: {steps}"
 
     # The rerun after the last kill: every file recorded exactly once, every accepted one counted.
-    from jobs.intake import ingest_paths
+    from jobs.intake.batch import ingest_paths
 
     ingest_paths(home, [inbox], period=PERIOD, validator=FakeValidator())
     subs = check_consistent(home, expected)
@@ -190,20 +190,20 @@ def test_two_ingests_at_once_record_each_file_once_and_readers_never_see_partial
 def test_two_writers_issuing_the_same_receipt_at_once(home, tmp_path, monkeypatch):
     import threading
 
-    import jobs.receipts
-    from jobs.intake import ingest_paths, issue_receipt
+    import jobs.intake.receipts
+    from jobs.intake.batch import ingest_paths, issue_receipt
 
     inbox = tmp_path / "inbox"
     put(inbox, "bj.xlsx", "110000", ["甲"])
     (outcome,) = ingest_paths(home, [inbox], period=PERIOD, validator=FakeValidator(), receipts=False).files
-    real = jobs.receipts.write_receipt
+    real = jobs.intake.receipts.write_receipt
 
     def slow_write(*args, **kwargs):  # widen the window between writing the temp file and renaming it
         out = real(*args, **kwargs)
         time.sleep(0.5)
         return out
 
-    monkeypatch.setattr(jobs.receipts, "write_receipt", slow_write)
+    monkeypatch.setattr(jobs.intake.receipts, "write_receipt", slow_write)
     errors: list[BaseException] = []
 
     def issue() -> None:
@@ -258,7 +258,7 @@ def test_kill_summarize_then_rerun_gives_the_same_outputs(home, tmp_path):
     from click.testing import CliRunner
 
     from jobs.cli import main
-    from jobs.intake import ingest_paths
+    from jobs.intake.batch import ingest_paths
 
     inbox = tmp_path / "inbox"
     expected: dict[str, int | None] = {}
@@ -297,7 +297,7 @@ def test_kill_summarize_then_rerun_gives_the_same_outputs(home, tmp_path):
 
 @pytest.mark.slow
 def test_watch_and_run_on_the_same_home_at_once(home, tmp_path):
-    from jobs.watch import InboxWatcher
+    from jobs.intake.watch import InboxWatcher
 
     watched, monthly = tmp_path / "watched", tmp_path / "monthly"
     expected: dict[str, int | None] = {}

@@ -14,14 +14,14 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from jobs.executors import (
+from jobs.intake.executors import (
     ExecutorError,
     LocalExecutor,
     SerialExecutor,
     batched,
     make_executor,
 )
-from jobs.progress import Progress, format_duration
+from jobs.intake.progress import Progress, format_duration
 from tests.editing import edit_return
 
 
@@ -116,7 +116,7 @@ def test_make_executor_choices():
 
 def test_ray_executor_matches_local(pool):
     ray = pytest.importorskip("ray")
-    from jobs.executors import RayExecutor
+    from jobs.intake.executors import RayExecutor
 
     # this test module is not importable on Ray workers: ship its functions by value
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
@@ -199,8 +199,8 @@ def month(generated_samples, tmp_path_factory):
     """
     import json
 
-    from jobs.home import init_home
-    from jobs.intake import ingest_paths
+    from jobs.intake.batch import ingest_paths
+    from jobs.office.home import init_home
 
     manifest = json.loads((generated_samples / "manifest.json").read_text(encoding="utf-8"))
     files = [f for f in manifest["files"] if f["period"] == PERIOD]
@@ -228,8 +228,8 @@ BATCH = 7
 
 
 def _ingest_with(kind, paths, root, generated_samples, executor):
-    from jobs.home import init_home
-    from jobs.intake import ingest_paths
+    from jobs.intake.batch import ingest_paths
+    from jobs.office.home import init_home
 
     home = init_home(root / kind)
     home.import_registry(generated_samples / "registry.xlsx", from_period=PERIOD)
@@ -256,7 +256,7 @@ def _receipts(home, result):
 
 @pytest.mark.slow
 def test_local_pool_intake_equals_sequential_intake(month, generated_samples, tmp_path, monkeypatch):
-    import jobs.parallel_intake as parallel
+    import jobs.intake.parallel as parallel
 
     paths, reference, expected = month
     assert expected.count("duplicate") >= 1 and expected.rejected >= 1
@@ -282,7 +282,7 @@ def test_local_pool_intake_equals_sequential_intake(month, generated_samples, tm
 @pytest.mark.slow
 def test_ray_intake_equals_local_intake(month, generated_samples, tmp_path):
     pytest.importorskip("ray")
-    from jobs.executors import RayExecutor
+    from jobs.intake.executors import RayExecutor
 
     paths, reference, expected = month
     with RayExecutor(num_cpus=2) as ex:
@@ -299,7 +299,7 @@ def test_ray_intake_equals_local_intake(month, generated_samples, tmp_path):
 
 
 def _tables_of(unit, ledger_texts, member_texts):
-    from jobs.tables import empty_table
+    from jobs.core.tables import empty_table
 
     def table(key, texts):
         base = empty_table(key)
@@ -314,7 +314,7 @@ def _tables_of(unit, ledger_texts, member_texts):
 def test_batch_text_hashes_equal_per_return_hashes():
     from types import SimpleNamespace
 
-    from jobs.intake import batch_text_hashes, text_hashes
+    from jobs.intake.batch import batch_text_hashes, text_hashes
 
     long_a = "通过整改压减会议三成，文件精简四成，节约经费十二万元。"
     long_b = "深刻认识到形式主义根源在于政绩观错位，必须从思想上根治。"
@@ -351,9 +351,9 @@ def test_writer_validates_again_only_what_stored_texts_change(generated_samples,
     import json
     from dataclasses import replace
 
-    import jobs.parallel_intake as parallel
-    from jobs.home import init_home
-    from jobs.intake import ingest_paths
+    import jobs.intake.parallel as parallel
+    from jobs.intake.batch import ingest_paths
+    from jobs.office.home import init_home
 
     manifest = json.loads((generated_samples / "manifest.json").read_text(encoding="utf-8"))
     clean = sorted(generated_samples / f["path"] for f in manifest["files"] if f["period"] == PERIOD
@@ -424,7 +424,7 @@ def test_ingest_rejects_address_without_ray(tmp_path):
 def test_ray_missing_is_a_clear_error(monkeypatch):
     import builtins
 
-    from jobs.executors import RayExecutor
+    from jobs.intake.executors import RayExecutor
 
     real_import = builtins.__import__
 
@@ -443,7 +443,7 @@ def test_ingest_cli_with_workers(generated_samples, tmp_path):
     from click.testing import CliRunner
 
     from jobs.cli import main
-    from jobs.home import init_home
+    from jobs.office.home import init_home
 
     inbox = tmp_path / "inbox"
     inbox.mkdir()

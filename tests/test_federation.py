@@ -12,8 +12,8 @@ from polars.testing import assert_frame_equal
 from jobs.rollup.federation import SUMMARY_TABLE
 from jobs.rollup.summary import summarize
 from jobs.rollup.summary_return import export_summary, read_summary_return
-from jobs.rollup.synthetic import Synthetic, synthetic
 from jobs.rollup.tree import closure
+from jobs.tooling.synthetic import Synthetic, synthetic
 
 
 def _subtree(syn: Synthetic, code: str) -> pl.Series:

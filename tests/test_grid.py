@@ -1,11 +1,11 @@
-"""Table sheets kept as read (jobs.grid): a batch stacked at once equals each sheet built alone."""
+"""Table sheets kept as read (jobs.intake.read.grid): a batch stacked at once equals each sheet built alone."""
 
 from __future__ import annotations
 
 import polars as pl
 from polars.testing import assert_frame_equal
 
-from jobs.grid import AsRead, stack
+from jobs.intake.read.grid import AsRead, stack
 
 
 def _grid(rows: list[list[str | None]]) -> list[list[str | None]]:
@@ -66,7 +66,7 @@ def test_key_values_stack_like_frames(schema):
     """A batch of key/value sheets as plain lists stacks exactly as the same sheets as frames."""
     from dataclasses import dataclass
 
-    from jobs.grid import KeyValues, key_values_frame
+    from jobs.intake.read.grid import KeyValues, key_values_frame
     from jobs.validate.typing import stack_keyvalue
 
     @dataclass

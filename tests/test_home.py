@@ -10,9 +10,9 @@ import pytest
 from click.testing import CliRunner
 
 from jobs.cli import main
-from jobs.home import Home, HomeError, init_home
-from jobs.lock import LockTimeout, store_lock
-from jobs.registry import RegistryError
+from jobs.office.home import Home, HomeError, init_home
+from jobs.office.lock import LockTimeout, store_lock
+from jobs.office.registry import RegistryError
 
 HEADER = "单位代码,单位名称,上级单位代码,层级,类别,联系人,联系电话,是否报送\n"
 BASE = [

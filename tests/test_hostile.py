@@ -19,8 +19,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from jobs.excel_safe import safe_filename
-from jobs.preflight import preflight
+from jobs.core.excel_safe import safe_filename
+from jobs.intake.preflight import preflight
 from tests import hostile as H
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -172,8 +172,8 @@ def test_uncached_formulas_are_not_reported_as_empty(verdicts):
 
 BOUNDED = r"""
 import json, sys, time
-from jobs.errors import UnreadableFile
-from jobs.reader import read_return
+from jobs.core.errors import UnreadableFile
+from jobs.intake.read import read_return
 out = {}
 for name in sys.argv[1:]:
     start = time.perf_counter()
@@ -219,7 +219,7 @@ def test_dangerous_cases_bounded_in_memory_and_time(corpus):
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from jobs.schema import load_schema  # noqa: E402
+from jobs.core.schema import load_schema  # noqa: E402
 
 _SCHEMA = load_schema()
 _TEXT = st.text(st.characters(blacklist_categories=("Cs", "Cc", "Cn")), max_size=40)
@@ -300,8 +300,8 @@ def test_validation_never_raises_on_random_workbooks(tmp_path, verdicts, books):
 
 
 def test_same_file_under_two_names_is_stored_once(corpus, verdicts, tmp_path):
-    from jobs.home import init_home
-    from jobs.intake import ingest_paths
+    from jobs.intake.batch import ingest_paths
+    from jobs.office.home import init_home
 
     home = init_home(tmp_path / "home")
     rows = H.registry_rows()

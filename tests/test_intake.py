@@ -17,10 +17,16 @@ import pytest
 from click.testing import CliRunner
 from polars.testing import assert_frame_equal
 
-from jobs.findings import Report, make_finding
-from jobs.home import init_home
-from jobs.intake import expand_paths, ingest_paths, is_candidate, read_validate_batch, text_hashes
-from jobs.tables import table_schema
+from jobs.core.findings import Report, make_finding
+from jobs.core.tables import table_schema
+from jobs.intake.batch import (
+    expand_paths,
+    ingest_paths,
+    is_candidate,
+    read_validate_batch,
+    text_hashes,
+)
+from jobs.office.home import init_home
 
 PERIOD = "2015-02"
 REGISTRY = """单位代码,单位名称,上级单位代码,层级,类别,联系人,联系电话,是否报送
@@ -213,9 +219,9 @@ def test_text_hashes_fold_punctuation_and_skip_short_texts():
 
 
 def test_cli_ingest_reports_in_chinese_and_exit_status(home, tmp_path, monkeypatch):
-    import jobs.intake
+    import jobs.intake.batch
 
-    monkeypatch.setattr(jobs.intake, "default_validator", lambda: FakeValidator())
+    monkeypatch.setattr(jobs.intake.batch, "default_validator", lambda: FakeValidator())
     from jobs.cli import main
 
     good = put(tmp_path / "in", "bj.xlsx", "110000", ["甲"])
@@ -234,7 +240,7 @@ def test_cli_ingest_reports_in_chinese_and_exit_status(home, tmp_path, monkeypat
 @pytest.fixture(scope="module")
 def samples(tmp_path_factory):
     """A small generated month (with defects) and the same month without defects."""
-    from jobs.samples import generate_samples
+    from jobs.tooling.samples import generate_samples
 
     out = tmp_path_factory.mktemp("samples")
     manifest = generate_samples(out / "defective", units=12, periods=(PERIOD,), defects=0.35, xls=0.1,
@@ -245,7 +251,7 @@ def samples(tmp_path_factory):
 
 @pytest.mark.slow
 def test_real_validator_month_end_to_end(samples, tmp_path):
-    from jobs.status import compute_status
+    from jobs.rollup.status import compute_status
 
     out, manifest = samples
     home = init_home(tmp_path / "home")
@@ -287,8 +293,8 @@ KILLED_INGEST = """
 import sys
 sys.path.insert(0, {tests!r})
 from test_intake import FakeValidator
-from jobs.home import Home
-from jobs.intake import ingest_paths
+from jobs.office.home import Home
+from jobs.intake.batch import ingest_paths
 ingest_paths(Home({home!r}), [{inbox!r}], period={period!r}, validator=FakeValidator())
 """
 
@@ -325,7 +331,7 @@ def test_receipts_carry_the_verdict_in_the_configured_format(home, tmp_path):
 
     text = (home.root / "config.toml").read_text(encoding="utf-8").replace('format = "xlsx"', 'format = "html"')
     (home.root / "config.toml").write_text(text, encoding="utf-8")
-    from jobs.home import Home
+    from jobs.office.home import Home
 
     html_home = Home.open(home.root)
     good = put(tmp_path / "in2", "bj.xlsx", "110000", ["乙"])
@@ -335,7 +341,7 @@ def test_receipts_carry_the_verdict_in_the_configured_format(home, tmp_path):
 
 def test_office_limits_reach_preflight(tmp_path):
     """`[limits]` in config.toml bound what preflight lets through (here: the file size)."""
-    from jobs.home import init_home
+    from jobs.office.home import init_home
 
     h = init_home(tmp_path / "home")
     (tmp_path / "r.csv").write_text(
@@ -346,7 +352,7 @@ def test_office_limits_reach_preflight(tmp_path):
     h.import_registry(tmp_path / "r.csv", from_period="2015-01")
     big = tmp_path / "in" / "110000.xlsx"
     big.parent.mkdir()
-    from jobs.template import write_template
+    from jobs.office.template import write_template
 
     write_template(big)
     limits = dict(h.config.limits, max_file_mb=0.001)  # ~1 KB: the blank template is larger

@@ -11,9 +11,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_series_equal
 
-from jobs import normalize
-from jobs.normalize import EARLIEST, LATEST, clean_expr, date_expr, int_expr, parse_date, parse_int
-from jobs.text import clean_text, fold_key
+from jobs.core import normalize
+from jobs.core.normalize import (
+    EARLIEST,
+    LATEST,
+    clean_expr,
+    date_expr,
+    int_expr,
+    parse_date,
+    parse_int,
+)
+from jobs.core.text import clean_text, fold_key
 
 FUZZ = settings(max_examples=200, deadline=None)
 D = dt.date(2015, 1, 15)

@@ -1,6 +1,6 @@
 """Output safety: nothing a unit (or the registry) writes is ever evaluated on the office's machine.
 
-Unit tests of :mod:`jobs.excel_safe`, then the month end to end: returns and a
+Unit tests of :mod:`jobs.core.excel_safe`, then the month end to end: returns and a
 registry full of formula-injection and HTML payloads go through ``rectify run``
 and ``rectify status --xlsx``; every workbook the job writes (receipts, the
 summary report, the chase list) is scanned cell by cell, every HTML page for
@@ -17,7 +17,7 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 
-from jobs.excel_safe import MAX_CELL_CHARS, inert, safe_filename
+from jobs.core.excel_safe import MAX_CELL_CHARS, inert, safe_filename
 from tests import hostile as H
 
 PERIOD = H.PERIOD
@@ -92,7 +92,7 @@ def test_safe_filename_is_bounded():
 # -- end to end ---------------------------------------------------------------
 
 def _registry(path: Path) -> Path:
-    from jobs.schema import load_schema
+    from jobs.core.schema import load_schema
 
     schema = load_schema()
     wb = openpyxl.Workbook()
@@ -127,7 +127,7 @@ def _hostile_return(path: Path) -> Path:
 @pytest.fixture(scope="session")
 def month(tmp_path_factory):
     from jobs.cli import main
-    from jobs.home import init_home
+    from jobs.office.home import init_home
 
     root = tmp_path_factory.mktemp("safety")
     inbox = root / "inbox"
@@ -197,8 +197,8 @@ def test_written_file_names_are_sanitised(month):
 
 
 def test_receipts_in_both_formats_keep_payloads_inert(tmp_path):
-    from jobs.findings import Finding, Report
-    from jobs.receipts import write_receipt
+    from jobs.core.findings import Finding, Report
+    from jobs.intake.receipts import write_receipt
 
     payload = "<img src=x onerror=alert(1)>=HYPERLINK(\"http://evil\")"
     report = Report(file="/inbox/=cmd|' calc'!A0.xlsx", unit="=1+1", period=PERIOD, findings=[
@@ -222,8 +222,8 @@ def test_xlsx_receipt_package_holds_no_formula_or_link(tmp_path):
     """The receipt's raw XML: no <f> element, no hyperlink, every payload a shared string, quoted."""
     import zipfile
 
-    from jobs.findings import Finding, Report
-    from jobs.receipts import write_receipt
+    from jobs.core.findings import Finding, Report
+    from jobs.intake.receipts import write_receipt
 
     cells = [*FORMULAS, "http://evil.example/x", "mailto:a@evil.example", "1e5", "00123"]
     report = Report(file="/inbox/=1+1.xlsx", unit="+86", period=PERIOD, findings=[

@@ -12,8 +12,8 @@ import pytest
 import xlsxwriter
 import xlwt
 
-from jobs.errors import UnreadableFile
-from jobs.preflight import (
+from jobs.core.errors import UnreadableFile
+from jobs.intake.preflight import (
     Limits,
     Preflight,
     explain_read_error,
@@ -333,7 +333,7 @@ def _outcome(path: Path):
 
 
 def test_fast_path_agrees_with_the_exact_scan(tmp_path, good, monkeypatch):
-    import jobs.preflight_zip as pz
+    import jobs.intake.preflight.zip_parts as pz
 
     corpus = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus" / "calamine-tests"
     files = sorted(corpus.glob("*.xlsx")) + sorted(corpus.glob("*.xlsm"))
@@ -349,7 +349,7 @@ def test_fast_path_agrees_with_the_exact_scan(tmp_path, good, monkeypatch):
 
 
 def test_fast_path_decisions(tmp_path, good):
-    from jobs.preflight_fast import sheet_is_plain, strings_are_short
+    from jobs.intake.preflight.fast import sheet_is_plain, strings_are_short
 
     def sheet(path: Path, name: str = "xl/worksheets/sheet2.xml") -> bytes:
         with zipfile.ZipFile(path) as zf:
@@ -371,9 +371,9 @@ def test_fast_path_decisions(tmp_path, good):
 FUZZ_READ = r"""
 import json, resource, sys
 resource.setrlimit(resource.RLIMIT_AS, (3 * 1024**3, 3 * 1024**3))
-from jobs.errors import UnreadableFile
-from jobs.preflight import preflight
-from jobs.reader import read_return
+from jobs.core.errors import UnreadableFile
+from jobs.intake.preflight import preflight
+from jobs.intake.read import read_return
 for name in sys.argv[1:]:
     print(json.dumps({"file": name}), flush=True)  # names the culprit if the process dies
     try:
@@ -483,7 +483,7 @@ def varied(tmp_path_factory, good) -> list[Path]:
 
 
 def test_one_call_inflate_agrees_with_the_stream(varied, monkeypatch):
-    import jobs.preflight_zip as pz
+    import jobs.intake.preflight.zip_parts as pz
 
     whole = [_outcome(p) for p in varied]
     monkeypatch.setattr(pz, "_inflate_whole", lambda *_a, **_k: None)
@@ -494,7 +494,7 @@ def test_one_call_inflate_agrees_with_the_stream(varied, monkeypatch):
 
 
 def test_direct_directory_agrees_with_zipfile(varied, monkeypatch):
-    import jobs.preflight_zip as pz
+    import jobs.intake.preflight.zip_parts as pz
 
     direct = 0
     for path in varied:
@@ -516,7 +516,7 @@ def test_direct_directory_agrees_with_zipfile(varied, monkeypatch):
 def test_one_call_inflate_refuses_a_lying_size_within_its_buffer(tmp_path, good):
     import tracemalloc
 
-    import jobs.preflight_zip as pz
+    import jobs.intake.preflight.zip_parts as pz
 
     liar = H.zip_bomb(tmp_path / "liar.xlsx", megabytes=64, lie=True)
     data = liar.read_bytes()
@@ -556,7 +556,7 @@ def _crafted_sheets() -> dict[str, bytes]:
 @pytest.mark.parametrize("name", sorted(_crafted_sheets()))
 def test_fast_proof_is_sound_on_crafted_sheets(tmp_path, monkeypatch, name):
     """Whatever the byte-level proof accepts, the exact scan accepts too (same outcome)."""
-    import jobs.preflight_zip as pz
+    import jobs.intake.preflight.zip_parts as pz
 
     path = _sheet_workbook(tmp_path / f"{name}.xlsx", _crafted_sheets()[name])
     fast = _outcome(path)
@@ -570,7 +570,7 @@ def test_fast_proof_is_sound_on_crafted_sheets(tmp_path, monkeypatch, name):
 
 
 def test_fast_proof_on_whole_bytes_and_chunks(good):
-    from jobs.preflight_fast import sheet_is_plain
+    from jobs.intake.preflight.fast import sheet_is_plain
 
     with zipfile.ZipFile(good) as zf:
         sheets = [zf.read(n) for n in zf.namelist() if "/worksheets/" in n]
@@ -583,7 +583,7 @@ def test_fast_proof_on_whole_bytes_and_chunks(good):
 
 
 def test_ole_inspected_once_agrees_with_the_separate_readers(tmp_path):
-    from jobs.preflight_ole import inspect_ole, ole_entry_names, workbook_info
+    from jobs.intake.preflight.ole import inspect_ole, ole_entry_names, workbook_info
 
     paths = [H.legacy_xls(tmp_path / "l.xls"), H.xls_far_cell(tmp_path / "c.xls"),
              H.xls_huge_dimensions(tmp_path / "d.xls"), H.ole_container(tmp_path / "o.xls", ["Workbook", "VBA"])]
@@ -595,7 +595,7 @@ def test_ole_inspected_once_agrees_with_the_separate_readers(tmp_path):
 
 
 def test_parts_read_once_per_content_are_reused_as_copies(good):
-    from jobs.preflight_xml import relationships, sheet_entries
+    from jobs.intake.preflight.sheet_xml import relationships, sheet_entries
 
     with zipfile.ZipFile(good) as zf:
         rels, workbook = zf.read("xl/_rels/workbook.xml.rels"), zf.read("xl/workbook.xml")
@@ -644,7 +644,7 @@ def _reference_stream_info(stream: bytes):
     """The plain record-by-record walk ``stream_info`` must agree with (two reads per cell record)."""
     import struct
 
-    from jobs.preflight_ole import SheetExtent, WorkbookInfo
+    from jobs.intake.preflight.ole import SheetExtent, WorkbookInfo
 
     extents, rows, cols, started = [], 0, 0, False
     pos, end, padding = 0, len(stream), len(stream.rstrip(b"\0"))
@@ -681,7 +681,7 @@ def _reference_stream_info(stream: bytes):
 def test_xls_record_walk_agrees_with_the_plain_walk_on_cut_and_mutated_streams(tmp_path):
     import random
 
-    from jobs.preflight_ole import _container, stream_info
+    from jobs.intake.preflight.ole import _container, stream_info
 
     wb = xlwt.Workbook()
     for s in range(3):
@@ -714,7 +714,7 @@ def test_xls_record_walk_agrees_with_the_plain_walk_on_cut_and_mutated_streams(t
 
 
 def test_one_pass_for_formulas_and_the_first_box_agrees_with_the_two(good):
-    from jobs.preflight_fast import _FORMULA, _formula_or_first, _ref_tiers
+    from jobs.intake.preflight.fast import _FORMULA, _formula_or_first, _ref_tiers
 
     with zipfile.ZipFile(good) as zf:
         pieces = [zf.read(n) for n in zf.namelist() if "/worksheets/" in n]

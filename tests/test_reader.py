@@ -21,10 +21,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from jobs.errors import UnreadableFile
-from jobs.findings import a1_cell, column_letter
-from jobs.reader import REASON_CORRUPT, REASON_ENCRYPTED, RawReturn, read_return
-from jobs.schema import load_schema
+from jobs.core.errors import UnreadableFile
+from jobs.core.findings import a1_cell, column_letter
+from jobs.core.schema import load_schema
+from jobs.intake.read import REASON_CORRUPT, REASON_ENCRYPTED, RawReturn, read_return
 
 CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus" / "calamine-tests"
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -416,7 +416,7 @@ def test_uncached_formula_is_reported_not_read_as_empty(tmp_path, schema):
 
 @pytest.fixture(scope="session")
 def samples(tmp_path_factory):
-    from jobs.samples import generate_samples
+    from jobs.tooling.samples import generate_samples
 
     root = tmp_path_factory.mktemp("samples")
     manifest = generate_samples(root, units=40, periods=("2015-02",), defects=0.6, messy=1.0, xls=0.3,
@@ -425,7 +425,7 @@ def samples(tmp_path_factory):
 
 
 def test_generated_returns_read_with_exact_defect_cells(samples):
-    from jobs.normalize import parse_date, parse_int
+    from jobs.core.normalize import parse_date, parse_int
 
     root, manifest = samples
     checked = 0
@@ -455,7 +455,7 @@ def test_generated_returns_read_with_exact_defect_cells(samples):
 # --- the fast cleaning path equals clean_text -------------------------------
 
 def _reference_clean(value):
-    from jobs.text import clean_text
+    from jobs.core.text import clean_text
 
     text = clean_text(value)
     if text is not None and re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2} 00:00:00", text):
@@ -475,7 +475,7 @@ CELL_TEXT = st.one_of(
 @settings(max_examples=200, deadline=None)
 @given(st.lists(CELL_TEXT, max_size=15))
 def test_clean_column_fast_path_equals_clean_text(values):
-    from jobs.normalize import clean_cell, clean_column
+    from jobs.core.normalize import clean_cell, clean_column
 
     assert [clean_cell(v) for v in values] == [_reference_clean(v) for v in values]
     assert clean_column(list(values)) == [_reference_clean(v) for v in values]
@@ -484,7 +484,7 @@ def test_clean_column_fast_path_equals_clean_text(values):
 @settings(max_examples=200, deadline=None)
 @given(st.lists(CELL_TEXT, max_size=15))
 def test_clean_cell_expr_equals_clean_text(values):
-    from jobs.normalize import clean_cell_expr
+    from jobs.core.normalize import clean_cell_expr
 
     frame = pl.DataFrame({"x": values}, schema={"x": pl.Utf8})
     assert frame.select(clean_cell_expr("x"))["x"].to_list() == [_reference_clean(v) for v in values]
@@ -525,9 +525,9 @@ def test_uncleaned_tables_stack_to_the_same_batch(samples, schema):
 
 
 def test_without_preflight_the_reader_still_guards_itself(books, tmp_path, monkeypatch):
-    import jobs.reader
+    import jobs.intake.read
 
-    monkeypatch.setattr(jobs.reader, "_preflight", lambda _path, _limits=None: (None, None))
+    monkeypatch.setattr(jobs.intake.read, "_preflight", lambda _path, _limits=None: (None, None))
     lying = read_return(books["lying"])
     assert lying.sheets["ledger"].frame.height == 4
     assert any("扩展名" in w.message for w in lying.warnings)
@@ -551,8 +551,8 @@ def _outcome(path: Path, *, clean: bool = False) -> tuple:
 
 def test_opened_from_preflights_bytes_as_from_the_path(samples, books, tmp_path, monkeypatch):
     """The workbook is opened from the bytes preflight read; opened by its path it reads the same."""
-    import jobs.reader
-    from jobs.preflight import preflight
+    import jobs.intake.read
+    from jobs.intake.preflight import preflight
 
     root, _manifest = samples
     cut = tmp_path / "cut.xlsx"
@@ -560,14 +560,14 @@ def test_opened_from_preflights_bytes_as_from_the_path(samples, books, tmp_path,
     paths = [*sorted(root.rglob("*.xls*"))[:40], *books.values(), cut, CORPUS / "ptgexp-truncated-operand.xls"]
     by_bytes = [_outcome(p) for p in paths]
     assert {"xls", "xlsx"} <= {o[0] for o in by_bytes} and ("unreadable", REASON_CORRUPT) in by_bytes
-    monkeypatch.setattr(jobs.reader, "_preflight", lambda path, limits=None: (preflight(path, limits=limits), None))
+    monkeypatch.setattr(jobs.intake.read, "_preflight", lambda path, limits=None: (preflight(path, limits=limits), None))
     assert [_outcome(p) for p in paths] == by_bytes
 
 
 def test_a_failed_open_from_bytes_is_retried_by_path(books, monkeypatch):
     import fastexcel
 
-    import jobs.reader
+    import jobs.intake.read
 
     real = fastexcel.read_excel
 
@@ -577,7 +577,7 @@ def test_a_failed_open_from_bytes_is_retried_by_path(books, monkeypatch):
         msg = "Cannot detect file format"
         raise RuntimeError(msg)
 
-    monkeypatch.setattr(jobs.reader.fastexcel, "read_excel", bytes_fail)
+    monkeypatch.setattr(jobs.intake.read.fastexcel, "read_excel", bytes_fail)
     for name in ("messy", "xls", "xlsm"):
         assert read_return(books[name]).sheets["ledger"].frame.height > 0
     # a wrong extension is opened by content only: that failure is the one reported
@@ -586,7 +586,7 @@ def test_a_failed_open_from_bytes_is_retried_by_path(books, monkeypatch):
 
 def test_remembered_header_rows_read_as_found_afresh(samples, books, monkeypatch):
     """Template header rows are remembered across returns; reading without that memory gives the same."""
-    import jobs.sheet_reader
+    import jobs.intake.read.sheet
 
     class Forgetful(dict):
         def __setitem__(self, key, value):
@@ -594,23 +594,23 @@ def test_remembered_header_rows_read_as_found_afresh(samples, books, monkeypatch
 
     root, _manifest = samples
     paths = [*sorted(root.rglob("*.xls*"))[:40], *books.values()]
-    jobs.sheet_reader._FIRST_ROWS.clear()
+    jobs.intake.read.sheet._FIRST_ROWS.clear()
     first = [_outcome(p) for p in paths]
     warm = [_outcome(p) for p in paths]
-    assert len(jobs.sheet_reader._FIRST_ROWS) > 0
-    monkeypatch.setattr(jobs.sheet_reader, "_FIRST_ROWS", Forgetful())
+    assert len(jobs.intake.read.sheet._FIRST_ROWS) > 0
+    monkeypatch.setattr(jobs.intake.read.sheet, "_FIRST_ROWS", Forgetful())
     assert [_outcome(p) for p in paths] == first == warm
 
 
 def test_eager_loads_read_as_the_general_load(samples, books, monkeypatch):
     """Sheets loaded eagerly (range from column A, visibility from preflight) read exactly as loaded
     through fastexcel's sheet object; a sheet starting elsewhere takes the general load."""
-    import jobs.sheet_reader
+    import jobs.intake.read.sheet
 
     root, _manifest = samples
     corpus = sorted(p for p in CORPUS.glob("*") if p.suffix.lower() in (".xlsx", ".xlsm", ".xls"))
     paths = [*sorted(root.rglob("*.xls*"))[:60], *books.values(), *corpus]
-    real = jobs.sheet_reader._load_lists
+    real = jobs.intake.read.sheet._load_lists
     used = {"eager": 0, "general": 0}
 
     def counting(*args, **kwargs):
@@ -618,18 +618,18 @@ def test_eager_loads_read_as_the_general_load(samples, books, monkeypatch):
         used["eager" if grid is not None else "general"] += 1
         return grid
 
-    monkeypatch.setattr(jobs.sheet_reader, "_load_lists", counting)
+    monkeypatch.setattr(jobs.intake.read.sheet, "_load_lists", counting)
     eager = [(_outcome(p), _outcome(p, clean=True)) for p in paths]
     assert used["eager"] > 200 and used["general"] > 0  # b3 starts in column B
-    monkeypatch.setattr(jobs.sheet_reader, "_load_lists", lambda *_args, **_kwargs: None)
+    monkeypatch.setattr(jobs.intake.read.sheet, "_load_lists", lambda *_args, **_kwargs: None)
     assert [(_outcome(p), _outcome(p, clean=True)) for p in paths] == eager
     assert any(any(s[5] for s in o[1][4]) for o in eager if o[1][0] != "unreadable")  # a hidden sheet was read
 
 
 def test_reading_preflights_uncompressed_repack_reads_as_the_file(samples, books, monkeypatch):
     """The reader opens preflight's verified parts re-packed uncompressed; it reads exactly as the file itself."""
-    import jobs.reader
-    from jobs.preflight import preflight_read
+    import jobs.intake.read
+    from jobs.intake.preflight import preflight_read
 
     root, _manifest = samples
     corpus = sorted(p for p in CORPUS.glob("*") if p.suffix.lower() in (".xlsx", ".xlsm", ".xls"))
@@ -644,6 +644,6 @@ def test_reading_preflights_uncompressed_repack_reads_as_the_file(samples, books
     readable = [r for r in map(repacks, xlsx) if r is not None]
     assert len(readable) > 30 and all(readable)  # the ordinary return is re-packed
     repacked = [(_outcome(p), _outcome(p, clean=True)) for p in paths]
-    monkeypatch.setattr(jobs.reader, "_preflight",
+    monkeypatch.setattr(jobs.intake.read, "_preflight",
                         lambda path, limits=None: preflight_read(path, limits=limits, unpack=False))
     assert [(_outcome(p), _outcome(p, clean=True)) for p in paths] == repacked

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jobs.findings import Report, make_finding
-from jobs.receipts import HEADERS, receipt_context, write_receipt
+from jobs.core.findings import Report, make_finding
+from jobs.intake.receipts import HEADERS, receipt_context, write_receipt
 
 
 def _report(schema, *, value: str = "作风问题") -> Report:
@@ -62,7 +62,7 @@ def test_formula_like_values_are_inert(tmp_path, schema):
 
 
 def test_message_starting_with_equals_is_inert(tmp_path, schema):
-    from jobs.findings import Finding
+    from jobs.core.findings import Finding
 
     evil = Finding(code="bad-enum", severity="error", message="=1+2", sheet="整改台账", row=2, column="问题类别",
                    cell="=cmd|' /C calc'!A0")
@@ -108,7 +108,7 @@ def _many(schema, n: int) -> Report:
 
 
 def test_xlsx_receipt_layout_and_formatting(tmp_path, schema):
-    from jobs.receipts import COLUMN_WIDTHS, SHEET_NAME
+    from jobs.intake.receipts import COLUMN_WIDTHS, SHEET_NAME
 
     book = openpyxl.load_workbook(write_receipt(_report(schema), tmp_path / "r.xlsx"))
     assert book.sheetnames == [SHEET_NAME]
@@ -151,7 +151,7 @@ def test_many_findings_read_back_with_fastexcel(tmp_path, schema):
 
 def test_text_is_never_reinterpreted(tmp_path):
     """No number, URL or formula guessing: codes keep leading zeros, links stay text."""
-    from jobs.findings import Finding
+    from jobs.core.findings import Finding
 
     findings = [Finding(code="bad-enum", severity="error", message="http://evil.example/x", sheet="整改台账", row=2,
                         cell="001")]
@@ -192,7 +192,7 @@ HOSTILE_TEXT = [
 
 
 def test_text_over_excels_limit_is_cut_without_splitting_a_character(tmp_path):
-    from jobs.findings import Finding
+    from jobs.core.findings import Finding
 
     text = "🚩" * 20_000  # 40,000 UTF-16 units
     report = Report(file="a.xlsx", findings=[Finding(code="bad-enum", severity="error", message=text)])
@@ -202,7 +202,7 @@ def test_text_over_excels_limit_is_cut_without_splitting_a_character(tmp_path):
 
 def test_without_a_template_xlsxwriter_writes_the_whole_receipt(tmp_path, schema, monkeypatch):
     """Should xlsxwriter's output change shape, receipts get slower, never lost."""
-    from jobs import receipts
+    from jobs.intake import receipts
 
     monkeypatch.setattr(receipts, "_template", lambda: None)
     report = _report(schema)
@@ -218,9 +218,9 @@ def test_template_receipt_equals_the_xlsxwriter_workbook(tmp_path, text):
 
     import fastexcel
 
-    from jobs.excel_safe import inert
-    from jobs.findings import Finding
-    from jobs.receipts import _xlsxwriter_book, receipt_cells
+    from jobs.core.excel_safe import inert
+    from jobs.core.findings import Finding
+    from jobs.intake.receipts import _xlsxwriter_book, receipt_cells
 
     findings = [Finding(code="bad-enum", severity=sev, message=text if i == 2 else text * (i - 2) + str(i), sheet="整改台账", row=i,
                         cell=text or None)
@@ -247,8 +247,8 @@ def test_any_text_reads_back_as_inert_text(messages):
 
     import fastexcel
 
-    from jobs.excel_safe import inert
-    from jobs.findings import Finding
+    from jobs.core.excel_safe import inert
+    from jobs.core.findings import Finding
 
     report = Report(file="a.xlsx", unit="110000", period="2015-02", findings=[
         Finding(code="bad-enum", severity="error", message=m, sheet="整改台账", row=2) for m in messages])

@@ -10,7 +10,7 @@ from html.parser import HTMLParser
 import openpyxl
 import pytest
 
-from jobs.jinja import zh_numeral, zh_points, zh_signed
+from jobs.core.jinja import zh_numeral, zh_points, zh_signed
 from jobs.report.context import assemble_context
 from jobs.report.html import render_html
 from jobs.report.indicators import BREAKDOWN_KEYS, INDICATORS, TASK_COLUMNS
@@ -169,7 +169,7 @@ def _expected(key: str, data: dict) -> float | None:  # noqa: C901, PLR0911 - on
     if head in ("items_by_category", "items_by_source"):
         return node[head].get(parts[1], 0)
     if head == "accountability":
-        from jobs.schema import load_schema
+        from jobs.core.schema import load_schema
 
         name = next(c.name for c in load_schema().sheet("accountability").columns if c.key == parts[1])
         return node["accountability"][name]

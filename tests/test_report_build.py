@@ -12,7 +12,16 @@ from jobs.report.indicators import BREAKDOWN_KEYS, INDICATORS
 from jobs.report.xlsx import write_xlsx
 from jobs.rollup.summary import node_json, summarize
 from tests.test_report import _Figures, _parse
-from tests.test_rollup import DEADLINE, HISTORY, P, REGISTRY, RETURNS, SUBMISSIONS, THRESHOLDS, concat
+from tests.test_rollup import (
+    DEADLINE,
+    HISTORY,
+    REGISTRY,
+    RETURNS,
+    SUBMISSIONS,
+    THRESHOLDS,
+    P,
+    concat,
+)
 
 
 @pytest.fixture(scope="module")

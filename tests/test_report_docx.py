@@ -8,7 +8,7 @@ import shutil
 import docx
 import pytest
 
-from jobs.jinja import zh_number, zh_percent
+from jobs.core.jinja import zh_number, zh_percent
 from jobs.report.context import assemble_context
 from jobs.report.docx import DEFAULT_TEMPLATE, DocxTemplateError, write_docx
 from tests.test_report import EVIL_NAME, FORMULA_NAME, _node

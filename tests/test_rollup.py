@@ -10,7 +10,14 @@ from polars.testing import assert_frame_equal
 
 from jobs.rollup.attention import Thresholds
 from jobs.rollup.summary import node_json, summarize
-from tests.test_rollup_frames import concat, item, registry, submission, submissions, table
+from tests.test_rollup_frames import (
+    concat,
+    item,
+    registry,
+    submission,
+    submissions,
+    table,
+)
 
 P = "2015-02"
 DEADLINE = datetime(2015, 2, 28, 23, 59, 59)
@@ -280,8 +287,8 @@ def test_empty_period_gives_nulls_not_errors():
 
 def test_level_by_level_equals_closure_join():
     """The roll-up's level-by-level sums equal the plain join over the ancestor table."""
-    from jobs.rollup.synthetic import synthetic
     from jobs.rollup.tree import closure, roll_up
+    from jobs.tooling.synthetic import synthetic
 
     syn = synthetic(provinces=3, fanout=(2, 3, 2), central=4, seed=5)
     keys = ["a", "b"]

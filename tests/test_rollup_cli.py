@@ -10,11 +10,11 @@ import pytest
 from click.testing import CliRunner
 
 from jobs.cli import main
-from jobs.findings import Report, make_finding
-from jobs.home import init_home
+from jobs.core.findings import Report, make_finding
+from jobs.office.home import init_home
 from jobs.rollup.summary import summarize
 from jobs.store import Arrival
-from tests.test_rollup import DEADLINE, P, REGISTRY, RETURNS, SUBMISSIONS
+from tests.test_rollup import DEADLINE, REGISTRY, RETURNS, SUBMISSIONS, P
 from tests.test_rollup_frames import concat
 
 HEADERS = {"code": "单位代码", "name": "单位名称", "parent": "上级单位代码", "level": "层级",

@@ -7,8 +7,8 @@ from typing import Any
 
 import polars as pl
 
-from jobs.registry import REGISTRY_SCHEMA
-from jobs.tables import table_schema
+from jobs.core.tables import table_schema
+from jobs.office.registry import REGISTRY_SCHEMA
 
 SUBMISSION_SCHEMA = {
     "submission_id": pl.Utf8,

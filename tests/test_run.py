@@ -23,7 +23,7 @@ def samples(tmp_path_factory):
     """The bundled samples, or the same ones generated (a clone before ``make samples``)."""
     if (SAMPLES / "registry.xlsx").is_file() and (SAMPLES / "returns" / PERIOD).is_dir():
         return SAMPLES
-    from jobs.samples import generate_samples
+    from jobs.tooling.samples import generate_samples
 
     out = tmp_path_factory.mktemp("samples")
     generate_samples(out, units=40, periods=(BEFORE, PERIOD), defects=0.3, seed=7)
@@ -33,8 +33,8 @@ def samples(tmp_path_factory):
 @pytest.fixture(scope="session")
 def month(samples, tmp_path_factory):
     """A home with the previous month ingested, then ``rectify run`` for the period."""
-    from jobs.home import init_home
-    from jobs.intake import ingest_paths
+    from jobs.intake.batch import ingest_paths
+    from jobs.office.home import init_home
 
     root = tmp_path_factory.mktemp("home")
     home = init_home(root)

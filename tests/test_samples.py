@@ -16,14 +16,14 @@ import pytest
 from click.testing import CliRunner
 
 from jobs.cli import main
-from jobs.normalize import parse_date, parse_int
-from jobs.registry import check_registry, read_registry
-from jobs.samples import generate_samples
-from jobs.samples.banks import PROVINCES
-from jobs.samples.content import build_return
-from jobs.samples.defects import INJECTORS
-from jobs.samples.registry import build_registry
-from jobs.text import clean_text, fold_key
+from jobs.core.normalize import parse_date, parse_int
+from jobs.core.text import clean_text, fold_key
+from jobs.office.registry import check_registry, read_registry
+from jobs.tooling.samples import generate_samples
+from jobs.tooling.samples.banks import PROVINCES
+from jobs.tooling.samples.content import build_return
+from jobs.tooling.samples.defects import INJECTORS
+from jobs.tooling.samples.registry import build_registry
 
 SATISFIED = {"满意", "基本满意"}
 
@@ -413,7 +413,7 @@ def test_arrival_times_are_restored_from_the_manifest(tmp_path):
     from datetime import datetime
     from zoneinfo import ZoneInfo
 
-    from jobs.samples import restore_arrival_times
+    from jobs.tooling.samples import restore_arrival_times
     from tests.conftest import SAMPLES
 
     copy = tmp_path / "samples"
@@ -434,7 +434,7 @@ def test_every_planned_file_has_its_own_path():
     once listed one path twice while writing one file)."""
     from dataclasses import replace
 
-    from jobs.samples import plan_jobs
+    from jobs.tooling.samples import plan_jobs
 
     registry = build_registry(units=300, seed=7)
     exempt = [u for u in registry if not u.must_report and u.level != "全国"]

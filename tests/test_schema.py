@@ -5,8 +5,14 @@ import copy
 import pytest
 import yaml
 
-from jobs.findings import Report, a1_cell, column_letter, make_finding, render_message
-from jobs.schema import DEFAULT_SCHEMA, SchemaError, load_schema, parse_schema
+from jobs.core.findings import (
+    Report,
+    a1_cell,
+    column_letter,
+    make_finding,
+    render_message,
+)
+from jobs.core.schema import DEFAULT_SCHEMA, SchemaError, load_schema, parse_schema
 
 SPEC_CODES = {
     "unreadable-file", "missing-sheet", "missing-column", "missing-field", "missing-task",
@@ -94,7 +100,7 @@ def test_schemas_load_the_same_with_the_c_loader():
     """The schema files read the same through libyaml's safe loader as through the pure-Python one."""
     import yaml
 
-    from jobs.schema import DEFAULT_SCHEMA, SAFE_LOADER
+    from jobs.core.schema import DEFAULT_SCHEMA, SAFE_LOADER
 
     for path in sorted(DEFAULT_SCHEMA.parent.glob("*.yaml")):
         text = path.read_text(encoding="utf-8")

@@ -11,9 +11,9 @@ from click.testing import CliRunner
 from openpyxl import load_workbook
 
 from jobs.cli import main
-from jobs.findings import Report, make_finding
-from jobs.home import init_home
-from jobs.status import compute_status, write_chase_xlsx
+from jobs.core.findings import Report, make_finding
+from jobs.office.home import init_home
+from jobs.rollup.status import compute_status, write_chase_xlsx
 from jobs.store import Arrival
 
 PERIOD = "2015-02"
@@ -155,7 +155,7 @@ def test_cli_status_text_json_and_errors(home, tmp_path):
 
 def test_units_below_a_summary_return_are_covered_not_missing(tmp_path):
     """At an upper office, a province's 汇总 return covers its subtree: nobody there is chased."""
-    from jobs.status import unit_status
+    from jobs.rollup.status import unit_status
 
     h = init_home(tmp_path / "home")
     (tmp_path / "r.csv").write_text(HEADER + "\n".join(V2) + "\n", encoding="utf-8")

@@ -8,9 +8,9 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from jobs.findings import Report, make_finding
+from jobs.core.findings import Report, make_finding
+from jobs.core.tables import table_schema
 from jobs.store import Arrival, Store
-from jobs.tables import table_schema
 
 PERIOD = "2015-02"
 T0 = datetime(2015, 2, 20, 9, 0)

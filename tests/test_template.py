@@ -12,8 +12,8 @@ from click.testing import CliRunner
 from openpyxl.utils import column_index_from_string, get_column_letter
 
 from jobs.cli import main
-from jobs.schema import DEFAULT_SCHEMA, parse_schema
-from jobs.template import GUIDE_SHEET, LISTS_SHEET, display_width, write_template
+from jobs.core.schema import DEFAULT_SCHEMA, parse_schema
+from jobs.office.template import GUIDE_SHEET, LISTS_SHEET, display_width, write_template
 
 
 @pytest.fixture(scope="module")
@@ -174,10 +174,10 @@ def test_filled_template_round_trips_without_findings(tmp_path, schema):
 
     import polars as pl
 
-    from jobs.registry import REGISTRY_SCHEMA
-    from jobs.samples.content import build_return
-    from jobs.samples.registry import Unit
-    from jobs.template import build_template
+    from jobs.office.registry import REGISTRY_SCHEMA
+    from jobs.office.template import build_template
+    from jobs.tooling.samples.content import build_return
+    from jobs.tooling.samples.registry import Unit
     from jobs.validate import validate_files
 
     unit = Unit("110000", "北京市", "000000", "省级", "地方", "张建国", "010-65231234")

@@ -274,7 +274,7 @@ def test_content_hash_is_of_the_bytes_read_once(tmp_path, monkeypatch):
 
 
 def test_tables_are_typed_in_the_stored_layout(batch):
-    from jobs.tables import table_schema
+    from jobs.core.tables import table_schema
 
     tables = batch["twin"].tables
     for key, frame in tables.items():
@@ -348,7 +348,7 @@ def test_a_schema_edit_changes_validation_end_to_end(tmp_path):
     """A new allowed value and a new rule are one YAML edit each; nothing else changes."""
     import yaml
 
-    from jobs.schema import DEFAULT_SCHEMA, parse_schema
+    from jobs.core.schema import DEFAULT_SCHEMA, parse_schema
 
     data = yaml.safe_load(DEFAULT_SCHEMA.read_text(encoding="utf-8"))
     ledger = next(s for s in data["sheets"] if s["key"] == "ledger")

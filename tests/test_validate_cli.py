@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from test_validate_helpers import base_return, registry_frame, set_cell, write_return
 
 from jobs.cli import main
-from jobs.commands.validate import collect_paths
+from jobs.cli.validate import collect_paths
 
 KEYS = {"file", "unit", "period", "accepted", "findings"}
 FINDING_KEYS = {"code", "severity", "sheet", "row", "column", "cell", "message"}

@@ -13,8 +13,8 @@ from typing import Any
 import openpyxl
 import polars as pl
 
-from jobs.findings import column_letter
-from jobs.schema import load_schema
+from jobs.core.findings import column_letter
+from jobs.core.schema import load_schema
 
 Spec = dict[str, list[list[Any]]]  # sheet name -> rows (first row = header)
 

@@ -18,7 +18,7 @@ SAMPLES = ROOT / "samples"
 
 def _check(folder: Path) -> tuple[set[str], list[str]]:
     """Validate every period of a generated folder; return the codes seen and the mismatches."""
-    from jobs.registry import load_registry
+    from jobs.office.registry import load_registry
     from jobs.validate import validate_files
 
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
@@ -64,7 +64,7 @@ def test_committed_samples_match_their_manifest():
 
 @pytest.mark.slow
 def test_generated_defects_are_all_found(tmp_path_factory, schema):
-    from jobs.samples import generate_samples
+    from jobs.tooling.samples import generate_samples
 
     folder = tmp_path_factory.mktemp("samples-all-defects")
     generate_samples(folder, units=60, periods=("2015-02",), defects=1.0, seed=23, processes=0)
@@ -77,7 +77,7 @@ def test_generated_defects_are_all_found(tmp_path_factory, schema):
 @pytest.mark.skipif(not (SAMPLES / "manifest.json").exists(), reason="no committed samples/")
 def test_verdicts_without_tables_are_the_same_verdicts():
     """``keep_tables=False`` (rectify validate) skips the per-return tables and changes no verdict."""
-    from jobs.registry import load_registry
+    from jobs.office.registry import load_registry
     from jobs.validate import validate_files
 
     manifest = json.loads((SAMPLES / "manifest.json").read_text(encoding="utf-8"))

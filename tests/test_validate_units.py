@@ -12,8 +12,8 @@ import pytest
 import yaml
 from polars.testing import assert_frame_equal, assert_series_equal
 
-from jobs.findings import make_finding
-from jobs.schema import DEFAULT_SCHEMA, parse_schema
+from jobs.core.findings import make_finding
+from jobs.core.schema import DEFAULT_SCHEMA, parse_schema
 from jobs.validate import copies, facts, suites
 from jobs.validate.translate import cut_cascades
 from jobs.validate.typing import (
@@ -114,7 +114,7 @@ def test_return_facts_principal_and_ledger(schema):
 
 def test_copy_texts_hashes_what_detection_compares(schema):
     """The store keeps copy_texts() of accepted returns; a later batch must recognise them."""
-    from jobs.tables import empty_table
+    from jobs.core.tables import empty_table
 
     texts = ["全年会议由120次压减到60次，节约经费3万元。", "全年会议由１２０次 压减到60次节约经费3万元", "无"]
     ledger = empty_table("ledger").vstack(pl.DataFrame(
@@ -365,7 +365,7 @@ def test_cyclic_garbage_frozen_during_one_batch_is_collected_by_the_next():
 
 def test_stacked_columns_clean_the_same_per_value_or_per_cell():
     """Repeating columns are cleaned once per distinct value: the result is the per-cell cleaning."""
-    from jobs.normalize import clean_cell_expr
+    from jobs.core.normalize import clean_cell_expr
     from jobs.validate.typing import _cleaned
 
     values = ["1", " 1", "2015-01-15 00:00:00", None, "已完成\u3000", "  ", "a  b", "１２"]

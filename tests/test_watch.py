@@ -10,10 +10,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from jobs.findings import Report, make_finding
-from jobs.home import init_home
-from jobs.lock import store_lock
-from jobs.watch import InboxWatcher
+from jobs.core.findings import Report, make_finding
+from jobs.intake.watch import InboxWatcher
+from jobs.office.home import init_home
+from jobs.office.lock import store_lock
 
 PERIOD = "2015-02"
 REGISTRY = """单位代码,单位名称,上级单位代码,层级,类别,联系人,联系电话,是否报送
@@ -143,10 +143,10 @@ def test_watch_waits_for_the_store_lock(home, tmp_path):
 def test_cli_watch_runs_for_a_bounded_time(home, tmp_path, monkeypatch):
     from click.testing import CliRunner
 
-    import jobs.watch
+    import jobs.intake.watch
     from jobs.cli import main
 
-    monkeypatch.setattr(jobs.watch, "default_validator", lambda: fake_validator)
+    monkeypatch.setattr(jobs.intake.watch, "default_validator", lambda: fake_validator)
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     (inbox / "北京市.xlsx").write_text(json.dumps({"unit": "110000"}), encoding="utf-8")

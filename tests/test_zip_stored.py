@@ -1,4 +1,4 @@
-"""Re-packing verified parts uncompressed (jobs.zip_stored)."""
+"""Re-packing verified parts uncompressed (jobs.intake.preflight.repack)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import io
 import zipfile
 import zlib
 
-from jobs.zip_stored import repack, stored_zip
+from jobs.intake.preflight.repack import repack, stored_zip
 
 
 def test_stored_zip_reads_back_with_names_order_and_checksums() -> None:
@@ -36,8 +36,8 @@ def test_repack_needs_every_entry_whole() -> None:
 def test_preflight_repacks_a_small_workbook_only(tmp_path, monkeypatch) -> None:
     import openpyxl
 
-    import jobs.zip_stored
-    from jobs.preflight import preflight_read
+    import jobs.intake.preflight.repack
+    from jobs.intake.preflight import preflight_read
 
     path = tmp_path / "book.xlsx"
     wb = openpyxl.Workbook()
@@ -50,5 +50,5 @@ def test_preflight_repacks_a_small_workbook_only(tmp_path, monkeypatch) -> None:
         assert all(stored.read(n) == original.read(n) for n in original.namelist())
         assert {i.compress_type for i in stored.infolist()} == {zipfile.ZIP_STORED}
     # a workbook over the re-pack bound is left as it is (a re-pack copies every part once more)
-    monkeypatch.setattr(jobs.zip_stored, "REPACK_MAX", 100)
+    monkeypatch.setattr(jobs.intake.preflight.repack, "REPACK_MAX", 100)
     assert preflight_read(path, unpack=True)[0].unpacked is None

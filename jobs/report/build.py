@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from jobs.errors import RectifyError
+from jobs.core.errors import RectifyError
 from jobs.report.context import ReportContext, assemble_context
 
 if TYPE_CHECKING:

@@ -16,6 +16,7 @@ from typing import Any
 
 from markupsafe import Markup
 
+from jobs.core.schema import Schema, load_schema
 from jobs.report.indicators import (
     CHANGE_KEYS,
     COVERAGE_KEYS,
@@ -24,7 +25,6 @@ from jobs.report.indicators import (
     STATUS_KEYS,
     Kind,
 )
-from jobs.schema import Schema, load_schema
 
 Number = int | float | None
 # Rows of the attention list and of the annex printed on the page; the Excel

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from jobs.errors import RectifyError
-from jobs.jinja import TEMPLATE_DIR, environment
+from jobs.core.errors import RectifyError
+from jobs.core.jinja import TEMPLATE_DIR, environment
 from jobs.report.context import ReportContext
 from jobs.report.indicators import INDICATORS
 

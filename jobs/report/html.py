@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from jobs.jinja import environment
+from jobs.core.jinja import environment
 from jobs.report.context import ReportContext
 from jobs.report.indicators import BREAKDOWN_GROUPS, INDICATORS, TASK_COLUMNS
 

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from jobs.excel_safe import safe_filename
-from jobs.home import Home, check_period
+from jobs.core.excel_safe import safe_filename
+from jobs.office.home import Home, check_period
 
 if TYPE_CHECKING:
     from jobs.report.context import ReportContext
@@ -71,7 +71,7 @@ def load_summaries(
 
 def chase_rows(home: Home, period: str, *, unit: str | None = None) -> list[dict]:
     """The status area's chase list (催报名单) as annex rows with the state in Chinese."""
-    from jobs.status import STATE_LABELS, compute_status
+    from jobs.rollup.status import STATE_LABELS, compute_status
 
     chase = compute_status(home, period=period, unit=unit).chase
     return [
@@ -160,7 +160,7 @@ def make_report(
 
     Raises
     ------
-    jobs.home.HomeError
+    jobs.office.home.HomeError
         No registry imported.
     jobs.report.build.UnknownUnit
         ``unit`` is not in the period's registry.
@@ -174,7 +174,8 @@ def make_report(
     say("汇总各单位报表")
     summary, before, history = load_summaries(home, period, unit=unit, include=include)
     if write_summary:
-        from jobs.rollup.run import output_dir, write_outputs as write_rollup
+        from jobs.rollup.run import output_dir
+        from jobs.rollup.run import write_outputs as write_rollup
 
         write_rollup(summary, output_dir(home, period))
     say("整理报告内容与图表")

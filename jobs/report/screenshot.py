@@ -11,7 +11,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from jobs.errors import RectifyError
+from jobs.core.errors import RectifyError
 
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome")
 A4_WINDOW = (1000, 1414)  # CSS pixels, A4 proportions

@@ -4,7 +4,7 @@ Each sheet: a merged title row, a 填报单位/报送期/计量单位 row, merge
 headers, number formats (``#,##0`` counts, ``0.0%`` rates), thin borders and
 frozen panes; a 说明 sheet defines every indicator. Labels come from
 :mod:`jobs.report.indicators`, shared with the HTML page. Every text that
-comes from returns or the registry passes through :func:`jobs.excel_safe.inert`.
+comes from returns or the registry passes through :func:`jobs.core.excel_safe.inert`.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from openpyxl.styles import Alignment, Border, Font, NamedStyle, PatternFill, Si
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from jobs.excel_safe import inert
-from jobs.jinja import zh_date, zh_period
+from jobs.core.excel_safe import inert
+from jobs.core.jinja import zh_date, zh_period
 from jobs.report.context import ReportContext, UnitRow
 from jobs.report.indicators import (
     BREAKDOWN_GROUPS,

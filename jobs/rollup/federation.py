@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import polars as pl
 
+from jobs.core.schema import Schema
 from jobs.rollup.counts import counted_submissions
 from jobs.rollup.vocab import Vocab
-from jobs.schema import Schema
 
 SUMMARY_TABLE = "summary"
 SUMMARY_SCHEMA: dict[str, pl.DataType] = {

@@ -14,13 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from jobs.errors import RectifyError, UnreadableFile
+from jobs.core.errors import RectifyError, UnreadableFile
+from jobs.core.schema import load_schema
 from jobs.rollup.federation import SUMMARY_SCHEMA, SUMMARY_TABLE, summary_report_type
 from jobs.rollup.summary import Summary, summarize
-from jobs.schema import load_schema
 
 if TYPE_CHECKING:
-    from jobs.home import Home
+    from jobs.office.home import Home
 
 OUTPUT_DIR = "summaries"
 

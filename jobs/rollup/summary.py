@@ -14,13 +14,13 @@ from typing import Any
 
 import polars as pl
 
+from jobs.core.schema import Schema, load_schema
+from jobs.core.tables import empty_table
 from jobs.rollup import counts, crossperiod, federation
 from jobs.rollup.attention import Thresholds, attention_list, rejection_counts
 from jobs.rollup.indicators import indicators_json, with_rates
 from jobs.rollup.tree import closure, roll_up, root_code
 from jobs.rollup.vocab import Vocab, load_vocab
-from jobs.schema import Schema, load_schema
-from jobs.tables import empty_table
 
 NODE_COLUMNS = ("code", "name", "level", "category", "parent")
 OWN = "own."
@@ -130,7 +130,7 @@ def summarize(
     Parameters
     ----------
     tables
-        Stored tables by sheet key (jobs.tables layouts); may hold rows of
+        Stored tables by sheet key (jobs.core.tables layouts); may hold rows of
         rejected or superseded returns: only counted submissions are used.
         A ``summary`` table (see :mod:`jobs.rollup.federation`) holds the
         counts of 汇总 returns.

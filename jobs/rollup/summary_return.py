@@ -13,15 +13,15 @@ from typing import Any
 
 import polars as pl
 
-from jobs.errors import RectifyError, UnreadableFile
-from jobs.excel_safe import inert
-from jobs.findings import Finding, make_finding
-from jobs.grid import KeyValues
-from jobs.normalize import parse_int
+from jobs.core.errors import RectifyError, UnreadableFile
+from jobs.core.excel_safe import inert
+from jobs.core.findings import Finding, make_finding
+from jobs.core.normalize import parse_int
+from jobs.core.schema import Schema, load_schema
+from jobs.core.text import clean_text, fold_key
+from jobs.intake.read.grid import KeyValues
 from jobs.rollup.federation import SUMMARY_SCHEMA, summary_report_type
 from jobs.rollup.vocab import Vocab, load_vocab
-from jobs.schema import Schema, load_schema
-from jobs.text import clean_text, fold_key
 
 
 class SummaryExportError(RectifyError):
@@ -155,7 +155,7 @@ def read_summary_return(
     Parameters
     ----------
     source
-        A path, or a :class:`jobs.reader.RawReturn` (its ``path`` is re-read
+        A path, or a :class:`jobs.intake.read.RawReturn` (its ``path`` is re-read
         for the 汇总指标 sheet, which the return format does not know).
     registry, period
         When given, 单位代码 must be in the registry and 报送期 must equal ``period``.
@@ -269,7 +269,7 @@ def _consistency(rows: pl.DataFrame, vocab: Vocab, schema: Schema) -> list[Findi
 
 
 def is_summary_return(raw: Any, *, schema: Schema | None = None) -> bool:
-    """Whether a read return (:class:`jobs.reader.RawReturn`) says 报表类型 = 汇总."""
+    """Whether a read return (:class:`jobs.intake.read.RawReturn`) says 报表类型 = 汇总."""
     schema = schema or load_schema()
     info = getattr(raw, "sheets", {}).get("info")
     if info is None:
@@ -296,7 +296,7 @@ def check_summary_return(
     Returns ``(Report, {"summary": rows})``; rows carry no ``submission_id``
     (the store assigns it). Any error finding rejects the return.
     """
-    from jobs.findings import Report
+    from jobs.core.findings import Report
     from jobs.rollup.federation import SUMMARY_TABLE
 
     schema = schema or load_schema()

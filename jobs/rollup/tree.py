@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from jobs.registry import RegistryError
+from jobs.office.registry import RegistryError
 
 
 def closure(registry: pl.DataFrame) -> pl.DataFrame:

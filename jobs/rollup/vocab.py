@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from jobs.schema import SCHEMA_DIR, Schema, SchemaError, load_schema
+from jobs.core.schema import SCHEMA_DIR, Schema, SchemaError, load_schema
 
 SUMMARY_SCHEMA = SCHEMA_DIR / "summary-return.schema.yaml"
 

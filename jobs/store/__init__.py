@@ -11,7 +11,7 @@ Crash safety: the archive and the Parquet files are written temp + rename
 Parquet files of batches recorded in SQLite, and only rows of current
 submissions, so whatever a crash leaves behind is invisible and is removed by
 :meth:`Store.cleanup` (called under the home's lock). Writers must hold the
-home's lock (:meth:`jobs.home.Home.lock`); readers need none.
+home's lock (:meth:`jobs.office.home.Home.lock`); readers need none.
 
 Rules (documented for the office):
 - the same file (same SHA-256) for a period already in the ledger changes nothing;
@@ -35,8 +35,9 @@ from pathlib import Path
 
 import polars as pl
 
-from jobs.findings import Finding, Report
-from jobs.schema import load_schema
+from jobs.core.findings import Finding, Report
+from jobs.core.schema import load_schema
+from jobs.core.tables import empty_table, table_keys, table_schema
 from jobs.store.types import (
     FAULT_ENV,
     LEDGER_DDL,
@@ -57,7 +58,6 @@ from jobs.store.writer import (
     make_durable,
     write_parquet_atomic,
 )
-from jobs.tables import empty_table, table_keys, table_schema
 
 __all__ = [
     "FAULT_ENV",

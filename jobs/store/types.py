@@ -11,7 +11,7 @@ from pathlib import Path
 
 import polars as pl
 
-from jobs.findings import Report
+from jobs.core.findings import Report
 
 FAULT_ENV = "RECTIFY_FAULT_STEP"  # test hook: the process SIGKILLs itself at this step
 # In a batch's stacked frames (tables, texts): the row's arrival, its index in the batch.

@@ -7,6 +7,12 @@ Only :mod:`jobs.validate.gx` imports Great Expectations.
 """
 
 from jobs.validate.copies import copy_texts
-from jobs.validate.pipeline import ValidatedReturn, arrival_time, validate_files, validate_returns, warm_up
+from jobs.validate.pipeline import (
+    ValidatedReturn,
+    arrival_time,
+    validate_files,
+    validate_returns,
+    warm_up,
+)
 
 __all__ = ["ValidatedReturn", "arrival_time", "copy_texts", "validate_files", "validate_returns", "warm_up"]

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from jobs.findings import column_letter
-from jobs.schema import Schema
+from jobs.core.findings import column_letter
+from jobs.core.schema import Schema
 from jobs.validate.typing import RID, ROW, copy_key_expr, fold, fold_expr, length, raw
 
 TEXTS_SCHEMA = {"unit": pl.Utf8, "sheet": pl.Utf8, "row": pl.Int32, "column": pl.Utf8, "hash": pl.Utf8}
@@ -32,7 +32,7 @@ TEXTS_SCHEMA = {"unit": pl.Utf8, "sheet": pl.Utf8, "row": pl.Int32, "column": pl
 def text_hash(keys: pl.Series) -> pl.Series:
     """Stable hash of folded texts; stored, so it must not depend on the process.
 
-    sha1, 20 hex digits: the same fingerprint as ``jobs.intake.copy_fingerprint``
+    sha1, 20 hex digits: the same fingerprint as ``jobs.intake.batch.copy_fingerprint``
     (which the store keeps), so stored texts and this batch compare.
     """
     uniq = keys.drop_nulls().unique()

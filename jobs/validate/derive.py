@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 import polars as pl
 
-from jobs.schema import Schema
+from jobs.core.schema import Schema
 from jobs.validate.suites import DATE_NOT_AFTER_FILLED, NO, TASK_NAME, TASK_NO, YES
 from jobs.validate.typing import RID, ROW, display_date, fold_expr, per_value, raw
 

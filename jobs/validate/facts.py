@@ -14,7 +14,7 @@ from collections.abc import Mapping
 
 import polars as pl
 
-from jobs.schema import Schema
+from jobs.core.schema import Schema
 from jobs.validate.suites import NO, TASK_NO, YES
 from jobs.validate.typing import RID, fold_expr, raw, row_of
 

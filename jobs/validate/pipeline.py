@@ -16,10 +16,10 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 
-from jobs.errors import UnreadableFile
-from jobs.findings import Finding, Report, make_finding
-from jobs.schema import Schema, load_schema
-from jobs.tables import ROW_COLUMN, table_schema
+from jobs.core.errors import UnreadableFile
+from jobs.core.findings import Finding, Report, make_finding
+from jobs.core.schema import Schema, load_schema
+from jobs.core.tables import ROW_COLUMN, table_schema
 from jobs.validate import derive, facts, gx, suites
 from jobs.validate.copies import detect_copies
 from jobs.validate.structural import locations, structural_findings
@@ -35,7 +35,7 @@ TIMINGS: dict[str, float] = {"read": 0.0, "prepare": 0.0, "translate": 0.0}  # s
 
 @dataclass
 class ValidatedReturn:
-    """The verdict on one file and, when readable, its typed tables (jobs.tables layouts;
+    """The verdict on one file and, when readable, its typed tables (jobs.core.tables layouts;
     empty when the caller did not keep them, ``None`` when the file was unreadable)."""
 
     report: Report
@@ -61,7 +61,7 @@ def _sha256(path: Path) -> str:
 
 
 def _read(path: Path, schema: Schema, limits: Any = None) -> Any:
-    from jobs.reader import read_return
+    from jobs.intake.read import read_return
 
     try:
         return read_return(path, schema=schema, limits=limits, clean=False)
@@ -123,7 +123,7 @@ def validate_files(
     paths
         Received files.
     registry
-        The registry frame (jobs.registry); None skips the registry rules.
+        The registry frame (jobs.office.registry); None skips the registry rules.
     period
         The period being collected (``YYYY-MM``); None skips ``wrong-period``.
     received_at
@@ -131,7 +131,7 @@ def validate_files(
     other_units_texts
         ``unit, sheet, row, column, hash`` of texts already stored for the period.
     limits
-        ``jobs.preflight.Limits`` for received files (the office's ``[limits]``);
+        ``jobs.intake.preflight.Limits`` for received files (the office's ``[limits]``);
         default the built-in limits.
     keep_tables
         False when only the verdicts are wanted (``rectify validate``): splitting

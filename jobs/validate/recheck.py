@@ -21,8 +21,8 @@ from typing import Any
 
 import polars as pl
 
-from jobs.findings import Finding
-from jobs.schema import Schema
+from jobs.core.findings import Finding
+from jobs.core.schema import Schema
 from jobs.validate.copies import RID, ROW, CopyCapture, across_marks, checked_columns
 from jobs.validate.suites import Check, all_checks
 from jobs.validate.translate import check_order, cut_cascades, emit
@@ -75,7 +75,7 @@ def batch_copy_texts(
 
     When every row of every copy-checked column of ``tables`` (``_i, row,
     <key>``) carries exactly the text the validator compared at that place,
-    the validator's hashes are the ones :func:`jobs.intake.stacked_text_hashes`
+    the validator's hashes are the ones :func:`jobs.intake.batch.stacked_text_hashes`
     would compute from the tables (same text, same folding and hash), so the
     batch's texts (``_i`` + ``unit, sheet, row, column, hash``) come from the
     record instead of folding every text again (~0.5 ms per file). None when

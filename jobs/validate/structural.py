@@ -12,10 +12,10 @@ from typing import Any
 
 import polars as pl
 
-from jobs.findings import Finding, make_finding
-from jobs.grid import KeyValues
-from jobs.schema import Schema, Sheet
-from jobs.text import fold_key
+from jobs.core.findings import Finding, make_finding
+from jobs.core.schema import Schema, Sheet
+from jobs.core.text import fold_key
+from jobs.intake.read.grid import KeyValues
 
 
 def _rule_columns(schema: Schema, sheet: Sheet) -> set[str]:

@@ -13,9 +13,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from jobs.schema import Rule, Schema, Sheet
-from jobs.text import fold_key
-from jobs.validate.typing import ROW, copy_key_expr_py, fold, length, parsed, raw, row_of
+from jobs.core.schema import Rule, Schema, Sheet
+from jobs.core.text import fold_key
+from jobs.validate.typing import (
+    ROW,
+    copy_key_expr_py,
+    fold,
+    length,
+    parsed,
+    raw,
+    row_of,
+)
 
 Kind = Literal["not_null", "null", "in_set", "not_in_set", "between", "pair_ge", "pair_eq"]
 Op = Literal["eq", "in", "not_null"]

@@ -16,8 +16,8 @@ from typing import Any
 
 import polars as pl
 
-from jobs.findings import Finding, make_finding
-from jobs.schema import Schema
+from jobs.core.findings import Finding, make_finding
+from jobs.core.schema import Schema
 from jobs.validate.suites import Check
 from jobs.validate.typing import RID
 

@@ -27,11 +27,11 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from jobs.grid import AsRead, KeyValues, key_values_frame
-from jobs.grid import stack as stack_grids
-from jobs.normalize import clean_cell_expr, date_expr, int_expr
-from jobs.schema import Column, Schema, Sheet
-from jobs.text import fold_key
+from jobs.core.normalize import clean_cell_expr, date_expr, int_expr
+from jobs.core.schema import Column, Schema, Sheet
+from jobs.core.text import fold_key
+from jobs.intake.read.grid import AsRead, KeyValues, key_values_frame
+from jobs.intake.read.grid import stack as stack_grids
 
 RID = "_rid"
 ROW = "_row"
@@ -75,7 +75,7 @@ def copy_key_expr(expr: pl.Expr) -> pl.Expr:
 
 
 def parse_date_expr(expr: pl.Expr) -> pl.Expr:
-    """Date from any spelling :mod:`jobs.normalize` accepts; null otherwise."""
+    """Date from any spelling :mod:`jobs.core.normalize` accepts; null otherwise."""
     return date_expr(expr)
 
 

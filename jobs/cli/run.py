@@ -1,0 +1,173 @@
+"""``rectify run``: the office's monthly job in one command (ingest the inbox, summarize, report)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from jobs.cli._common import fail, home_option, open_home, period_option
+from jobs.cli._parallel import check_parallel, intake_runtime, parallel_options
+from jobs.cli.report import output_lines, step
+from jobs.core.errors import RectifyError
+from jobs.office.home import DEFAULT_CONFIG, Home
+from jobs.office.registry import RegistryError
+
+if TYPE_CHECKING:
+    from jobs.intake.batch import IngestResult
+    from jobs.intake.executors import Executor
+    from jobs.intake.progress import Progress
+    from jobs.report.pipeline import Format, ReportFiles
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What the monthly run did: the intake (None without an inbox) and the report files."""
+
+    intake: IngestResult | None
+    files: ReportFiles
+
+
+def run_month(
+    home: Home,
+    *,
+    period: str,
+    inbox: Path | None = None,
+    out_dir: Path | None = None,
+    formats: Sequence[Format] = ("html", "xlsx"),
+    include: Sequence[Path] = (),
+    executor: Executor | None = None,
+    intake_progress: Progress | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> RunResult:
+    """The month: ingest what is new in ``inbox`` (if given), summarize ``period``, write the report.
+
+    Intake is idempotent (files already recorded change nothing), so the run
+    can be repeated as more returns arrive. ``executor``/``intake_progress``
+    are the intake's (:mod:`jobs.intake.executors`, :class:`jobs.intake.progress.Progress`);
+    ``progress`` receives a Chinese line per report step. The roll-up's outputs
+    are written to ``<home>/summaries/<period>/`` as ``rectify summarize`` does.
+    """
+    from jobs.intake.batch import ingest_paths
+    from jobs.report.pipeline import make_report
+
+    intake = None
+    if inbox is not None:
+        intake = ingest_paths(
+            home, [inbox], period=period, holder="rectify run", executor=executor, progress=intake_progress
+        )
+    files = make_report(
+        home, period=period, out_dir=out_dir, formats=tuple(formats), progress=progress,
+        write_summary=True, include=include,
+    )  # fmt: skip
+    return RunResult(intake=intake, files=files)
+
+
+def screen_summary(result: RunResult) -> list[str]:
+    """One screen of Chinese lines: intake, coverage, headline figures, attention, outputs."""
+    from jobs.core.jinja import zh_number, zh_percent
+
+    ctx = result.files.context
+    f = ctx.figures
+    lines = [f"{ctx.title}", ""]
+    if result.intake is not None:
+        i = result.intake
+        lines.append(
+            f"收件：{len(i.files)}个文件，新入库{i.count('stored')}个（退回{i.rejected}个），"
+            f"此前已收{i.count('duplicate')}个，无法读取{i.count('failed')}个。"
+        )
+    lines += [
+        f"报送：应报{zh_number(f['units_expected'].value)}个，已报{zh_number(f['units_reported'].value)}个，"
+        f"报送率{zh_percent(f['reporting_rate'].value)}，及时率{zh_percent(f['timeliness_rate'].value)}，"
+        f"未报{zh_number(f['units_missing'].value)}个。",
+        f"台账：问题{zh_number(f['items_total'].value)}项，完成率{zh_percent(f['completion_rate'].value)}，"
+        f"销号率{zh_percent(f['closure_rate'].value)}，群众满意率{zh_percent(f['satisfaction_rate'].value)}；"
+        f"逾期未完成{zh_number(f['items_overdue'].value)}项，反弹回潮{zh_number(f['items_rebound'].value)}项，"
+        f"新发现{zh_number(f['items_new'].value)}项。",
+        f"重点关注单位{len(ctx.attention)}个" + (f"：{'、'.join(a.name for a in ctx.attention[:8])}" if ctx.attention else "")
+        + ("等。" if len(ctx.attention) > 8 else "。"),
+        "",
+        "输出文件：",
+        *(f"  {line}" for line in output_lines(result.files)),
+    ]
+    return lines
+
+
+@click.command("run")
+@period_option()
+@home_option
+@click.option(
+    "--inbox", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+    help="Folder of received returns; everything not yet ingested for the period is ingested first.",
+)
+@click.option(
+    "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+    help="Report folder (default <home>/reports/<period>/).",
+)
+@click.option("--pdf", is_flag=True, help="Also print the report to PDF (headless Chromium).")
+@click.option("--docx", is_flag=True, help="Also write the report as a Word document.")
+@click.option(
+    "--include-summary", "include", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A lower office's 汇总 return to fold in (repeatable), as in `rectify summarize`.",
+)
+@parallel_options
+def run_command(
+    period: str,
+    home: Path | None,
+    inbox: Path | None,
+    out_dir: Path | None,
+    pdf: bool,
+    docx: bool,
+    include: tuple[Path, ...],
+    workers: int | None,
+    executor_kind: str,
+    address: str | None,
+    quiet: bool,
+) -> None:
+    """The monthly job in one command: ingest the inbox, summarize, write the report.
+
+    Prints where the outputs are and a one-screen summary; a progress line on
+    stderr while the inbox is ingested (in parallel with --workers). Rejected
+    returns do not stop the run (their units get receipts and stay on the
+    chase list).
+
+    \b
+    Example:
+        rectify run --period 2015-02 --inbox inbox/
+        rectify run --period 2015-02 --inbox inbox/ --out out/2015-02 --pdf
+    """
+    target = open_home(home)
+    formats: tuple[Format, ...] = ("html", "xlsx") + (("docx",) if docx else ()) + (("pdf",) if pdf else ())
+    check_parallel(executor_kind, address)  # type: ignore[arg-type]
+    say = (lambda _msg: None) if quiet else step
+    try:
+        runtime = nullcontext((None, None))
+        if inbox is not None:
+            from jobs.intake.batch import expand_paths
+
+            n_files = len(expand_paths([inbox]))
+            size = int(target.config.limits.get("batch_size", DEFAULT_CONFIG["limits"]["batch_size"]))
+            runtime = intake_runtime(
+                n_files=n_files, batch_size=size, workers=workers, executor_kind=executor_kind,  # type: ignore[arg-type]
+                address=address, quiet=quiet,
+            )  # fmt: skip
+            say(f"收件入库：{n_files}个文件")
+        with runtime as (executor, bar):
+            result = run_month(
+                target, period=period, inbox=inbox, out_dir=out_dir, formats=formats, include=include,
+                executor=executor, intake_progress=bar, progress=say,
+            )  # fmt: skip
+    except (RectifyError, RegistryError) as exc:
+        raise fail(exc) from None
+    except OSError as exc:
+        msg = f"无法写入输出文件“{exc.filename or ''}”：{exc.strerror or exc}"
+        raise click.ClickException(msg) from None
+    for line in screen_summary(result):
+        click.echo(line)
+
+
+COMMANDS = [run_command]

@@ -1,0 +1,119 @@
+"""``rectify status``: deadline, reporting counts per level and 类别, the chase list."""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from pathlib import Path
+
+import click
+
+from jobs.cli._common import fail, home_option, open_home, period_option
+from jobs.core.errors import RectifyError
+from jobs.rollup.status import STATE_LABELS, Status, compute_status, write_chase_xlsx
+
+
+def _width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _table(headers: list[str], rows: list[list[str]]) -> list[str]:
+    widths = [max(_width(str(r[i])) for r in [headers, *rows]) for i in range(len(headers))]
+    pad = lambda s, w: str(s) + " " * (w - _width(str(s)))  # noqa: E731
+    return ["  ".join(pad(c, w) for c, w in zip(r, widths, strict=True)).rstrip() for r in [headers, *rows]]
+
+
+def _rate(part: int, whole: int) -> str:
+    return f"{part / whole:.1%}（{part}/{whole}）" if whole else f"—（{part}/0）"
+
+
+def _remaining(status: Status) -> str:
+    seconds = status.seconds_to_deadline
+    days, rest = divmod(abs(seconds), 86400)
+    hours = rest // 3600
+    when = f"{status.deadline:%Y-%m-%d %H:%M:%S}"
+    if seconds >= 0:
+        return f"截止时间 {when}，距截止还有{days}天{hours}小时"
+    return f"截止时间 {when}，已过截止时间{days}天{hours}小时"
+
+
+def _counts_row(label: str, r: dict) -> list:
+    # units below a lower office's 汇总 return are that office's to chase: not in the denominators
+    accountable = r["units_expected"] - r["units_covered"]
+    return [label, r["units_expected"], r["units_reported"], r["units_on_time"], r["units_late"],
+            r["units_covered"], r["units_missing"], r["units_rejected"],
+            _rate(r["units_reported"], accountable), _rate(r["units_on_time"], accountable)]  # fmt: skip
+
+
+def render(status: Status) -> list[str]:
+    """The status as Chinese text lines."""
+    scope = f"（{status.unit}及其下级）" if status.unit else ""
+    lines = [f"{status.period}报送情况{scope}", _remaining(status), ""]
+    headers = ["", "应报", "已报", "按时", "逾期", "由下级汇总", "未报", "其中退回待改",
+               "报送率（已报/应报）", "及时率（按时/应报）"]  # fmt: skip
+    for column, title in (("level", "按层级"), ("category", "按类别")):
+        rows = [
+            _counts_row(r[column], r) for r in status.by(column).iter_rows(named=True)
+        ]  # fmt: skip
+        t = status.totals
+        rows.append(_counts_row("合计", t))
+        lines += [title, *_table(headers, rows), ""]
+    chase = status.chase
+    lines.append(f"催报名单（{chase.height}个单位）")
+    if chase.height:
+        rows = [
+            [r["code"], r["name"], r["parent_name"] or r["parent"] or "", r["contact"] or "", r["phone"] or "",
+             STATE_LABELS[r["state"]]]
+            for r in chase.iter_rows(named=True)
+        ]  # fmt: skip
+        lines += _table(["单位代码", "单位名称", "上级单位", "联系人", "联系电话", "状态"], rows)
+    else:
+        lines.append("应报单位均已报送。")
+    if status.unexpected.height:
+        lines += ["", f"另有{status.unexpected.height}份报表来自本期无需报送或不在名册中的单位，未计入上述统计。"]
+    return lines
+
+
+@click.command("status")
+@period_option()
+@home_option
+@click.option("--unit", default=None, help="Only this unit's subtree (单位代码).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object with stable English keys.")
+@click.option(
+    "--xlsx",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write the chase list (催报名单) to this .xlsx file.",
+)
+def status_command(period: str, home: Path | None, unit: str | None, as_json: bool, xlsx: Path | None) -> None:
+    """Show the period's reporting status: time to the deadline; per level and 类别
+    expected, reported, on time, late, rejected awaiting correction and missing
+    units (rates state their denominators); the chase list (催报名单).
+
+    \b
+    Example:
+        rectify status --period 2015-02
+        rectify status --period 2015-02 --unit 110000 --xlsx 催报名单.xlsx
+        rectify status --period 2015-02 --json
+    """
+    target = open_home(home)
+    if xlsx is not None and xlsx.suffix.lower() != ".xlsx":
+        raise click.BadParameter("催报名单文件名应以.xlsx结尾", param_hint="--xlsx")
+    try:
+        status = compute_status(target, period=period, unit=unit)
+        if xlsx is not None:
+            write_chase_xlsx(status, xlsx)
+    except RectifyError as exc:
+        raise fail(exc) from None
+    except OSError as exc:
+        raise click.ClickException(f"无法写入催报名单文件：{exc.strerror or exc}") from None
+    if as_json:
+        click.echo(json.dumps(status.to_dict(), ensure_ascii=False))
+    else:
+        for line in render(status):
+            click.echo(line)
+        if xlsx is not None:
+            click.echo(f"催报名单已写入：{xlsx}")
+
+
+COMMANDS = [status_command]

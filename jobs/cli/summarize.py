@@ -1,0 +1,118 @@
+"""``rectify summarize``: roll the period's counted returns up the registry tree."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from jobs.cli._common import fail, home_option, open_home, period_option
+from jobs.core.errors import RectifyError
+from jobs.office.registry import RegistryError
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1%}"
+
+
+def headline(node: dict[str, Any]) -> list[str]:
+    """The node's main figures as Chinese text lines."""
+    return [
+        f"{node['period']} {node['name']}（{node['unit']}）汇总",
+        node["coverage_note"],
+        f"报送率{_pct(node['reporting_rate'])}，及时率{_pct(node['timeliness_rate'])}",
+        f"整改问题{node['items_total']}个：已完成{node['items_done']}个、推进中{node['items_in_progress']}个、"
+        f"未启动{node['items_not_started']}个、效果不理想{node['items_ineffective']}个；"
+        f"逾期未完成{node['items_overdue']}个，反弹回潮{node['items_rebound']}个，回头看新发现{node['items_new']}个",
+        f"完成率{_pct(node['completion_rate'])}，销号率{_pct(node['closure_rate'])}，"
+        f"群众满意率{_pct(node['satisfaction_rate'])}",
+    ]
+
+
+@click.command("summarize")
+@period_option()
+@home_option
+@click.option("--json", "as_json", is_flag=True, help="Print the indicators as one JSON object (spec keys).")
+@click.option("--unit", default=None, help="Print this unit's subtree instead of the nation (单位代码).")
+@click.option(
+    "--export-summary", "export", type=click.Path(dir_okay=False, path_type=Path), default=None,
+    help="Also write the result (the nation, or --unit's subtree) as a 汇总 return workbook for the office above.",
+)
+@click.option(
+    "--include-summary", "include", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Fold in a lower office's 汇总 return workbook (repeatable).",
+)
+@click.option("--principal", default=None, help="主要负责人 written into the exported 汇总 return.")
+def summarize_command(
+    period: str,
+    home: Path | None,
+    as_json: bool,
+    unit: str | None,
+    export: Path | None,
+    include: tuple[Path, ...],
+    principal: str | None,
+) -> None:
+    """Summarize a period: per-unit and subtree indicators, by 类别, attention list.
+
+    Writes <home>/summaries/<period>/nodes.parquet (one row per registry node:
+    subtree counts, rates recomputed from sums, coverage; own figures as
+    own.*) and the other tables beside it, then prints the nation's (or
+    --unit's) indicators. A lower office's 汇总 return stands for its whole
+    subtree; where detail returns exist inside that subtree, the detail wins
+    and a warning names the overlap.
+
+    \b
+    Example:
+        rectify summarize --period 2015-02
+        rectify summarize --period 2015-02 --json --unit 110000
+        rectify summarize --period 2015-02 --export-summary 汇总_110000_2015-02.xlsx --unit 110000
+        rectify summarize --period 2015-02 --include-summary 北京汇总.xlsx --include-summary 天津汇总.xlsx
+    """
+    from jobs.rollup.run import output_dir, summarize_home, write_outputs
+    from jobs.rollup.summary import node_json
+
+    target = open_home(home)
+    try:
+        summary = summarize_home(target, period=period, include=include)
+        if unit is not None and summary.nodes.filter(summary.nodes["code"] == unit).height == 0:
+            msg = f"单位代码“{unit}”不在{period}的组织机构名册中，请核对 --unit。"
+            raise click.ClickException(msg)
+        written = write_outputs(summary, output_dir(target, period))
+        node = node_json(summary, unit or summary.root)
+        if export is not None:
+            _export(target, summary, code=node["unit"], path=export, principal=principal)
+    except (RectifyError, RegistryError) as exc:
+        raise fail(exc) from None
+    except OSError as exc:
+        msg = f"无法写入文件“{exc.filename or export}”：{exc.strerror or exc}，请检查路径和权限。"
+        raise click.ClickException(msg) from None
+    for warning in summary.warnings:
+        click.echo(f"注意：{warning}", err=True)
+    if as_json:
+        click.echo(json.dumps(node, ensure_ascii=False))
+        return
+    for line in headline(node):
+        click.echo(line)
+    if summary.attention.height:
+        click.echo(f"需关注单位{summary.attention.height}个（约谈提醒/诫勉批评候选），详见 {written['attention']}")
+    click.echo(f"各单位指标表：{written['nodes']}")
+    if export is not None:
+        click.echo(f"汇总报表已导出：{export}（报表类型：汇总，可报送上级办公室）")
+
+
+def _export(home, summary, *, code: str, path: Path, principal: str | None) -> None:  # noqa: ANN001
+    """Write the 汇总 return, signed with the unit's registry contact."""
+    import polars as pl
+
+    from jobs.rollup.summary_return import export_summary
+
+    unit = home.registry(summary.period).filter(pl.col("code") == code)
+    contact = unit["contact"][0] if unit.height else None
+    phone = unit["phone"][0] if unit.height else None
+    export_summary(summary, path, code=code, principal=principal or contact or "汇总",
+                   filled_by=contact or "汇总", phone=phone or "")  # fmt: skip
+
+
+COMMANDS = [summarize_command]

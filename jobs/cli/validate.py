@@ -1,0 +1,148 @@
+"""``rectify validate``: check received returns and print the verdicts (no store)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+
+import click
+
+from jobs.cli._common import period_option
+from jobs.core.errors import RectifyError
+from jobs.office.registry import RegistryError
+
+SUFFIXES = (".xlsx", ".xlsm", ".xls")
+SEVERITY_ZH = {"error": "错误", "warning": "警告"}
+
+
+class SetupError(click.ClickException):
+    """Wrong options or configuration: a usage error, exit status 2 (1 means a return was rejected)."""
+
+    exit_code = 2
+
+
+def collect_paths(paths: Iterable[Path]) -> list[Path]:
+    """Files as given, plus workbooks found under directories (recursive; Excel lock files ``~$*`` skipped)."""
+    out: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found = (
+                p for p in path.rglob("*")
+                if p.is_file() and p.suffix.lower() in SUFFIXES and not p.name.startswith(("~$", "."))
+            )
+            out.extend(sorted(found))
+        else:
+            out.append(path)
+    return list(dict.fromkeys(out))
+
+
+def _registry(registry: Path | None, home: Path | None, period: str):
+    """The registry from ``--registry``, else from the office home; a usage error if neither exists."""
+    from jobs.office.registry import load_registry
+
+    if registry is not None:
+        try:
+            return load_registry(registry), None
+        except RegistryError as exc:
+            raise SetupError(str(exc)) from None
+    from jobs.office.home import Home, HomeError
+
+    try:
+        office = Home.open(home)
+        return office.registry(period), office.config.timezone
+    except (HomeError, OSError) as exc:
+        msg = f"未指定组织机构名册：请用 --registry 名册.xlsx 指定，或先 rectify init 并导入名册（{exc}）"
+        raise SetupError(msg) from None
+
+
+def summary_lines(results) -> list[str]:  # noqa: ANN001 - list[ValidatedReturn]
+    """Readable Chinese summary: one line per file, then its findings."""
+    lines = []
+    for result in results:
+        report = result.report
+        mark, verdict = ("✓", "通过") if report.accepted else ("✗", "退回")
+        who = f"单位{report.unit}" if report.unit else "未识别单位"
+        lines.append(
+            f"{mark} {Path(report.file).name}（{who}，{report.period or '报送期不明'}）：{verdict}，"
+            f"错误{len(report.errors)}项，警告{len(report.warnings)}项"
+        )
+        lines.extend(f"    [{SEVERITY_ZH[f.severity]}] {f.message}" for f in report.findings)
+    accepted = sum(r.report.accepted for r in results)
+    lines.append(f"共{len(results)}个文件：通过{accepted}个，退回{len(results) - accepted}个。")
+    return lines
+
+
+def write_receipts(results, directory: Path) -> list[Path]:  # noqa: ANN001 - list[ValidatedReturn]
+    """One receipt (.xlsx) per file in ``directory``, named from the unit and the file."""
+    from jobs.core.excel_safe import safe_filename
+    from jobs.intake.receipts import write_receipt
+
+    directory.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    used: set[str] = set()
+    for result in results:
+        report = result.report
+        stem = safe_filename(f"{report.unit or '未识别'}_{Path(report.file).stem}_回执")
+        name, n = stem, 1
+        while name in used:
+            n += 1
+            name = f"{stem}_{n}"
+        used.add(name)
+        written.append(write_receipt(report, directory / f"{name}.xlsx", fmt="xlsx"))
+    return written
+
+
+@click.command("validate")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@period_option()
+@click.option("--registry", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Unit registry (组织机构名册, .xlsx/.csv); default: the office home's registry.")
+@click.option("--home", type=click.Path(file_okay=False, path_type=Path), envvar="RECTIFY_HOME", default=None,
+              help="Office home used when --registry is not given (env RECTIFY_HOME).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per file (JSON Lines).")
+@click.option("--receipts", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Write one receipt (回执 .xlsx) per file into this directory.")
+def validate_command(
+    paths: tuple[Path, ...], period: str, registry: Path | None, home: Path | None, as_json: bool,
+    receipts: Path | None,
+) -> None:
+    """Validate returns (files or directories) without storing them.
+
+    Arrival time (for 填报日期 checks) is each file's modification time.
+    Exit status: 0 every file accepted, 1 any file rejected, 2 usage error.
+
+    \b
+    Example:
+        rectify validate inbox/ --registry 名册.xlsx --period 2015-02
+        rectify validate 北京市.xlsx --period 2015-02 --json --receipts outbox/
+    """
+    files = collect_paths(paths)
+    if registry is not None:  # the registry often sits in the same folder as the returns
+        target = registry.resolve()
+        # resolve() is a syscall per path: only same-named files can be the registry
+        files = [f for f in files if f.name != registry.name or f.resolve() != target]
+    if not files:
+        raise click.UsageError("没有找到要检查的Excel文件（.xlsx/.xlsm/.xls）。")
+    frame, timezone = _registry(registry, home, period)
+    from jobs.validate import arrival_time, validate_files
+
+    arrivals = {p: arrival_time(p, **({"timezone": timezone} if timezone else {})) for p in files}
+    try:
+        results = validate_files(files, registry=frame, period=period, received_at=arrivals, keep_tables=False)
+    except RectifyError as exc:
+        raise click.ClickException(str(exc)) from None
+    # one write: click.echo flushes, a system call per line otherwise
+    if as_json:
+        click.echo("\n".join(json.dumps(r.report.to_dict(), ensure_ascii=False) for r in results))
+    else:
+        click.echo("\n".join(summary_lines(results)))
+    if receipts is not None:
+        written = write_receipts(results, receipts)
+        if not as_json:
+            click.echo(f"回执{len(written)}份已写入：{receipts}")
+    if not all(r.report.accepted for r in results):
+        raise SystemExit(1)
+
+
+COMMANDS = [validate_command]

@@ -1,0 +1,77 @@
+"""``rectify watch``: ingest returns as they land in an inbox directory."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from pathlib import Path
+
+import click
+
+from jobs.cli._common import fail, home_option, open_home, period_option
+from jobs.cli.ingest import summary_lines
+from jobs.core.errors import RectifyError
+from jobs.intake.batch import IngestResult
+
+
+@click.command("watch")
+@click.argument("inbox", type=click.Path(file_okay=False, path_type=Path))
+@period_option()
+@home_option
+@click.option(
+    "--settle",
+    type=click.FloatRange(0.05),
+    default=None,
+    help="Seconds a file must stay unchanged before it is read (default from config).",
+)
+@click.option(
+    "--stop-after",
+    type=click.FloatRange(0),
+    default=None,
+    help="Stop after this many seconds (for scripted runs; default: run until Ctrl-C).",
+)
+def watch_command(inbox: Path, period: str, home: Path | None, settle: float | None, stop_after: float | None) -> None:
+    """Watch INBOX and validate + store each file as soon as it is fully written.
+
+    Temporary and partial files (~$*.xlsx, *.tmp, hidden files) are ignored;
+    a receipt is written to <home>/outbox/<period>/ for every file. Bad files
+    are reported and the watch keeps running. Stop with Ctrl-C.
+
+    \b
+    Example:
+        rectify watch inbox/ --period 2015-02
+    """
+    from jobs.intake.watch import InboxWatcher
+
+    target = open_home(home)
+    try:
+        target.registry(period)  # fail now, not at the first file, when no registry is imported
+    except RectifyError as exc:
+        raise fail(exc) from None
+    stop = threading.Event()
+
+    def show(result: IngestResult) -> None:
+        for line in summary_lines(result):
+            click.echo(line)
+
+    def warn(message: str) -> None:
+        click.echo(f"警告：{message}", err=True)
+
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    click.echo("正在加载校验程序……")
+    watcher = InboxWatcher(target, inbox, period=period, settle=settle, on_result=show, on_error=warn)
+    try:
+        watcher.start()
+        click.echo(f"正在监视“{inbox}”（报送期{period}），回执写入“{target.outbox(period)}”。按Ctrl-C停止。")
+        stop.wait(stop_after)
+    except KeyboardInterrupt:
+        pass
+    except RectifyError as exc:
+        raise fail(exc) from None
+    finally:
+        watcher.stop()
+        signal.signal(signal.SIGTERM, previous)
+    click.echo("已停止监视。")
+
+
+COMMANDS = [watch_command]

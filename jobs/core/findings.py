@@ -1,0 +1,165 @@
+"""Findings and reports: the project's own result types.
+
+Validation (GX or not) ends in these types; templates, receipts, the store and
+tests read only these. Messages are built from the schema's Chinese templates.
+"""
+
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from jobs.core.schema import Schema, load_schema
+
+Severity = Literal["error", "warning"]
+
+
+def column_letter(index: int) -> str:
+    """0-based column index to an Excel column letter (0 -> ``A``, 27 -> ``AB``)."""
+    if index < 0:
+        msg = f"column index must be >= 0, got {index}"
+        raise ValueError(msg)
+    letters = ""
+    index += 1
+    while index:
+        index, rem = divmod(index - 1, 26)
+        letters = chr(65 + rem) + letters
+    return letters
+
+
+def a1_cell(sheet: str | None, row: int | None, col_index: int | None) -> str | None:
+    """Build ``整改台账!L12`` from a sheet name, 1-based row and 0-based column."""
+    if sheet is None or row is None or col_index is None:
+        return None
+    return f"{sheet}!{column_letter(col_index)}{row}"
+
+
+class _Blank(dict):
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+_FORMATTER = string.Formatter()
+
+
+def render_message(template: str, params: dict[str, Any]) -> str:
+    """Fill a message template; fields a finding does not supply render empty."""
+    return _FORMATTER.vformat(template, (), _Blank({k: "" if v is None else v for k, v in params.items()}))
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One defect in one return, pointing at a cell where it can."""
+
+    code: str
+    severity: Severity
+    message: str
+    sheet: str | None = None
+    row: int | None = None
+    column: str | None = None
+    cell: str | None = None
+    title: str = ""
+    # Position of the declared check that produced it (jobs.validate.translate),
+    # so intake can re-sort after redoing one check; internal: not compared,
+    # not serialised, not stored (None for other findings).
+    order: int | None = field(default=None, compare=False, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The spec's JSON shape of a finding."""
+        return {
+            "code": self.code,
+            "severity": self.severity,
+            "sheet": self.sheet,
+            "row": self.row,
+            "column": self.column,
+            "cell": self.cell,
+            "message": self.message,
+        }
+
+
+def make_finding(
+    code: str,
+    *,
+    sheet: str | None = None,
+    row: int | None = None,
+    column: str | None = None,
+    col_index: int | None = None,
+    cell: str | None = None,
+    schema: Schema | None = None,
+    order: int | None = None,
+    **params: Any,
+) -> Finding:
+    """Build a finding from its code, place and message parameters.
+
+    Parameters
+    ----------
+    code
+        A finding code declared in the schema.
+    sheet, row, column
+        Sheet name, 1-based Excel row and column header of the place.
+    col_index
+        0-based column position in the source sheet, used to build ``cell``.
+    order
+        Position of the declared check producing it (internal, see ``Finding.order``).
+    **params
+        Fields for the message template (``value``, ``allowed``, ``reason`` ...).
+    """
+    schema = schema or load_schema()
+    spec = schema.finding(code)
+    cell = cell or a1_cell(sheet, row, col_index)
+    text = render_message(
+        spec.message,
+        {"sheet": sheet, "row": row, "column": column, "cell": cell or sheet or "", **params},
+    )
+    return Finding(
+        code=code,
+        severity=spec.severity,
+        message=text,
+        sheet=sheet,
+        row=row,
+        column=column,
+        cell=cell,
+        title=spec.title,
+        order=order,
+    )
+
+
+@dataclass
+class Report:
+    """The verdict on one received file."""
+
+    file: str
+    unit: str | None = None
+    period: str | None = None
+    findings: list[Finding] = field(default_factory=list)
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "warning"]
+
+    @property
+    def accepted(self) -> bool:
+        """A return with any error is rejected; warnings only are accepted."""
+        return not self.errors
+
+    valid = accepted
+
+    def codes(self) -> list[str]:
+        return [f.code for f in self.findings]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The spec's JSON Lines object for ``rectify validate --json``."""
+        return {
+            "file": self.file,
+            "unit": self.unit,
+            "period": self.period,
+            "accepted": self.accepted,
+            "findings": [f.to_dict() for f in self.findings],
+            "stats": self.stats,
+        }

@@ -1,0 +1,1 @@
+"""Package data: the report and receipt templates (shipped as ``jobs.templates``)."""
