@@ -525,9 +525,9 @@ def test_uncleaned_tables_stack_to_the_same_batch(samples, schema):
 
 
 def test_without_preflight_the_reader_still_guards_itself(books, tmp_path, monkeypatch):
-    import jobs.intake.read
+    import jobs.intake.read.workbook
 
-    monkeypatch.setattr(jobs.intake.read, "_preflight", lambda _path, _limits=None: (None, None))
+    monkeypatch.setattr(jobs.intake.read.workbook, "_preflight", lambda _path, _limits=None: (None, None))
     lying = read_return(books["lying"])
     assert lying.sheets["ledger"].frame.height == 4
     assert any("扩展名" in w.message for w in lying.warnings)
@@ -551,7 +551,7 @@ def _outcome(path: Path, *, clean: bool = False) -> tuple:
 
 def test_opened_from_preflights_bytes_as_from_the_path(samples, books, tmp_path, monkeypatch):
     """The workbook is opened from the bytes preflight read; opened by its path it reads the same."""
-    import jobs.intake.read
+    import jobs.intake.read.workbook
     from jobs.intake.preflight import preflight
 
     root, _manifest = samples
@@ -560,14 +560,14 @@ def test_opened_from_preflights_bytes_as_from_the_path(samples, books, tmp_path,
     paths = [*sorted(root.rglob("*.xls*"))[:40], *books.values(), cut, CORPUS / "ptgexp-truncated-operand.xls"]
     by_bytes = [_outcome(p) for p in paths]
     assert {"xls", "xlsx"} <= {o[0] for o in by_bytes} and ("unreadable", REASON_CORRUPT) in by_bytes
-    monkeypatch.setattr(jobs.intake.read, "_preflight", lambda path, limits=None: (preflight(path, limits=limits), None))
+    monkeypatch.setattr(jobs.intake.read.workbook, "_preflight", lambda path, limits=None: (preflight(path, limits=limits), None))
     assert [_outcome(p) for p in paths] == by_bytes
 
 
 def test_a_failed_open_from_bytes_is_retried_by_path(books, monkeypatch):
     import fastexcel
 
-    import jobs.intake.read
+    import jobs.intake.read.workbook
 
     real = fastexcel.read_excel
 
@@ -577,7 +577,7 @@ def test_a_failed_open_from_bytes_is_retried_by_path(books, monkeypatch):
         msg = "Cannot detect file format"
         raise RuntimeError(msg)
 
-    monkeypatch.setattr(jobs.intake.read.fastexcel, "read_excel", bytes_fail)
+    monkeypatch.setattr(jobs.intake.read.workbook.fastexcel, "read_excel", bytes_fail)
     for name in ("messy", "xls", "xlsm"):
         assert read_return(books[name]).sheets["ledger"].frame.height > 0
     # a wrong extension is opened by content only: that failure is the one reported
@@ -628,7 +628,7 @@ def test_eager_loads_read_as_the_general_load(samples, books, monkeypatch):
 
 def test_reading_preflights_uncompressed_repack_reads_as_the_file(samples, books, monkeypatch):
     """The reader opens preflight's verified parts re-packed uncompressed; it reads exactly as the file itself."""
-    import jobs.intake.read
+    import jobs.intake.read.workbook
     from jobs.intake.preflight import preflight_read
 
     root, _manifest = samples
@@ -644,6 +644,6 @@ def test_reading_preflights_uncompressed_repack_reads_as_the_file(samples, books
     readable = [r for r in map(repacks, xlsx) if r is not None]
     assert len(readable) > 30 and all(readable)  # the ordinary return is re-packed
     repacked = [(_outcome(p), _outcome(p, clean=True)) for p in paths]
-    monkeypatch.setattr(jobs.intake.read, "_preflight",
+    monkeypatch.setattr(jobs.intake.read.workbook, "_preflight",
                         lambda path, limits=None: preflight_read(path, limits=limits, unpack=False))
     assert [(_outcome(p), _outcome(p, clean=True)) for p in paths] == repacked

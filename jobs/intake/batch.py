@@ -113,7 +113,7 @@ def read_validate_batch(
     validate = validator or default_validator()
     options: dict[str, Any] = {}
     if limits:
-        from jobs.intake.preflight import Limits
+        from jobs.office.config import Limits
 
         options["limits"] = Limits.from_mapping(limits)
     return validate(

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from jobs.intake.preflight import Limits
+    from jobs.office.config import Limits
 
 _SHEET_END = re.compile(rb"</(?:[A-Za-z_][\w.-]*:)?worksheet>\s*$")
 _ITEM_END = re.compile(rb"</(?:[A-Za-z_][\w.-]*:)?si>")

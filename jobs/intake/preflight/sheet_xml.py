@@ -17,7 +17,7 @@ from xml.parsers import expat
 from jobs.core.errors import UnreadableFile
 
 if TYPE_CHECKING:
-    from jobs.intake.preflight import Limits
+    from jobs.office.config import Limits
 
 _MB = 1024 * 1024
 _MAX_LISTED = 1000  # uncached formula cells kept by name; the rest are only counted

@@ -43,7 +43,7 @@ from jobs.intake.preflight.sheet_xml import (
 )
 
 if TYPE_CHECKING:
-    from jobs.intake.preflight import Limits
+    from jobs.office.config import Limits
 _MB = 1024 * 1024
 _CHUNK = 256 * 1024
 # Parts up to this size are inflated in one bounded call and checked on their
