@@ -23,7 +23,7 @@ PERIOD = "2015-02"
 def fingerprint() -> str:
     """Hash of the generator's code and the schema: a change regenerates the corpora."""
     h = hashlib.sha256()
-    sources = sorted((ROOT / "jobs" / "samples").glob("*.py")) + sorted((ROOT / "schemas").glob("*.yaml"))
+    sources = sorted((ROOT / "jobs" / "tooling" / "samples").glob("*.py")) + sorted((ROOT / "schemas").glob("*.yaml"))
     for path in sources:
         h.update(path.name.encode())
         h.update(path.read_bytes())
