@@ -57,6 +57,7 @@ from jobs.intake.batch import (
 )
 from jobs.intake.executors import Executor, batched
 from jobs.intake.progress import Progress
+from jobs.office.config import Limits
 from jobs.office.home import Home, check_period
 from jobs.store import STACK_INDEX, TEXT_SCHEMA, Archived, Arrival, FaultHook, fault
 
@@ -73,7 +74,7 @@ class BatchContext:
     period: str
     other_units_texts: pl.DataFrame | None
     validator: Validator | None = None
-    limits: Mapping[str, Any] | None = None  # the office's [limits] (preflight bounds)
+    limits: Limits | None = None  # the office's [limits] (preflight bounds)
 
 
 @dataclass
@@ -159,7 +160,7 @@ def ingest_with_executor(
     check_period(period)
     files = expand_paths(paths)
     registry = home.registry(period)
-    size = int(batch_size or home.config.limits.get("batch_size", 1000))
+    size = batch_size or home.config.limits.batch_size
     store = home.store
     with home.lock(holder=holder):
         store.cleanup()

@@ -26,6 +26,7 @@ from typing import BinaryIO
 
 import polars as pl
 
+from jobs.core.files import atomic_write
 from jobs.store.types import STACK_INDEX, Archived, Arrival
 
 _CHUNK = 900  # SQLite's bound-parameter limit is 999 on old builds
@@ -198,13 +199,12 @@ def _conform(frame: pl.DataFrame, layout: Mapping[str, pl.DataType]) -> pl.DataF
 
 
 def write_parquet_atomic(frame: pl.DataFrame, target: Path) -> Path:
-    """Write ``frame`` to a temp file next to ``target``, fsync, rename. Returns the temp path used."""
-    tmp = target.with_name(f".{target.stem}.{os.getpid()}.tmp")
-    frame.write_parquet(tmp)
-    with open(tmp, "rb") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, target)
-    return tmp
+    """Write ``frame`` to a temp file next to ``target``, fsync, rename. Returns the temp path used.
+
+    The temp name is fixed (``.<stem>.<pid>.tmp``): the batch journal lists it
+    before the write, so the clean-up finds it after a crash.
+    """
+    return atomic_write(target, frame.write_parquet, tmp=target.with_name(f".{target.stem}.{os.getpid()}.tmp"))
 
 
 def previous_versions(conn: sqlite3.Connection, period: str, units: Sequence[str | None]) -> dict[str | None, int]:
