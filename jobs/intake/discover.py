@@ -35,15 +35,24 @@ def is_candidate(path: str | Path) -> bool:
 
 
 def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
-    """Files named, plus candidate files under named directories (recursively, sorted, no repeats)."""
+    """Files named, plus candidate entries under named directories (recursively, sorted, no repeats).
+
+    Links, FIFOs and devices under a directory are listed too, not followed
+    or skipped: reading refuses them (:func:`jobs.core.files.open_regular`),
+    so each gets a verdict.
+    """
     out: list[Path] = []
     for raw in paths:
         path = raw if isinstance(raw, Path) else Path(raw)
         if path.is_dir():
-            out += sorted(p for p in path.rglob("*") if p.is_file() and is_candidate(p) and _visible(p, path))
+            out += sorted(p for p in path.rglob("*") if _entry(p) and is_candidate(p) and _visible(p, path))
         else:
             out.append(path)
     return list(dict.fromkeys(out))
+
+
+def _entry(path: Path) -> bool:
+    return path.is_symlink() or not path.is_dir()  # rglob does not descend into linked folders
 
 
 def _visible(path: Path, root: Path) -> bool:

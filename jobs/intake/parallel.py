@@ -40,6 +40,7 @@ from typing import Any
 
 import polars as pl
 
+from jobs.core.files import RefusedFile
 from jobs.core.schema import load_schema
 from jobs.intake.batch import (
     DUPLICATE_MESSAGE,
@@ -242,7 +243,8 @@ def _prepare(
         except OSError as exc:
             prep.outcomes[path] = _unreadable(path, exc)
     # archived together, made durable together (one syncfs, not one fsync per file)
-    for path, archived in zip(readable, store.archive_many(readable), strict=True):
+    limit = home.config.limits.max_file_mb  # refused before any copy, as preflight would
+    for path, archived in zip(readable, store.archive_many(readable, max_mb=limit), strict=True):
         if isinstance(archived, OSError):
             prep.outcomes[path] = _unreadable(path, archived)
         else:
@@ -263,6 +265,8 @@ def _prepare(
 
 
 def _unreadable(path: Path, exc: OSError) -> FileOutcome:
+    if isinstance(exc, RefusedFile):  # a link, a FIFO, a device, too big: the reason is the verdict
+        return FileOutcome(path, "failed", message=f"{exc.strerror}，未入库。")
     return FileOutcome(path, "failed", message=f"文件无法读取（{exc.strerror or exc}），未入库。")
 
 

@@ -146,7 +146,7 @@ class InboxWatcher:
         if hidden or not is_candidate(path):
             return
         try:
-            stat = path.stat()
+            stat = path.lstat()  # a link is refused with a verdict, never followed
         except OSError:
             return
         with self._cond:
@@ -159,7 +159,7 @@ class InboxWatcher:
         ready, wait = [], self.settle
         for path, seen in list(self._pending.items()):
             try:
-                stat = path.stat()
+                stat = path.lstat()
             except OSError:
                 del self._pending[path]  # moved away or deleted before it settled
                 continue

@@ -16,10 +16,12 @@ from typing import Any
 import polars as pl
 
 from jobs.core.errors import UnreadableFile
+from jobs.core.files import open_regular
 from jobs.core.findings import Finding, Report, make_finding
 from jobs.core.schema import Schema, load_schema
 from jobs.core.tables import ROW_COLUMN, table_schema
 from jobs.intake.discover import arrival_time
+from jobs.office.config import Limits
 from jobs.validate import derive, facts, gx, suites
 from jobs.validate.copies import detect_copies
 from jobs.validate.structural import locations, structural_findings
@@ -53,9 +55,12 @@ def _arrival(path: Path, received_at: Mapping[Path, dt.datetime] | None) -> dt.d
         return None
 
 
-def _sha256(path: Path) -> str:
+def _sha256(path: Path, *, max_mb: float) -> str:
+    """The hash of a file the reader refused; empty for a link, FIFO, device or a file over the limit
+    (hashing a 2 GB file cost 14 s of CPU)."""
     try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
+        with open_regular(path, max_mb=max_mb) as fh:
+            return hashlib.file_digest(fh, "sha256").hexdigest()
     except OSError:
         return ""
 
@@ -201,6 +206,7 @@ def _validate_files(
             continue
         by_index[i] = ValidatedReturn(report, tables, "", summary_report_type(schema))
     out = []
+    max_mb = (limits or Limits()).max_file_mb
     for i, (path, raw_) in enumerate(zip(paths, raws, strict=True)):
         result = by_index.get(i)
         if result is None:
@@ -208,7 +214,7 @@ def _validate_files(
             result = ValidatedReturn(Report(file=str(path), findings=[finding],
                                             stats={"rows": {}, "n_errors": 1, "n_warnings": 0}), None, "", None)
         # the reader hashed the bytes it read; a file it could not read is read again
-        result.content_hash = getattr(raw_, "content_hash", None) or _sha256(path)
+        result.content_hash = getattr(raw_, "content_hash", None) or _sha256(path, max_mb=max_mb)
         out.append(result)
     return out
 
