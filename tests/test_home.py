@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from jobs.cli import main
+from jobs.office.config import ConfigError
 from jobs.office.home import Home, HomeError, init_home
 from jobs.office.lock import LockTimeout, store_lock
 from jobs.office.registry import RegistryError
@@ -32,7 +33,7 @@ def test_init_creates_home_and_keeps_existing_config(tmp_path):
     home = init_home(tmp_path / "h")
     assert (home.root / "config.toml").is_file()
     assert home.config.timezone == "Asia/Shanghai"
-    assert home.config.thresholds["completion_rate"] == pytest.approx(0.6)
+    assert home.config.thresholds.completion_rate == pytest.approx(0.6)
     home.set_deadline("2015-02", datetime(2015, 2, 27, 18, 0))
     again = init_home(tmp_path / "h")
     assert again.deadline("2015-02") == datetime(2015, 2, 27, 18, 0)
@@ -44,13 +45,13 @@ def test_open_uninitialised_home_and_bad_input_give_chinese_errors(tmp_path, mon
     monkeypatch.setenv("RECTIFY_HOME", str(tmp_path / "nowhere"))
     with pytest.raises(HomeError, match="尚未初始化"):
         Home.open()
-    with pytest.raises(HomeError, match="时区"):
+    with pytest.raises(ConfigError, match="时区"):
         init_home(tmp_path / "bad", timezone="Mars/Olympus")
     home = init_home(tmp_path / "h")
     with pytest.raises(HomeError, match="格式不对"):
         home.deadline("2015-13")
     (home.root / "config.toml").write_text("timezone = [", encoding="utf-8")
-    with pytest.raises(HomeError, match="格式有误"):
+    with pytest.raises(ConfigError, match="格式有误"):
         Home.open(home.root).config
 
 

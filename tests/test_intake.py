@@ -6,6 +6,7 @@ JSON file ``{"unit": ..., "ok": bool, "problems": [...]}`` with an .xlsx name.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from dataclasses import dataclass
@@ -355,7 +356,7 @@ def test_office_limits_reach_preflight(tmp_path):
     from jobs.office.template import write_template
 
     write_template(big)
-    limits = dict(h.config.limits, max_file_mb=0.001)  # ~1 KB: the blank template is larger
+    limits = dataclasses.replace(h.config.limits, max_file_mb=0.001)  # ~1 KB: the blank template is larger
     results = read_validate_batch([big], registry=h.registry(PERIOD), period=PERIOD,
                                   received_at={big: datetime(2015, 2, 1)}, other_units_texts=None,
                                   limits=limits)  # fmt: skip

@@ -22,6 +22,7 @@ from jobs.intake.preflight import (
     preflight_read,
     uncached_formula_reason,
 )
+from jobs.office.config import ConfigError
 from tests import hostile as H
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -55,11 +56,13 @@ def test_kind_is_by_content_not_extension(tmp_path, good):
 
 
 def test_limits_from_config_mapping():
-    limits = Limits.from_mapping({"max_file_mb": 5, "max_rows": "2000", "batch_size": 200, "lock_timeout_seconds": 9})
+    limits = Limits.from_mapping({"max_file_mb": 5, "max_rows": 2000, "batch_size": 200, "lock_timeout_seconds": 9})
     assert (limits.max_file_mb, limits.max_rows, limits.max_ratio) == (5.0, 2000, Limits().max_ratio)
+    assert (limits.batch_size, limits.lock_timeout_seconds) == (200, 9.0)
     assert Limits.from_mapping(None) == Limits()
-    for bad in ({"max_rows": 0}, {"max_ratio": "lots"}, {"max_entries": -1}):
-        with pytest.raises(ValueError, match="must be a number > 0"):
+    for bad, allowed in (({"max_rows": 0}, "大于等于1的整数"), ({"max_ratio": "lots"}, "大于0的数"),
+                         ({"max_entries": -1}, "大于等于1的整数"), ({"max_rows": 2.5}, "整数")):  # fmt: skip
+        with pytest.raises(ConfigError, match=allowed):
             Limits.from_mapping(bad)
 
 

@@ -267,7 +267,7 @@ def test_content_hash_is_of_the_bytes_read_once(tmp_path, monkeypatch):
     broken.write_text("单位代码,单位名称\n", encoding="utf-8")
     reread: list[Path] = []
     original = pipeline._sha256
-    monkeypatch.setattr(pipeline, "_sha256", lambda path: reread.append(path) or original(path))
+    monkeypatch.setattr(pipeline, "_sha256", lambda path, **kw: reread.append(path) or original(path, **kw))
     results = validate_files([good, broken], registry=None, period=None)
     assert [r.content_hash for r in results] == [hashlib.sha256(p.read_bytes()).hexdigest() for p in (good, broken)]
     assert reread == [broken]

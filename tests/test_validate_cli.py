@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from test_validate_helpers import base_return, registry_frame, set_cell, write_return
 
 from jobs.cli import main
-from jobs.cli.validate import collect_paths
+from jobs.intake.discover import expand_paths
 
 KEYS = {"file", "unit", "period", "accepted", "findings"}
 FINDING_KEYS = {"code", "severity", "sheet", "row", "column", "cell", "message"}
@@ -37,9 +37,9 @@ def inbox(tmp_path_factory):
     return root
 
 
-def test_collect_paths_recurses_and_skips_lock_files(inbox):
-    names = sorted(p.name for p in collect_paths([inbox]))
-    assert names == sorted(["北京市.xlsx", "名册.xlsx", "天津市.xlsx"])
+def test_discovery_recurses_and_skips_lock_files(inbox):
+    names = sorted(p.name for p in expand_paths([inbox]))
+    assert names == sorted(["北京市.xlsx", "名册.xlsx", "天津市.xlsx", "readme.txt"])
 
 
 def test_json_lines_and_exit_1_when_any_rejected(inbox, tmp_path):
@@ -47,9 +47,12 @@ def test_json_lines_and_exit_1_when_any_rejected(inbox, tmp_path):
                                        "--period", "2015-02", "--json", "--receipts", str(tmp_path / "out")])
     assert result.exit_code == 1, result.output
     lines = [json.loads(line) for line in result.output.splitlines()]
-    assert len(lines) == 2
+    assert len(lines) == 3
     assert all(KEYS <= set(obj) for obj in lines)
     by_unit = {obj["unit"]: obj for obj in lines}
+    readme = by_unit[None]  # not a workbook: rejected, as ingest does
+    assert readme["file"].endswith("readme.txt") and readme["accepted"] is False
+    assert [f["code"] for f in readme["findings"]] == ["unreadable-file"]
     assert by_unit["110000"]["accepted"] is True and by_unit["110000"]["findings"] == []
     rejected = by_unit["120000"]
     assert rejected["accepted"] is False and rejected["period"] == "2015-02"
@@ -58,7 +61,7 @@ def test_json_lines_and_exit_1_when_any_rejected(inbox, tmp_path):
     assert (finding["code"], finding["cell"], finding["row"], finding["column"]) == (
         "facts-missing", "整改台账!K3", 3, "见物")
     receipts = sorted(p.name for p in (tmp_path / "out").iterdir())
-    assert receipts == ["110000_北京市_回执.xlsx", "120000_天津市_回执.xlsx"]
+    assert receipts == ["110000_北京市_回执.xlsx", "120000_天津市_回执.xlsx", "未识别_readme_回执.xlsx"]
 
 
 def test_summary_and_exit_0_when_all_accepted(inbox):

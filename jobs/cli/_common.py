@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from jobs.core.errors import RectifyError
 from jobs.office.home import DEFAULT_HOME, ENV_HOME, Home, HomeError, check_period
 
 
@@ -44,10 +45,10 @@ def period_option(*, required: bool = True) -> Callable[..., Any]:
 
 
 def open_home(home: Path | None) -> Home:
-    """Open the home or fail with the Chinese hint to run ``rectify init``."""
+    """Open the home or fail with the Chinese hint to run ``rectify init`` or what is wrong in its config."""
     try:
         return Home.open(home)
-    except HomeError as exc:
+    except RectifyError as exc:  # HomeError, ConfigError
         raise click.ClickException(str(exc)) from None
 
 

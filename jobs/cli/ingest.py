@@ -10,8 +10,8 @@ import click
 from jobs.cli._common import fail, home_option, open_home, period_option
 from jobs.cli._parallel import check_parallel, intake_runtime, parallel_options
 from jobs.core.errors import RectifyError
-from jobs.intake.batch import IngestResult, expand_paths, ingest_paths
-from jobs.office.home import DEFAULT_CONFIG
+from jobs.intake.batch import IngestResult, ingest_paths
+from jobs.intake.discover import expand_paths
 from jobs.office.registry import RegistryError
 
 
@@ -93,7 +93,7 @@ def ingest_command(
     """
     check_parallel(executor_kind, address)  # type: ignore[arg-type]
     target = open_home(home)
-    size = int(batch_size or target.config.limits.get("batch_size", DEFAULT_CONFIG["limits"]["batch_size"]))
+    size = batch_size or target.config.limits.batch_size
     try:
         with intake_runtime(
             n_files=len(expand_paths(paths)), batch_size=size, workers=workers,

@@ -14,7 +14,7 @@ from jobs.cli._common import fail, home_option, open_home, period_option
 from jobs.cli._parallel import check_parallel, intake_runtime, parallel_options
 from jobs.cli.report import output_lines, step
 from jobs.core.errors import RectifyError
-from jobs.office.home import DEFAULT_CONFIG, Home
+from jobs.office.home import Home
 from jobs.office.registry import RegistryError
 
 if TYPE_CHECKING:
@@ -147,10 +147,10 @@ def run_command(
     try:
         runtime = nullcontext((None, None))
         if inbox is not None:
-            from jobs.intake.batch import expand_paths
+            from jobs.intake.discover import expand_paths
 
             n_files = len(expand_paths([inbox]))
-            size = int(target.config.limits.get("batch_size", DEFAULT_CONFIG["limits"]["batch_size"]))
+            size = target.config.limits.batch_size
             runtime = intake_runtime(
                 n_files=n_files, batch_size=size, workers=workers, executor_kind=executor_kind,  # type: ignore[arg-type]
                 address=address, quiet=quiet,

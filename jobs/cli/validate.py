@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from jobs.cli._common import period_option
 from jobs.core.errors import RectifyError
+from jobs.intake.discover import arrival_time, expand_paths
+from jobs.office.config import Config, ConfigError
 from jobs.office.registry import RegistryError
 
-SUFFIXES = (".xlsx", ".xlsm", ".xls")
+if TYPE_CHECKING:
+    import polars as pl
+
 SEVERITY_ZH = {"error": "错误", "warning": "警告"}
 
 
@@ -22,38 +26,33 @@ class SetupError(click.ClickException):
     exit_code = 2
 
 
-def collect_paths(paths: Iterable[Path]) -> list[Path]:
-    """Files as given, plus workbooks found under directories (recursive; Excel lock files ``~$*`` skipped)."""
-    out: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            found = (
-                p for p in path.rglob("*")
-                if p.is_file() and p.suffix.lower() in SUFFIXES and not p.name.startswith(("~$", "."))
-            )
-            out.extend(sorted(found))
-        else:
-            out.append(path)
-    return list(dict.fromkeys(out))
+def _office(registry: Path | None, home: Path | None, period: str) -> tuple[pl.DataFrame, Config]:
+    """The registry (``--registry``, else the office home's) and the office's config.
 
-
-def _registry(registry: Path | None, home: Path | None, period: str):
-    """The registry from ``--registry``, else from the office home; a usage error if neither exists."""
+    The config (limits, time zone) is the home's when one is named or the
+    registry comes from it, else the defaults, which are the ones ``rectify
+    init`` writes: ``validate`` and ``ingest`` judge a file alike.
+    """
+    from jobs.office.home import Home, HomeError
     from jobs.office.registry import load_registry
 
-    if registry is not None:
+    office = None
+    if registry is None or home is not None:
         try:
-            return load_registry(registry), None
-        except RegistryError as exc:
+            office = Home.open(home)
+        except ConfigError as exc:
             raise SetupError(str(exc)) from None
-    from jobs.office.home import Home, HomeError
-
+        except (HomeError, OSError) as exc:
+            if registry is None:
+                msg = f"未指定组织机构名册：请用 --registry 名册.xlsx 指定，或先 rectify init 并导入名册（{exc}）"
+                raise SetupError(msg) from None
+    config = office.config if office is not None else Config()
     try:
-        office = Home.open(home)
-        return office.registry(period), office.config.timezone
-    except (HomeError, OSError) as exc:
-        msg = f"未指定组织机构名册：请用 --registry 名册.xlsx 指定，或先 rectify init 并导入名册（{exc}）"
-        raise SetupError(msg) from None
+        if registry is not None:
+            return load_registry(registry), config
+        return office.registry(period), config  # type: ignore[union-attr]
+    except (RegistryError, HomeError, OSError) as exc:
+        raise SetupError(str(exc)) from None
 
 
 def summary_lines(results) -> list[str]:  # noqa: ANN001 - list[ValidatedReturn]
@@ -109,6 +108,9 @@ def validate_command(
 ) -> None:
     """Validate returns (files or directories) without storing them.
 
+    Every file found gets a verdict, as in ``rectify ingest`` (a PDF or an
+    .ods is rejected); temporary, hidden and system files are skipped. Limits
+    and time zone come from the office home's config.toml when there is one.
     Arrival time (for 填报日期 checks) is each file's modification time.
     Exit status: 0 every file accepted, 1 any file rejected, 2 usage error.
 
@@ -117,19 +119,26 @@ def validate_command(
         rectify validate inbox/ --registry 名册.xlsx --period 2015-02
         rectify validate 北京市.xlsx --period 2015-02 --json --receipts outbox/
     """
-    files = collect_paths(paths)
+    files = expand_paths(paths)
     if registry is not None:  # the registry often sits in the same folder as the returns
         target = registry.resolve()
         # resolve() is a syscall per path: only same-named files can be the registry
         files = [f for f in files if f.name != registry.name or f.resolve() != target]
     if not files:
-        raise click.UsageError("没有找到要检查的Excel文件（.xlsx/.xlsm/.xls）。")
-    frame, timezone = _registry(registry, home, period)
-    from jobs.validate import arrival_time, validate_files
+        raise click.UsageError("没有找到要检查的文件。")
+    frame, config = _office(registry, home, period)
+    from jobs.validate import validate_files
 
-    arrivals = {p: arrival_time(p, **({"timezone": timezone} if timezone else {})) for p in files}
+    tz = config.tz
+    arrivals = {}
+    for path in files:
+        try:
+            arrivals[path] = arrival_time(path, timezone=tz)
+        except OSError:  # unreadable: its verdict says so
+            pass
     try:
-        results = validate_files(files, registry=frame, period=period, received_at=arrivals, keep_tables=False)
+        results = validate_files(files, registry=frame, period=period, received_at=arrivals,
+                                 limits=config.limits, keep_tables=False)  # fmt: skip
     except RectifyError as exc:
         raise click.ClickException(str(exc)) from None
     # one write: click.echo flushes, a system call per line otherwise

@@ -15,19 +15,21 @@ for the period (copy detection), records the batch, then writes the receipts.
 
 from __future__ import annotations
 
-import os
-import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from jobs.core.excel_safe import safe_filename
+from jobs.core.files import atomic_write
 from jobs.core.schema import Schema, load_schema
 from jobs.core.tables import table_keys, table_schema
+from jobs.intake.discover import arrival_time, expand_paths, is_candidate  # noqa: F401 - discovery's old home
+from jobs.office.config import Limits
 from jobs.office.home import Home
 from jobs.store import STACK_INDEX, TEXT_SCHEMA, FaultHook
 from jobs.store.writer import stack_frames
@@ -38,40 +40,8 @@ if TYPE_CHECKING:
 
 Validator = Callable[..., list[Any]]  # jobs.validate.validate_files or a test double
 
-# Files an editor, a browser or a copy leaves half-written: never returns.
-_TEMP_PREFIXES = ("~$", ".~", ".", "~")
-_TEMP_SUFFIXES = (".tmp", ".part", ".partial", ".crdownload", ".download", ".swp", ".lock")
-_IGNORED_NAMES = {"thumbs.db", "desktop.ini", ".ds_store"}
 DUPLICATE_MESSAGE = "相同文件此前已收到，未重复入库。"
 TEXT_FRAME_SCHEMA: dict[str, pl.DataType] = {STACK_INDEX: pl.Int32(), **TEXT_SCHEMA}  # BatchResult.texts
-
-
-def is_candidate(path: str | Path) -> bool:
-    """Whether a file in an inbox is a received file (not a temp, hidden or system file).
-
-    Anything else gets a verdict, even a PDF: the unit must learn it sent the wrong file.
-    """
-    name = Path(path).name
-    lower = name.lower()
-    if lower in _IGNORED_NAMES or name.startswith(_TEMP_PREFIXES):
-        return False
-    return not lower.endswith(_TEMP_SUFFIXES)
-
-
-def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
-    """Files named, plus candidate files under named directories (recursively, sorted)."""
-    out: list[Path] = []
-    for raw in paths:
-        path = raw if isinstance(raw, Path) else Path(raw)
-        if path.is_dir():
-            out += sorted(p for p in path.rglob("*") if p.is_file() and is_candidate(p) and _visible(p, path))
-        else:
-            out.append(path)
-    return list(dict.fromkeys(out))
-
-
-def _visible(path: Path, root: Path) -> bool:
-    return not any(part.startswith(".") for part in path.relative_to(root).parts[:-1])
 
 
 def text_hashes(tables: Mapping[str, pl.DataFrame] | None, *, unit: str | None) -> pl.DataFrame:
@@ -103,19 +73,15 @@ def read_validate_batch(
     received_at: Mapping[Path, datetime],
     other_units_texts: pl.DataFrame | None,
     validator: Validator | None = None,
-    limits: Mapping[str, Any] | None = None,
+    limits: Limits | None = None,
 ) -> list[Any]:
     """Read and validate a batch of files (pure: no store access), one result per path.
 
-    ``limits`` is the office's ``[limits]`` table; its file limits (size,
-    ratio, rows ...) bound what preflight lets through.
+    ``limits`` is the office's ``[limits]`` (``home.config.limits``); its file
+    limits (size, ratio, rows ...) bound what preflight lets through.
     """
     validate = validator or default_validator()
-    options: dict[str, Any] = {}
-    if limits:
-        from jobs.office.config import Limits
-
-        options["limits"] = Limits.from_mapping(limits)
+    options: dict[str, Any] = {} if limits is None else {"limits": limits}
     return validate(
         list(paths),
         registry=registry,
@@ -266,7 +232,8 @@ def arrival_times(home: Home, paths: Iterable[Path], *, received_at: datetime | 
     if received_at is not None:
         local = received_at.astimezone(home.config.tz).replace(tzinfo=None) if received_at.tzinfo else received_at
         return {p: local for p in paths}
-    return {p: home.local_time(p.stat().st_mtime) for p in paths}
+    tz = home.config.tz
+    return {p: arrival_time(p, timezone=tz) for p in paths}
 
 
 def ingest_paths(
@@ -329,12 +296,10 @@ def issue_receipts(home: Home, outcomes: Sequence[FileOutcome], *, period: str) 
     """:func:`issue_receipt` for many recorded files, their verdicts read from the ledger at once."""
     from jobs.intake.receipts import write_receipt
 
-    fmt = home.config.receipts.get("format", "xlsx")
+    fmt = home.config.receipts.format
     reports = home.store.reports([o.submission_id for o in outcomes])
     outbox = home.outbox(period)  # once per batch: config lookups and a mkdir per file cost ~0.3 ms
     made = False
-    # per process and thread: a watch and a run may issue the same receipt at once
-    tag = f".tmp-{os.getpid()}-{threading.get_ident()}-"
     paths = []
     for outcome, report in zip(outcomes, reports, strict=True):
         sha = outcome.submission_id.rsplit("-", 1)[-1]
@@ -343,8 +308,7 @@ def issue_receipts(home: Home, outcomes: Sequence[FileOutcome], *, period: str) 
             if not made:
                 outbox.mkdir(parents=True, exist_ok=True)
                 made = True
-            tmp = outbox / f"{tag}{path.name}"  # keeps the suffix
-            write_receipt(report, tmp, fmt=fmt)
-            tmp.replace(path)
+            # not fsynced: a receipt lost in a crash is issued again from the ledger
+            atomic_write(path, partial(write_receipt, report, fmt=fmt), durable=False)
         paths.append(path)
     return paths

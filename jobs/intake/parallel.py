@@ -40,6 +40,7 @@ from typing import Any
 
 import polars as pl
 
+from jobs.core.files import RefusedFile
 from jobs.core.schema import load_schema
 from jobs.intake.batch import (
     DUPLICATE_MESSAGE,
@@ -57,6 +58,7 @@ from jobs.intake.batch import (
 )
 from jobs.intake.executors import Executor, batched
 from jobs.intake.progress import Progress
+from jobs.office.config import Limits
 from jobs.office.home import Home, check_period
 from jobs.store import STACK_INDEX, TEXT_SCHEMA, Archived, Arrival, FaultHook, fault
 
@@ -73,7 +75,7 @@ class BatchContext:
     period: str
     other_units_texts: pl.DataFrame | None
     validator: Validator | None = None
-    limits: Mapping[str, Any] | None = None  # the office's [limits] (preflight bounds)
+    limits: Limits | None = None  # the office's [limits] (preflight bounds)
 
 
 @dataclass
@@ -159,7 +161,7 @@ def ingest_with_executor(
     check_period(period)
     files = expand_paths(paths)
     registry = home.registry(period)
-    size = int(batch_size or home.config.limits.get("batch_size", 1000))
+    size = batch_size or home.config.limits.batch_size
     store = home.store
     with home.lock(holder=holder):
         store.cleanup()
@@ -241,7 +243,8 @@ def _prepare(
         except OSError as exc:
             prep.outcomes[path] = _unreadable(path, exc)
     # archived together, made durable together (one syncfs, not one fsync per file)
-    for path, archived in zip(readable, store.archive_many(readable), strict=True):
+    limit = home.config.limits.max_file_mb  # refused before any copy, as preflight would
+    for path, archived in zip(readable, store.archive_many(readable, max_mb=limit), strict=True):
         if isinstance(archived, OSError):
             prep.outcomes[path] = _unreadable(path, archived)
         else:
@@ -262,6 +265,8 @@ def _prepare(
 
 
 def _unreadable(path: Path, exc: OSError) -> FileOutcome:
+    if isinstance(exc, RefusedFile):  # a link, a FIFO, a device, too big: the reason is the verdict
+        return FileOutcome(path, "failed", message=f"{exc.strerror}，未入库。")
     return FileOutcome(path, "failed", message=f"文件无法读取（{exc.strerror or exc}），未入库。")
 
 

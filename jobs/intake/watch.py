@@ -24,14 +24,8 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
 from jobs.core.errors import RectifyError
-from jobs.intake.batch import (
-    IngestResult,
-    Validator,
-    default_validator,
-    expand_paths,
-    ingest_paths,
-    is_candidate,
-)
+from jobs.intake.batch import IngestResult, Validator, default_validator, ingest_paths
+from jobs.intake.discover import expand_paths, is_candidate
 from jobs.office.home import Home
 from jobs.office.lock import LockTimeout
 
@@ -91,7 +85,7 @@ class InboxWatcher:
         self.inbox = Path(inbox).absolute()
         self.period = period
         self.validator = validator
-        self.settle = float(home.config.limits.get("watch_settle_seconds", 0.5) if settle is None else settle)
+        self.settle = home.config.limits.watch_settle_seconds if settle is None else float(settle)
         self.on_result = on_result
         self.on_error = on_error
         self._pending: dict[Path, _Pending] = {}
@@ -152,7 +146,7 @@ class InboxWatcher:
         if hidden or not is_candidate(path):
             return
         try:
-            stat = path.stat()
+            stat = path.lstat()  # a link is refused with a verdict, never followed
         except OSError:
             return
         with self._cond:
@@ -165,7 +159,7 @@ class InboxWatcher:
         ready, wait = [], self.settle
         for path, seen in list(self._pending.items()):
             try:
-                stat = path.stat()
+                stat = path.lstat()
             except OSError:
                 del self._pending[path]  # moved away or deleted before it settled
                 continue

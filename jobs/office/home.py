@@ -20,36 +20,21 @@ import json
 import os
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import replace
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import polars as pl
 
 from jobs.core.errors import RectifyError
+from jobs.core.files import atomic_write
+from jobs.office.config import CONFIG_NAME, Config, ConfigError
 
 ENV_HOME = "RECTIFY_HOME"
 DEFAULT_HOME = "rectify-data"
-CONFIG_NAME = "config.toml"
 _PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
-
-DEFAULT_CONFIG: dict[str, Any] = {
-    "timezone": "Asia/Shanghai",
-    "thresholds": {"completion_rate": 0.6, "satisfaction_rate": 0.8},
-    "limits": {
-        "max_file_mb": 20,
-        "batch_size": 1000,  # GX costs ~0.6 s CPU per run: 1000 halves that per file vs 500, memory +4 % (measured)
-        "lock_timeout_seconds": 600,
-        "watch_settle_seconds": 0.5,
-    },
-    "paths": {"store": "store", "outbox": "outbox", "registry": "registry"},
-    "receipts": {"format": "xlsx"},
-    "periods": {},
-}
-
 
 class HomeError(RectifyError):
     """The office home is missing or its config is wrong (Chinese message)."""
@@ -74,79 +59,6 @@ def resolve_home(home: str | Path | None = None) -> Path:
     if home:
         return Path(home)
     return Path(os.environ.get(ENV_HOME) or DEFAULT_HOME)
-
-
-@dataclass(frozen=True)
-class Config:
-    """The parsed ``config.toml``."""
-
-    timezone: str = "Asia/Shanghai"
-    deadlines: dict[str, datetime] = field(default_factory=dict)
-    thresholds: dict[str, float] = field(default_factory=dict)
-    limits: dict[str, Any] = field(default_factory=dict)
-    paths: dict[str, str] = field(default_factory=dict)
-    receipts: dict[str, str] = field(default_factory=lambda: {"format": "xlsx"})
-
-    @property
-    def tz(self) -> ZoneInfo:
-        return ZoneInfo(self.timezone)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Config:
-        """Build and check a config from parsed TOML (defaults fill what is absent)."""
-        merged = {k: (dict(v) if isinstance(v, dict) else v) for k, v in DEFAULT_CONFIG.items()}
-        for key, value in data.items():
-            if isinstance(value, dict) and isinstance(merged.get(key), dict):
-                merged[key].update(value)
-            else:
-                merged[key] = value
-        try:
-            ZoneInfo(str(merged["timezone"]))
-        except (ZoneInfoNotFoundError, ValueError):
-            msg = f"配置中的时区“{merged['timezone']}”无法识别，例如应为Asia/Shanghai。"
-            raise HomeError(msg) from None
-        deadlines = {}
-        for period, spec in merged["periods"].items():
-            check_period(period)
-            value = spec.get("deadline") if isinstance(spec, dict) else None
-            if value is None:
-                continue
-            if isinstance(value, str):
-                try:
-                    value = datetime.fromisoformat(value)
-                except ValueError:
-                    msg = f"配置中{period}的截止时间“{value}”格式不对，例如应为2015-02-28T23:59:59。"
-                    raise HomeError(msg) from None
-            if not isinstance(value, datetime):
-                msg = f"配置中{period}的截止时间应为日期时间，例如2015-02-28T23:59:59。"
-                raise HomeError(msg)
-            deadlines[period] = value.replace(tzinfo=None)
-        return cls(
-            timezone=str(merged["timezone"]),
-            deadlines=deadlines,
-            thresholds={k: float(v) for k, v in merged["thresholds"].items()},
-            limits=dict(merged["limits"]),
-            paths={k: str(v) for k, v in merged["paths"].items()},
-            receipts=_receipts(merged["receipts"]),
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "timezone": self.timezone,
-            "thresholds": dict(self.thresholds),
-            "limits": dict(self.limits),
-            "paths": dict(self.paths),
-            "receipts": dict(self.receipts),
-            "periods": {p: {"deadline": d} for p, d in sorted(self.deadlines.items())},
-        }
-
-
-def _receipts(spec: dict[str, Any]) -> dict[str, str]:
-    fmt = str(spec.get("format", "xlsx"))
-    if fmt not in ("xlsx", "html"):
-        msg = f"配置中的回执格式“{fmt}”无法识别，应为xlsx或html。"
-        raise HomeError(msg)
-    return {"format": fmt}
 
 
 def dump_toml(data: dict[str, Any]) -> str:
@@ -181,17 +93,6 @@ def _toml_value(value: Any) -> str:
     return json.dumps(str(value), ensure_ascii=False)
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temp file in the same directory, fsync, then rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
 class Home:
     """An office home directory; open it with :meth:`open`, create it with :func:`init_home`."""
 
@@ -200,12 +101,19 @@ class Home:
 
     @classmethod
     def open(cls, home: str | Path | None = None) -> Home:
-        """Open an initialised home (``--home``, ``$RECTIFY_HOME`` or ``./rectify-data``)."""
+        """Open an initialised home (``--home``, ``$RECTIFY_HOME`` or ``./rectify-data``).
+
+        Raises :class:`HomeError` when it is not initialised and
+        :class:`jobs.office.config.ConfigError` when its ``config.toml`` is
+        wrong: config mistakes stop a command before it starts.
+        """
         root = resolve_home(home)
         if not (root / CONFIG_NAME).is_file():
             msg = f"办公室数据目录“{root}”尚未初始化，请先运行：rectify init --home {root}"
             raise HomeError(msg)
-        return cls(root)
+        opened = cls(root)
+        _ = opened.config
+        return opened
 
     @cached_property
     def config(self) -> Config:
@@ -214,16 +122,16 @@ class Home:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as exc:
             msg = f"配置文件“{path}”格式有误：{exc}"
-            raise HomeError(msg) from None
-        return Config.from_dict(data)
+            raise ConfigError(msg) from None
+        return Config.from_dict(data, source=path)
 
     def save_config(self, config: Config) -> None:
-        atomic_write_bytes(self.root / CONFIG_NAME, dump_toml(config.to_dict()).encode("utf-8"))
+        atomic_write(self.root / CONFIG_NAME, dump_toml(config.to_dict()).encode("utf-8"))
         self.__dict__.pop("config", None)
 
     def path(self, name: str) -> Path:
-        """A configured sub-path (``store``, ``outbox``, ``registry``), relative to the home."""
-        return self.root / self.config.paths.get(name, name)
+        """A configured sub-path (``store``, ``outbox``, ``registry``; else ``name`` itself), relative to the home."""
+        return self.root / getattr(self.config.paths, name, name)
 
     @cached_property
     def store(self):  # -> jobs.store.Store (imported lazily: the CLI starts fast)
@@ -245,23 +153,17 @@ class Home:
             self.__dict__.pop("config", None)  # re-read: another process may have changed it
             config = self.config
             deadlines = {**config.deadlines, period: deadline.replace(tzinfo=None)}
-            self.save_config(
-                Config(config.timezone, deadlines, config.thresholds, config.limits, config.paths, config.receipts)
-            )
+            self.save_config(replace(config, deadlines=deadlines))
 
     def now(self) -> datetime:
         """Current naive local time in the office's time zone."""
         return datetime.now(self.config.tz).replace(tzinfo=None)
 
-    def local_time(self, timestamp: float) -> datetime:
-        """A POSIX timestamp (e.g. a file's mtime) as naive local time in the office's zone."""
-        return datetime.fromtimestamp(timestamp, self.config.tz).replace(tzinfo=None)
-
     def lock(self, *, holder: str = "rectify", timeout: float | None = None):
         """The home's write lock (context manager), see :func:`jobs.office.lock.store_lock`."""
         from jobs.office.lock import store_lock
 
-        wait = float(self.config.limits.get("lock_timeout_seconds", 600)) if timeout is None else timeout
+        wait = self.config.limits.lock_timeout_seconds if timeout is None else timeout
         return store_lock(self.root, timeout=wait, holder=holder)
 
     # -- registry history -------------------------------------------------
@@ -309,11 +211,9 @@ class Home:
         folder = self.path("registry")
         folder.mkdir(parents=True, exist_ok=True)
         target = folder / f"v{entry['version']:04d}.parquet"
-        tmp = folder / f".{target.name}.{os.getpid()}.tmp"
-        frame.write_parquet(tmp)
-        os.replace(tmp, target)
+        atomic_write(target, frame.write_parquet)
         payload = json.dumps([*versions, entry], ensure_ascii=False, indent=1).encode("utf-8")
-        atomic_write_bytes(folder / "index.json", payload)
+        atomic_write(folder / "index.json", payload)
         self.__dict__.pop("_registry_cache", None)
         return entry
 
@@ -350,11 +250,8 @@ def init_home(home: str | Path | None = None, *, timezone: str | None = None) ->
     root.mkdir(parents=True, exist_ok=True)
     config_path = root / CONFIG_NAME
     if not config_path.exists():
-        data = {k: (dict(v) if isinstance(v, dict) else v) for k, v in DEFAULT_CONFIG.items()}
-        if timezone:
-            data["timezone"] = timezone
-        Config.from_dict(data)  # check the time zone before writing
-        atomic_write_bytes(config_path, dump_toml(data).encode("utf-8"))
+        config = Config.from_dict({"timezone": timezone}) if timezone else Config()  # checked before writing
+        atomic_write(config_path, dump_toml(config.to_dict()).encode("utf-8"))
     home_obj = Home(root)
     for name in ("store", "outbox", "registry"):
         home_obj.path(name).mkdir(parents=True, exist_ok=True)

@@ -2,32 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, fields
-from typing import Any
-
 import polars as pl
 
+from jobs.office.config import Thresholds
 
-@dataclass(frozen=True, slots=True)
-class Thresholds:
-    """Office configuration: a unit is listed below these rates or at these counts.
-
-    Rates are fractions in [0, 1]; a unit whose rate is null (nothing to rate)
-    is never listed for that rate.
-    """
-
-    completion_rate: float = 0.6
-    satisfaction_rate: float = 0.8
-    rejections: int = 2
-    overdue_items: int = 1
-    rebound_items: int = 1
-
-    @classmethod
-    def from_mapping(cls, values: Mapping[str, Any] | None) -> Thresholds:
-        """Build from a config mapping, ignoring unknown keys."""
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in (values or {}).items() if k in names})
+__all__ = ["Thresholds", "attention_list", "rejection_counts"]
 
 
 def _pct(expr: pl.Expr) -> pl.Expr:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,7 +14,9 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from jobs.core.errors import RectifyError, UnreadableFile
+from jobs.core.files import atomic_write
 from jobs.core.schema import load_schema
+from jobs.intake.discover import arrival_time
 from jobs.rollup.federation import SUMMARY_SCHEMA, SUMMARY_TABLE, summary_report_type
 from jobs.rollup.summary import Summary, summarize
 
@@ -133,7 +134,7 @@ def summarize_home(
     if stored.height:
         tables[SUMMARY_TABLE] = stored
     if include:
-        times = {p: home.local_time(p.stat().st_mtime) for p in include}
+        times = {p: arrival_time(p, timezone=home.config.timezone) for p in include}
         rows, subs = include_summaries(include, registry=registry, period=period, received_at=times)
         stored = tables.get(SUMMARY_TABLE)
         tables[SUMMARY_TABLE] = pl.concat([stored, rows]) if stored is not None else rows
@@ -156,12 +157,6 @@ def summarize_home(
     return summary
 
 
-def _write_parquet(frame: pl.DataFrame, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    frame.write_parquet(tmp)
-    os.replace(tmp, path)
-
-
 def output_dir(home: Home, period: str) -> Path:
     """``<home>/summaries/<period>/``."""
     return home.path(OUTPUT_DIR) / period
@@ -177,12 +172,10 @@ def write_outputs(summary: Summary, folder: Path) -> dict[str, Path]:
     written = {}
     for name in ("nodes", "by_category", "attention", "rebound", "overdue", "mom"):
         path = folder / f"{name}.parquet"
-        _write_parquet(getattr(summary, name), path)
+        atomic_write(path, getattr(summary, name).write_parquet)
         written[name] = path
     path = folder / "national.json"
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     payload = {**summary.national, "warnings": summary.warnings}
-    tmp.write_text(json.dumps(payload, ensure_ascii=False, indent=1), encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write(path, json.dumps(payload, ensure_ascii=False, indent=1))
     written["national"] = path
     return written

@@ -15,6 +15,7 @@ import polars as pl
 
 from jobs.core.errors import RectifyError, UnreadableFile
 from jobs.core.excel_safe import inert
+from jobs.core.files import atomic_write
 from jobs.core.findings import Finding, make_finding
 from jobs.core.normalize import parse_int
 from jobs.core.schema import Schema, load_schema
@@ -105,10 +106,7 @@ def export_summary(
     sheet.freeze_panes = "C2"
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    book.save(tmp)
-    tmp.replace(path)
+    atomic_write(path, book.save)
     return path
 
 

@@ -107,12 +107,13 @@ class Store:
         """Copy a received file to ``archive/<sha[:2]>/<sha>.<ext>`` (temp + rename, fsynced) and hash it."""
         return archive_file(self.root, Path(path))
 
-    def archive_many(self, paths: Sequence[str | Path]) -> list[Archived | OSError]:
+    def archive_many(self, paths: Sequence[str | Path], *, max_mb: float | None = None) -> list[Archived | OSError]:
         """:meth:`archive` for a batch: every file copied, then all made durable at once.
 
         One entry per path, in order: its :class:`Archived`, or the ``OSError``
-        that kept it from being read. Durable before returning, so a ledger
-        commit that follows may name every archived file.
+        that kept it from being read (:class:`jobs.core.files.RefusedFile`: a
+        link, a FIFO, a device, or over ``max_mb``). Durable before returning,
+        so a ledger commit that follows may name every archived file.
         """
         out: list[Archived | OSError] = []
         folders: set[str] = set()
@@ -120,7 +121,7 @@ class Store:
             try:
                 # Path(a Path) parses it again: ~0.15 ms per file in the single writer
                 source = path if isinstance(path, Path) else Path(path)
-                out.append(archive_file(self.root, source, durable=False, folders=folders))
+                out.append(archive_file(self.root, source, durable=False, folders=folders, max_mb=max_mb))
             except OSError as exc:
                 out.append(exc)
         make_durable(self.root, [a.archive_path for a in out if isinstance(a, Archived)])

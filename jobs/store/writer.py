@@ -26,6 +26,7 @@ from typing import BinaryIO
 
 import polars as pl
 
+from jobs.core.files import atomic_write, open_regular
 from jobs.store.types import STACK_INDEX, Archived, Arrival
 
 _CHUNK = 900  # SQLite's bound-parameter limit is 999 on old builds
@@ -44,8 +45,14 @@ def _syncfs() -> object | None:
 _SYNCFS = _syncfs()
 
 
-def archive_file(root: Path, path: Path, *, durable: bool = True, folders: set[str] | None = None) -> Archived:
+def archive_file(
+    root: Path, path: Path, *, durable: bool = True, folders: set[str] | None = None, max_mb: float | None = None
+) -> Archived:
     """Copy ``path`` to ``archive/<sha[:2]>/<sha>.<ext>`` (temp + rename); ``durable`` fsyncs it.
+
+    Only a regular file within ``max_mb`` is copied: a link, a FIFO, a device
+    or a bigger file raises :class:`jobs.core.files.RefusedFile` before a byte
+    is read. The copy gets the office's umask, never the source's mode.
 
     ``folders``: archive folders (as strings) known to exist (a batch skips ~2
     mkdir calls per file). Plain string paths: building ~5 ``Path`` objects per
@@ -57,7 +64,7 @@ def archive_file(root: Path, path: Path, *, durable: bool = True, folders: set[s
     if folder not in folders:
         os.makedirs(folder, exist_ok=True)
         folders.add(folder)
-    with open(path, "rb") as src:
+    with open_regular(path, max_mb=max_mb) as src:
         data = src.read(_IN_MEMORY + 1)
         if len(data) > _IN_MEMORY:  # pragma: no cover - preflight refuses files this big
             return _archive_streamed(Path(root), path, src, data, ext=ext, durable=durable)
@@ -198,13 +205,12 @@ def _conform(frame: pl.DataFrame, layout: Mapping[str, pl.DataType]) -> pl.DataF
 
 
 def write_parquet_atomic(frame: pl.DataFrame, target: Path) -> Path:
-    """Write ``frame`` to a temp file next to ``target``, fsync, rename. Returns the temp path used."""
-    tmp = target.with_name(f".{target.stem}.{os.getpid()}.tmp")
-    frame.write_parquet(tmp)
-    with open(tmp, "rb") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, target)
-    return tmp
+    """Write ``frame`` to a temp file next to ``target``, fsync, rename. Returns the temp path used.
+
+    The temp name is fixed (``.<stem>.<pid>.tmp``): the batch journal lists it
+    before the write, so the clean-up finds it after a crash.
+    """
+    return atomic_write(target, frame.write_parquet, tmp=target.with_name(f".{target.stem}.{os.getpid()}.tmp"))
 
 
 def previous_versions(conn: sqlite3.Connection, period: str, units: Sequence[str | None]) -> dict[str | None, int]:

@@ -12,21 +12,22 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import polars as pl
 
 from jobs.core.errors import UnreadableFile
+from jobs.core.files import open_regular
 from jobs.core.findings import Finding, Report, make_finding
 from jobs.core.schema import Schema, load_schema
 from jobs.core.tables import ROW_COLUMN, table_schema
+from jobs.intake.discover import arrival_time
+from jobs.office.config import Limits
 from jobs.validate import derive, facts, gx, suites
 from jobs.validate.copies import detect_copies
 from jobs.validate.structural import locations, structural_findings
 from jobs.validate.translate import cut_cascades, translate
 from jobs.validate.typing import RID, ROW, stack_keyvalue, stack_table, type_columns
 
-DEFAULT_TIMEZONE = "Asia/Shanghai"
 INTERNAL_FAILURE = "文件内容异常，系统无法完成校验，请联系办公室处理"
 LOG = logging.getLogger(__name__)
 _REFREEZE = 200  # read returns between two gc.freeze() calls (see _settled_heap)
@@ -44,18 +45,22 @@ class ValidatedReturn:
     report_type: str | None
 
 
-def arrival_time(path: Path, *, timezone: str = DEFAULT_TIMEZONE) -> dt.datetime | None:
-    """A file's modification time as a naive local time in the office's time zone."""
+def _arrival(path: Path, received_at: Mapping[Path, dt.datetime] | None) -> dt.datetime | None:
+    given = (received_at or {}).get(path)
+    if given is not None:
+        return given
     try:
-        stamp = path.stat().st_mtime
-    except OSError:
+        return arrival_time(path)
+    except OSError:  # gone since it was read: the read already failed
         return None
-    return dt.datetime.fromtimestamp(stamp, tz=ZoneInfo(timezone)).replace(tzinfo=None)
 
 
-def _sha256(path: Path) -> str:
+def _sha256(path: Path, *, max_mb: float) -> str:
+    """The hash of a file the reader refused; empty for a link, FIFO, device or a file over the limit
+    (hashing a 2 GB file cost 14 s of CPU)."""
     try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
+        with open_regular(path, max_mb=max_mb) as fh:
+            return hashlib.file_digest(fh, "sha256").hexdigest()
     except OSError:
         return ""
 
@@ -166,7 +171,7 @@ def _validate_files(
         if n % _REFREEZE == 0:
             gc.freeze()  # the returns read so far are long-lived: no full pass need walk them again
     TIMINGS["read"] += time.perf_counter() - started
-    arrivals = {p: (received_at or {}).get(p) or arrival_time(p) for p in paths}
+    arrivals = {p: _arrival(p, received_at) for p in paths}
     # 汇总 returns (报表类型 = 汇总, from `rectify summarize --export-summary`) have
     # their own layout: the roll-up area checks them and keeps their counts.
     from jobs.rollup.federation import summary_report_type
@@ -201,6 +206,7 @@ def _validate_files(
             continue
         by_index[i] = ValidatedReturn(report, tables, "", summary_report_type(schema))
     out = []
+    max_mb = (limits or Limits()).max_file_mb
     for i, (path, raw_) in enumerate(zip(paths, raws, strict=True)):
         result = by_index.get(i)
         if result is None:
@@ -208,7 +214,7 @@ def _validate_files(
             result = ValidatedReturn(Report(file=str(path), findings=[finding],
                                             stats={"rows": {}, "n_errors": 1, "n_warnings": 0}), None, "", None)
         # the reader hashed the bytes it read; a file it could not read is read again
-        result.content_hash = getattr(raw_, "content_hash", None) or _sha256(path)
+        result.content_hash = getattr(raw_, "content_hash", None) or _sha256(path, max_mb=max_mb)
         out.append(result)
     return out
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Literal
 
 from jobs.core.errors import UnreadableFile
+from jobs.core.files import RefusedFile, open_regular, too_big
 from jobs.core.findings import Finding, make_finding
 from jobs.intake.preflight.ole import inspect_ole
 from jobs.intake.preflight.zip_parts import scan_zip
@@ -184,20 +185,21 @@ def preflight_read(
     limits = limits or _DEFAULT_LIMITS
     path = path if isinstance(path, Path) else Path(path)  # re-parsing a Path costs ~10 µs
     try:
-        with open(path, "rb") as fp:  # one open and fstat instead of stat + open
+        with open_regular(path) as fp:  # one open and fstat instead of stat + open; no link, FIFO or device
             size = os.fstat(fp.fileno()).st_size
             # Within the size limit the whole file is read once; every later step works on these bytes.
             # (read(n) allocates n bytes up front: ask for the size fstat gave, never the limit)
             data = fp.read(size) if size <= limits.max_file_mb * _MB else fp.read(4096)
+    except RefusedFile as exc:
+        raise UnreadableFile(exc.strerror) from exc
     except OSError as exc:
         msg = f"文件无法打开（{exc.strerror or type(exc).__name__}），请重新报送"
         raise UnreadableFile(msg) from exc
     head = data[:4096]
     if size == 0:
         raise UnreadableFile("文件是空的（0字节），可能上传或保存未完成，请重新报送")
-    if size > limits.max_file_mb * _MB:
-        msg = f"文件过大（{size / _MB:.1f}MB，超过{limits.max_file_mb:g}MB），请删除无关内容（如图片）后重新报送"
-        raise UnreadableFile(msg)
+    if (reason := too_big(size, max_mb=limits.max_file_mb)) is not None:
+        raise UnreadableFile(reason)
     if head.startswith(OLE_MAGIC):
         return _preflight_ole(data, limits), data
     if head.startswith(ZIP_MAGIC):

@@ -233,7 +233,7 @@ def _declared_checks(infos: list[_Entry] | list[zipfile.ZipInfo], limits: Limits
         raise UnreadableFile("压缩包内有重复的条目，疑似被篡改的文件，已拒收；请用Excel重新保存后报送")
     total_in = total_out = 0
     floor = limits.ratio_floor_mb * _MB
-    too_big = f"文件解压后过大（超过{limits.max_uncompressed_mb}MB），疑似异常文件，已拒收"
+    too_big = f"文件解压后过大（超过{limits.max_uncompressed_mb:g}MB），疑似异常文件，已拒收"
     for info in infos:
         if info.flag_bits & 0x1:
             raise UnreadableFile("文件已加密，请去除密码后重新报送")
