@@ -402,7 +402,7 @@ def test_uncached_formula_is_reported_not_read_as_empty(tmp_path, schema):
     wb.save(path)
     raw = read_return(path)
     errors = [w for w in raw.warnings if w.code == "unreadable-file"]
-    assert len(errors) == 1 and "责任追究!B2" in errors[0].message
+    assert [e.subcode for e in errors] == ["uncached-formulas"] and "责任追究!B2" in errors[0].message
 
 
 # --- the sample generator's returns: every defect cell resolves -------------
