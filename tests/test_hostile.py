@@ -340,6 +340,9 @@ def test_cli_validate_prints_one_verdict_per_hostile_file(corpus, verdicts, tmp_
     assert [line["file"] for line in lines] == paths
     assert [line["accepted"] for line in lines] == [True, False, False, False, True, False]
     assert lines[-1]["findings"][0]["code"] == "unreadable-file"
+    assert [line["findings"][0].get("subcode") for line in lines[1:4]] == [
+        "uncompressed-too-large", "too-many-rows", "not-a-workbook"]
+    assert lines[-1]["findings"][0]["subcode"] == "corrupt"  # a calamine panic
     receipts = sorted(p.name for p in (tmp_path / "receipts").iterdir())
     assert len(receipts) == len(paths)
     assert not [r for r in receipts if re.search(r"[$`|;<>'\"\s(]", r)]

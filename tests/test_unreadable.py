@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from jobs.core.errors import UnreadableFile
-from jobs.core.findings import unreadable_reason
+from jobs.core.findings import make_finding, unreadable_reason
 from jobs.core.schema import load_schema
 
 JOBS = Path(__file__).resolve().parent.parent / "jobs"
@@ -79,7 +79,9 @@ def test_unreadable_file_carries_sub_code_params_and_reason():
     finding = exc.finding()
     assert (finding.code, finding.subcode, finding.severity) == ("unreadable-file", "too-many-rows", "error")
     assert finding.message == f"文件无法读取：{exc.reason}"
-    assert "subcode" not in finding.to_dict()  # the spec's JSON keys stay as they are
+    assert finding.to_dict() == {"code": "unreadable-file", "severity": "error", "sheet": None, "row": None,
+                                 "column": None, "cell": None, "message": finding.message, "subcode": "too-many-rows"}
+    assert "subcode" not in make_finding("empty-ledger").to_dict()  # other findings keep the spec's keys
 
 
 def test_an_unknown_sub_code_is_a_bug():

@@ -65,13 +65,14 @@ class Finding:
     # not serialised, not stored (None for other findings).
     order: int | None = field(default=None, compare=False, repr=False)
     # unreadable-file's sub-code (``encrypted``, ``zip-bomb-ratio`` ... in the schema's
-    # ``unreadable`` catalogue); internal like ``order``: the spec's JSON and the store
-    # keep their fixed keys, the message carries the reason.
+    # ``unreadable`` catalogue). Not compared and not stored (the store keeps its columns;
+    # the message carries the reason); the JSON of a fresh verdict shows it.
     subcode: str | None = field(default=None, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
-        """The spec's JSON shape of a finding."""
-        return {
+        """The spec's JSON shape of a finding (its keys "at least"), plus ``subcode``
+        for an ``unreadable-file`` finding that has one."""
+        out = {
             "code": self.code,
             "severity": self.severity,
             "sheet": self.sheet,
@@ -80,6 +81,9 @@ class Finding:
             "cell": self.cell,
             "message": self.message,
         }
+        if self.subcode is not None:
+            out["subcode"] = self.subcode
+        return out
 
 
 def make_finding(
