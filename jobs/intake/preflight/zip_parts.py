@@ -257,10 +257,11 @@ def _refuse_other_documents(names: set[str], read: Callable[[str], Iterator[byte
         if "opendocument.spreadsheet" in mime:
             raise UnreadableFile("ods")
         raise UnreadableFile("opendocument")
+    if not any(n.startswith(("word/", "ppt/")) for n in names):
+        return
     if any(n.startswith("word/") for n in names):
         raise UnreadableFile("word-document")
-    if any(n.startswith("ppt/") for n in names):
-        raise UnreadableFile("powerpoint-document")
+    raise UnreadableFile("powerpoint-document")
 
 
 def _listing(data: bytes, limits: Limits) -> list[_Entry] | list[zipfile.ZipInfo]:
