@@ -8,8 +8,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
-SHARED = ROOT.parent / "shared"
-CORPUS = SHARED / "corpus" / "calamine-tests"
 
 
 @pytest.fixture(scope="session")

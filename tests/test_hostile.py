@@ -22,30 +22,31 @@ import pytest
 from jobs.core.excel_safe import safe_filename
 from jobs.intake.preflight import preflight
 from tests import hostile as H
+from tests.corpus import calamine
 
 ROOT = Path(__file__).resolve().parent.parent
 CJK = re.compile(r"[\u4e00-\u9fff]")
 SHELL_NAME = "$(touch PWNED);rm -rf `id` x.xlsx"
 
-# name -> (accepted, expected codes, fragment of the first finding's message)
+# name -> (accepted, expected codes, the first finding's unreadable-file sub-code or a fragment of its message)
 EXPECTED: dict[str, tuple[bool, list[str], str]] = {
     "good.xlsx": (True, [], ""),
-    "not-a-zip.xlsx": (False, ["unreadable-file"], "看起来是无法识别的格式"),
-    "truncated.xlsx": (False, ["unreadable-file"], "压缩包不完整"),
-    "bomb.xlsx": (False, ["unreadable-file"], "文件解压后过大（超过300MB）"),
-    "bomb-lying.xlsx": (False, ["unreadable-file"], "压缩数据比其声明的大小更多"),
-    "encrypted.xlsx": (False, ["unreadable-file"], "文件已加密，请去除密码后重新报送"),
-    "encrypted-ooxml.xlsx": (False, ["unreadable-file"], "文件已加密，请去除密码后重新报送"),
+    "not-a-zip.xlsx": (False, ["unreadable-file"], "not-a-workbook"),
+    "truncated.xlsx": (False, ["unreadable-file"], "zip-truncated"),
+    "bomb.xlsx": (False, ["unreadable-file"], "uncompressed-too-large"),
+    "bomb-lying.xlsx": (False, ["unreadable-file"], "zip-bomb-overrun"),
+    "encrypted.xlsx": (False, ["unreadable-file"], "encrypted"),
+    "encrypted-ooxml.xlsx": (False, ["unreadable-file"], "encrypted"),
     "macros.xlsm": (True, ["workbook-note"], "含宏，已忽略宏，仅读取数据"),
-    "csv-renamed.xlsx": (False, ["unreadable-file"], "看起来是CSV或文本文件"),
-    "pdf-renamed.xlsx": (False, ["unreadable-file"], "看起来是PDF文件"),
-    "html-renamed.xls": (False, ["unreadable-file"], "看起来是网页（HTML）文件"),
-    "million-rows.xlsx": (False, ["unreadable-file"], "数据到第100001行，超过100000行"),
-    "sparse-extent.xlsx": (False, ["unreadable-file"], "数据到第1048576行"),
-    "xls-huge-dimensions.xls": (False, ["unreadable-file"], "数据范围达167946200行×2列"),
-    "xls-far-cell.xls": (False, ["unreadable-file"], "数据范围达39088行×30965列"),
-    "sst-count-bomb.xlsx": (False, ["unreadable-file"], "共享字符串表声明了4,000,000,000项"),
-    "long-cell.xlsx": (False, ["unreadable-file"], "单元格整改台账!K2内容过长"),
+    "csv-renamed.xlsx": (False, ["unreadable-file"], "not-a-workbook"),
+    "pdf-renamed.xlsx": (False, ["unreadable-file"], "not-a-workbook"),
+    "html-renamed.xls": (False, ["unreadable-file"], "not-a-workbook"),
+    "million-rows.xlsx": (False, ["unreadable-file"], "too-many-rows"),
+    "sparse-extent.xlsx": (False, ["unreadable-file"], "too-many-rows"),
+    "xls-huge-dimensions.xls": (False, ["unreadable-file"], "xls-sheet-too-large"),
+    "xls-far-cell.xls": (False, ["unreadable-file"], "xls-sheet-too-large"),
+    "sst-count-bomb.xlsx": (False, ["unreadable-file"], "shared-strings-count"),
+    "long-cell.xlsx": (False, ["unreadable-file"], "cell-too-long"),
     "external-link.xlsx": (True, ["workbook-note"], "外部链接"),
     "hidden-ledger.xlsx": (True, ["workbook-note"], "工作表“整改台账”处于隐藏状态"),
     "merged-header.xlsx": (False, ["missing-column", "missing-column"], "缺少列“见物”"),
@@ -85,7 +86,7 @@ def _build(root: Path) -> dict[str, Path]:
     }
     for name, make in derived.items():
         out[name] = make(good, root / name)
-    encrypted = ROOT.parent / "shared" / "corpus" / "calamine-tests" / "pass_protected.xlsx"
+    encrypted = calamine("pass_protected.xlsx")
     out["encrypted-ooxml.xlsx"] = Path(shutil.copy(encrypted, root / "encrypted-ooxml.xlsx"))
     out[SHELL_NAME] = Path(shutil.copy(good, root / SHELL_NAME))
     (root / "sub").mkdir()
@@ -124,7 +125,9 @@ def test_case_gets_its_precise_finding(verdicts, corpus, name):
     assert report.file == str(corpus[name])
     assert report.codes() == codes, [f.message for f in report.findings]
     assert report.accepted is accepted
-    if fragment:
+    if codes[:1] == ["unreadable-file"]:
+        assert report.findings[0].subcode == fragment
+    elif fragment:
         assert fragment in report.findings[0].message
     for finding in report.findings:
         assert CJK.search(finding.message)
@@ -160,9 +163,8 @@ def test_uncached_formulas_reject_the_return_naming_the_cells(verdicts):
     report = verdicts["by_name"]["uncached-formulas.xlsx"].report
     assert not report.accepted
     first = report.findings[0]
-    assert first.code == "unreadable-file"
-    assert "专项整治!D2、专项整治!D3是公式" in first.message
-    assert "没有保存计算结果" in first.message
+    assert (first.code, first.subcode) == ("unreadable-file", "uncached-formulas")
+    assert "专项整治!D2、专项整治!D3" in first.message  # the cells are named
 
 
 def test_uncached_formulas_are_not_reported_as_empty(verdicts):
@@ -181,7 +183,7 @@ for name in sys.argv[1:]:
         read_return(name)
         out[name] = ["read", time.perf_counter() - start]
     except UnreadableFile as exc:
-        out[name] = [exc.reason, time.perf_counter() - start]
+        out[name] = [exc.kind, time.perf_counter() - start]
 # VmHWM is this process image's own peak RSS; ru_maxrss would include the
 # parent's size at fork (Linux keeps it across exec), i.e. pytest's.
 status = open("/proc/self/status").read()
@@ -323,7 +325,7 @@ def test_cli_validate_prints_one_verdict_per_hostile_file(corpus, verdicts, tmp_
 
     from jobs.cli import main
 
-    panic = ROOT.parent / "shared" / "corpus" / "calamine-tests" / "ptgexp-truncated-operand.xls"
+    panic = calamine("ptgexp-truncated-operand.xls")
     names = ["good.xlsx", "bomb.xlsx", "sparse-extent.xlsx", "pdf-renamed.xlsx", SHELL_NAME]
     paths = [str(corpus[n]) for n in names] + [str(panic)]
     (tmp_path / "registry.csv").write_text(
@@ -338,6 +340,9 @@ def test_cli_validate_prints_one_verdict_per_hostile_file(corpus, verdicts, tmp_
     assert [line["file"] for line in lines] == paths
     assert [line["accepted"] for line in lines] == [True, False, False, False, True, False]
     assert lines[-1]["findings"][0]["code"] == "unreadable-file"
+    assert [line["findings"][0].get("subcode") for line in lines[1:4]] == [
+        "uncompressed-too-large", "too-many-rows", "not-a-workbook"]
+    assert lines[-1]["findings"][0]["subcode"] == "corrupt"  # a calamine panic
     receipts = sorted(p.name for p in (tmp_path / "receipts").iterdir())
     assert len(receipts) == len(paths)
     assert not [r for r in receipts if re.search(r"[$`|;<>'\"\s(]", r)]

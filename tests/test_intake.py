@@ -361,7 +361,7 @@ def test_office_limits_reach_preflight(tmp_path):
                                   received_at={big: datetime(2015, 2, 1)}, other_units_texts=None,
                                   limits=limits)  # fmt: skip
     (finding,) = results[0].report.findings
-    assert finding.code == "unreadable-file" and "MB" in finding.message
+    assert (finding.code, finding.subcode) == ("unreadable-file", "file-too-large")
     default = read_validate_batch([big], registry=h.registry(PERIOD), period=PERIOD,
                                   received_at={big: datetime(2015, 2, 1)}, other_units_texts=None)  # fmt: skip
     assert "unreadable-file" not in default[0].report.codes()

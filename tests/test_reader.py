@@ -24,9 +24,9 @@ from polars.testing import assert_frame_equal
 from jobs.core.errors import UnreadableFile
 from jobs.core.findings import a1_cell, column_letter
 from jobs.core.schema import load_schema
-from jobs.intake.read import REASON_CORRUPT, REASON_ENCRYPTED, RawReturn, read_return
+from jobs.intake.read import RawReturn, read_return
+from tests.corpus import calamine
 
-CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus" / "calamine-tests"
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 INFO = [
@@ -353,19 +353,20 @@ def test_sheet_without_any_known_header(tmp_path):
     assert raw.sheets["info"].missing_columns == ["项目", "内容"]
 
 
-def _unreadable(path: Path) -> str:
+def _unreadable(path: Path, **options: bool) -> str:
+    """The sub-code reading ``path`` fails with (its reason checked: Chinese, no reader internals)."""
     with pytest.raises(UnreadableFile) as info:
-        read_return(path)
+        read_return(path, **options)
     reason = info.value.reason
     assert CJK.search(reason), reason
     assert not re.search(r"calamine|error|Error|panic|Traceback", reason), reason
-    return reason
+    return info.value.kind
 
 
 def test_not_a_workbook(tmp_path):
     path = tmp_path / "return.xlsx"
     path.write_text("单位代码,单位名称\n110000,北京\n", encoding="utf-8")
-    _unreadable(path)
+    assert _unreadable(path) == "not-a-workbook"
 
 
 def test_truncated_xlsx_and_xls(tmp_path, books):
@@ -377,26 +378,18 @@ def test_truncated_xlsx_and_xls(tmp_path, books):
 
 
 @pytest.mark.parametrize(
-    ("name", "encrypted"),
+    ("name", "kind"),
     [
-        ("pass_protected.xlsx", True),
-        ("issue_385.xls", True),
-        ("too_small.xls", False),
-        ("OOM_alloc3.xls", False),
-        ("adhocallbabynames1996to2016.xls", False),
-        ("ptgexp-truncated-operand.xls", False),  # a Rust panic (BaseException) in calamine
+        ("pass_protected.xlsx", "encrypted"),
+        ("issue_385.xls", "encrypted"),
+        ("too_small.xls", "not-a-workbook"),
+        ("OOM_alloc3.xls", "ole-broken"),
+        ("adhocallbabynames1996to2016.xls", "empty-file"),
+        ("ptgexp-truncated-operand.xls", "corrupt"),  # a Rust panic (BaseException) in calamine
     ],
 )
-def test_corpus_files_unreadable_with_chinese_reason(name, encrypted):
-    path = CORPUS / name
-    if not path.exists():
-        pytest.fail(f"corpus file missing: {path}")
-    reason = _unreadable(path)
-    assert ("加密" in reason) is encrypted
-    if name == "pass_protected.xlsx":
-        assert reason == REASON_ENCRYPTED or "密码" in reason
-    if name == "too_small.xls":
-        assert reason == REASON_CORRUPT or "Excel" in reason
+def test_corpus_files_unreadable_with_chinese_reason(name, kind):
+    assert _unreadable(calamine(name)) == kind
 
 
 def test_uncached_formula_is_reported_not_read_as_empty(tmp_path, schema):
@@ -409,7 +402,7 @@ def test_uncached_formula_is_reported_not_read_as_empty(tmp_path, schema):
     wb.save(path)
     raw = read_return(path)
     errors = [w for w in raw.warnings if w.code == "unreadable-file"]
-    assert len(errors) == 1 and "责任追究!B2" in errors[0].message
+    assert [e.subcode for e in errors] == ["uncached-formulas"] and "责任追究!B2" in errors[0].message
 
 
 # --- the sample generator's returns: every defect cell resolves -------------
@@ -524,44 +517,38 @@ def test_uncleaned_tables_stack_to_the_same_batch(samples, schema):
     assert changed > 0  # the messy samples do need cleaning: the batch pass did it
 
 
-def test_without_preflight_the_reader_still_guards_itself(books, tmp_path, monkeypatch):
-    import jobs.intake.read.workbook
-
-    monkeypatch.setattr(jobs.intake.read.workbook, "_preflight", lambda _path, _limits=None: (None, None))
-    lying = read_return(books["lying"])
+def test_without_preflight_the_reader_still_guards_itself(books, tmp_path):
+    lying = read_return(books["lying"], preflight=False)
     assert lying.sheets["ledger"].frame.height == 4
     assert any("扩展名" in w.message for w in lying.warnings)
-    assert _unreadable(CORPUS / "ptgexp-truncated-operand.xls") == REASON_CORRUPT  # a Rust panic
-    assert _unreadable(CORPUS / "pass_protected.xlsx") == REASON_ENCRYPTED
+    assert _unreadable(calamine("ptgexp-truncated-operand.xls"), preflight=False) == "corrupt"  # a Rust panic
+    assert _unreadable(calamine("pass_protected.xlsx"), preflight=False) == "encrypted"
     csv = tmp_path / "table.xls"
     csv.write_text("a,b\n1,2\n", encoding="utf-8")
-    assert _unreadable(csv) == REASON_CORRUPT
+    assert _unreadable(csv, preflight=False) == "corrupt"
+    assert _unreadable(csv) == "not-a-workbook"  # preflight names it better
 
 
-def _outcome(path: Path, *, clean: bool = False) -> tuple:
-    """What reading a file gives, in comparable form."""
+def _outcome(path: Path, *, clean: bool = False, **options: bool) -> tuple:
+    """What reading a file gives, in comparable form (``options``: read_return's path choices)."""
     try:
-        raw = read_return(path, clean=clean)
+        raw = read_return(path, clean=clean, **options)
     except UnreadableFile as exc:
-        return ("unreadable", exc.reason)
+        return ("unreadable", exc.kind, exc.reason)
     sheets = tuple((key, s.source_name, s.col_index, s.missing_columns, s.header_row, s.hidden, s.frame.rows())
                    for key, s in raw.sheets.items())
     return raw.kind, raw.missing_sheets, [w.message for w in raw.warnings], sorted(raw.unknown_cells), sheets
 
 
-def test_opened_from_preflights_bytes_as_from_the_path(samples, books, tmp_path, monkeypatch):
+def test_opened_from_preflights_bytes_as_from_the_path(samples, books, tmp_path):
     """The workbook is opened from the bytes preflight read; opened by its path it reads the same."""
-    import jobs.intake.read.workbook
-    from jobs.intake.preflight import preflight
-
     root, _manifest = samples
     cut = tmp_path / "cut.xlsx"
     cut.write_bytes(books["messy"].read_bytes()[:-200])
-    paths = [*sorted(root.rglob("*.xls*"))[:40], *books.values(), cut, CORPUS / "ptgexp-truncated-operand.xls"]
+    paths = [*sorted(root.rglob("*.xls*"))[:40], *books.values(), cut, calamine("ptgexp-truncated-operand.xls")]
     by_bytes = [_outcome(p) for p in paths]
-    assert {"xls", "xlsx"} <= {o[0] for o in by_bytes} and ("unreadable", REASON_CORRUPT) in by_bytes
-    monkeypatch.setattr(jobs.intake.read.workbook, "_preflight", lambda path, limits=None: (preflight(path, limits=limits), None))
-    assert [_outcome(p) for p in paths] == by_bytes
+    assert {"xls", "xlsx"} <= {o[0] for o in by_bytes} and ("unreadable", "corrupt") in [o[:2] for o in by_bytes]
+    assert [_outcome(p, from_bytes=False) for p in paths] == by_bytes
 
 
 def test_a_failed_open_from_bytes_is_retried_by_path(books, monkeypatch):
@@ -581,25 +568,19 @@ def test_a_failed_open_from_bytes_is_retried_by_path(books, monkeypatch):
     for name in ("messy", "xls", "xlsm"):
         assert read_return(books[name]).sheets["ledger"].frame.height > 0
     # a wrong extension is opened by content only: that failure is the one reported
-    assert _unreadable(books["lying"]) == REASON_CORRUPT
+    assert _unreadable(books["lying"]) == "corrupt"
 
 
-def test_remembered_header_rows_read_as_found_afresh(samples, books, monkeypatch):
+def test_remembered_header_rows_read_as_found_afresh(samples, books):
     """Template header rows are remembered across returns; reading without that memory gives the same."""
-    import jobs.intake.read.sheet
-
-    class Forgetful(dict):
-        def __setitem__(self, key, value):
-            pass
-
     root, _manifest = samples
     paths = [*sorted(root.rglob("*.xls*"))[:40], *books.values()]
-    jobs.intake.read.sheet._FIRST_ROWS.clear()
+    import jobs.intake.read.sheet
+
     first = [_outcome(p) for p in paths]
     warm = [_outcome(p) for p in paths]
-    assert len(jobs.intake.read.sheet._FIRST_ROWS) > 0
-    monkeypatch.setattr(jobs.intake.read.sheet, "_FIRST_ROWS", Forgetful())
-    assert [_outcome(p) for p in paths] == first == warm
+    assert jobs.intake.read.sheet._FIRST_ROWS  # header rows were remembered (read, not patched)
+    assert [_outcome(p, remember_layouts=False) for p in paths] == first == warm
 
 
 def test_eager_loads_read_as_the_general_load(samples, books, monkeypatch):
@@ -608,7 +589,7 @@ def test_eager_loads_read_as_the_general_load(samples, books, monkeypatch):
     import jobs.intake.read.sheet
 
     root, _manifest = samples
-    corpus = sorted(p for p in CORPUS.glob("*") if p.suffix.lower() in (".xlsx", ".xlsm", ".xls"))
+    corpus = sorted(p for p in calamine("README.md").parent.iterdir() if p.suffix.lower() in (".xlsx", ".xls"))
     paths = [*sorted(root.rglob("*.xls*"))[:60], *books.values(), *corpus]
     real = jobs.intake.read.sheet._load_lists
     used = {"eager": 0, "general": 0}
@@ -618,21 +599,21 @@ def test_eager_loads_read_as_the_general_load(samples, books, monkeypatch):
         used["eager" if grid is not None else "general"] += 1
         return grid
 
-    monkeypatch.setattr(jobs.intake.read.sheet, "_load_lists", counting)
+    monkeypatch.setattr(jobs.intake.read.sheet, "_load_lists", counting)  # a spy only: counts, changes nothing
     eager = [(_outcome(p), _outcome(p, clean=True)) for p in paths]
     assert used["eager"] > 200 and used["general"] > 0  # b3 starts in column B
-    monkeypatch.setattr(jobs.intake.read.sheet, "_load_lists", lambda *_args, **_kwargs: None)
-    assert [(_outcome(p), _outcome(p, clean=True)) for p in paths] == eager
+    before = dict(used)
+    assert [(_outcome(p, eager=False), _outcome(p, clean=True, eager=False)) for p in paths] == eager
+    assert used == before  # eager=False never tried the eager load
     assert any(any(s[5] for s in o[1][4]) for o in eager if o[1][0] != "unreadable")  # a hidden sheet was read
 
 
-def test_reading_preflights_uncompressed_repack_reads_as_the_file(samples, books, monkeypatch):
+def test_reading_preflights_uncompressed_repack_reads_as_the_file(samples, books):
     """The reader opens preflight's verified parts re-packed uncompressed; it reads exactly as the file itself."""
-    import jobs.intake.read.workbook
     from jobs.intake.preflight import preflight_read
 
     root, _manifest = samples
-    corpus = sorted(p for p in CORPUS.glob("*") if p.suffix.lower() in (".xlsx", ".xlsm", ".xls"))
+    corpus = sorted(p for p in calamine("README.md").parent.iterdir() if p.suffix.lower() in (".xlsx", ".xls"))
     xlsx = sorted(root.rglob("*.xlsx"))[:40]
     paths = [*xlsx, *sorted(root.rglob("*.xls"))[:10], *books.values(), *corpus]
     def repacks(path: Path) -> bool | None:
@@ -644,6 +625,4 @@ def test_reading_preflights_uncompressed_repack_reads_as_the_file(samples, books
     readable = [r for r in map(repacks, xlsx) if r is not None]
     assert len(readable) > 30 and all(readable)  # the ordinary return is re-packed
     repacked = [(_outcome(p), _outcome(p, clean=True)) for p in paths]
-    monkeypatch.setattr(jobs.intake.read.workbook, "_preflight",
-                        lambda path, limits=None: preflight_read(path, limits=limits, unpack=False))
-    assert [(_outcome(p), _outcome(p, clean=True)) for p in paths] == repacked
+    assert [(_outcome(p, repack=False), _outcome(p, clean=True, repack=False)) for p in paths] == repacked

@@ -135,3 +135,26 @@ def test_bad_input_gives_chinese_errors(home, tmp_path):
     assert rejected.exit_code == 1 and "fake.xlsx" in rejected.output
     for result in (no_registry, bad_period, unwritable, rejected):
         assert "Traceback" not in result.output
+
+
+def test_hostile_summary_returns_get_the_guarded_open(home, tmp_path):
+    """汇总 returns given with --include-summary pass preflight and the guarded reader like any
+    received file: a hostile one is a clean Chinese rejection naming its sub-code's reason."""
+    from jobs.core.errors import UnreadableFile
+    from jobs.rollup.summary_return import read_summary_return
+    from tests import hostile as H
+    from tests.corpus import calamine
+
+    cases = {
+        H.zip_bomb(tmp_path / "bomb-lying.xlsx", megabytes=64, lie=True): "zip-bomb-overrun",
+        H.long_cell(H.write_return(tmp_path / "good.xlsx"), tmp_path / "long-cell.xlsx"): "cell-too-long",
+        calamine("ptgexp-truncated-operand.xls"): "corrupt",  # a Rust panic in the reader
+    }
+    for path, kind in cases.items():
+        with pytest.raises(UnreadableFile) as info:
+            read_summary_return(path, period=P)  # also how archived 汇总 returns are re-read
+        assert info.value.kind == kind, path.name
+        result = _invoke("--period", P, "--home", str(home.root), "--include-summary", str(path))
+        assert result.exit_code == 1, result.output
+        assert f"{path.name}：{info.value.reason}" in result.output
+        assert "Traceback" not in result.output

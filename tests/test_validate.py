@@ -340,8 +340,7 @@ def test_an_internal_failure_costs_one_file_not_the_batch(tmp_path, monkeypatch)
     monkeypatch.setattr(pipeline, "validate_returns", flaky)
     ok, broken = validate_files([good, bad], registry=registry_frame(), period="2015-02")
     assert ok.report.accepted and ok.tables is not None
-    assert [f.code for f in broken.report.findings] == ["unreadable-file"]
-    assert "联系办公室" in broken.report.findings[0].message
+    assert [(f.code, f.subcode) for f in broken.report.findings] == [("unreadable-file", "internal-failure")]
 
 
 def test_a_schema_edit_changes_validation_end_to_end(tmp_path):
@@ -373,5 +372,5 @@ def test_a_batch_of_only_unreadable_files(tmp_path):
     junk = tmp_path / "junk.xlsx"
     junk.write_bytes(b"\x00\x01PK not really")
     (result,) = validate_files([junk], registry=registry_frame(), period="2015-02")
-    assert [f.code for f in result.report.findings] == ["unreadable-file"]
+    assert [(f.code, f.subcode) for f in result.report.findings] == [("unreadable-file", "not-a-workbook")]
     assert validate_files([], registry=None, period=None) == []

@@ -31,12 +31,15 @@ def test_repack_needs_every_entry_whole() -> None:
     assert zipfile.ZipFile(io.BytesIO(out)).read("a.xml") == whole["a.xml"]
     assert repack(infos, {"a.xml": whole["a.xml"]}, str) is None  # b.xml not held
     assert repack(infos, {**whole, "b.xml": b"<b/>x"}, str) is None  # not its declared size
+    # over the re-pack bound the parts are left as they are (a re-pack copies every part once more)
+    total = sum(len(d) for d in whole.values())
+    assert repack(infos, whole, str, max_bytes=total) is not None
+    assert repack(infos, whole, str, max_bytes=total - 1) is None
 
 
-def test_preflight_repacks_a_small_workbook_only(tmp_path, monkeypatch) -> None:
+def test_preflight_repacks_a_small_workbook_when_asked(tmp_path) -> None:
     import openpyxl
 
-    import jobs.intake.preflight.repack
     from jobs.intake.preflight import preflight_read
 
     path = tmp_path / "book.xlsx"
@@ -49,6 +52,3 @@ def test_preflight_repacks_a_small_workbook_only(tmp_path, monkeypatch) -> None:
         assert [i.filename for i in stored.infolist()] == [i.filename for i in original.infolist()]
         assert all(stored.read(n) == original.read(n) for n in original.namelist())
         assert {i.compress_type for i in stored.infolist()} == {zipfile.ZIP_STORED}
-    # a workbook over the re-pack bound is left as it is (a re-pack copies every part once more)
-    monkeypatch.setattr(jobs.intake.preflight.repack, "REPACK_MAX", 100)
-    assert preflight_read(path, unpack=True)[0].unpacked is None

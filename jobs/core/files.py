@@ -10,10 +10,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
+from jobs.core.findings import unreadable_reason
+
 Content = bytes | str | Callable[[Path], object]
 _MB = 1024 * 1024
-_LINK = "收到的是快捷方式（符号链接），出于安全考虑不读取它指向的文件，请直接报送Excel文件"
-_NOT_REGULAR = "不是普通文件（是{kind}），无法作为报表读取，请报送Excel文件"
 _KINDS = ((stat.S_ISDIR, "文件夹"), (stat.S_ISFIFO, "管道"), (stat.S_ISSOCK, "套接字"),
           (stat.S_ISCHR, "设备"), (stat.S_ISBLK, "设备"))  # fmt: skip
 
@@ -21,15 +21,26 @@ _KINDS = ((stat.S_ISDIR, "文件夹"), (stat.S_ISFIFO, "管道"), (stat.S_ISSOCK
 class RefusedFile(OSError):
     """A received path that is not read: a link, a FIFO, a device, a folder, or over the size limit.
 
-    ``strerror`` is the Chinese reason (the verdict the unit gets).
+    An ``OSError`` (callers that copy files catch those) carrying an
+    ``unreadable-file`` sub-code: ``kind`` and ``params`` as for
+    :class:`jobs.core.errors.UnreadableFile`; ``strerror`` is the Chinese
+    reason from the schema's catalogue (the verdict the unit gets).
     """
 
+    def __init__(self, kind: str, path: str | Path, **params: object) -> None:
+        self.kind = kind
+        self.params = params
+        super().__init__(errno.EINVAL, unreadable_reason(kind, **params), str(path))
 
-def too_big(size: int, *, max_mb: float) -> str | None:
-    """The Chinese reason a file of ``size`` bytes is refused under a ``max_mb`` limit, or None."""
-    if size <= max_mb * _MB:
-        return None
-    return f"文件过大（{size / _MB:.1f}MB，超过{max_mb:g}MB），请删除无关内容（如图片）后重新报送"
+
+def too_big(size: int, *, max_mb: float) -> bool:
+    """Whether ``size`` bytes exceed the ``max_mb`` limit (the one size rule of intake and validate)."""
+    return size > max_mb * _MB
+
+
+def megabytes(size: int) -> str:
+    """``size`` bytes as the MB figure the ``file-too-large`` reason shows."""
+    return f"{size / _MB:.1f}"
 
 
 def open_regular(path: str | Path, *, max_mb: float | None = None) -> BinaryIO:
@@ -45,16 +56,15 @@ def open_regular(path: str | Path, *, max_mb: float | None = None) -> BinaryIO:
         fd = os.open(path, flags)
     except OSError as exc:
         if exc.errno == errno.ELOOP and os.path.islink(path):
-            raise RefusedFile(errno.ELOOP, _LINK, str(path)) from None
+            raise RefusedFile("symlink", path) from None
         raise
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             kind = next((name for test, name in _KINDS if test(info.st_mode)), "特殊文件")
-            raise RefusedFile(errno.EINVAL, _NOT_REGULAR.format(kind=kind), str(path))
-        reason = too_big(info.st_size, max_mb=max_mb) if max_mb is not None else None
-        if reason is not None:
-            raise RefusedFile(errno.EFBIG, reason, str(path))
+            raise RefusedFile("not-regular-file", path, what=kind)
+        if max_mb is not None and too_big(info.st_size, max_mb=max_mb):
+            raise RefusedFile("file-too-large", path, size_mb=megabytes(info.st_size), limit_mb=f"{max_mb:g}")
         os.set_blocking(fd, True)
         return os.fdopen(fd, "rb")
     except BaseException:

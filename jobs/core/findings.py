@@ -64,10 +64,15 @@ class Finding:
     # so intake can re-sort after redoing one check; internal: not compared,
     # not serialised, not stored (None for other findings).
     order: int | None = field(default=None, compare=False, repr=False)
+    # unreadable-file's sub-code (``encrypted``, ``zip-bomb-ratio`` ... in the schema's
+    # ``unreadable`` catalogue). Not compared and not stored (the store keeps its columns;
+    # the message carries the reason); the JSON of a fresh verdict shows it.
+    subcode: str | None = field(default=None, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
-        """The spec's JSON shape of a finding."""
-        return {
+        """The spec's JSON shape of a finding (its keys "at least"), plus ``subcode``
+        for an ``unreadable-file`` finding that has one."""
+        out = {
             "code": self.code,
             "severity": self.severity,
             "sheet": self.sheet,
@@ -76,6 +81,9 @@ class Finding:
             "cell": self.cell,
             "message": self.message,
         }
+        if self.subcode is not None:
+            out["subcode"] = self.subcode
+        return out
 
 
 def make_finding(
@@ -88,6 +96,7 @@ def make_finding(
     cell: str | None = None,
     schema: Schema | None = None,
     order: int | None = None,
+    subcode: str | None = None,
     **params: Any,
 ) -> Finding:
     """Build a finding from its code, place and message parameters.
@@ -102,12 +111,17 @@ def make_finding(
         0-based column position in the source sheet, used to build ``cell``.
     order
         Position of the declared check producing it (internal, see ``Finding.order``).
+    subcode
+        For ``unreadable-file``: the sub-code whose reason fills ``{reason}``
+        (rendered from ``params`` unless ``reason`` is given; see :func:`unreadable_reason`).
     **params
         Fields for the message template (``value``, ``allowed``, ``reason`` ...).
     """
     schema = schema or load_schema()
     spec = schema.finding(code)
     cell = cell or a1_cell(sheet, row, col_index)
+    if subcode is not None and "reason" not in params:
+        params["reason"] = unreadable_reason(subcode, schema=schema, **params)
     text = render_message(
         spec.message,
         {"sheet": sheet, "row": row, "column": column, "cell": cell or sheet or "", **params},
@@ -122,7 +136,25 @@ def make_finding(
         cell=cell,
         title=spec.title,
         order=order,
+        subcode=subcode,
     )
+
+
+def unreadable_reason(subcode: str, *, schema: Schema | None = None, **params: Any) -> str:
+    """The Chinese reason of an ``unreadable-file`` sub-code, from the schema's catalogue.
+
+    Raises
+    ------
+    KeyError
+        For a sub-code the schema does not list (a bug).
+    """
+    schema = schema or load_schema()
+    try:
+        template = schema.unreadable[subcode]
+    except KeyError:
+        msg = f"unknown unreadable-file sub-code {subcode!r}"
+        raise KeyError(msg) from None
+    return render_message(template, params)
 
 
 @dataclass

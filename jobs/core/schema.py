@@ -130,6 +130,8 @@ class Schema:
     findings: dict[str, FindingCode]
     registry_sheet: str
     registry_columns: tuple[RegistryColumn, ...]
+    # unreadable-file's sub-codes -> Chinese reason templates (jobs.core.findings.unreadable_reason)
+    unreadable: dict[str, str] = field(default_factory=dict)
     _by_key: dict[str, Sheet] = field(default_factory=dict, repr=False)
 
     def sheet(self, key_or_name: str) -> Sheet:
@@ -250,6 +252,7 @@ def parse_schema(data: dict[str, Any]) -> Schema:
                 )
                 for c in data["registry"]["columns"]
             ),
+            unreadable={str(k): str(v) for k, v in (data.get("unreadable") or {}).items()},
         )
     except (KeyError, TypeError, ValueError) as exc:
         msg = f"malformed schema: {exc!r}"

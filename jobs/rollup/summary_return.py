@@ -21,6 +21,7 @@ from jobs.core.normalize import parse_int
 from jobs.core.schema import Schema, load_schema
 from jobs.core.text import clean_text, fold_key
 from jobs.intake.read.grid import KeyValues
+from jobs.intake.read.workbook import OpenWorkbook, open_workbook, sheet_rows
 from jobs.rollup.federation import SUMMARY_SCHEMA, summary_report_type
 from jobs.rollup.vocab import Vocab, load_vocab
 
@@ -110,21 +111,9 @@ def export_summary(
     return path
 
 
-def _grid(path: Path, wanted: str) -> list[list[str | None]] | None:
-    import fastexcel
-
-    try:
-        book = fastexcel.read_excel(str(path))
-        names = {fold_key(n): n for n in book.sheet_names}
-        name = names.get(fold_key(wanted))
-        if name is None:
-            return None
-        frame = book.load_sheet_by_name(name, header_row=None, dtypes="string").to_polars()
-    except (KeyboardInterrupt, SystemExit):
-        raise
-    except BaseException:  # noqa: BLE001 - calamine panics derive from BaseException
-        raise UnreadableFile("文件已损坏或不是Excel工作簿，请重新导出汇总报表") from None
-    return [[clean_text(v) for v in row] for row in frame.iter_rows()]
+def _grid(book: OpenWorkbook, wanted: str) -> list[list[str | None]] | None:
+    rows = sheet_rows(book, wanted)
+    return None if rows is None else [[clean_text(v) for v in row] for row in rows]
 
 
 def _info(grid: list[list[str | None]], schema: Schema) -> tuple[dict[str, str | None], dict[str, int]]:
@@ -174,8 +163,11 @@ def read_summary_return(
     def bad(code: str, **kw: Any) -> None:
         findings.append(make_finding(code, schema=schema, **kw))
 
-    info_grid = _grid(path, info_name)
-    grid = _grid(path, vocab.sheet_name)
+    # preflight and the guarded reader, as for every received file (raises UnreadableFile)
+    book = open_workbook(path)
+    info_grid = _grid(book, info_name)
+    grid = _grid(book, vocab.sheet_name)
+    del book
     for name, g in ((info_name, info_grid), (vocab.sheet_name, grid)):
         if g is None:
             bad("missing-sheet", sheet=name)
@@ -304,7 +296,7 @@ def check_summary_return(
     try:
         rows, findings = read_summary_return(raw, registry=registry, period=period, schema=schema)
     except UnreadableFile as exc:
-        rows, findings = pl.DataFrame(schema=SUMMARY_SCHEMA), [make_finding("unreadable-file", schema=schema, reason=exc.reason)]
+        rows, findings = pl.DataFrame(schema=SUMMARY_SCHEMA), [exc.finding(schema=schema)]
     report = Report(
         file=str(raw.path),
         unit=by_item.get(names["unit_code"]),

@@ -17,7 +17,7 @@ import polars as pl
 
 from jobs.core.errors import UnreadableFile
 from jobs.core.files import open_regular
-from jobs.core.findings import Finding, Report, make_finding
+from jobs.core.findings import Finding, Report
 from jobs.core.schema import Schema, load_schema
 from jobs.core.tables import ROW_COLUMN, table_schema
 from jobs.intake.discover import arrival_time
@@ -28,7 +28,6 @@ from jobs.validate.structural import locations, structural_findings
 from jobs.validate.translate import cut_cascades, translate
 from jobs.validate.typing import RID, ROW, stack_keyvalue, stack_table, type_columns
 
-INTERNAL_FAILURE = "文件内容异常，系统无法完成校验，请联系办公室处理"
 LOG = logging.getLogger(__name__)
 _REFREEZE = 200  # read returns between two gc.freeze() calls (see _settled_heap)
 TIMINGS: dict[str, float] = {"read": 0.0, "prepare": 0.0, "translate": 0.0}  # seconds, for the benchmark
@@ -75,8 +74,7 @@ def _read(path: Path, schema: Schema, limits: Any = None) -> Any:
     except BaseException as exc:  # a calamine panic derives from BaseException
         if isinstance(exc, (KeyboardInterrupt, SystemExit)):
             raise
-        msg = "文件已损坏或不是有效的Excel工作簿，请用Excel打开检查后另存为.xlsx重新报送"
-        raise UnreadableFile(msg) from exc
+        raise UnreadableFile("corrupt") from exc
 
 
 @contextmanager
@@ -194,7 +192,7 @@ def _validate_files(
                 results += validate_returns([raw_], received_at=[arrivals[paths[i]]], **options)
             except Exception:
                 LOG.exception("validation of %s failed", paths[i])
-                raws[i] = UnreadableFile(INTERNAL_FAILURE)
+                raws[i] = UnreadableFile("internal-failure")
                 results.append(None)
     by_index = {i: r for (i, _), r in zip(readable, results, strict=True) if r is not None}
     for i in summaries:
@@ -202,7 +200,7 @@ def _validate_files(
             report, tables = check_summary_return(raws[i], registry=registry, period=period, schema=schema)
         except Exception:
             LOG.exception("checking the 汇总 return %s failed", paths[i])
-            raws[i] = UnreadableFile(INTERNAL_FAILURE)
+            raws[i] = UnreadableFile("internal-failure")
             continue
         by_index[i] = ValidatedReturn(report, tables, "", summary_report_type(schema))
     out = []
@@ -210,7 +208,8 @@ def _validate_files(
     for i, (path, raw_) in enumerate(zip(paths, raws, strict=True)):
         result = by_index.get(i)
         if result is None:
-            finding = make_finding("unreadable-file", schema=schema, reason=getattr(raw_, "reason", str(raw_)))
+            failure = raw_ if isinstance(raw_, UnreadableFile) else UnreadableFile("internal-failure")
+            finding = failure.finding(schema=schema)
             result = ValidatedReturn(Report(file=str(path), findings=[finding],
                                             stats={"rows": {}, "n_errors": 1, "n_warnings": 0}), None, "", None)
         # the reader hashed the bytes it read; a file it could not read is read again

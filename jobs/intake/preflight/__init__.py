@@ -10,20 +10,18 @@ before any Excel reader touches it (see :mod:`jobs.intake.preflight.check`).
 
 from jobs.intake.preflight.check import (
     Preflight,
-    explain_read_error,
     preflight,
     preflight_findings,
     preflight_read,
-    uncached_formula_reason,
+    uncached_cells,
 )
 from jobs.office.config import Limits
 
 __all__ = [
     "Limits",
     "Preflight",
-    "explain_read_error",
     "preflight",
     "preflight_findings",
     "preflight_read",
-    "uncached_formula_reason",
+    "uncached_cells",
 ]

@@ -4,8 +4,9 @@ Every received file passes here before any Excel reader touches it. The file
 type comes from its magic bytes, never its extension: OLE2 (``D0CF11E0``) is a
 legacy ``.xls`` or an encrypted ``.xlsx``; ZIP (``PK\\x03\\x04``) is checked from
 its directory and a bounded streaming inflate (:mod:`jobs.intake.preflight.zip_parts`);
-anything else is rejected, naming what it looks like. Reasons are Chinese,
-written for the clerk who must fix and resend the file. Nothing in a file is
+anything else is rejected, naming what it looks like. Failures are
+``UnreadableFile`` sub-codes whose Chinese reasons (the schema's ``unreadable``
+catalogue) are written for the clerk who must fix and resend the file. Nothing in a file is
 ever executed: macros and external links are noted and ignored.
 """
 
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Literal
 
 from jobs.core.errors import UnreadableFile
-from jobs.core.files import RefusedFile, open_regular, too_big
+from jobs.core.files import RefusedFile, megabytes, open_regular, too_big
 from jobs.core.findings import Finding, make_finding
 from jobs.intake.preflight.ole import inspect_ole
 from jobs.intake.preflight.zip_parts import scan_zip
@@ -29,7 +30,6 @@ Kind = Literal["xlsx", "xlsm", "xls"]
 _MB = 1024 * 1024
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ZIP_MAGIC = b"PK\x03\x04"
-_SAVE_AS = "请用Excel另存为.xlsx后重新报送"
 
 
 _DEFAULT_LIMITS = Limits()
@@ -112,7 +112,6 @@ def _decode_text(head: bytes) -> str | None:
 
 
 _XLS_MAX_ROWS, _XLS_MAX_COLUMNS = 65_536, 256
-_OLE_BROKEN = f"文件结构异常（Excel 97-2003格式的内部结构不完整），无法安全读取，{_SAVE_AS}"
 
 
 def _preflight_ole(data: bytes, limits: Limits) -> Preflight:
@@ -121,28 +120,26 @@ def _preflight_ole(data: bytes, limits: Limits) -> Preflight:
     except Exception:  # noqa: BLE001 - hostile bytes: a parser failure is a broken container
         names, info = None, None
     if names is None:
-        raise UnreadableFile(_OLE_BROKEN)
+        raise UnreadableFile("ole-broken")
     if {"EncryptionInfo", "EncryptedPackage"} & names:
-        raise UnreadableFile("文件已加密，请去除密码后重新报送")
+        raise UnreadableFile("encrypted")
     if "WordDocument" in names:
-        raise UnreadableFile("文件不是Excel工作簿（看起来是Word文档），请使用办公室下发的Excel模板填报")
+        raise UnreadableFile("word-document")
     if "PowerPoint Document" in names:
-        raise UnreadableFile("文件不是Excel工作簿（看起来是PowerPoint演示文稿），请使用办公室下发的Excel模板填报")
+        raise UnreadableFile("powerpoint-document")
     if not any(n.lower() in ("workbook", "book") for n in names):
-        raise UnreadableFile(f"文件不是Excel工作簿（是其他Office复合文档），{_SAVE_AS}")
+        raise UnreadableFile("other-compound-document")
     # The reader allocates each sheet's rectangle at once: an edited DIMENSIONS
     # or cell record would make it ask for gigabytes, so extents are checked here.
     if info is None:
-        raise UnreadableFile(_OLE_BROKEN)
+        raise UnreadableFile("ole-broken")
     if info.encrypted:
-        raise UnreadableFile("文件已加密，请去除密码后重新报送")
+        raise UnreadableFile("encrypted")
     for extent in info.extents:
         rows, cols = extent.rows, extent.columns
         if rows > min(limits.max_rows, _XLS_MAX_ROWS) or cols > min(limits.max_columns, _XLS_MAX_COLUMNS) \
                 or rows * cols > limits.max_cells:
-            msg = (f"文件中工作表的尺寸异常（数据范围达{rows}行×{cols}列，超出限制），疑似被篡改或损坏的文件，已拒收；"
-                   f"{_SAVE_AS}")
-            raise UnreadableFile(msg)
+            raise UnreadableFile("xls-sheet-too-large", rows=rows, columns=cols)
     warnings = ("含宏，已忽略宏，仅读取数据",) if {"_VBA_PROJECT_CUR", "VBA"} & names else ()
     return Preflight(kind="xls", warnings=warnings)
 
@@ -179,8 +176,8 @@ def preflight_read(
     Raises
     ------
     UnreadableFile
-        With a Chinese reason: not a workbook (naming what it looks like),
-        encrypted, corrupt, a zip bomb, or over a limit.
+        With a sub-code and its Chinese reason: not a workbook (naming what it
+        looks like), encrypted, corrupt, a zip bomb, or over a limit.
     """
     limits = limits or _DEFAULT_LIMITS
     path = path if isinstance(path, Path) else Path(path)  # re-parsing a Path costs ~10 µs
@@ -191,15 +188,14 @@ def preflight_read(
             # (read(n) allocates n bytes up front: ask for the size fstat gave, never the limit)
             data = fp.read(size) if size <= limits.max_file_mb * _MB else fp.read(4096)
     except RefusedFile as exc:
-        raise UnreadableFile(exc.strerror) from exc
+        raise UnreadableFile(exc.kind, **exc.params) from exc
     except OSError as exc:
-        msg = f"文件无法打开（{exc.strerror or type(exc).__name__}），请重新报送"
-        raise UnreadableFile(msg) from exc
+        raise UnreadableFile("cannot-open", error=exc.strerror or type(exc).__name__) from exc
     head = data[:4096]
     if size == 0:
-        raise UnreadableFile("文件是空的（0字节），可能上传或保存未完成，请重新报送")
-    if (reason := too_big(size, max_mb=limits.max_file_mb)) is not None:
-        raise UnreadableFile(reason)
+        raise UnreadableFile("empty-file")
+    if too_big(size, max_mb=limits.max_file_mb):
+        raise UnreadableFile("file-too-large", size_mb=megabytes(size), limit_mb=f"{limits.max_file_mb:g}")
     if head.startswith(OLE_MAGIC):
         return _preflight_ole(data, limits), data
     if head.startswith(ZIP_MAGIC):
@@ -208,8 +204,7 @@ def preflight_read(
         except UnreadableFile:
             raise
         except Exception as exc:  # noqa: BLE001 - hostile bytes: any parser failure is a damaged file
-            msg = f"文件已损坏或结构异常，无法读取，{_SAVE_AS}"
-            raise UnreadableFile(msg) from exc
+            raise UnreadableFile("corrupt") from exc
         return Preflight(
             kind="xlsm" if found.kind == "xlsm" else "xlsx",
             warnings=tuple(found.warnings),
@@ -220,34 +215,8 @@ def preflight_read(
             unpacked=found.unpacked,
         ), None if found.binary_workbook else data
     if head.startswith((b"PK\x05\x06", b"PK\x07\x08")):
-        raise UnreadableFile(f"文件是空的或不完整的压缩包，不是Excel工作簿，{_SAVE_AS}")
-    msg = f"文件不是Excel工作簿（看起来是{_looks_like(head)}），{_SAVE_AS}"
-    raise UnreadableFile(msg)
-
-
-def explain_read_error(exc: BaseException) -> str:
-    """A Chinese reason for an exception raised by the Excel reader (fastexcel/calamine).
-
-    Use it for every ``BaseException`` the reader lets out (a calamine panic is
-    a ``pyo3_runtime.PanicException``, which is not an ``Exception``).
-    """
-    text = str(exc).lower()
-    if "password" in text or "encrypt" in text:
-        return "文件已加密，请去除密码后重新报送"
-    if type(exc).__name__ == "PanicException":
-        return f"文件结构异常，读取程序无法解析，{_SAVE_AS}"
-    if "cell limit" in text or "memory" in text or isinstance(exc, MemoryError):
-        return "文件内容过大，疑似异常文件，已拒收"
-    return f"文件已损坏或格式异常，无法读取，{_SAVE_AS}"
-
-
-def uncached_formula_reason(cells: Iterable[str], total: int | None = None, *, shown: int = 10) -> str:
-    """Chinese reason naming formula cells whose results were never computed."""
-    cells = list(cells)
-    total = len(cells) if total is None else total
-    listed = "、".join(cells[:shown]) + (f"等{total}处" if total > shown else "")
-    return (f"单元格{listed}是公式，但文件中没有保存计算结果（文件可能由不计算公式的软件生成），数值无法确定；"
-            "请用Excel打开该文件，确认数值后保存，再重新报送")
+        raise UnreadableFile("empty-zip")
+    raise UnreadableFile("not-a-workbook", looks_like=_looks_like(head))
 
 
 def preflight_findings(pf: Preflight, *, sheets: Iterable[str] | None = None) -> list[Finding]:
@@ -262,4 +231,11 @@ def preflight_findings(pf: Preflight, *, sheets: Iterable[str] | None = None) ->
     if not cells:
         return []
     total = pf.uncached_total if keep is None else len(cells)
-    return [make_finding("unreadable-file", reason=uncached_formula_reason(cells, total))]
+    return [make_finding("unreadable-file", subcode="uncached-formulas", cells=uncached_cells(cells, total))]
+
+
+def uncached_cells(cells: Iterable[str], total: int | None = None, *, shown: int = 10) -> str:
+    """The ``{cells}`` of the ``uncached-formulas`` reason: the first ``shown`` cells, and how many in all."""
+    cells = list(cells)
+    total = len(cells) if total is None else total
+    return "、".join(cells[:shown]) + (f"等{total}处" if total > shown else "")

@@ -216,12 +216,10 @@ def checked_string_counts(chunks: Iterator[bytes], size: int) -> Iterator[bytes]
             head += chunk
             tag = _SST_TAG.search(head)
             if tag is None and len(head) > _MAX_CARRY:
-                raise UnreadableFile("文件中的共享字符串表结构异常，疑似被篡改或损坏的文件，已拒收")
+                raise UnreadableFile("shared-strings-malformed")
             if tag is not None:
                 checked = True
                 count = _UNIQUE_COUNT.search(tag.group())
                 if count and (len(count[1]) > 12 or int(count[1] or 0) > size // 5 + 1):
-                    msg = (f"文件中的共享字符串表声明了{int(count[1]):,}项，远超文件实际内容，"
-                           "疑似被篡改或损坏的文件，已拒收")
-                    raise UnreadableFile(msg)
+                    raise UnreadableFile("shared-strings-count", count=f"{int(count[1]):,}")
         yield chunk

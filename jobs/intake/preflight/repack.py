@@ -53,11 +53,11 @@ def stored_zip(entries: Sequence[tuple[str, bytes, int]]) -> bytes | None:
     return b"".join([*pieces, directory, end])
 
 
-def repack(infos: Sequence[Any], parts: Mapping[str, bytes], name_of: Any) -> bytes | None:
+def repack(infos: Sequence[Any], parts: Mapping[str, bytes], name_of: Any, *, max_bytes: int = REPACK_MAX) -> bytes | None:
     """The zip's entries (``infos``, in order) stored, from their verified bytes ``parts``
     (keyed by ``name_of(info.filename)``); ``None`` unless every entry's bytes are there
-    and they total at most ``REPACK_MAX``."""
-    if sum(info.file_size for info in infos) > REPACK_MAX:
+    and they total at most ``max_bytes`` (default ``REPACK_MAX``)."""
+    if sum(info.file_size for info in infos) > max_bytes:
         return None
     entries = []
     for info in infos:

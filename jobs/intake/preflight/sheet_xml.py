@@ -25,7 +25,6 @@ _EXCEL_MAX_ROWS = 1_048_576  # more <row> elements than Excel can hold is never 
 # Longest stretch of XML without a '>' we feed to expat: a cell's text is at most
 # 32,767 characters; a longer token (a giant attribute) would be buffered whole.
 _MAX_TOKEN_BYTES = 1024 * 1024
-CORRUPT = "文件已损坏（{what}），请用Excel重新打开并另存为.xlsx后重新报送"
 
 
 @dataclass
@@ -85,7 +84,7 @@ def parse(chunks: Iterator[bytes], start: Callable, end: Callable | None = None,
     parser.buffer_text = True
 
     def no_dtd(*_args: object) -> None:
-        raise UnreadableFile(f"文件中的“{part}”含有不允许的XML声明（DTD/实体），疑似异常文件，已拒收")
+        raise UnreadableFile("xml-dtd", part=part)
 
     parser.StartDoctypeDeclHandler = no_dtd
     parser.EntityDeclHandler = no_dtd
@@ -100,12 +99,11 @@ def parse(chunks: Iterator[bytes], start: Callable, end: Callable | None = None,
             last = chunk.rfind(b">")
             run = run + len(chunk) if last < 0 else len(chunk) - last - 1
             if run > _MAX_TOKEN_BYTES:
-                msg = f"文件中的“{part}”含有超长的XML片段（超过{_MAX_TOKEN_BYTES // _MB}MB），疑似异常文件，已拒收"
-                raise UnreadableFile(msg)
+                raise UnreadableFile("xml-token-too-long", part=part, limit_mb=_MAX_TOKEN_BYTES // _MB)
             parser.Parse(chunk, False)
         parser.Parse(b"", True)
     except expat.ExpatError as exc:
-        raise UnreadableFile(CORRUPT.format(what=f"“{part}”不是有效的XML")) from exc
+        raise UnreadableFile("xml-invalid", part=part) from exc
 
 
 class SheetScanner:
@@ -153,7 +151,7 @@ class SheetScanner:
             # them; their number is bounded only to bound our own parsing time.
             self.row_elements += 1
             if self.row_elements > _EXCEL_MAX_ROWS:
-                self._too_big(f"超过Excel上限{_EXCEL_MAX_ROWS}行")
+                raise UnreadableFile("too-many-row-elements", sheet=self.sheet, limit=_EXCEL_MAX_ROWS)
             r = attrs.get("r", "")
             self.row = int(r) if r.isdigit() else self.row + 1
             self.col = 0
@@ -202,21 +200,17 @@ class SheetScanner:
             self.max_row, self.max_col = max(self.max_row, self.row), max(self.max_col, self.col)
             lim = self.limits
             if self.max_row > lim.max_rows:
-                self._too_big(f"数据到第{self.max_row}行，超过{lim.max_rows}行")
+                raise UnreadableFile("too-many-rows", sheet=self.sheet, row=self.max_row, limit=lim.max_rows)
             if self.max_col > lim.max_columns:
-                self._too_big(f"数据到第{_col_letters(self.max_col)}列，超过{lim.max_columns}列")
+                raise UnreadableFile("too-many-columns", sheet=self.sheet, column=_col_letters(self.max_col),
+                                     limit=lim.max_columns)
             if self.max_row * self.max_col > lim.max_cells:
-                self._too_big(f"数据范围到{_col_letters(self.max_col)}{self.max_row}，超过{lim.max_cells}个单元格")
-
-    def _too_big(self, what: str) -> None:
-        msg = f"工作表“{self.sheet}”过大（{what}），疑似异常文件，已拒收；请删除多余的行列后重新保存报送"
-        raise UnreadableFile(msg)
+                raise UnreadableFile("too-many-cells", sheet=self.sheet,
+                                     cell=f"{_col_letters(self.max_col)}{self.max_row}", limit=lim.max_cells)
 
     def _long_cell(self) -> None:
         where = f"{self.sheet}!{_col_letters(self.col)}{self.row}"
-        msg = (f"单元格{where}内容过长（超过{self.limits.max_cell_chars}个字符，超出Excel单元格上限），"
-               "疑似异常文件，已拒收")
-        raise UnreadableFile(msg)
+        raise UnreadableFile("cell-too-long", cell=where, limit=self.limits.max_cell_chars)
 
 
 def big_shared_strings(chunks: Iterator[bytes], limits: Limits) -> set[int]:

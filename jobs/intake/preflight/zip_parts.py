@@ -33,7 +33,6 @@ from jobs.intake.preflight.fast import (
 )
 from jobs.intake.preflight.repack import repack
 from jobs.intake.preflight.sheet_xml import (
-    CORRUPT,
     SheetScanner,
     ZipScan,
     big_shared_strings,
@@ -171,12 +170,13 @@ def _inflate_whole(data: bytes, info: _Entry | zipfile.ZipInfo, *, remember: boo
     return out
 
 
-def _inflate(fp: IO[bytes], info: _Entry | zipfile.ZipInfo, budget: int) -> Iterator[bytes]:
-    """Yield the entry's bytes in chunks, never more than its declared size or ``budget``."""
+def _inflate(fp: IO[bytes], info: _Entry | zipfile.ZipInfo, budget: int, *, limit_mb: float) -> Iterator[bytes]:
+    """Yield the entry's bytes in chunks, never more than its declared size or ``budget``
+    (what remains of the ``limit_mb`` all entries may inflate to)."""
     fp.seek(info.header_offset)
     header = fp.read(30)
     if len(header) < 30 or header[:4] != b"PK\x03\x04":
-        raise UnreadableFile(CORRUPT.format(what="压缩包结构不完整"))
+        raise UnreadableFile("zip-truncated")
     name_len, extra_len = struct.unpack_from("<HH", header, 26)
     fp.seek(info.header_offset + 30 + name_len + extra_len)
     allowed = min(info.file_size, budget)
@@ -188,12 +188,10 @@ def _inflate(fp: IO[bytes], info: _Entry | zipfile.ZipInfo, budget: int) -> Iter
         produced += len(data)
         if produced > allowed:
             if produced > info.file_size:
-                msg = "文件已损坏或被篡改（压缩数据比其声明的大小更多，疑似压缩炸弹），已拒收；请用Excel重新保存后报送"
-                raise UnreadableFile(msg)
+                raise UnreadableFile("zip-bomb-overrun")
             # Unreachable while declared sizes are honoured (their sum was checked);
             # kept so the budget holds even if that check changes.
-            msg = "文件解压后过大，疑似异常文件，已拒收"
-            raise UnreadableFile(msg)
+            raise UnreadableFile("uncompressed-too-large", limit_mb=f"{limit_mb:g}")
         crc = zlib.crc32(data, crc)
         return data
 
@@ -201,7 +199,7 @@ def _inflate(fp: IO[bytes], info: _Entry | zipfile.ZipInfo, budget: int) -> Iter
         while remaining > 0:
             raw = fp.read(min(_CHUNK, remaining))
             if not raw:
-                raise UnreadableFile(CORRUPT.format(what="文件不完整，可能是传输中断"))
+                raise UnreadableFile("zip-truncated")
             remaining -= len(raw)
             if inflater is None:
                 yield emit(raw)
@@ -213,9 +211,9 @@ def _inflate(fp: IO[bytes], info: _Entry | zipfile.ZipInfo, budget: int) -> Iter
         if inflater is not None:
             yield emit(inflater.flush())
     except zlib.error as exc:
-        raise UnreadableFile(CORRUPT.format(what="压缩数据损坏")) from exc
+        raise UnreadableFile("zip-data-corrupt") from exc
     if produced != info.file_size or crc != info.CRC:
-        raise UnreadableFile(CORRUPT.format(what=f"“{info.filename}”校验失败"))
+        raise UnreadableFile("zip-checksum", part=info.filename)
 
 
 def _norm(name: str) -> str:
@@ -226,46 +224,44 @@ def _norm(name: str) -> str:
 def _declared_checks(infos: list[_Entry] | list[zipfile.ZipInfo], limits: Limits) -> None:
     """Refuse before inflating anything: entry count, flags, sizes and ratios from the directory."""
     if len(infos) > limits.max_entries:
-        msg = f"压缩包内条目过多（{len(infos)}个，超过{limits.max_entries}个），疑似异常文件，已拒收"
-        raise UnreadableFile(msg)
+        raise UnreadableFile("too-many-entries", count=len(infos), limit=limits.max_entries)
     names = [_norm(i.filename) for i in infos]
     if len(set(names)) != len(names):
-        raise UnreadableFile("压缩包内有重复的条目，疑似被篡改的文件，已拒收；请用Excel重新保存后报送")
+        raise UnreadableFile("duplicate-entries")
     total_in = total_out = 0
     floor = limits.ratio_floor_mb * _MB
-    too_big = f"文件解压后过大（超过{limits.max_uncompressed_mb:g}MB），疑似异常文件，已拒收"
+    limit_mb = f"{limits.max_uncompressed_mb:g}"
     for info in infos:
         if info.flag_bits & 0x1:
-            raise UnreadableFile("文件已加密，请去除密码后重新报送")
+            raise UnreadableFile("encrypted")
         if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-            raise UnreadableFile(CORRUPT.format(what="使用了Excel不使用的压缩方式"))
+            raise UnreadableFile("zip-compression-method")
         total_in += info.compress_size
         total_out += info.file_size
         if info.file_size > limits.max_uncompressed_mb * _MB:
-            raise UnreadableFile(too_big)
+            raise UnreadableFile("uncompressed-too-large", limit_mb=limit_mb)
         ratio = info.file_size / max(info.compress_size, 1)
         if info.file_size > floor and ratio > limits.max_ratio:
-            msg = f"文件压缩比异常（“{info.filename}”压缩比{ratio:.0f}:1，超过{limits.max_ratio:.0f}:1），疑似压缩炸弹，已拒收"
-            raise UnreadableFile(msg)
+            raise UnreadableFile("zip-bomb-ratio", part=info.filename, ratio=f"{ratio:.0f}",
+                                 limit=f"{limits.max_ratio:.0f}")
     if total_out > limits.max_uncompressed_mb * _MB:
-        raise UnreadableFile(too_big)
+        raise UnreadableFile("uncompressed-too-large", limit_mb=limit_mb)
     if total_out > floor and total_out / max(total_in, 1) > limits.max_ratio:
-        msg = f"文件整体压缩比异常（{total_out / max(total_in, 1):.0f}:1），疑似压缩炸弹，已拒收"
-        raise UnreadableFile(msg)
+        raise UnreadableFile("zip-bomb-total-ratio", ratio=f"{total_out / max(total_in, 1):.0f}")
 
 
-def _not_a_workbook(names: set[str], read: Callable[[str], Iterator[bytes]]) -> str | None:
-    """A reason when the zip is another document type; ``None`` when it may be a workbook."""
+def _refuse_other_documents(names: set[str], read: Callable[[str], Iterator[bytes]]) -> None:
+    """Raise :class:`UnreadableFile` when the zip is another document type (it may be a workbook otherwise)."""
     if "mimetype" in names:
         mime = next(read("mimetype"), b"")[:200].decode("ascii", errors="replace").strip()
         if "opendocument.spreadsheet" in mime:
-            return "文件是OpenDocument表格（.ods，WPS/LibreOffice格式），请用Excel另存为.xlsx后重新报送"
-        return "文件是OpenDocument文档，不是Excel工作簿，请用Excel另存为.xlsx后重新报送"
+            raise UnreadableFile("ods")
+        raise UnreadableFile("opendocument")
     if not any(n.startswith(("word/", "ppt/")) for n in names):
-        return None
+        return
     if any(n.startswith("word/") for n in names):
-        return "文件不是Excel工作簿（看起来是Word文档），请使用办公室下发的Excel模板填报"
-    return "文件不是Excel工作簿（看起来是PowerPoint演示文稿），请使用办公室下发的Excel模板填报"
+        raise UnreadableFile("word-document")
+    raise UnreadableFile("powerpoint-document")
 
 
 def _listing(data: bytes, limits: Limits) -> list[_Entry] | list[zipfile.ZipInfo]:
@@ -277,17 +273,16 @@ def _listing(data: bytes, limits: Limits) -> list[_Entry] | list[zipfile.ZipInfo
         fp = io.BytesIO(data)
         count = _entry_count(fp, len(data))
         if count is None:
-            raise UnreadableFile(CORRUPT.format(what="压缩包不完整，可能是传输中断"))
+            raise UnreadableFile("zip-truncated")
     if count > limits.max_entries:
-        msg = f"压缩包内条目过多（{count}个，超过{limits.max_entries}个），疑似异常文件，已拒收"
-        raise UnreadableFile(msg)
+        raise UnreadableFile("too-many-entries", count=count, limit=limits.max_entries)
     if listed is None:
         try:
             infos = zipfile.ZipFile(fp).infolist()
         # zipfile parses hostile bytes here: besides BadZipFile it raises
         # NotImplementedError (unknown versions), ValueError, struct.error ...
         except Exception as exc:  # noqa: BLE001
-            raise UnreadableFile(CORRUPT.format(what="压缩包不完整，可能是传输中断")) from exc
+            raise UnreadableFile("zip-truncated") from exc
     return infos
 
 
@@ -305,15 +300,16 @@ def scan_zip(path: Path, limits: Limits, *, data: bytes | None = None, unpack: b
     _declared_checks(infos, limits)
     by_name = {_norm(i.filename): i for i in infos}
     budget = [limits.max_uncompressed_mb * _MB]
+    limit_mb = limits.max_uncompressed_mb
     done: set[str] = set()
     whole: dict[str, bytes] = {}
 
     def stream(name: str) -> Iterator[bytes]:
         if name in done:  # a second pass (the exact scan after a fast one): already counted
-            yield from _inflate(fp, by_name[name], by_name[name].file_size)
+            yield from _inflate(fp, by_name[name], by_name[name].file_size, limit_mb=limit_mb)
             return
         done.add(name)
-        for chunk in _inflate(fp, by_name[name], budget[0]):
+        for chunk in _inflate(fp, by_name[name], budget[0], limit_mb=limit_mb):
             budget[0] -= len(chunk)
             yield chunk
 
@@ -343,16 +339,14 @@ def scan_zip(path: Path, limits: Limits, *, data: bytes | None = None, unpack: b
         return stream(name)
 
     names = set(by_name)
-    other = _not_a_workbook(names, stream)
-    if other:
-        raise UnreadableFile(other)
+    _refuse_other_documents(names, stream)
     main = next((t for _i, typ, t in relationships(xml("_rels/.rels"), "", part="_rels/.rels")
                  if typ.endswith(_REL_OFFICE_DOC)), None) if "_rels/.rels" in names else None
     main = main or ("xl/workbook.xml" if "xl/workbook.xml" in names else None)
     if main is None or main not in names:
-        raise UnreadableFile("文件是压缩包（ZIP），不是Excel工作簿，请用Excel另存为.xlsx后重新报送")
+        raise UnreadableFile("zip-not-workbook")
     if main.endswith(".bin"):
-        raise UnreadableFile("文件是Excel二进制工作簿（.xlsb），请用Excel另存为.xlsx后重新报送")
+        raise UnreadableFile("xlsb")
     sheets = _workbook_sheets(xml, main, names, found)
     # Worksheet parts the workbook does not list are scanned too: a reader
     # that finds them some other way must not meet an unchecked sheet.

@@ -40,9 +40,6 @@ _fold_short = lru_cache(maxsize=8192)(_fold_key)
 # title and a few notes above it.
 HEADER_SCAN_ROWS = 30
 
-REASON_ENCRYPTED = "文件已加密，请去除密码后重新报送"
-REASON_CORRUPT = "文件已损坏或不是Excel工作簿，请重新导出后报送"
-REASON_TOO_LARGE = "文件内容过大或结构异常，无法读取，请检查后重新导出报送"
 
 # calamine's CellErrorType names -> the text Excel shows in the cell.
 _EXCEL_ERRORS = {
@@ -58,15 +55,18 @@ _EXCEL_ERRORS = {
 _ERROR_DETAIL = re.compile(r"Error\((\w+)\)")
 
 
-def _reason(exc: BaseException) -> str:
-    if isinstance(exc, MemoryError):
-        return REASON_TOO_LARGE
+def read_failure(exc: BaseException) -> UnreadableFile:
+    """The ``UnreadableFile`` for anything the Excel reader (fastexcel/calamine) raised.
+
+    A calamine panic is a ``pyo3_runtime.PanicException``, not an ``Exception``:
+    it is a damaged file like any parser error.
+    """
     text = str(exc).lower()
     if "password" in text or "encrypt" in text:
-        return REASON_ENCRYPTED
-    if "limit exceeded" in text:
-        return REASON_TOO_LARGE
-    return REASON_CORRUPT
+        return UnreadableFile("encrypted")
+    if isinstance(exc, MemoryError) or "limit exceeded" in text or "cell limit" in text:
+        return UnreadableFile("too-large-to-read")
+    return UnreadableFile("corrupt")
 
 
 class _FastexcelGuard:
@@ -85,7 +85,7 @@ class _FastexcelGuard:
         if kind is None or issubclass(kind, (KeyboardInterrupt, SystemExit, GeneratorExit, UnreadableFile)):
             return False
         # pyo3_runtime.PanicException derives from BaseException.
-        raise UnreadableFile(_reason(exc)) from None
+        raise read_failure(exc) from None
 
 
 _GUARD = _FastexcelGuard()
@@ -294,11 +294,15 @@ _FIRST_ROWS: dict[tuple[int, tuple[str | None, ...]],
 _FIRST_ROWS_MAX, _FIRST_ROW_CHARS_MAX = 1024, 4096
 
 
-def _read_as_read(grid: _Grid, sheet: Sheet) -> tuple[pl.DataFrame | AsRead, dict[str, int], list[str], int | None]:
-    """``_read_table`` without building the table: the header is found, its columns kept as read."""
+def _read_as_read(grid: _Grid, sheet: Sheet, *, remember: bool = True,
+                  ) -> tuple[pl.DataFrame | AsRead, dict[str, int], list[str], int | None]:
+    """``_read_table`` without building the table: the header is found, its columns kept as read.
+
+    ``remember=False`` neither uses nor keeps remembered header rows (``read_return(remember_layouts=False)``).
+    """
     first = tuple(col[0] for col in grid.columns) if grid.height else ()
     key = (id(sheet), first)
-    hit = _FIRST_ROWS.get(key)
+    hit = _FIRST_ROWS.get(key) if remember else None
     # Columns numbered from A (the usual range): a remembered layout's column
     # index is the same dict each time (callers only read it).
     from_a = not grid.absolute or grid.absolute[0] == 0
@@ -310,7 +314,7 @@ def _read_as_read(grid: _Grid, sheet: Sheet) -> tuple[pl.DataFrame | AsRead, dic
         found, positions, missing = _columns(sheet, mapping)
         names, positions = tuple(found), tuple(positions)
         col_index = {n: grid.absolute[p] for n, p in zip(names, positions, strict=True)}
-        if header == 0 and not missing and len(first) + sum(len(v) for v in first if v) <= _FIRST_ROW_CHARS_MAX:
+        if remember and header == 0 and not missing and len(first) + sum(len(v) for v in first if v) <= _FIRST_ROW_CHARS_MAX:
             if len(_FIRST_ROWS) >= _FIRST_ROWS_MAX:
                 _FIRST_ROWS.clear()
             _FIRST_ROWS[key] = (sheet, names, positions, dict(zip(names, positions, strict=True)))

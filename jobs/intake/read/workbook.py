@@ -5,8 +5,11 @@ they sit in the workbook, and keeps every value's source position so a
 finding can point at the cell. It parses no types: every cell arrives as
 cleaned text, and ``jobs.core.normalize`` turns text into dates and numbers.
 
-fastexcel is opened once per file; ``jobs.intake.read.sheet`` loads each needed
-sheet, finds its header and pulls out its table or key/value list.
+Every workbook the job reads is opened by :func:`open_workbook` — received
+returns and 汇总 returns alike: preflight first (by content, within limits),
+then fastexcel under a guard that turns anything it raises into
+``UnreadableFile``. ``jobs.intake.read.sheet`` loads each needed sheet, finds
+its header and pulls out its table or key/value list.
 """
 
 from __future__ import annotations
@@ -25,10 +28,7 @@ from jobs.core.findings import Finding, make_finding
 from jobs.core.schema import Schema, Sheet, load_schema
 from jobs.intake.preflight.check import Preflight, preflight_findings, preflight_read
 from jobs.intake.read.grid import AsRead, KeyValues
-from jobs.intake.read.sheet import (  # the REASON_* texts are part of this module's interface
-    REASON_CORRUPT,
-    REASON_ENCRYPTED,
-    REASON_TOO_LARGE,
+from jobs.intake.read.sheet import (
     _fastexcel_guard,
     _folded_names,
     _load_grid,
@@ -39,7 +39,7 @@ from jobs.intake.read.sheet import (  # the REASON_* texts are part of this modu
 )
 from jobs.office.config import Limits
 
-__all__ = ["REASON_CORRUPT", "REASON_ENCRYPTED", "REASON_TOO_LARGE", "RawReturn", "RawSheet", "read_return"]
+__all__ = ["OpenWorkbook", "RawReturn", "RawSheet", "open_workbook", "read_return", "sheet_rows"]
 
 
 @dataclass
@@ -124,7 +124,7 @@ def _open(path: Path, kind: str | None, data: bytes | None = None, *,
         with _fastexcel_guard():
             return fastexcel.read_excel(str(path)), False
     except UnreadableFile as first:
-        if first.reason == REASON_ENCRYPTED:
+        if first.kind == "encrypted":
             raise
         try:
             with _fastexcel_guard():
@@ -136,10 +136,70 @@ def _open(path: Path, kind: str | None, data: bytes | None = None, *,
 _FAMILY = {".xls": "xls", ".xlsx": "xlsx", ".xlsm": "xlsx"}
 
 
-def _preflight(path: Path, limits: Limits | None = None) -> tuple[Preflight | None, bytes | None]:
-    """:func:`preflight_read`: kind, notes, uncached formulas, and the file's
-    bytes (raises ``UnreadableFile`` itself)."""
-    return preflight_read(path, limits=limits, unpack=True)
+@dataclass(frozen=True, slots=True)
+class OpenWorkbook:
+    """A workbook past preflight, open in fastexcel (:func:`open_workbook`)."""
+
+    book: fastexcel.ExcelReader
+    preflight: Preflight | None  # None only for open_workbook(preflight=False)
+    wrong_extension: bool
+    sheet_names: tuple[str, ...]
+    content_hash: str | None  # SHA-256 (hex) of the bytes preflight read, when it held them all
+
+
+def open_workbook(
+    path: str | Path, *, limits: Limits | None = None, preflight: bool = True, from_bytes: bool = True,
+    repack: bool = True,
+) -> OpenWorkbook:
+    """Open a workbook the job reads: preflight, then fastexcel under its guard.
+
+    The one way a workbook is opened (received returns, 汇总 returns given
+    with ``--include-summary``, archived 汇总 returns): nothing reaches
+    fastexcel unchecked, and anything it raises becomes ``UnreadableFile``.
+
+    Parameters
+    ----------
+    path
+        The workbook.
+    limits
+        Preflight's bounds (``jobs.office.config.Limits``); default the built-in limits.
+    preflight
+        False skips preflight and leaves the file to the reader's own guard
+        (tests of that guard; never for received files).
+    from_bytes
+        Open the bytes preflight read (default); False opens the file by its path.
+    repack
+        Open preflight's verified parts re-packed uncompressed when it made
+        them (default: calamine need not inflate again); False opens the file's own bytes.
+
+    Raises
+    ------
+    UnreadableFile
+        With a sub-code and Chinese reason: not a workbook, corrupt, encrypted, over a limit.
+    """
+    path = path if isinstance(path, Path) else Path(path)  # re-parsing a Path costs ~10 µs
+    pf, data = preflight_read(path, limits=limits, unpack=repack) if preflight else (None, None)
+    digest = hashlib.sha256(data).hexdigest() if data is not None else None
+    # preflight's verified parts, uncompressed, when it could re-pack them (calamine need not inflate again)
+    unpacked = pf.unpacked if pf is not None and repack else None
+    if not from_bytes:
+        data = unpacked = None
+    book, wrong_extension = _open(path, pf.kind if pf is not None else None, unpacked or data,
+                                  fallback=data if unpacked else None)
+    with _fastexcel_guard():
+        names = tuple(book.sheet_names)
+    return OpenWorkbook(book=book, preflight=pf, wrong_extension=wrong_extension, sheet_names=names,
+                        content_hash=digest)
+
+
+def sheet_rows(opened: OpenWorkbook, name: str) -> list[list[str | None]] | None:
+    """The rows of the sheet whose folded name is ``name``'s, as raw text (row i is Excel
+    row i + 1); ``None`` when the workbook has no such sheet."""
+    found = next((n for n in opened.sheet_names if fold_key(n) == fold_key(name)), None)
+    if found is None:
+        return None
+    grid = _load_grid(opened.book, found, with_errors=False, frame=False)
+    return [list(row) for row in zip(*grid.columns, strict=True)]
 
 
 def _preflight_findings(pf: Preflight, source_names: list[str]) -> list[Finding]:
@@ -166,10 +226,10 @@ def _needs_error_texts(raw: RawSheet, sheet: Sheet) -> bool:
 
 
 def _read_sheet(book: fastexcel.ExcelReader, source_name: str, sheet: Sheet, *, with_errors: bool,
-                clean: bool = True, hidden: bool | None = None) -> RawSheet:  # fmt: skip
+                clean: bool = True, hidden: bool | None = None, remember: bool = True) -> RawSheet:  # fmt: skip
     if not clean and not with_errors and sheet.layout == "table":
         grid = _load_grid(book, source_name, with_errors=False, frame=False, hidden=hidden)
-        data, col_index, missing, header = _read_as_read(grid, sheet)
+        data, col_index, missing, header = _read_as_read(grid, sheet, remember=remember)
     elif sheet.layout == "keyvalue":
         grid = _load_grid(book, source_name, with_errors=with_errors, frame=False, hidden=hidden)
         data, col_index, missing, header = _read_keyvalue(grid, sheet)
@@ -189,7 +249,9 @@ def _read_sheet(book: fastexcel.ExcelReader, source_name: str, sheet: Sheet, *, 
 
 
 def read_return(
-    path: str | Path, *, schema: Schema | None = None, limits: Limits | None = None, clean: bool = True
+    path: str | Path, *, schema: Schema | None = None, limits: Limits | None = None, clean: bool = True,
+    preflight: bool = True, from_bytes: bool = True, repack: bool = True, eager: bool = True,
+    remember_layouts: bool = True,
 ) -> RawReturn:
     """Read one received workbook (``.xlsx``, ``.xlsm``, ``.xls``).
 
@@ -205,6 +267,17 @@ def read_return(
         False leaves table sheets' text as read, every row kept (``RawSheet.cleaned``
         False), for callers that clean a whole batch in one pass
         (``jobs.validate.typing.stack_table``); key/value sheets are always cleaned.
+    preflight, from_bytes, repack
+        How the workbook is opened (:func:`open_workbook`); the defaults are the fast path.
+    eager
+        Load plain sheets in one eager call when preflight knows their visibility
+        (default); False always loads through fastexcel's sheet object.
+    remember_layouts
+        Reuse header rows remembered from earlier returns of the same template
+        (default); False finds every header afresh.
+
+    The options after ``clean`` exist so tests can compare the fast paths with
+    the exact ones; every combination reads the same.
 
     Returns
     -------
@@ -215,29 +288,23 @@ def read_return(
     Raises
     ------
     UnreadableFile
-        Not a workbook, corrupt, encrypted (Chinese ``reason`` for the clerk).
+        Not a workbook, corrupt, encrypted (a sub-code, and the Chinese ``reason`` for the clerk).
     """
     schema = schema or load_schema()
     path = path if isinstance(path, Path) else Path(path)  # re-parsing a Path costs ~10 µs
-    pf, data = _preflight(path, limits)
+    opened = open_workbook(path, limits=limits, preflight=preflight, from_bytes=from_bytes, repack=repack)
+    book, pf, wrong_extension, digest = opened.book, opened.preflight, opened.wrong_extension, opened.content_hash
     warnings = [_note(n, schema) for n in (pf.warnings if pf is not None else ())]
-    digest = hashlib.sha256(data).hexdigest() if data is not None else None
-    # preflight's verified parts, uncompressed, when it could re-pack them (calamine need not inflate again)
-    unpacked = pf.unpacked if pf is not None else None
-    book, wrong_extension = _open(path, pf.kind if pf is not None else None, unpacked or data,
-                                  fallback=data if unpacked else None)
-    del data, unpacked
     if wrong_extension:
         warnings.append(_note("文件扩展名与实际格式不符，已按实际格式读取，请下次使用正确的文件类型保存", schema))
-    with _fastexcel_guard():
-        source_names = list(book.sheet_names)
+    source_names = list(opened.sheet_names)
     by_fold: dict[str, str] = {}
     for name in source_names:
         by_fold.setdefault(fold_key(name), name)
 
     # Visibility as preflight read it from the workbook part (.xlsx only; the
     # reader asks fastexcel otherwise): it lets plain sheets load eagerly.
-    hidden_names = frozenset(pf.hidden_sheets) if pf is not None and pf.kind in ("xlsx", "xlsm") \
+    hidden_names = frozenset(pf.hidden_sheets) if eager and pf is not None and pf.kind in ("xlsx", "xlsm") \
         and not wrong_extension and pf.sheet_names == tuple(source_names) else None
     sheets: dict[str, RawSheet] = {}
     missing: list[str] = []
@@ -247,7 +314,8 @@ def read_return(
             missing.append(sheet.name)
             continue
         hidden = None if hidden_names is None else source_name in hidden_names
-        raw = _read_sheet(book, source_name, sheet, with_errors=False, clean=clean, hidden=hidden)
+        raw = _read_sheet(book, source_name, sheet, with_errors=False, clean=clean, hidden=hidden,
+                          remember=remember_layouts)
         if _needs_error_texts(raw, sheet):
             raw = _read_sheet(book, source_name, sheet, with_errors=True)
         if raw.hidden:
