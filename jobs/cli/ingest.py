@@ -10,7 +10,8 @@ import click
 from jobs.cli._common import fail, home_option, open_home, period_option
 from jobs.cli._parallel import check_parallel, intake_runtime, parallel_options
 from jobs.core.errors import RectifyError
-from jobs.intake.batch import IngestResult, expand_paths, ingest_paths
+from jobs.intake.batch import IngestResult, expand_paths
+from jobs.intake.parallel import ingest_paths
 from jobs.office.home import DEFAULT_CONFIG
 from jobs.office.registry import RegistryError
 
