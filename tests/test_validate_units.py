@@ -411,3 +411,43 @@ def test_copies_all_at_once_name_the_smallest_other_unit(schema):
     marks = _marks(cross_unit_copies(batch, _returns(["D", "B", "C", "A"])))
     assert marks == {(0, 2): "单位“A”报送的内容", (1, 2): "单位“A”报送的内容", (2, 2): "单位“A”报送的内容",
                      (3, 2): "单位“B”报送的内容"}  # fmt: skip
+
+
+def _naive_copies(texts, returns, stored, period):
+    """The stage's rule spelled out return by return: what the store holds when each is recorded."""
+    rets = {r["_i"]: r for r in returns.iter_rows(named=True)}
+    out = {}
+    for i, row, h in texts.select("_i", "row", "hash").iter_rows():
+        me = rets[i]
+        if me["unit"] is None:
+            continue
+        held = {(u, "本级"): {x for v, x in stored.iter_rows() if v == u} for u in stored["unit"].unique()}
+        held = {k: (period, hs) for k, hs in held.items()}
+        for j in sorted(rets, key=lambda j: rets[j]["rank"]):
+            o = rets[j]
+            if o["rank"] > me["rank"]:
+                break
+            if o["pooled"] and o["unit"] is not None:
+                held[(o["unit"], o["kind"])] = (o["period"], set(texts.filter(pl.col("_i") == j)["hash"]))
+        names = [u for (u, _k), (p, hs) in held.items() if u != me["unit"] and p == me["period"] and h in hs]
+        if names:
+            out[(i, row)] = f"单位“{min(names)}”报送的内容"
+    return out
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_copies_stage_equals_the_rule_spelled_out(seed):
+    import random
+
+    rnd = random.Random(seed)
+    n = rnd.randint(1, 14)
+    units = [rnd.choice(["A", "B", "C", "D", "E", None]) for _ in range(n)]
+    rows = [(i, units[i], "整改台账", r, "见物", rnd.choice("wxyz"), 3) for i in range(n) for r in range(rnd.randint(0, 3))]
+    texts = pl.DataFrame(rows, schema=copies.BATCH_TEXTS_SCHEMA, orient="row")
+    ranks = rnd.sample(range(100), n)  # recording order, not the order of the results
+    returns = pl.DataFrame({"_i": range(n), "unit": units, "kind": [rnd.choice(["本级", "本级", "汇总"]) for _ in range(n)],
+                            "period": [rnd.choice(["2015-02", "2015-02", "2015-01"]) for _ in range(n)],
+                            "rank": ranks, "pooled": [rnd.random() < 0.7 for _ in range(n)]})  # fmt: skip
+    stored = pl.DataFrame({"unit": [rnd.choice("ABCFG") for _ in range(6)], "hash": [rnd.choice("wxyz") for _ in range(6)]})
+    got = _marks(cross_unit_copies(texts, returns, stored=stored, period="2015-02", stored_kind="本级"))
+    assert got == _naive_copies(texts, returns, stored, "2015-02")

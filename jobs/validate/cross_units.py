@@ -55,6 +55,9 @@ def cross_unit_copies(
     stored
         ``unit, hash`` of texts recorded before the batch for ``period``
         (returns of kind ``stored_kind``): they come before every rank.
+
+    Cost: a text is paired with the batch's versions carrying it (at most the
+    batch size) and with at most two stored units, however many store it.
     """
     rets = returns.select(
         pl.col("_i").cast(pl.Int32), pl.col("unit").cast(pl.Utf8), pl.col("kind").cast(pl.Utf8),
