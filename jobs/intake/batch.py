@@ -27,8 +27,6 @@ from jobs.core.tables import table_keys, table_schema
 from jobs.office.home import Home
 from jobs.store import STACK_INDEX, TEXT_SCHEMA
 from jobs.store.writer import stack_frames
-from jobs.validate.copies import BATCH_TEXTS_SCHEMA, copy_texts, long_texts
-from jobs.validate.typing import RID, ROW, raw
 
 # jobs.validate.validate_batch, or a test double returning one result per path
 # (its texts are then hashed from the results' tables)
@@ -77,6 +75,9 @@ def text_hashes(tables: Mapping[str, pl.DataFrame] | None, *, unit: str | None) 
     """
     if not tables:
         return pl.DataFrame(schema=TEXT_SCHEMA)
+    # the validator loads late: commands start fast
+    from jobs.validate.copies import copy_texts
+
     frame = copy_texts(tables, schema=load_schema())
     return frame.with_columns(pl.lit(unit, pl.Utf8).alias("unit")).select(list(TEXT_SCHEMA)).cast(TEXT_SCHEMA)
 
@@ -176,6 +177,9 @@ def stacked_text_hashes(
     ``units[i]`` is the unit of the return whose rows carry ``_i == i``. One
     Polars pass over the batch: hashing per return cost ~2.5 ms per file.
     """
+    from jobs.validate.copies import BATCH_TEXTS_SCHEMA, long_texts
+    from jobs.validate.typing import RID, ROW, raw
+
     schema = schema or load_schema()
     out_schema = BATCH_TEXTS_SCHEMA
     checked: dict[str, list[str]] = {}

@@ -37,8 +37,8 @@ BATCH_TEXTS_SCHEMA: dict[str, pl.DataType] = {
 def text_hash(keys: pl.Series) -> pl.Series:
     """Stable hash of folded texts; stored, so it must not depend on the process.
 
-    sha1, 20 hex digits: the same fingerprint as ``jobs.intake.batch.copy_fingerprint``
-    (which the store keeps), so stored texts and this batch compare.
+    sha1, 20 hex digits: the store keeps these (:func:`copy_texts`), so stored
+    texts and a later batch compare.
     """
     uniq = keys.drop_nulls().unique()
     hashes = pl.Series([hashlib.sha1(k.encode("utf-8")).hexdigest()[:20] for k in uniq.to_list()], dtype=pl.Utf8)
@@ -179,7 +179,7 @@ def checked_columns(schema: Schema) -> list[tuple[str, str, str, int]]:
 
 
 def copy_texts(tables: Mapping[str, pl.DataFrame], *, schema: Schema) -> pl.DataFrame:
-    """Hashes of a validated return's copy-checked texts, for the store (``other_units_texts`` later).
+    """Hashes of a validated return's copy-checked texts, as the store keeps them for later batches.
 
     ``tables`` are the typed tables of :class:`ValidatedReturn`; returns
     ``unit, sheet, row, column, hash``.
