@@ -66,6 +66,12 @@ def cross_unit_copies(
     rows = texts.select("_i", "sheet", "row", "column", "col", "hash").join(
         rets.filter(pl.col("unit").is_not_null()), on="_i", how="inner"
     )
+    # only a text two units carry can be a copy: most texts leave here
+    carriers = [rows.select("hash", "unit")]
+    if stored is not None and stored.height:
+        carriers.append(stored.select(pl.col("hash").cast(pl.Utf8), pl.col("unit").cast(pl.Utf8)))
+    shared = pl.concat(carriers).group_by("hash").agg(pl.col("unit").n_unique().alias("_n")).filter(pl.col("_n") > 1)
+    rows = rows.join(shared.select("hash"), on="hash", how="semi")
     pooled = rets.filter(pl.col("pooled") & pl.col("unit").is_not_null())
     # a unit's pooled return is its current one from its rank until the next one's
     versions = (
