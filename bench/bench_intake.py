@@ -20,7 +20,7 @@ from pathlib import Path
 from bench.corpus import PERIOD, list_returns, registry_path
 from bench.harness import emit
 from jobs.intake.executors import make_executor
-from jobs.intake.parallel import WRITER_COUNTS, ingest_with_executor
+from jobs.intake.parallel import ingest_paths
 from jobs.office.home import init_home
 
 RECEIVED_AT = datetime(2015, 2, 27, 16, 30)
@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> None:
     start = time.perf_counter()
     with make_executor(args.executor, workers=args.workers) as executor:
         workers = executor.workers
-        result = ingest_with_executor(
+        result = ingest_paths(
             home, paths, period=PERIOD, executor=executor, received_at=RECEIVED_AT,
             batch_size=args.batch_size, receipts=args.receipts,
         )  # fmt: skip
@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> None:
     emit({
         "files": len(result.files), "rows": rows, "seconds": seconds, "workers": workers,
         "stored": result.count("stored"), "rejected": result.rejected, "duplicate": result.count("duplicate"),
-        "failed": result.count("failed"), "home": str(args.home), **WRITER_COUNTS,
+        "failed": result.count("failed"), "home": str(args.home),
     })  # fmt: skip
 
 

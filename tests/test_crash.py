@@ -41,7 +41,7 @@ import sys, time
 sys.path.insert(0, {root!r})
 from tests.test_intake import FakeValidator
 from jobs.office.home import Home
-from jobs.intake.batch import ingest_paths
+from jobs.intake.parallel import ingest_paths
 home = Home({home!r})
 print("start", flush=True)
 t0 = time.perf_counter()
@@ -157,7 +157,7 @@ def test_kill_ingest_at_random_points_then_rerun(home, tmp_path):
     assert len(set(steps)) >= 2, f"kills should land at different steps: {steps}"
 
     # The rerun after the last kill: every file recorded exactly once, every accepted one counted.
-    from jobs.intake.batch import ingest_paths
+    from jobs.intake.parallel import ingest_paths
 
     ingest_paths(home, [inbox], period=PERIOD, validator=FakeValidator())
     subs = check_consistent(home, expected)
@@ -191,7 +191,8 @@ def test_two_writers_issuing_the_same_receipt_at_once(home, tmp_path, monkeypatc
     import threading
 
     import jobs.intake.receipts
-    from jobs.intake.batch import ingest_paths, issue_receipt
+    from jobs.intake.batch import issue_receipt
+    from jobs.intake.parallel import ingest_paths
 
     inbox = tmp_path / "inbox"
     put(inbox, "bj.xlsx", "110000", ["甲"])
@@ -258,7 +259,7 @@ def test_kill_summarize_then_rerun_gives_the_same_outputs(home, tmp_path):
     from click.testing import CliRunner
 
     from jobs.cli import main
-    from jobs.intake.batch import ingest_paths
+    from jobs.intake.parallel import ingest_paths
 
     inbox = tmp_path / "inbox"
     expected: dict[str, int | None] = {}

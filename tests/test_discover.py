@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from jobs.cli import main
 from jobs.core.files import RefusedFile, open_regular
-from jobs.intake.batch import ingest_paths
+from jobs.intake.parallel import ingest_paths
 from jobs.intake.watch import InboxWatcher
 from jobs.office.home import init_home
 

@@ -199,7 +199,7 @@ def month(generated_samples, tmp_path_factory):
     """
     import json
 
-    from jobs.intake.batch import ingest_paths
+    from jobs.intake.parallel import ingest_paths
     from jobs.office.home import init_home
 
     manifest = json.loads((generated_samples / "manifest.json").read_text(encoding="utf-8"))
@@ -215,12 +215,7 @@ def month(generated_samples, tmp_path_factory):
     _copy_as_other_unit(source, extra / "zz-copy.xlsx", manifest["periods"][PERIOD]["missing_units"][0])
     home = init_home(tmp_path_factory.mktemp("homes") / "sequential")
     home.import_registry(generated_samples / "registry.xlsx", from_period=PERIOD)
-    from jobs.validate import recheck
-
-    with pytest.MonkeyPatch.context() as mp:
-        # the reference validates again in full what stored texts concern (no copy-only re-check)
-        mp.setattr(recheck, "recheck_copies", lambda *a, **k: None)
-        result = ingest_paths(home, [inbox, extra], period=PERIOD, received_at=RECEIVED, batch_size=BATCH)
+    result = ingest_paths(home, [inbox, extra], period=PERIOD, received_at=RECEIVED, batch_size=BATCH)
     return [inbox, extra], home, result
 
 
@@ -228,7 +223,7 @@ BATCH = 7
 
 
 def _ingest_with(kind, paths, root, generated_samples, executor):
-    from jobs.intake.batch import ingest_paths
+    from jobs.intake.parallel import ingest_paths
     from jobs.office.home import init_home
 
     home = init_home(root / kind)
@@ -266,7 +261,7 @@ def test_local_pool_intake_equals_sequential_intake(month, generated_samples, tm
     monkeypatch.setattr(parallel, "read_validate_batch", lambda paths, **kw: again.append(len(paths)) or original(paths, **kw))
     with LocalExecutor(workers=2) as ex:
         home, result = _ingest_with("local", paths, tmp_path, generated_samples, ex)
-    assert again == []  # the writer redid copy detection from the texts: nothing read or validated again
+    assert again == []  # the writer finds copies from the texts: nothing is read or validated in this process
     assert _outcomes(result) == _outcomes(expected)
     assert _receipts(home, result) == _receipts(reference, expected)  # written by the workers
     got, want = _ledger(home), _ledger(reference)
@@ -336,76 +331,78 @@ def test_batch_text_hashes_equal_per_return_hashes():
     assert got[0].height == 5 and got[2].height == 0  # placeholders, short texts and nulls are not hashed
 
 
-def _verdicts(result):
-    """Every return's findings (code, cell, message), tables and texts of a BatchResult, comparable."""
-    found = [[(f.code, f.cell, f.message) for f in r.report.findings] for r in result.results]
-    tables = {k: v.sort(v.columns) for k, v in result.tables.items()}
-    return found, tables, result.texts.sort(result.texts.columns)
+SHARED = "对照检查中发现的会风文风问题已逐项整改，压缩会议四成，精简文件三成，节约经费八万元。"
+OLD = "通过整改深刻认识到四风问题的根源在于宗旨意识淡薄，必须从思想上正本清源、固本培元。"
+NEW = "整改后重新梳理了制度漏洞，建立了会议审批台账，每月通报一次执行情况，接受群众监督。"
+REPEAT = "班子成员逐一谈心谈话，查找思想上的差距，明确整改责任人和完成时限，按月对账销号。"
 
 
-@pytest.mark.slow
-def test_writer_validates_again_only_what_stored_texts_change(generated_samples, tmp_path):
-    """The writer redoes copy detection from the texts alone (no file read again) and gets exactly what
-    validating the whole batch with the stored texts gives, including returns naming another period
-    (compared only among themselves)."""
+@pytest.fixture(scope="module")
+def copies_inbox(generated_samples, tmp_path_factory):
+    """Returns sharing texts in recording order (file names; one arrival time): a copy of an earlier
+    return, a rejected return and a later one sharing a text, a resubmission replacing a text that a later
+    return carries, and a text repeated within a return."""
     import json
-    from dataclasses import replace
-
-    import jobs.intake.parallel as parallel
-    from jobs.intake.batch import ingest_paths
-    from jobs.office.home import init_home
 
     manifest = json.loads((generated_samples / "manifest.json").read_text(encoding="utf-8"))
     clean = sorted(generated_samples / f["path"] for f in manifest["files"] if f["period"] == PERIOD
                    and not f["defects"] and not f["messiness"] and f["format"] == "xlsx")  # fmt: skip
-    missing = manifest["periods"][PERIOD]["missing_units"]
-    home = init_home(tmp_path / "home")
-    home.import_registry(generated_samples / "registry.xlsx", from_period=PERIOD)
-    first = tmp_path / "first"
-    first.mkdir()
-    shutil.copyfile(clean[0], first / clean[0].name)
-    ingest_paths(home, [first], period=PERIOD, received_at=RECEIVED, receipts=False)
+    used = {f["unit"] for f in manifest["files"] if generated_samples / f["path"] in clean[:5]}
+    others = sorted({f["unit"] for f in manifest["files"] if f["period"] == PERIOD} - used)
+    units = manifest["periods"][PERIOD]["missing_units"] + others  # registered units sending nothing here
+    out = tmp_path_factory.mktemp("copies_inbox")
+    edit_return(clean[0], out / "a-original.xlsx", mindset={1: OLD})
+    edit_return(clean[0], out / "b-copy.xlsx", unit=units[0], mindset={1: OLD})  # every text copied
+    edit_return(clean[1], out / "c-rejected.xlsx", unit=units[1], period="2015-01", facts={1: SHARED})
+    edit_return(clean[2], out / "d-after-rejected.xlsx", unit=units[2], facts={1: SHARED})
+    edit_return(clean[0], out / "e-resubmitted.xlsx", mindset={1: NEW})  # a-original's unit, OLD replaced
+    edit_return(clean[3], out / "f-old-text.xlsx", unit=units[3], mindset={1: OLD}, facts={2: SHARED})
+    edit_return(clean[4], out / "g-repeat.xlsx", unit=units[4], mindset={2: REPEAT, 3: REPEAT})
+    return out, generated_samples / "registry.xlsx"
 
-    shared = "另一期间两单位共用的一段见物文字，用于检验跨期间不互相比对。"
-    batch = tmp_path / "batch"
-    batch.mkdir()
-    for src in clean[1:4]:
-        shutil.copyfile(src, batch / src.name)
-    edit_return(clean[0], batch / "zz-copy.xlsx", unit=missing[0])  # copies the stored return
-    # another period: carries a stored text and shares one more text with the next return
-    edit_return(clean[0], batch / "zz-period-a.xlsx", unit=missing[1], period="2015-01", facts={1: shared})
-    edit_return(clean[4], batch / "zz-period-b.xlsx", unit=missing[2], period="2015-01", facts={1: shared})
-    context = parallel.BatchContext(registry=home.registry(PERIOD), period=PERIOD, other_units_texts=None,
-                                    limits=home.config.limits)  # fmt: skip
-    with home.lock():
-        prep = parallel._prepare(home, sorted(batch.iterdir()), period=PERIOD, received_at=RECEIVED, fault_hook=None)
-    names = [p.name for p in prep.fresh]
-    again: list[list[str]] = []
-    original = parallel.read_validate_batch
-    by_copy = {prep.job[0][i]: n for i, n in enumerate(names)}
 
-    def spy(paths, **kw):
-        again.append(sorted(by_copy[p] for p in paths))
-        return original(paths, **kw)
+def _ingest_copies(root, inbox, registry, *, batch_size, executor=None):
+    from jobs.intake.parallel import ingest_paths
+    from jobs.office.home import init_home
 
-    validated = parallel.validate_job(context, prep.job)
-    parallel.read_validate_batch = spy
-    try:
-        got = parallel._revalidate_if_stale(home, prep, validated, context=context)
-    finally:
-        parallel.read_validate_batch = original
-    assert again == []  # copy-only: nothing read or validated again
-    assert validated.copies is not None
-    whole = parallel.validate_job(replace(context, other_units_texts=home.store.texts(PERIOD)), prep.job)
-    want = _verdicts(whole)
-    assert _verdicts(got)[0] == want[0]
-    assert [r.report.to_dict() for r in got.results] == [r.report.to_dict() for r in whole.results]
-    for key, frame in want[1].items():
-        assert_frame_equal(_verdicts(got)[1][key], frame)
-    assert_frame_equal(_verdicts(got)[2], want[2])
-    codes = {n: [f.code for f in r.report.findings] for n, r in zip(names, got.results, strict=True)}
-    assert "copied-text" in codes["zz-copy.xlsx"] and "copied-text" in codes["zz-period-b.xlsx"]
-    assert "wrong-period" in codes["zz-period-a.xlsx"]
+    home = init_home(root)
+    home.import_registry(registry, from_period=PERIOD)
+    result = ingest_paths(home, [inbox], period=PERIOD, received_at=RECEIVED, batch_size=batch_size,
+                          receipts=False, executor=executor)  # fmt: skip
+    ids = [f.submission_id for f in result.files]
+    reports = {f.path.name: r.to_dict() for f, r in zip(result.files, home.store.reports(ids), strict=True)}
+    ledger = home.store.submissions(PERIOD).drop("ingested_at").sort("submission_id")
+    texts = home.store.texts(PERIOD).sort(["unit", "sheet", "row", "column"])
+    return reports, ledger, texts
+
+
+def test_copy_findings_do_not_depend_on_batches_workers_or_executor(copies_inbox, tmp_path):
+    """One batch in process, and one file per batch on two pool workers: the same ledger, findings (order
+    included) and stored texts; each return is compared with what the store holds when it is recorded."""
+    inbox, registry = copies_inbox
+    whole = _ingest_copies(tmp_path / "whole", inbox, registry, batch_size=1000)
+    with LocalExecutor(workers=2) as ex:
+        single = _ingest_copies(tmp_path / "single", inbox, registry, batch_size=1, executor=ex)
+    assert single[0] == whole[0]
+    assert_frame_equal(single[1], whole[1])
+    assert_frame_equal(single[2], whole[2])
+
+    def copied(name):
+        return [(f["cell"], f["message"]) for f in whole[0][name]["findings"] if f["code"] == "copied-text"]
+
+    unit = whole[0]["a-original.xlsx"]["unit"]
+    assert copied("a-original.xlsx") == []  # recorded first: nothing to copy from
+    assert len(copied("b-copy.xlsx")) >= 2 and all(unit in m for _c, m in copied("b-copy.xlsx"))
+    assert whole[0]["c-rejected.xlsx"]["accepted"] is False
+    assert copied("d-after-rejected.xlsx") == []  # a rejected return's texts are not stored
+    # OLD is no longer a current text of a-original's unit, but still b-copy's; SHARED is d's
+    named = {m.split("单位“")[1].split("”")[0] for _c, m in copied("f-old-text.xlsx")}
+    assert named == {whole[0]["b-copy.xlsx"]["unit"], whole[0]["d-after-rejected.xlsx"]["unit"]}
+    (repeat,) = copied("g-repeat.xlsx")  # a repeat within the return keeps its finding alone
+    assert "本表整改台账" in repeat[1]
+    for report in whole[0].values():  # findings in their place in the file
+        places = [(f["sheet"] or "", f["row"] or 0) for f in report["findings"] if f["sheet"] == "整改台账"]
+        assert places == sorted(places)
 
 
 def test_ingest_rejects_address_without_ray(tmp_path):

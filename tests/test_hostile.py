@@ -302,7 +302,7 @@ def test_validation_never_raises_on_random_workbooks(tmp_path, verdicts, books):
 
 
 def test_same_file_under_two_names_is_stored_once(corpus, verdicts, tmp_path):
-    from jobs.intake.batch import ingest_paths
+    from jobs.intake.parallel import ingest_paths
     from jobs.office.home import init_home
 
     home = init_home(tmp_path / "home")

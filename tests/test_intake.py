@@ -21,12 +21,11 @@ from polars.testing import assert_frame_equal
 from jobs.core.findings import Report, make_finding
 from jobs.core.tables import table_schema
 from jobs.intake.batch import (
-    expand_paths,
-    ingest_paths,
-    is_candidate,
     read_validate_batch,
     text_hashes,
 )
+from jobs.intake.discover import expand_paths, is_candidate
+from jobs.intake.parallel import ingest_paths
 from jobs.office.home import init_home
 
 PERIOD = "2015-02"
@@ -52,8 +51,8 @@ class FakeValidator:
     def __init__(self):
         self.calls: list[dict] = []
 
-    def __call__(self, paths, *, registry, period, received_at=None, other_units_texts=None, **_options):
-        self.calls.append({"paths": list(paths), "others": other_units_texts, "received_at": received_at})
+    def __call__(self, paths, *, registry, period, received_at=None, **_options):
+        self.calls.append({"paths": list(paths), "received_at": received_at})
         out = []
         for path in paths:
             try:
@@ -163,14 +162,19 @@ def test_resubmission_and_copy_detection_inputs(home, tmp_path):
     assert subs["version"].to_list() == [1, 2]
     assert subs["superseded_by"].null_count() == 1
     assert home.store.load_tables(PERIOD)["ledger"]["problem"].to_list() == ["新"]
-    # another unit carrying the same 见物: validated (again) against exactly the
-    # stored texts it shares, looked up by hash, as the validator's own hashing gives them
-    fake = FakeValidator()
-    ingest_paths(home, [put(tmp_path / "c", "tj.xlsx", "120000", ["别"])], period=PERIOD, validator=fake)
-    others = fake.calls[-1]["others"]
+    # the store keeps the current return's texts, as the validator's own hashing gives them
     expected = text_hashes({"ledger": _ledger([FACTS])}, unit="110000")
     assert expected.height == 1 and expected["column"].to_list() == ["见物"]
-    assert_frame_equal(others.filter(pl.col("unit") == "110000"), expected)
+    assert_frame_equal(home.store.texts(PERIOD), expected)
+    # another unit carrying the same 见物: the writer finds the copy from the stored hashes;
+    # the stored verdicts of 110000 do not change
+    before = home.store.reports(subs["submission_id"].to_list())
+    (outcome,) = ingest_paths(home, [put(tmp_path / "c", "tj.xlsx", "120000", ["别"])], period=PERIOD,
+                              validator=FakeValidator()).files  # fmt: skip
+    (copied,) = home.store.reports([outcome.submission_id])[0].findings
+    assert (copied.code, copied.sheet, copied.row, copied.column) == ("copied-text", "整改台账", 3, "见物")
+    assert "单位“110000”报送的内容" in copied.message and outcome.accepted and outcome.n_warnings == 1
+    assert home.store.reports(subs["submission_id"].to_list()) == before
 
 
 def test_files_are_validated_from_the_archive(home, tmp_path):
@@ -295,7 +299,7 @@ import sys
 sys.path.insert(0, {tests!r})
 from test_intake import FakeValidator
 from jobs.office.home import Home
-from jobs.intake.batch import ingest_paths
+from jobs.intake.parallel import ingest_paths
 ingest_paths(Home({home!r}), [{inbox!r}], period={period!r}, validator=FakeValidator())
 """
 
@@ -358,10 +362,9 @@ def test_office_limits_reach_preflight(tmp_path):
     write_template(big)
     limits = dataclasses.replace(h.config.limits, max_file_mb=0.001)  # ~1 KB: the blank template is larger
     results = read_validate_batch([big], registry=h.registry(PERIOD), period=PERIOD,
-                                  received_at={big: datetime(2015, 2, 1)}, other_units_texts=None,
-                                  limits=limits)  # fmt: skip
+                                  received_at={big: datetime(2015, 2, 1)}, limits=limits).results  # fmt: skip
     (finding,) = results[0].report.findings
     assert (finding.code, finding.subcode) == ("unreadable-file", "file-too-large")
     default = read_validate_batch([big], registry=h.registry(PERIOD), period=PERIOD,
-                                  received_at={big: datetime(2015, 2, 1)}, other_units_texts=None)  # fmt: skip
+                                  received_at={big: datetime(2015, 2, 1)}).results  # fmt: skip
     assert "unreadable-file" not in default[0].report.codes()

@@ -33,7 +33,7 @@ def samples(tmp_path_factory):
 @pytest.fixture(scope="session")
 def month(samples, tmp_path_factory):
     """A home with the previous month ingested, then ``rectify run`` for the period."""
-    from jobs.intake.batch import ingest_paths
+    from jobs.intake.parallel import ingest_paths
     from jobs.office.home import init_home
 
     root = tmp_path_factory.mktemp("home")

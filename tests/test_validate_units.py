@@ -15,6 +15,7 @@ from polars.testing import assert_frame_equal, assert_series_equal
 from jobs.core.findings import make_finding
 from jobs.core.schema import DEFAULT_SCHEMA, parse_schema
 from jobs.validate import copies, facts, suites
+from jobs.validate.cross_units import cross_unit_copies
 from jobs.validate.translate import cut_cascades
 from jobs.validate.typing import (
     RID,
@@ -128,11 +129,9 @@ def test_copy_texts_hashes_what_detection_compares(schema):
     assert stored["sheet"].to_list() == ["整改台账"] * 2 and stored["column"].to_list() == ["见物"] * 2
     assert stored["hash"][0] == stored["hash"][1]  # width, spaces and punctuation folded
     frame = _copy_frame([(0, 7, texts[0])])
-    units = pl.DataFrame({RID: [0], "unit": ["B"], "period": ["2015-02"]},
-                         schema={RID: pl.Int32, "unit": pl.Utf8, "period": pl.Utf8})
-    out = copies.detect_copies({"ledger": frame}, units=units, locs={}, other_units_texts=stored,
-                               period="2015-02", schema=schema)["ledger"]
-    assert out["copy__facts"].to_list() == ["单位“A”报送的内容"]
+    _frames, batch = copies.detect_repeats({"ledger": frame}, units=_units(["B"]), locs={}, schema=schema)
+    marks = cross_unit_copies(batch, _returns(["B"]), stored=stored, period="2015-02", stored_kind="本级")
+    assert marks["other"].to_list() == ["单位“A”报送的内容"]
 
 
 def _copy_frame(rows: list[tuple[int, int, str]]) -> pl.DataFrame:
@@ -140,32 +139,60 @@ def _copy_frame(rows: list[tuple[int, int, str]]) -> pl.DataFrame:
                         ).with_columns(pl.lit(None, pl.Utf8).alias("raw__mindset"))
 
 
+def _units(units: list[str | None]) -> pl.DataFrame:
+    return pl.DataFrame({RID: range(len(units)), "unit": units}, schema={RID: pl.Int32, "unit": pl.Utf8})
+
+
+def _returns(units, *, periods=None, ranks=None, pooled=None) -> pl.DataFrame:
+    n = len(units)
+    return pl.DataFrame({"_i": range(n), "unit": units, "kind": ["本级"] * n, "period": periods or ["2015-02"] * n,
+                         "rank": ranks or [0] * n, "pooled": pooled or [True] * n})
+
+
+def _marks(frame: pl.DataFrame) -> dict[tuple[int, int], str]:
+    return {(i, row): other for i, row, other in frame.select("_i", "row", "other").iter_rows()}
+
+
 def test_copies_within_period_across_units_and_not_same_unit(schema):
     text = "全年会议由120次压减到60次，节约经费3万元。"
     frame = _copy_frame([(0, 2, text), (1, 2, text + " "), (2, 5, text), (3, 2, "短文本"), (0, 3, text)])
-    units = pl.DataFrame({RID: [0, 1, 2, 3], "unit": ["A", "A", "B", "C"], "period": ["2015-02"] * 3 + ["2015-02"]},
-                         schema={RID: pl.Int32, "unit": pl.Utf8, "period": pl.Utf8})
     locs = {"ledger": {r: {"见物": 10} for r in range(4)}}
-    out = copies.detect_copies({"ledger": frame}, units=units, locs=locs, schema=schema)["ledger"]
-    marks = {(r[RID], r[ROW]): r["copy__facts"] for r in out.iter_rows(named=True)}
-    assert marks[(0, 3)] == "本表整改台账!K2"  # the repeat inside return 0 names the first item
-    assert marks[(0, 2)] == "单位“B”报送的内容"  # unit A shares the text with unit B
-    assert marks[(1, 2)] == "单位“B”报送的内容"
-    assert marks[(2, 5)] == "单位“A”报送的内容"
-    assert marks[(3, 2)] is None
+    frames, batch = copies.detect_repeats({"ledger": frame}, units=_units(["A", "A", "B", "C"]), locs=locs,
+                                          schema=schema)  # fmt: skip
+    within = {(r[RID], r[ROW]): r["copy__facts"] for r in frames["ledger"].iter_rows(named=True)}
+    assert within == {(0, 2): None, (1, 2): None, (2, 5): None, (3, 2): None, (0, 3): "本表整改台账!K2"}
+    assert batch.filter(pl.col("_i") == 2)["col"].to_list() == [10]  # where the cell is, for the finding
+    across = _marks(cross_unit_copies(batch, _returns(["A", "A", "B", "C"])))
+    # all at once: unit A shares the text with unit B and B with A; A's two returns are not copies of each other
+    assert across == {(0, 2): "单位“B”报送的内容", (0, 3): "单位“B”报送的内容", (1, 2): "单位“B”报送的内容",
+                      (2, 5): "单位“A”报送的内容"}  # fmt: skip
 
 
 def test_copies_against_stored_texts_and_other_periods(schema):
     text = "本单位深刻反思形式主义根源，认识到脱离群众的严重危害。"
-    frame = _copy_frame([(0, 2, text), (1, 2, text)])
-    units = pl.DataFrame({RID: [0, 1], "unit": ["A", "B"], "period": ["2015-02", "2015-03"]},
-                         schema={RID: pl.Int32, "unit": pl.Utf8, "period": pl.Utf8})
-    stored = pl.DataFrame({"unit": ["S", "A"], "sheet": ["整改台账"] * 2, "row": [2, 2], "column": ["见物"] * 2,
-                           "hash": [copies.text_hash(pl.Series([copy_key_expr_py(text)]))[0]] * 2})
-    out = copies.detect_copies({"ledger": frame}, units=units, locs={}, other_units_texts=stored,
-                               period="2015-02", schema=schema)["ledger"]
+    _frames, batch = copies.detect_repeats({"ledger": _copy_frame([(0, 2, text), (1, 2, text)])},
+                                           units=_units(["A", "B"]), locs={}, schema=schema)  # fmt: skip
+    stored = pl.DataFrame({"unit": ["S", "A"], "hash": [copies.text_hash(pl.Series([copy_key_expr_py(text)]))[0]] * 2})
+    marks = cross_unit_copies(batch, _returns(["A", "B"], periods=["2015-02", "2015-03"]), stored=stored,
+                              period="2015-02", stored_kind="本级")  # fmt: skip
     # stored texts are the collected period's: A is flagged (naming S, never itself); B's month differs
-    assert out["copy__facts"].to_list() == ["单位“S”报送的内容", None]
+    assert _marks(marks) == {(0, 2): "单位“S”报送的内容"}
+
+
+def test_copies_in_recording_order_follow_what_the_store_would_hold(schema):
+    """Ranked returns see only the accepted returns recorded before them, each unit's latest one only."""
+    batch = pl.DataFrame(
+        [(i, u, "整改台账", 2, "见物", t, 10) for i, (u, t) in enumerate(
+            [("S", "h0"), ("B", "h1"), ("A", "h2"), ("C", "h2"), ("D", "h3"), ("E", "h3"), ("0", "h9")])],
+        schema=copies.BATCH_TEXTS_SCHEMA, orient="row",
+    )
+    stored = pl.DataFrame({"unit": ["S", "X", "Y", "0", "Z"], "hash": ["h1", "h9", "h9", "h9", "h9"]})
+    returns = _returns(["S", "B", "A", "C", "D", "E", "0"], ranks=[0, 1, 2, 3, 4, 5, 6],
+                       pooled=[True, True, False, True, True, True, True])
+    marks = _marks(cross_unit_copies(batch, returns, stored=stored, period="2015-02", stored_kind="本级"))
+    # B: S's stored h1 was replaced by S's newer return (rank 0) before B; C: A was rejected (not stored);
+    # D: E comes later; E names D; unit 0 names the smallest other unit of many storing h9
+    assert marks == {(5, 2): "单位“D”报送的内容", (6, 2): "单位“X”报送的内容"}
 
 
 def test_cut_cascades_keeps_primary(schema):
@@ -375,3 +402,52 @@ def test_stacked_columns_clean_the_same_per_value_or_per_cell():
         expected = column.to_frame().select(clean_cell_expr("c")).to_series()
         assert_series_equal(_cleaned(column), expected)
     assert _cleaned(repeating)[:8].to_list() == ["1", "1", "2015-01-15", None, "已完成", None, "a b", "１２"]
+
+
+def test_copies_all_at_once_name_the_smallest_other_unit(schema):
+    """Every unit of a group is flagged, naming the smallest other unit (only two are kept per text)."""
+    batch = pl.DataFrame([(i, None, "整改台账", 2, "见物", "h", 10) for i in range(4)],
+                         schema=copies.BATCH_TEXTS_SCHEMA, orient="row")  # fmt: skip
+    marks = _marks(cross_unit_copies(batch, _returns(["D", "B", "C", "A"])))
+    assert marks == {(0, 2): "单位“A”报送的内容", (1, 2): "单位“A”报送的内容", (2, 2): "单位“A”报送的内容",
+                     (3, 2): "单位“B”报送的内容"}  # fmt: skip
+
+
+def _naive_copies(texts, returns, stored, period):
+    """The stage's rule spelled out return by return: what the store holds when each is recorded."""
+    rets = {r["_i"]: r for r in returns.iter_rows(named=True)}
+    out = {}
+    for i, row, h in texts.select("_i", "row", "hash").iter_rows():
+        me = rets[i]
+        if me["unit"] is None:
+            continue
+        held = {(u, "本级"): {x for v, x in stored.iter_rows() if v == u} for u in stored["unit"].unique()}
+        held = {k: (period, hs) for k, hs in held.items()}
+        for j in sorted(rets, key=lambda j: rets[j]["rank"]):
+            o = rets[j]
+            if o["rank"] > me["rank"]:
+                break
+            if o["pooled"] and o["unit"] is not None:
+                held[(o["unit"], o["kind"])] = (o["period"], set(texts.filter(pl.col("_i") == j)["hash"]))
+        names = [u for (u, _k), (p, hs) in held.items() if u != me["unit"] and p == me["period"] and h in hs]
+        if names:
+            out[(i, row)] = f"单位“{min(names)}”报送的内容"
+    return out
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_copies_stage_equals_the_rule_spelled_out(seed):
+    import random
+
+    rnd = random.Random(seed)
+    n = rnd.randint(1, 14)
+    units = [rnd.choice(["A", "B", "C", "D", "E", None]) for _ in range(n)]
+    rows = [(i, units[i], "整改台账", r, "见物", rnd.choice("wxyz"), 3) for i in range(n) for r in range(rnd.randint(0, 3))]
+    texts = pl.DataFrame(rows, schema=copies.BATCH_TEXTS_SCHEMA, orient="row")
+    ranks = rnd.sample(range(100), n)  # recording order, not the order of the results
+    returns = pl.DataFrame({"_i": range(n), "unit": units, "kind": [rnd.choice(["本级", "本级", "汇总"]) for _ in range(n)],
+                            "period": [rnd.choice(["2015-02", "2015-02", "2015-01"]) for _ in range(n)],
+                            "rank": ranks, "pooled": [rnd.random() < 0.7 for _ in range(n)]})  # fmt: skip
+    stored = pl.DataFrame({"unit": [rnd.choice("ABCFG") for _ in range(6)], "hash": [rnd.choice("wxyz") for _ in range(6)]})
+    got = _marks(cross_unit_copies(texts, returns, stored=stored, period="2015-02", stored_kind="本级"))
+    assert got == _naive_copies(texts, returns, stored, "2015-02")

@@ -28,7 +28,7 @@ class FakeValidated:
         self.report, self.tables, self.content_hash, self.report_type = report, tables, "", "本级"
 
 
-def fake_validator(paths, *, registry, period, received_at=None, other_units_texts=None, **_options):
+def fake_validator(paths, *, registry, period, received_at=None, **_options):
     """A JSON file ``{"unit": ...}`` is an accepted return; anything else is unreadable."""
     out = []
     for path in paths:

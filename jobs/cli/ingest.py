@@ -10,7 +10,7 @@ import click
 from jobs.cli._common import fail, home_option, open_home, period_option
 from jobs.cli._parallel import check_parallel, intake_runtime, parallel_options
 from jobs.core.errors import RectifyError
-from jobs.intake.batch import IngestResult, ingest_paths
+from jobs.intake.batch import IngestResult
 from jobs.intake.discover import expand_paths
 from jobs.office.registry import RegistryError
 
@@ -91,6 +91,9 @@ def ingest_command(
         rectify ingest inbox/ --period 2015-02 --workers 8
         rectify ingest inbox/ --period 2015-02 --executor ray --address ray://head:10001
     """
+    # loads the validator: imported here so that --help stays fast
+    from jobs.intake.parallel import ingest_paths
+
     check_parallel(executor_kind, address)  # type: ignore[arg-type]
     target = open_home(home)
     size = batch_size or target.config.limits.batch_size

@@ -52,7 +52,7 @@ def run_month(
     ``progress`` receives a Chinese line per report step. The roll-up's outputs
     are written to ``<home>/summaries/<period>/`` as ``rectify summarize`` does.
     """
-    from jobs.intake.batch import ingest_paths
+    from jobs.intake.parallel import ingest_paths
     from jobs.report.pipeline import make_report
 
     intake = None

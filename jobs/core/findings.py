@@ -7,6 +7,7 @@ tests read only these. Messages are built from the schema's Chinese templates.
 from __future__ import annotations
 
 import string
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -60,10 +61,6 @@ class Finding:
     column: str | None = None
     cell: str | None = None
     title: str = ""
-    # Position of the declared check that produced it (jobs.validate.translate),
-    # so intake can re-sort after redoing one check; internal: not compared,
-    # not serialised, not stored (None for other findings).
-    order: int | None = field(default=None, compare=False, repr=False)
     # unreadable-file's sub-code (``encrypted``, ``zip-bomb-ratio`` ... in the schema's
     # ``unreadable`` catalogue). Not compared and not stored (the store keeps its columns;
     # the message carries the reason); the JSON of a fresh verdict shows it.
@@ -95,7 +92,6 @@ def make_finding(
     col_index: int | None = None,
     cell: str | None = None,
     schema: Schema | None = None,
-    order: int | None = None,
     subcode: str | None = None,
     **params: Any,
 ) -> Finding:
@@ -109,8 +105,6 @@ def make_finding(
         Sheet name, 1-based Excel row and column header of the place.
     col_index
         0-based column position in the source sheet, used to build ``cell``.
-    order
-        Position of the declared check producing it (internal, see ``Finding.order``).
     subcode
         For ``unreadable-file``: the sub-code whose reason fills ``{reason}``
         (rendered from ``params`` unless ``reason`` is given; see :func:`unreadable_reason`).
@@ -135,7 +129,6 @@ def make_finding(
         column=column,
         cell=cell,
         title=spec.title,
-        order=order,
         subcode=subcode,
     )
 
@@ -155,6 +148,36 @@ def unreadable_reason(subcode: str, *, schema: Schema | None = None, **params: A
         msg = f"unknown unreadable-file sub-code {subcode!r}"
         raise KeyError(msg) from None
     return render_message(template, params)
+
+
+def _column_index(cell: str | None) -> int:
+    """0-based column of an A1 cell such as ``整改台账!L12`` (-1 without one)."""
+    if not cell:
+        return -1
+    letters = cell.rsplit("!", 1)[-1].rstrip("0123456789")
+    if not letters.isascii() or not letters.isalpha():
+        return -1
+    index = 0
+    for ch in letters.upper():
+        index = index * 26 + ord(ch) - 64
+    return index - 1
+
+
+def in_place_order(findings: Sequence[Finding], *, schema: Schema | None = None) -> list[Finding]:
+    """Findings in file order: the file's own first, then by sheet (schema order), row and column.
+
+    A finding on a whole sheet or column (no row) comes before that sheet's
+    rows; ties keep their order. A finding's place is all that decides, so
+    findings added later (cross-unit copies) land where they belong.
+    """
+    schema = schema or load_schema()
+    sheets = {s.name: i for i, s in enumerate(schema.sheets)}
+
+    def place(f: Finding) -> tuple[int, int, int]:
+        sheet = -1 if f.sheet is None else sheets.get(f.sheet, len(sheets))
+        return sheet, f.row or 0, _column_index(f.cell)
+
+    return sorted(findings, key=place)
 
 
 @dataclass

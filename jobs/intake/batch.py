@@ -1,16 +1,11 @@
-"""Intake: archive, validate and record received returns, batch by batch.
+"""Intake's pieces: one batch's pure validation step, outcomes and receipts (files come from :mod:`jobs.intake.discover`).
 
-Two separate steps, so executors (process pool, Ray) can wrap the first:
+- :func:`read_validate_batch` — pure (no store access): paths in,
+  :class:`BatchResult` out (per-file verdicts, tables stacked, text hashes);
+- :class:`FileOutcome` / :class:`IngestResult` — what intake did with each file;
+- :func:`issue_receipts` — receipts from the ledger.
 
-- :func:`read_validate_batch` — pure: paths in, :class:`ValidatedReturn` out;
-- :meth:`jobs.store.Store.write_batch` — the single writer, under the home's lock.
-
-:func:`ingest_paths` wires them through an executor (in process by default;
-process pool or Ray, :mod:`jobs.intake.parallel`): for each batch of files,
-under the lock, archive every file (before anything else) and skip files
-already recorded; validate the rest against the registry effective for the
-period; the writer checks the batch's text hashes against the texts stored
-for the period (copy detection), records the batch, then writes the receipts.
+:func:`jobs.intake.parallel.ingest_paths` wires them into the one pipeline.
 """
 
 from __future__ import annotations
@@ -20,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import polars as pl
 
@@ -28,20 +23,17 @@ from jobs.core.excel_safe import safe_filename
 from jobs.core.files import atomic_write
 from jobs.core.schema import Schema, load_schema
 from jobs.core.tables import table_keys, table_schema
-from jobs.intake.discover import arrival_time, expand_paths, is_candidate  # noqa: F401 - discovery's old home
+from jobs.intake.discover import arrival_time
 from jobs.office.config import Limits
 from jobs.office.home import Home
-from jobs.store import STACK_INDEX, TEXT_SCHEMA, FaultHook
+from jobs.store import STACK_INDEX, TEXT_SCHEMA
 from jobs.store.writer import stack_frames
 
-if TYPE_CHECKING:
-    from jobs.intake.executors import Executor
-    from jobs.intake.progress import Progress
-
-Validator = Callable[..., list[Any]]  # jobs.validate.validate_files or a test double
+# jobs.validate.validate_batch, or a test double returning one result per path
+# (its texts are then hashed from the results' tables)
+Validator = Callable[..., Any]
 
 DUPLICATE_MESSAGE = "相同文件此前已收到，未重复入库。"
-TEXT_FRAME_SCHEMA: dict[str, pl.DataType] = {STACK_INDEX: pl.Int32(), **TEXT_SCHEMA}  # BatchResult.texts
 
 
 def text_hashes(tables: Mapping[str, pl.DataFrame] | None, *, unit: str | None) -> pl.DataFrame:
@@ -52,17 +44,18 @@ def text_hashes(tables: Mapping[str, pl.DataFrame] | None, *, unit: str | None) 
     """
     if not tables:
         return pl.DataFrame(schema=TEXT_SCHEMA)
-    from jobs.validate import copy_texts
+    # the validator loads late: commands start fast
+    from jobs.validate.copies import copy_texts
 
     frame = copy_texts(tables, schema=load_schema())
     return frame.with_columns(pl.lit(unit, pl.Utf8).alias("unit")).select(list(TEXT_SCHEMA)).cast(TEXT_SCHEMA)
 
 
 def default_validator() -> Validator:
-    """The project's validator (imported lazily: it loads Great Expectations)."""
-    from jobs.validate import validate_files
+    """The project's per-file validator (GX is imported when it first runs)."""
+    from jobs.validate import validate_batch
 
-    return validate_files
+    return validate_batch
 
 
 def read_validate_batch(
@@ -71,25 +64,23 @@ def read_validate_batch(
     registry: pl.DataFrame,
     period: str,
     received_at: Mapping[Path, datetime],
-    other_units_texts: pl.DataFrame | None,
     validator: Validator | None = None,
     limits: Limits | None = None,
-) -> list[Any]:
-    """Read and validate a batch of files (pure: no store access), one result per path.
+) -> BatchResult:
+    """Read and validate a batch of files (pure: no store access): per-file checks, one result per path.
+
+    Cross-unit copies are not looked for here: intake's writer does that over
+    the batch's text hashes (:mod:`jobs.validate.cross_units`).
 
     ``limits`` is the office's ``[limits]`` (``home.config.limits``); its file
     limits (size, ratio, rows ...) bound what preflight lets through.
     """
     validate = validator or default_validator()
     options: dict[str, Any] = {} if limits is None else {"limits": limits}
-    return validate(
-        list(paths),
-        registry=registry,
-        period=period,
-        received_at=dict(received_at),
-        other_units_texts=other_units_texts,
-        **options,
-    )
+    out = validate(list(paths), registry=registry, period=period, received_at=dict(received_at), **options)
+    if isinstance(out, list):
+        return stack_results(out)
+    return stack_results(out.results, texts=out.texts)
 
 
 @dataclass
@@ -100,33 +91,31 @@ class BatchResult:
     ``tables`` moved out (``None``); ``readable[i]`` says whether result *i*
     had tables. ``tables`` stacks every readable return's tables per sheet key
     (stored layout plus ``_i``, the result's index) and ``texts`` their
-    copy-detection hashes (``_i`` + ``unit, sheet, row, column, hash``).
+    copy-detection hashes (``BATCH_TEXTS_SCHEMA``: ``_i`` + ``unit, sheet,
+    row, column, hash, col``), which the writer compares across units.
     Pickling ~3,000 small frames per batch cost ~0.9 ms per file; per-file
-    frame operations in the writer another ~2.4 ms. ``copies`` is what copy
-    detection compared (:class:`jobs.validate.recheck.CopyState`), so the
-    writer can redo it with stored texts alone; None when unknown.
+    frame operations in the writer another ~2.4 ms.
     """
 
     results: list[Any]
     readable: list[bool]
     tables: dict[str, pl.DataFrame]
     texts: pl.DataFrame
-    copies: Any = None
 
 
-def stack_results(results: Sequence[Any], *, schema: Schema | None = None, hash_texts: bool = True) -> BatchResult:
-    """Move the results' tables into one frame per sheet key and hash their texts (see :class:`BatchResult`).
+def stack_results(
+    results: Sequence[Any], *, texts: pl.DataFrame | None = None, schema: Schema | None = None
+) -> BatchResult:
+    """Move the results' tables into one frame per sheet key (see :class:`BatchResult`).
 
-    ``hash_texts=False`` leaves ``texts`` empty, for a caller that has them already.
+    ``texts`` are the validator's text hashes; without them (a validator
+    double) the stacked tables are hashed.
     """
     schema = schema or load_schema()
     tables = _stack_tables(results, schema=schema)
     readable = [r.tables is not None for r in results]
-    units = [r.report.unit for r in results]
-    if hash_texts:
-        texts = stacked_text_hashes(tables, units=units, schema=schema)
-    else:
-        texts = pl.DataFrame(schema=TEXT_FRAME_SCHEMA)
+    if texts is None:
+        texts = stacked_text_hashes(tables, units=[r.report.unit for r in results], schema=schema)
     for r in results:
         try:
             r.tables = None  # sent back once, stacked
@@ -148,16 +137,16 @@ def _stack_tables(results: Sequence[Any], *, schema: Schema) -> dict[str, pl.Dat
 def stacked_text_hashes(
     tables: Mapping[str, pl.DataFrame], *, units: Sequence[str | None], schema: Schema | None = None
 ) -> pl.DataFrame:
-    """Copy-detection hashes (``_i`` + TEXT_SCHEMA) of stacked tables, as :func:`jobs.intake.batch.text_hashes` gives them per return.
+    """Copy-detection hashes (``BATCH_TEXTS_SCHEMA``, ``col`` unknown) of stacked tables, as :func:`text_hashes` gives them per return.
 
     ``units[i]`` is the unit of the return whose rows carry ``_i == i``. One
     Polars pass over the batch: hashing per return cost ~2.5 ms per file.
     """
-    from jobs.validate.copies import long_texts
+    from jobs.validate.copies import BATCH_TEXTS_SCHEMA, long_texts
     from jobs.validate.typing import RID, ROW, raw
 
     schema = schema or load_schema()
-    out_schema = TEXT_FRAME_SCHEMA
+    out_schema = BATCH_TEXTS_SCHEMA
     checked: dict[str, list[str]] = {}
     for sheet in schema.sheets:
         for col in sheet.columns:
@@ -185,6 +174,7 @@ def stacked_text_hashes(
         pl.col(ROW).alias("row"),
         pl.col("column"),
         pl.col("hash"),
+        pl.lit(None, pl.Int32).alias("col"),
     ).cast(out_schema)
 
 
@@ -193,7 +183,7 @@ def batch_text_hashes(results: Sequence[Any], *, schema: Schema | None = None) -
     schema = schema or load_schema()
     tables = _stack_tables(results, schema=schema)
     texts = stacked_text_hashes(tables, units=[r.report.unit for r in results], schema=schema)
-    parts = texts.partition_by(STACK_INDEX, as_dict=True, maintain_order=True, include_key=False)
+    parts = texts.drop("col").partition_by(STACK_INDEX, as_dict=True, maintain_order=True, include_key=False)
     empty = pl.DataFrame(schema=TEXT_SCHEMA)
     return [None if not r.tables else parts.get((i,), empty) for i, r in enumerate(results)]
 
@@ -234,43 +224,6 @@ def arrival_times(home: Home, paths: Iterable[Path], *, received_at: datetime | 
         return {p: local for p in paths}
     tz = home.config.tz
     return {p: arrival_time(p, timezone=tz) for p in paths}
-
-
-def ingest_paths(
-    home: Home,
-    paths: Iterable[str | Path],
-    *,
-    period: str,
-    received_at: datetime | None = None,
-    validator: Validator | None = None,
-    batch_size: int | None = None,
-    receipts: bool = True,
-    holder: str = "rectify ingest",
-    fault_hook: FaultHook | None = None,
-    executor: Executor | None = None,
-    progress: Progress | None = None,
-) -> IngestResult:
-    """Archive, validate and record files (directories are walked) for ``period``.
-
-    Idempotent: files already recorded for the period change nothing (their
-    receipt is re-issued if it is missing). Raises ``HomeError`` without a
-    registry and ``LockTimeout`` when another writer keeps the store.
-
-    ``executor`` (:mod:`jobs.intake.executors`: process pool or Ray) validates many
-    batches in parallel while this process stays the single writer, with the
-    same results (:mod:`jobs.intake.parallel`). ``progress`` counts files done.
-    """
-    from jobs.intake.executors import SerialExecutor
-    from jobs.intake.parallel import ingest_with_executor
-
-    # One intake path for every executor (and for watch): the writer looks
-    # stored copies up by the batch's text hashes (indexed), never by loading
-    # the period's whole text table, which grows all month.
-    return ingest_with_executor(
-        home, paths, period=period, executor=executor or SerialExecutor(), received_at=received_at,
-        validator=validator, batch_size=batch_size, receipts=receipts, holder=holder, fault_hook=fault_hook,
-        progress=progress,
-    )
 
 
 def receipt_path(home: Home, *, period: str, unit: str | None, file_name: str, sha256: str, ext: str) -> Path:

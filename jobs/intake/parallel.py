@@ -1,31 +1,23 @@
-"""Intake over an executor: read+validate batches in parallel, one writer in order.
+"""Intake, the one pipeline: archive, validate on an executor, find copies, record, receipts.
 
-The same steps as :func:`jobs.intake.batch.ingest_paths`, pipelined:
+:func:`ingest_paths` runs, for each batch of files:
 
-1. main process, per batch, under the lock: archive every file, skip files
-   already recorded (``Store.known``);
-2. executor (process pool or Ray): :func:`validate_job` — the pure
-   read+validate of the batch's archived copies; the returns' tables come
-   back stacked per sheet with their copy-detection hashes
+1. main process, under the lock: archive every file, skip files already
+   recorded (``Store.known``) — :func:`_prepare`;
+2. executor (in process, process pool or Ray): :func:`validate_job` — the
+   pure, per-file read+validate of the batch's archived copies; the returns'
+   tables come back stacked per sheet with their text hashes
    (:class:`jobs.intake.batch.BatchResult`: a few frames to pickle, not thousands);
-3. main process, in submission order, under the lock: ``Store.write_batch``
-   (the single writer), then receipts.
+3. main process, in submission order, under the lock — the single writer:
+   cross-unit copy detection over the batch's hashes and the texts stored
+   for the period (:mod:`jobs.validate.cross_units`, no file read, no GX),
+   then ``Store.write_batch`` — :func:`_record`;
+4. receipts, from the committed ledger (by the workers when they share the files).
 
 Only ``executor.in_flight`` batches are between steps 1 and 3 at any time, so
-memory does not grow with the number of files.
-
-Copy detection must give what a one-batch-at-a-time intake gives: batch *k*
-is compared with the texts stored when it is written, which include batches
-*< k* of this very run — texts the workers cannot have. Workers therefore
-validate without stored texts, recording what copy detection compared
-(``BatchResult.copies``), and the writer looks up batch *k*'s own hashes in
-the store (indexed). When another unit stored one of them, only
-``copied-text`` findings can change: the writer redoes copy detection from
-the texts alone (:func:`jobs.validate.recheck.recheck_copies`: no file read,
-no GX in this process) and rebuilds the copy findings of the returns whose
-marks change, in the validator's order. Without a usable record (a validator
-double) those returns are validated again in full. The outcome is identical
-to validating each batch with every stored text, whatever executor and workers.
+memory does not grow with the number of files. Each return is compared with
+what the store holds when it is recorded, so verdicts do not depend on the
+executor, the number of workers or the batch boundaries.
 """
 
 from __future__ import annotations
@@ -33,7 +25,7 @@ from __future__ import annotations
 import tempfile
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -44,27 +36,21 @@ from jobs.core.files import RefusedFile
 from jobs.core.schema import load_schema
 from jobs.intake.batch import (
     DUPLICATE_MESSAGE,
-    TEXT_FRAME_SCHEMA,
     BatchResult,
     FileOutcome,
     IngestResult,
     Validator,
     arrival_times,
-    expand_paths,
     issue_receipts,
     read_validate_batch,
-    stack_results,
-    stacked_text_hashes,
 )
-from jobs.intake.executors import Executor, batched
+from jobs.intake.discover import expand_paths
+from jobs.intake.executors import Executor, SerialExecutor, batched
 from jobs.intake.progress import Progress
 from jobs.office.config import Limits
 from jobs.office.home import Home, check_period
-from jobs.store import STACK_INDEX, TEXT_SCHEMA, Archived, Arrival, FaultHook, fault
-
-# What the writer did about stored copies, for the benchmark: batches whose
-# copy findings were redone from the texts, and batches validated again in full.
-WRITER_COUNTS: dict[str, int] = {"copy_rechecks": 0, "full_revalidations": 0}
+from jobs.store import STACK_INDEX, Archived, Arrival, FaultHook, fault, recording_order
+from jobs.validate.cross_units import find_cross_unit_copies
 
 
 @dataclass(frozen=True)
@@ -73,7 +59,6 @@ class BatchContext:
 
     registry: pl.DataFrame
     period: str
-    other_units_texts: pl.DataFrame | None
     validator: Validator | None = None
     limits: Limits | None = None  # the office's [limits] (preflight bounds)
 
@@ -92,7 +77,7 @@ def validate_job(
     context: BatchContext,
     job: tuple[Sequence[Path], Mapping[Path, datetime]] | tuple[Sequence[Path], Mapping[Path, datetime], list[bytes]],
 ) -> BatchResult:
-    """Pure: read and validate one batch; the results, their tables stacked and their copy-detection hashes.
+    """Pure: read and validate one batch (per-file checks); the results, their tables stacked and their text hashes.
 
     ``job`` is ``(paths, received_at)``, or ``(paths, received_at, contents)``
     for workers that cannot see this machine's files (a Ray cluster): the
@@ -108,69 +93,42 @@ def validate_job(
             here = {t: received_at[p] for t, p in zip(local, paths, strict=True)}
             return validate_job(context, (local, here))
     paths, received_at = job  # type: ignore[misc]
-    from jobs.validate.copies import collect_copies
-
-    with collect_copies() as calls:
-        results = read_validate_batch(
-            list(paths),
-            registry=context.registry,
-            period=context.period,
-            received_at=received_at,
-            other_units_texts=context.other_units_texts,
-            validator=context.validator,
-            limits=context.limits,
-        )
-    # With a record of the validator's copy detection, the batch's texts come
-    # from it (proved against the tables) instead of folding every text again.
-    batch = stack_results(results, hash_texts=not calls)
-    if calls:
-        from jobs.validate.recheck import batch_copy_state, batch_copy_texts
-
-        schema = load_schema()
-        proved = batch_copy_texts(calls, results=batch.results, readable=batch.readable, tables=batch.tables,
-                                  schema=schema)  # fmt: skip
-        if proved is not None:
-            batch.copies, texts = proved
-            batch.texts = texts.cast(TEXT_FRAME_SCHEMA)
-        else:
-            batch.texts = stacked_text_hashes(batch.tables, units=[r.report.unit for r in batch.results], schema=schema)
-            batch.copies = batch_copy_state(calls, results=batch.results, readable=batch.readable, texts=batch.texts,
-                                            schema=schema)  # fmt: skip
-    return batch
+    return read_validate_batch(list(paths), registry=context.registry, period=context.period,
+                               received_at=received_at, validator=context.validator, limits=context.limits)  # fmt: skip
 
 
-def ingest_with_executor(
+def ingest_paths(
     home: Home,
     paths: Iterable[str | Path],
     *,
     period: str,
-    executor: Executor,
     received_at: datetime | None = None,
     validator: Validator | None = None,
     batch_size: int | None = None,
     receipts: bool = True,
     holder: str = "rectify ingest",
     fault_hook: FaultHook | None = None,
+    executor: Executor | None = None,
     progress: Progress | None = None,
 ) -> IngestResult:
-    """Archive, validate (on ``executor``) and record files for ``period``.
+    """Archive, validate and record files (directories are walked) for ``period``.
 
-    Same contract and results as :func:`jobs.intake.batch.ingest_paths`. ``progress``
-    is advanced by the number of files of each recorded batch.
+    Idempotent: files already recorded for the period change nothing (their
+    receipt is re-issued if it is missing). Raises ``HomeError`` without a
+    registry and ``LockTimeout`` when another writer keeps the store.
+    ``executor`` (:mod:`jobs.intake.executors`: in process by default, process
+    pool or Ray) validates batches in parallel while this process stays the
+    single writer; ``progress`` is advanced by the files of each recorded batch.
     """
     check_period(period)
+    executor = executor or SerialExecutor()
     files = expand_paths(paths)
     registry = home.registry(period)
     size = batch_size or home.config.limits.batch_size
     store = home.store
     with home.lock(holder=holder):
         store.cleanup()
-    # Workers see no stored texts: the writer validates again the few returns
-    # that stored copies concern (see _revalidate_if_stale); shipping the
-    # period's texts would cost memory growing with the store.
-    context = BatchContext(
-        registry=registry, period=period, other_units_texts=None, validator=validator, limits=home.config.limits
-    )
+    context = BatchContext(registry=registry, period=period, validator=validator, limits=home.config.limits)
     result = IngestResult(period=period)
     prepared: deque[_Prepared] = deque()
 
@@ -191,7 +149,6 @@ def ingest_with_executor(
         if validated is not None:
             fault("validated", fault_hook)
             with home.lock(holder=holder):
-                validated = _revalidate_if_stale(home, prep, validated, context=context)
                 _record(home, prep, validated, period=period, fault_hook=fault_hook)
         outcomes = [prep.outcomes[p] for p in prep.batch if p in prep.outcomes]
         todo = [o for o in outcomes if o.submission_id is not None] if receipts else []
@@ -270,82 +227,6 @@ def _unreadable(path: Path, exc: OSError) -> FileOutcome:
     return FileOutcome(path, "failed", message=f"文件无法读取（{exc.strerror or exc}），未入库。")
 
 
-def _revalidate_if_stale(home: Home, prep: _Prepared, validated: BatchResult, *, context: BatchContext) -> BatchResult:
-    """Bring the batch's copy findings up to date with the texts other units stored since the run began.
-
-    The workers validated with no stored texts. A stored text changes a
-    return's verdict only if another unit stored it (a copy) and the return
-    carries the same hash. Normally the copy findings are redone from the
-    texts (``validated.copies``, see :mod:`jobs.validate.recheck`), which also
-    keeps returns naming another period compared only among themselves.
-    Without that record, the returns carrying such a text are validated
-    again in full, with the stored matches plus the rest of the batch's texts
-    standing in for the batch they were validated with (the copy groups come
-    out the same); returns that name another period join them, since a
-    stand-in cannot express their comparison.
-    """
-    if prep.job is None:  # pragma: no cover - only batches with a job are validated
-        return validated
-    batch = validated.texts
-    if batch.height == 0:
-        return validated
-    current = home.store.texts(context.period, hashes=batch["hash"].unique().to_list())
-    if current.height == 0:
-        return validated
-    carried = batch.filter(pl.col("unit").is_not_null()).select("unit", "hash").unique()
-    copied = (
-        current.select("unit", "hash").unique()
-        .join(carried, on="hash", suffix="_batch")
-        .filter(pl.col("unit") != pl.col("unit_batch"))["hash"].unique()
-    )  # fmt: skip
-    if copied.len() == 0:
-        return validated
-    if validated.copies is not None:
-        from jobs.validate.recheck import recheck_copies
-
-        # Only copied-text findings can change: redone from the texts, no file read, no GX.
-        if recheck_copies(validated.results, validated.copies, stored=current, period=context.period,
-                          schema=load_schema()) is not None:  # fmt: skip
-            WRITER_COUNTS["copy_rechecks"] += 1
-            return validated
-    WRITER_COUNTS["full_revalidations"] += 1
-    elsewhere = {i for i, r in enumerate(validated.results) if r.report.period not in (None, context.period)}
-    again = sorted(set(batch.filter(pl.col("hash").is_in(copied.implode()))[STACK_INDEX].to_list()) | elsewhere)
-    paths, received = prep.job
-    if len(again) == len(paths):
-        return validate_job(replace(context, other_units_texts=current), prep.job)
-    rest = batch.filter(~pl.col(STACK_INDEX).is_in(again) & pl.col("unit").is_not_null()).select(list(TEXT_SCHEMA))
-    stand_in = pl.concat([current, rest.cast(TEXT_SCHEMA)])
-    subset = [paths[i] for i in again]
-    redone = validate_job(
-        replace(context, other_units_texts=stand_in),
-        (subset, {p: received[p] for p in subset}),
-    )
-    return _merge(validated, redone, again)
-
-
-def _merge(validated: BatchResult, redone: BatchResult, again: Sequence[int]) -> BatchResult:
-    """``validated`` with the results at positions ``again`` replaced by ``redone``'s (in that order)."""
-    results, readable = list(validated.results), list(validated.readable)
-    for k, i in enumerate(again):
-        results[i], readable[i] = redone.results[k], redone.readable[k]
-    drop = pl.col(STACK_INDEX).is_in(list(again))
-    back = pl.col(STACK_INDEX).replace_strict(dict(enumerate(again)), return_dtype=pl.Int32)
-
-    def merged(old: pl.DataFrame | None, new: pl.DataFrame | None) -> pl.DataFrame | None:
-        parts = [f for f in (old.filter(~drop) if old is not None else None,
-                             new.with_columns(back) if new is not None else None) if f is not None]  # fmt: skip
-        return pl.concat(parts) if parts else None
-
-    tables = {}
-    for key in dict.fromkeys([*validated.tables, *redone.tables]):
-        frame = merged(validated.tables.get(key), redone.tables.get(key))
-        if frame is not None:
-            tables[key] = frame
-    texts = merged(validated.texts, redone.texts)
-    return BatchResult(results=results, readable=readable, tables=tables, texts=texts)
-
-
 def _record(
     home: Home,
     prep: _Prepared,
@@ -354,7 +235,7 @@ def _record(
     period: str,
     fault_hook: FaultHook | None,
 ) -> None:
-    """Record the batch through the single writer; fill the outcomes (as jobs.intake.batch does)."""
+    """The writer stage: find cross-unit copies, record the batch through ``write_batch``; fill the outcomes."""
     store = home.store
     # A file equal to one recorded by an earlier batch of this run (archived
     # before that batch was written): a duplicate, as the sequential intake says.
@@ -378,6 +259,7 @@ def _record(
         )  # fmt: skip
     if not arrivals:
         return
+    _find_copies(home, arrivals, position, validated, period=period)
     tables, texts = validated.tables, validated.texts
     if len(position) < len(validated.results):
         tables = {k: _reindex(f, position) for k, f in tables.items()}
@@ -394,6 +276,35 @@ def _record(
             n_errors=len(arrival.report.errors), n_warnings=len(arrival.report.warnings),
             message=DUPLICATE_MESSAGE if o.status == "duplicate" else "",
         )  # fmt: skip
+
+
+def _find_copies(
+    home: Home, arrivals: Sequence[Arrival], position: Mapping[int, int], validated: BatchResult, *, period: str
+) -> None:
+    """Cross-unit copies of the batch: against the texts stored for the period and the batch's own, in recording order.
+
+    Each return is compared with what the store holds when it is recorded:
+    the texts stored before this batch, then those of the batch's accepted
+    returns recorded before it (a unit's newer accepted return replacing its
+    older one), as ``write_batch`` records them. Stored texts are looked up by
+    the batch's hashes (indexed), never by loading the period's whole table.
+    """
+    texts = validated.texts
+    if texts.height == 0:
+        return
+    stored = home.store.texts(period, hashes=texts["hash"].unique().to_list())
+    rank = {i: r for r, i in enumerate(recording_order(arrivals))}
+    first: set[str] = set()
+    ranks, pooled = [len(arrivals)] * len(validated.results), [False] * len(validated.results)
+    for i, p in position.items():  # a file recorded twice in one batch is recorded once: its first arrival
+        ranks[i] = rank[p]
+    for i in sorted(position, key=lambda i: ranks[i]):
+        sha = arrivals[position[i]].archived.sha256
+        report = validated.results[i].report
+        pooled[i] = sha not in first and report.accepted and report.unit is not None
+        first.add(sha)
+    find_cross_unit_copies(validated.results, texts, period=period, schema=load_schema(), ranks=ranks,
+                           pooled=pooled, stored=stored)  # fmt: skip
 
 
 def _reindex(frame: pl.DataFrame, position: Mapping[int, int]) -> pl.DataFrame:

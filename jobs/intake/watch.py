@@ -5,7 +5,7 @@ when it is a candidate (not ``~$*.xlsx``, ``*.tmp``, hidden ...) and its size
 and modification time have not changed for ``settle`` seconds after its last
 event: a unit's mail client or a copy over the network writes in pieces.
 Ready files are ingested together as one batch through
-:func:`jobs.intake.batch.ingest_paths`, which takes the store lock per batch, so a
+:func:`jobs.intake.parallel.ingest_paths`, which takes the store lock per batch, so a
 watch and a monthly run never write at the same time. A failing batch is
 reported and the watcher carries on; a batch that could not get the lock is
 retried.
@@ -24,8 +24,9 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
 from jobs.core.errors import RectifyError
-from jobs.intake.batch import IngestResult, Validator, default_validator, ingest_paths
+from jobs.intake.batch import IngestResult, Validator, default_validator
 from jobs.intake.discover import expand_paths, is_candidate
+from jobs.intake.parallel import ingest_paths
 from jobs.office.home import Home
 from jobs.office.lock import LockTimeout
 

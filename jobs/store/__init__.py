@@ -70,8 +70,14 @@ __all__ = [
     "Outcome",
     "Store",
     "fault",
+    "recording_order",
     "submission_id",
 ]
+
+def recording_order(arrivals: Sequence[Arrival]) -> list[int]:
+    """Indices of ``arrivals`` in the order :meth:`Store.write_batch` records them: arrival time, then file name."""
+    return sorted(range(len(arrivals)), key=lambda i: (arrivals[i].received_at, arrivals[i].file_name))
+
 
 class Store:
     """The ledger and tables under one directory (``<home>/store``)."""
@@ -167,7 +173,8 @@ class Store:
         outcomes: list[Outcome] = []
         fresh: list[tuple[int, Arrival]] = []
         seen: set[str] = set()
-        for i, a in sorted(enumerate(arrivals), key=lambda p: (p[1].received_at, p[1].file_name)):
+        for i in recording_order(arrivals):
+            a = arrivals[i]
             sha = a.archived.sha256
             if sha in known or sha in seen:
                 sid, ver = known.get(sha, (submission_id(period, sha), 0))

@@ -1,4 +1,10 @@
-"""Wiring: read -> structure -> typed frames -> one GX run per frame -> findings -> reports."""
+"""Wiring: read -> structure -> typed frames -> one GX run per frame -> findings -> reports.
+
+:func:`validate_batch` runs the per-file checks and returns the batch's text
+hashes; :func:`validate_files` adds the cross-unit copy stage over the files
+it is given (:mod:`jobs.validate.cross_units`; intake runs that stage in its
+writer instead, against the texts stored earlier too).
+"""
 
 from __future__ import annotations
 
@@ -17,13 +23,14 @@ import polars as pl
 
 from jobs.core.errors import UnreadableFile
 from jobs.core.files import open_regular
-from jobs.core.findings import Finding, Report
+from jobs.core.findings import Finding, Report, in_place_order
 from jobs.core.schema import Schema, load_schema
 from jobs.core.tables import ROW_COLUMN, table_schema
 from jobs.intake.discover import arrival_time
 from jobs.office.config import Limits
 from jobs.validate import derive, facts, gx, suites
-from jobs.validate.copies import detect_copies
+from jobs.validate.copies import BATCH_TEXTS_SCHEMA, detect_repeats
+from jobs.validate.cross_units import find_cross_unit_copies
 from jobs.validate.structural import locations, structural_findings
 from jobs.validate.translate import cut_cascades, translate
 from jobs.validate.typing import RID, ROW, stack_keyvalue, stack_table, type_columns
@@ -42,6 +49,14 @@ class ValidatedReturn:
     tables: dict[str, pl.DataFrame] | None
     content_hash: str
     report_type: str | None
+
+
+@dataclass
+class ValidatedBatch:
+    """Per-file verdicts and the batch's copy-checked text hashes (``BATCH_TEXTS_SCHEMA``, ``_i`` indexes ``results``)."""
+
+    results: list[ValidatedReturn]
+    texts: pl.DataFrame
 
 
 def _arrival(path: Path, received_at: Mapping[Path, dt.datetime] | None) -> dt.datetime | None:
@@ -114,12 +129,29 @@ def validate_files(
     registry: pl.DataFrame | None,
     period: str | None,
     received_at: Mapping[Path, dt.datetime] | None = None,
-    other_units_texts: pl.DataFrame | None = None,
     schema: Schema | None = None,
     limits: Any = None,
     keep_tables: bool = True,
 ) -> list[ValidatedReturn]:
-    """Read and validate many returns in one GX run; one result per path, in order.
+    """:func:`validate_batch`, then cross-unit copies among these files (all compared at once)."""
+    schema = schema or load_schema()
+    batch = validate_batch(paths, registry=registry, period=period, received_at=received_at, schema=schema,
+                           limits=limits, keep_tables=keep_tables)  # fmt: skip
+    find_cross_unit_copies(batch.results, batch.texts, period=period, schema=schema)
+    return batch.results
+
+
+def validate_batch(
+    paths: Iterable[str | Path],
+    *,
+    registry: pl.DataFrame | None,
+    period: str | None,
+    received_at: Mapping[Path, dt.datetime] | None = None,
+    schema: Schema | None = None,
+    limits: Any = None,
+    keep_tables: bool = True,
+) -> ValidatedBatch:
+    """Read and validate many returns in one GX run (per-file checks); one result per path, in order.
 
     Parameters
     ----------
@@ -131,8 +163,6 @@ def validate_files(
         The period being collected (``YYYY-MM``); None skips ``wrong-period``.
     received_at
         Arrival time per path; default the file's modification time.
-    other_units_texts
-        ``unit, sheet, row, column, hash`` of texts already stored for the period.
     limits
         ``jobs.intake.preflight.Limits`` for received files (the office's ``[limits]``);
         default the built-in limits.
@@ -143,9 +173,8 @@ def validate_files(
     schema = schema or load_schema()
     paths = [Path(p) for p in paths]
     with _settled_heap():
-        return _validate_files(paths, registry=registry, period=period, received_at=received_at,
-                               other_units_texts=other_units_texts, schema=schema, limits=limits,
-                               keep_tables=keep_tables)
+        return _validate_files(paths, registry=registry, period=period, received_at=received_at, schema=schema,
+                               limits=limits, keep_tables=keep_tables)
 
 
 def _validate_files(
@@ -154,11 +183,10 @@ def _validate_files(
     registry: pl.DataFrame | None,
     period: str | None,
     received_at: Mapping[Path, dt.datetime] | None,
-    other_units_texts: pl.DataFrame | None,
     schema: Schema,
     limits: Any,
     keep_tables: bool,
-) -> list[ValidatedReturn]:
+) -> ValidatedBatch:
     raws: list[Any] = []
     started = time.perf_counter()
     for n, path in enumerate(paths, start=1):
@@ -177,19 +205,24 @@ def _validate_files(
 
     summaries = {i for i, r in enumerate(raws) if not isinstance(r, BaseException) and is_summary_return(r, schema=schema)}
     readable = [(i, r) for i, r in enumerate(raws) if not isinstance(r, BaseException) and i not in summaries]
-    options = {"registry": registry, "period": period, "other_units_texts": other_units_texts, "schema": schema,
-               "keep_tables": keep_tables}
+    options = {"registry": registry, "period": period, "schema": schema, "keep_tables": keep_tables}
+    texts: list[pl.DataFrame] = []
     try:
-        results = validate_returns([r for _, r in readable], received_at=[arrivals[paths[i]] for i, _ in readable],
-                                   **options)
+        checked = validate_returns([r for _, r in readable], received_at=[arrivals[paths[i]] for i, _ in readable],
+                                   **options)  # fmt: skip
+        results: list[ValidatedReturn | None] = list(checked.results)
+        texts.append(_renumbered(checked.texts, [i for i, _ in readable]))
     except Exception:
         # A bug must not cost the office the whole batch: validate one by one,
         # and turn a return that still fails into a clean finding.
         LOG.exception("batch validation failed; validating %d returns one by one", len(readable))
         results = []
+        texts = []
         for i, raw_ in readable:
             try:
-                results += validate_returns([raw_], received_at=[arrivals[paths[i]]], **options)
+                one = validate_returns([raw_], received_at=[arrivals[paths[i]]], **options)
+                results += one.results
+                texts.append(_renumbered(one.texts, [i]))
             except Exception:
                 LOG.exception("validation of %s failed", paths[i])
                 raws[i] = UnreadableFile("internal-failure")
@@ -215,7 +248,14 @@ def _validate_files(
         # the reader hashed the bytes it read; a file it could not read is read again
         result.content_hash = getattr(raw_, "content_hash", None) or _sha256(path, max_mb=max_mb)
         out.append(result)
-    return out
+    return ValidatedBatch(out, pl.concat(texts) if texts else pl.DataFrame(schema=BATCH_TEXTS_SCHEMA))
+
+
+def _renumbered(texts: pl.DataFrame, indices: list[int]) -> pl.DataFrame:
+    """``texts`` of returns validated together, ``_i`` mapped from their place in that call to ``indices``."""
+    return texts.with_columns(
+        pl.col("_i").replace_strict(range(len(indices)), indices, return_dtype=pl.Int32)
+    )
 
 
 def validate_returns(
@@ -224,15 +264,14 @@ def validate_returns(
     registry: pl.DataFrame | None,
     period: str | None,
     received_at: Sequence[dt.datetime | None] | None = None,
-    other_units_texts: pl.DataFrame | None = None,
     schema: Schema | None = None,
     keep_tables: bool = True,
-) -> list[ValidatedReturn]:
-    """Validate already-read returns (``RawReturn``) together; see :func:`validate_files`."""
+) -> ValidatedBatch:
+    """Validate already-read returns (``RawReturn``) together; see :func:`validate_batch`."""
     schema = schema or load_schema()
     with _settled_heap():
         return _validate_returns(returns, registry=registry, period=period, received_at=received_at,
-                                 other_units_texts=other_units_texts, schema=schema, keep_tables=keep_tables)
+                                 schema=schema, keep_tables=keep_tables)
 
 
 def _validate_returns(
@@ -241,10 +280,9 @@ def _validate_returns(
     registry: pl.DataFrame | None,
     period: str | None,
     received_at: Sequence[dt.datetime | None] | None,
-    other_units_texts: pl.DataFrame | None,
     schema: Schema,
     keep_tables: bool,
-) -> list[ValidatedReturn]:
+) -> ValidatedBatch:
     started = time.perf_counter()
     numbered = list(enumerate(returns))
     where = {rid: locations(ret, schema=schema) for rid, ret in numbered}
@@ -262,11 +300,9 @@ def _validate_returns(
                 if col.unique:
                     frames[sheet.key] = derive.mark_duplicates(frames[sheet.key], col.key)
     frames["tasks"] = derive.with_catalogue(derive.mark_duplicates(frames["tasks"], suites.TASK_NO), schema=schema)
-    units = frames["info"].select(
-        RID, pl.col("unit_code").alias("unit"), pl.coalesce(pl.col("period"), pl.lit(period, pl.Utf8)).alias("period")
-    )
-    frames.update(detect_copies(frames, units=units, locs=locs, other_units_texts=other_units_texts, period=period,
-                                schema=schema))
+    repeats, texts = detect_repeats(frames, units=frames["info"].select(RID, pl.col("unit_code").alias("unit")),
+                                    locs=locs, schema=schema)  # fmt: skip
+    frames.update(repeats)
     frames[suites.FACTS_TASKS] = facts.task_facts(frames["tasks"], locs, schema=schema)
     frames[suites.FACTS_ACCOUNTABILITY] = facts.accountability_facts(frames["accountability"], schema=schema)
     frames[suites.FACTS_RETURNS] = facts.return_facts(
@@ -280,7 +316,7 @@ def _validate_returns(
     found = translate(frames, checks, positions, locs=locs, schema=schema)
     results = _results(numbered, frames, found, where, schema=schema, keep_tables=keep_tables)
     TIMINGS["translate"] += time.perf_counter() - started
-    return results
+    return ValidatedBatch(results, texts)
 
 
 def _typed_frames(numbered: list[tuple[int, Any]], *, schema: Schema) -> dict[str, pl.DataFrame]:
@@ -338,7 +374,7 @@ def _results(
             file=str(ret.path),
             unit=meta.get("unit_code"),
             period=meta.get("period") or meta.get("raw__period"),
-            findings=cut_cascades(findings),
+            findings=in_place_order(cut_cascades(findings), schema=schema),
         )
         report.stats = {
             # key/value sheets: the number of items present

@@ -48,22 +48,14 @@ def translate(
 ) -> dict[int, list[Finding]]:
     """Turn failing positions per check id into findings per return id."""
     out: dict[int, list[Finding]] = {}
-    order = 0
     for frame_name, frame_checks in checks.items():
         frame = frames.get(frame_name)
         for check in frame_checks:
-            order += 1  # every check counts, so a finding's order is its check's place (check_order)
             rows = positions.get(check.id)
             if not rows or frame is None:
                 continue
-            emit(check, frame, rows, out, locs=locs, schema=schema, order=order)
+            emit(check, frame, rows, out, locs=locs, schema=schema)
     return {rid: cut_cascades(found) for rid, found in out.items()}
-
-
-def check_order(checks: Mapping[str, Sequence[Check]]) -> dict[str, int]:
-    """``Finding.order`` of each check id: the place :func:`translate` emits its findings at."""
-    flat = [check.id for frame_checks in checks.values() for check in frame_checks]
-    return {cid: i for i, cid in enumerate(flat, start=1)}
 
 
 def emit(
@@ -74,7 +66,6 @@ def emit(
     *,
     locs: Locations,
     schema: Schema,
-    order: int | None = None,
 ) -> None:
     """Append the findings of ``check`` failing at positions ``rows`` of ``frame`` to ``out`` (per return id)."""
     cols = [RID] + ([check.row] if check.row else []) + [c for _, c in check.row_params]
@@ -99,7 +90,6 @@ def emit(
             column=column,
             col_index=where.get(check.header) if where and check.header else None,
             schema=schema,
-            order=order,
             **params,
         )
         out.setdefault(rid, []).append(finding)
