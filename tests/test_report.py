@@ -182,6 +182,8 @@ def _expected(key: str, data: dict) -> float | None:  # noqa: C901, PLR0911 - on
         return {"current": now, "previous": before, "change": now - before}[parts[2]]
     if head == "attention":
         return len(data["ctx"].attention)
+    if head == "annex":
+        return data["ctx"].missing_total
     raise AssertionError(f"unexpected figure key {key}")
 
 

@@ -103,6 +103,7 @@ class MonthEnd:
     earlier: tuple[Saved, ...]
     closed: pl.DataFrame
     fingerprint: str
+    previous_summary: Summary | None = None  # the month before, as saved (month-over-month)
 
     @property
     def previous(self) -> Saved | None:
@@ -160,8 +161,13 @@ def _saved(home: Home, period: str, print_: str) -> Saved | None:
     return Saved(period, folder, print_)
 
 
-def _summarize(view: PeriodView, before: Saved | None, *, with_previous: bool = True) -> tuple[Summary, pl.DataFrame]:
-    """The period's summary and its closed-items frame, reading only ``before`` of the earlier periods."""
+def _summarize(
+    view: PeriodView, before: Saved | None, *, with_previous: bool = True
+) -> tuple[Summary, pl.DataFrame, Summary | None]:
+    """The period's summary, its closed-items frame and the previous month's saved summary (if read).
+
+    Of the earlier periods only ``before`` (the latest one saved) is read.
+    """
     history = before.closed() if before is not None else None
     previous = None
     if with_previous and before is not None and before.period == previous_period(view.period):
@@ -173,7 +179,7 @@ def _summarize(view: PeriodView, before: Saved | None, *, with_previous: bool = 
     )  # fmt: skip
     summary.warnings[:0] = view.warnings
     closed = crossperiod.closed_items(view.tables["ledger"], history, summary.vocab or load_vocab(), period=view.period)
-    return summary, closed
+    return summary, closed, previous
 
 
 def earlier_summaries(home: Home, period: str, *, submissions: pl.DataFrame | None = None) -> list[Saved]:
@@ -189,7 +195,7 @@ def earlier_summaries(home: Home, period: str, *, submissions: pl.DataFrame | No
         print_ = fingerprint(home, subs, period=p, before=before)
         saved = _saved(home, p, print_)
         if saved is None:
-            summary, closed = _summarize(load_period(home, p), before)
+            summary, closed, _ = _summarize(load_period(home, p), before)
             folder = output_dir(home, p)
             save_summary(summary, folder, closed=closed, fingerprint=print_)
             saved = Saved(p, folder, print_)
@@ -203,9 +209,10 @@ def month_end(view: PeriodView, *, with_previous: bool = True) -> MonthEnd:
     home = view.home
     earlier = earlier_summaries(home, view.period)
     before = earlier[-1] if earlier else None
-    summary, closed = _summarize(view, before, with_previous=with_previous)
+    summary, closed, previous = _summarize(view, before, with_previous=with_previous)
     print_ = fingerprint(home, view.submissions, period=view.period, before=before)
-    return MonthEnd(view=view, summary=summary, earlier=tuple(earlier), closed=closed, fingerprint=print_)
+    return MonthEnd(view=view, summary=summary, earlier=tuple(earlier), closed=closed, fingerprint=print_,
+                    previous_summary=previous)  # fmt: skip
 
 
 def summarize_home(
