@@ -14,8 +14,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from markupsafe import Markup
-
 from jobs.core.schema import Schema, load_schema
 from jobs.report.charts import Charts, render_charts
 from jobs.report.indicators import (

@@ -18,8 +18,8 @@ from jobs.core.schema import Schema, load_schema
 from jobs.core.tables import empty_table
 from jobs.rollup import counts, crossperiod, federation
 from jobs.rollup.attention import Thresholds, attention_list, rejection_counts
-from jobs.rollup.indicators import indicators_json, with_rates
 from jobs.rollup.coverage import Coverage, compute_coverage
+from jobs.rollup.indicators import indicators_json, with_rates
 from jobs.rollup.tree import roll_up, root_code
 from jobs.rollup.vocab import Vocab, load_vocab
 
