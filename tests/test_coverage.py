@@ -178,3 +178,15 @@ def test_coverage_is_computed_once_per_view(home, monkeypatch):
     assert summarize(view.tables, view.submissions, view.registry, period=P, deadline=view.deadline,
                      coverage=view.coverage).coverage is status.coverage  # fmt: skip
     assert len(calls) == 1
+
+
+def test_a_summary_return_overlapping_detail_is_not_used_and_no_rejection(home):
+    """Detail wins over a 汇总 return; its sender then lacks its own return (未报送, not 退回待改)."""
+    view = load_period(home, P)
+    detail = submissions([submission("X1", "130100", P, ON_TIME)])  # 石家庄市 sends its own return to the top
+    subs = pl.concat([view.submissions, detail], how="diagonal_relaxed")
+    cov = compute_coverage(view.registry, subs, period=P, deadline=DEADLINE, summary_rows=view.summary_rows)
+    states = dict(cov.units.select("code", "state").iter_rows())
+    assert (states["130000"], states["130100"], states["130200"]) == ("not_received", "on_time", "not_received")
+    assert cov.covered.height == 0 and any("重叠" in w for w in cov.warnings)
+    assert cov.totals()["units_expected"] == 8 and cov.totals()["units_covered"] == 0

@@ -12,8 +12,9 @@ Per registry unit, ``state`` is one of:
 - ``covered``: in the subtree of a counted 汇总 return (its own unit
   included): the lower office reported for it and chases it, so its reporting
   counts come from that return and it is neither counted nor chased one by one;
-- ``rejected`` (退回待改): expected, sent something, nothing of it counts;
-- ``not_received`` (未报送): expected, sent nothing;
+- ``rejected`` (退回待改): expected, sent something, none of it accepted;
+- ``not_received`` (未报送): expected, sent nothing (or only a 汇总 return not used, see
+  :func:`jobs.rollup.federation.covering`);
 - ``not_required``: 是否报送=否: counts in no total, whatever it sent.
 
 Each unit row carries its *contribution* to the reporting counts (0/1 per
@@ -253,7 +254,8 @@ def _unit_rows(
         .then(pl.lit("on_time"))
         .when(is_counted)
         .then(pl.lit("late"))
-        .when(pl.col("n_submissions").fill_null(0) > 0)
+        # an accepted 汇总 return not used (detail below it wins) is no rejection: the unit's own return is missing
+        .when((pl.col("n_submissions").fill_null(0) > 0) & ~pl.col("has_current").fill_null(False))
         .then(pl.lit("rejected"))
         .otherwise(pl.lit("not_received"))
     )

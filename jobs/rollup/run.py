@@ -207,7 +207,7 @@ def earlier_summaries(home: Home, period: str, *, submissions: pl.DataFrame | No
 def month_end(view: PeriodView, *, with_previous: bool = True) -> MonthEnd:
     """Summarize the view's period against the saved summaries of the periods before it (made if missing)."""
     home = view.home
-    earlier = earlier_summaries(home, view.period)
+    earlier = earlier_summaries(home, view.period, submissions=view.submissions)
     before = earlier[-1] if earlier else None
     summary, closed, previous = _summarize(view, before, with_previous=with_previous)
     print_ = fingerprint(home, view.submissions, period=view.period, before=before)
