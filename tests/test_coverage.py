@@ -137,13 +137,16 @@ def test_report_text_tables_and_annex_agree(home, tmp_path):
     ctx = files.context
     figure = ctx.figures["units_missing"].value
     assert figure == 3 == ctx.missing_total
-    assert [(m.code, m.units) for m in ctx.missing] == [("140000", 1), ("150000", 1), ("130000", 1)]
+    assert [(m.code, m.units, m.covering) for m in ctx.missing] == [
+        ("140000", 1, False), ("150000", 1, False), ("130000", 1, True)
+    ]
     parser = _Figures()
     parser.feed(files.html.read_text(encoding="utf-8"))
     shown = dict(parser.found)
     assert shown["units_missing"] == "3" and shown["annex.units_missing"] == "3"
     page = files.html.read_text(encoding="utf-8")
     assert "尚有<span class=\"fig\" data-key=\"units_missing\">3</span>个单位未报送" in page
+    assert "河北省（其汇总范围内未报1个）" in page
     sheet = openpyxl.load_workbook(files.xlsx)["未报送单位"]
     rows = [r for r in sheet.iter_rows(values_only=True) if isinstance(r[0], int)]
     assert sum(r[8] for r in rows) == figure and len(rows) == 3

@@ -86,7 +86,7 @@ def missing_rows(summary: Summary, code: str) -> list[dict[str, Any]]:
     ]  # fmt: skip
     rows += [
         {"code": r["code"], "name": r["name"], "parent": r["parent_name"], "level": r["level"],
-         "contact": r["contact"], "phone": r["phone"], "units": r["units_missing"],
+         "contact": r["contact"], "phone": r["phone"], "units": r["units_missing"], "covering": True,
          "state": f"所报汇总报表含未报单位{r['units_missing']}个，由其催报"}
         for r in coverage.delegated(within=code).iter_rows(named=True)
     ]  # fmt: skip
@@ -110,7 +110,7 @@ def build_context(
     ----------
     missing
         The annex rows (dicts with ``code, name, parent, level, contact,
-        phone, state, units``); default: :func:`missing_rows` of the summary's coverage.
+        phone, state, units, covering``); default: :func:`missing_rows` of the summary's coverage.
     previous
         The previous period's summary, for month-over-month.
     history

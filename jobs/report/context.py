@@ -106,7 +106,9 @@ class MissingUnit:
     contact: str
     phone: str
     state: str = ""
-    units: int = 1  # a covering unit's row stands for the missing units its 汇总 return reports
+    units: int = 1
+    # a covering unit: the row stands for the ``units`` missing units its 汇总 return reports
+    covering: bool = False
 
 
 @dataclass(frozen=True)
@@ -287,8 +289,8 @@ def assemble_context(
         Dicts with ``code``, ``name``, ``reasons`` (a list of Chinese reasons or one string).
     missing
         Dicts with ``code, name, parent, level, contact, phone`` (and optionally
-        ``state``, and ``units`` for a covering unit's row: the missing units
-        its 汇总 return reports) of units not reported.
+        ``state``, and for a covering unit's row ``covering`` and ``units``: the
+        missing units its 汇总 return reports) of units not reported.
     previous, previous_period
         The scope's indicators in the previous period, for month-over-month.
     history
@@ -352,6 +354,7 @@ def assemble_context(
             MissingUnit(
                 *(_text(m.get(k)) for k in ("code", "name", "parent", "level", "contact", "phone", "state")),
                 units=int(m.get("units") or 1),
+                covering=bool(m.get("covering")),
             )
             for m in missing
         ),
