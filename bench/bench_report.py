@@ -23,7 +23,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--corpus", type=Path, default=None, help="Ignored (bench.run passes it to every stage).")
     args = parser.parse_args(argv)
     from jobs.office.home import Home
-    from jobs.report.pipeline import make_report, stored_periods
+    from jobs.report.pipeline import make_report
+    from jobs.rollup.run import stored_periods
 
     home = Home.open(args.home)
     periods = stored_periods(home)

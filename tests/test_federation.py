@@ -102,7 +102,8 @@ def test_federated_equals_one_run(sample, province_returns):
     assert top.nodes.filter(pl.col("covered_by").is_not_null())["own.units_missing"].null_count() == len(
         top.nodes.filter(pl.col("covered_by").is_not_null())
     )
-    assert top.warnings == []
+    # synthetic units that need not report may send returns: named, counted nowhere
+    assert [w for w in top.warnings if "非必报单位" not in w] == []
 
 
 def test_overlap_is_counted_once_and_named(sample, province_returns):
@@ -185,4 +186,5 @@ def test_mixed_depth_federation(sample, province_returns, tmp_path):
     detail = pl.concat([_not_in_provinces(sample, province_returns), pl.Series([first])])
     top = _run(sample, detail, extra=rows, extra_subs=subs)
     _assert_same(top, _run(sample, None))
-    assert top.warnings == []
+    # synthetic units that need not report may send returns: named, counted nowhere
+    assert [w for w in top.warnings if "非必报单位" not in w] == []

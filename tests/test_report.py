@@ -182,6 +182,8 @@ def _expected(key: str, data: dict) -> float | None:  # noqa: C901, PLR0911 - on
         return {"current": now, "previous": before, "change": now - before}[parts[2]]
     if head == "attention":
         return len(data["ctx"].attention)
+    if head == "annex":
+        return data["ctx"].missing_total
     raise AssertionError(f"unexpected figure key {key}")
 
 
@@ -360,3 +362,19 @@ def test_long_lists_are_capped_on_the_page_but_complete_in_excel(tmp_path):
     assert f'data-key="attention.count">{n}<' in page
     wb = openpyxl.load_workbook(write_xlsx(ctx, tmp_path / "long.xlsx"))
     assert wb["重点关注"].max_row == 3 + n and wb["未报送单位"].max_row == 3 + n
+
+
+def test_labels_and_definitions_are_the_summary_schemas():
+    """One place for an indicator's label, unit and definition: schemas/summary-return.schema.yaml."""
+    import yaml
+
+    from jobs.rollup.vocab import SUMMARY_SCHEMA
+
+    data = yaml.safe_load(SUMMARY_SCHEMA.read_text(encoding="utf-8"))
+    entries = [*data["coverage"], *data["ledger"], *data["rates"], data["members_total"]]
+    assert {e["key"]: (e["label"], e.get("unit", "%"), e["definition"]) for e in entries} == {
+        k: (i.label, i.unit, i.definition) for k, i in INDICATORS.items()
+    }
+    assert [(c["key"], c["label"], c["definition"]) for c in data["tasks"]["columns"]] == [
+        (c.key, c.label, c.definition) for c in TASK_COLUMNS
+    ]

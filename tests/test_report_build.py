@@ -44,7 +44,7 @@ def _close(shown, expected, key):
 def _check_page(summary, code):
     node = node_json(summary, code)
     nodes = {r["code"]: r for r in summary.nodes.iter_rows(named=True)}
-    ctx = build_context(summary, registry=REGISTRY, deadline=DEADLINE, unit=code, charts=False)
+    ctx = build_context(summary, deadline=DEADLINE, unit=code, charts=False)
     parser = _Figures()
     parser.feed(render_html(ctx))
     checked = 0
@@ -80,7 +80,7 @@ def test_every_node_report_matches_its_json(summary):
 
 
 def test_national_breakdown_and_annex(summary):
-    ctx = build_context(summary, registry=REGISTRY, deadline=DEADLINE, charts=False)
+    ctx = build_context(summary, deadline=DEADLINE, charts=False)
     assert ctx.is_national and ctx.title == "关于2015年2月整改落实情况“回头看”的汇总报告"
     assert [r.code for r in ctx.breakdown] == ["110000", "120000", "200001"]
     assert {r.name for r in ctx.by_category} == set(summary.by_category["category"].to_list())
@@ -95,18 +95,18 @@ def test_national_breakdown_and_annex(summary):
 
 
 def test_unit_report_restricts_to_subtree(summary):
-    ctx = build_context(summary, registry=REGISTRY, deadline=DEADLINE, unit="110000", charts=False)
+    ctx = build_context(summary, deadline=DEADLINE, unit="110000", charts=False)
     assert ctx.title == "关于北京市2015年2月整改落实情况“回头看”的汇总报告"
     assert [r.code for r in ctx.breakdown] == ["110100"]
     assert {a.code for a in ctx.attention} <= {"110000", "110100", "110101"}
     assert [m.code for m in ctx.missing] == ["110101"]
-    ctx = build_context(summary, registry=REGISTRY, deadline=DEADLINE, unit="120000", charts=False)
+    ctx = build_context(summary, deadline=DEADLINE, unit="120000", charts=False)
     assert ctx.missing == () and ctx.breakdown == ()
 
 
 def test_unknown_unit_is_a_chinese_error(summary):
     with pytest.raises(UnknownUnit, match="不在.*组织机构名册"):
-        build_context(summary, registry=REGISTRY, deadline=DEADLINE, unit="999999", charts=False)
+        build_context(summary, deadline=DEADLINE, unit="999999", charts=False)
 
 
 def test_month_over_month_from_previous_summary(summary):
@@ -115,7 +115,7 @@ def test_month_over_month_from_previous_summary(summary):
         period="2015-01", deadline=DEADLINE, thresholds=THRESHOLDS,
     )
     ctx = build_context(
-        summary, registry=REGISTRY, deadline=DEADLINE, previous=previous,
+        summary, deadline=DEADLINE, previous=previous,
         history=[("2015-01", node_json(previous, previous.root))], charts=False,
     )
     assert ctx.previous_period == "2015-01"
@@ -127,7 +127,7 @@ def test_month_over_month_from_previous_summary(summary):
 
 
 def test_xlsx_of_a_summary_parses_back(summary, tmp_path):
-    ctx = build_context(summary, registry=REGISTRY, deadline=DEADLINE, charts=False)
+    ctx = build_context(summary, deadline=DEADLINE, charts=False)
     wb = openpyxl.load_workbook(write_xlsx(ctx, tmp_path / "s.xlsx"))
     ws = wb["主要指标"]
     values = {ws.cell(r, 2).value: ws.cell(r, 4).value for r in range(4, ws.max_row + 1)}

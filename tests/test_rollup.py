@@ -163,16 +163,16 @@ def test_national_counts_by_hand(summary):
     assert (n["units_expected"], n["units_reported"], n["units_on_time"], n["units_late"], n["units_missing"]) == (5, 4, 3, 1, 1)
     assert n["reporting_rate"] == pytest.approx(4 / 5)
     assert n["timeliness_rate"] == pytest.approx(3 / 5)
-    # items: S1 4 + S2 2 + S3 1 + S5 3 + S7 1 (noise returns count nowhere)
-    assert n["items_total"] == 11
-    assert (n["items_done"], n["items_in_progress"], n["items_not_started"], n["items_ineffective"]) == (6, 3, 1, 1)
-    assert (n["items_closed"], n["items_evaluated"], n["items_satisfied"], n["items_new"]) == (5, 8, 6, 2)
-    assert (n["items_overdue"], n["items_rebound"]) == (3, 1)
-    assert n["completion_rate"] == pytest.approx(6 / 11)
-    assert n["closure_rate"] == pytest.approx(5 / 11)
+    # items: S1 4 + S2 2 + S3 1 + S5 3 (noise returns and 200101, which need not report, count nowhere)
+    assert n["items_total"] == 10
+    assert (n["items_done"], n["items_in_progress"], n["items_not_started"], n["items_ineffective"]) == (6, 2, 1, 1)
+    assert (n["items_closed"], n["items_evaluated"], n["items_satisfied"], n["items_new"]) == (5, 8, 6, 1)
+    assert (n["items_overdue"], n["items_rebound"]) == (2, 1)
+    assert n["completion_rate"] == pytest.approx(6 / 10)
+    assert n["closure_rate"] == pytest.approx(5 / 10)
     assert n["satisfaction_rate"] == pytest.approx(6 / 8)
-    assert n["items_by_category"] == {"形式主义": 3, "官僚主义": 3, "享乐主义": 1, "奢靡之风": 1, "其他": 3}
-    assert n["items_by_source"] == {"查摆问题": 5, "群众反映": 2, "督导指出": 1, "上下联动": 1, "回头看新发现": 2}
+    assert n["items_by_category"] == {"形式主义": 3, "官僚主义": 3, "享乐主义": 1, "奢靡之风": 1, "其他": 2}
+    assert n["items_by_source"] == {"查摆问题": 5, "群众反映": 2, "督导指出": 1, "上下联动": 1, "回头看新发现": 1}
     assert n["tasks"]["1"] == {"found": 15, "fixed": 4, "cases": 3, "rate": pytest.approx(4 / 15)}
     assert n["tasks"]["2"] == {"found": 2, "fixed": 2, "cases": 0, "rate": 1.0}
     assert n["tasks"]["3"] == {"found": 0, "fixed": 0, "cases": 0, "rate": None}
@@ -190,8 +190,8 @@ def test_national_counts_by_hand(summary):
 
 def test_rates_are_from_sums_not_averages(summary):
     n = summary.national
-    # per-unit completion rates .5 .5 0 1 0 average to .4; the sum rate is 6/11
-    assert n["completion_rate"] != pytest.approx(0.4)
+    # per-unit completion rates .5 .5 0 1 average to .5; the sum rate is 6/10
+    assert n["completion_rate"] != pytest.approx(0.5)
     # task 1: unit rates 3/5 and 1/10 average to .35; the sum rate is 4/15
     assert n["tasks"]["1"]["rate"] != pytest.approx(0.35)
 
@@ -215,12 +215,16 @@ def test_missing_unit_contributes_nothing_and_lowers_coverage(summary):
     assert city["reporting_rate"] == pytest.approx(1 / 2)
 
 
-def test_unit_not_required_counts_items_but_not_coverage(summary):
+def test_unit_not_required_counts_in_no_total(summary):
+    """是否报送=否: its accepted return is stored and named in a warning, and counts nowhere (spec)."""
     sub = _node(summary, "200101")
-    assert (sub["units_expected"], sub["units_reported"], sub["items_total"]) == (0, 0, 1)
+    assert (sub["units_expected"], sub["units_reported"], sub["items_total"], sub["items_overdue"]) == (0, 0, 0, 0)
     assert sub["reporting_rate"] is None
     ministry = _node(summary, "200001")
-    assert (ministry["units_expected"], ministry["units_reported"], ministry["items_total"], ministry["items_done"]) == (1, 1, 4, 3)
+    assert (ministry["units_expected"], ministry["units_reported"], ministry["items_total"], ministry["items_done"]) == (1, 1, 3, 3)
+    assert "200101" not in summary.attention["code"].to_list()
+    assert "200101" not in summary.overdue["unit"].to_list()
+    assert any("非必报单位" in w and "200101" in w for w in summary.warnings)
     assert ministry["reporting_rate"] == 1.0
 
 
@@ -232,9 +236,9 @@ def test_by_category(summary):
             "category": ["地方", "中央和国家机关", "中管金融企业", "中管企业", "中管高校"],
             "units_expected": [4, 1, 0, 0, 0],
             "units_reported": [3, 1, 0, 0, 0],
-            "items_total": [7, 4, 0, 0, 0],
+            "items_total": [7, 3, 0, 0, 0],
             "items_done": [3, 3, 0, 0, 0],
-            "completion_rate": [3 / 7, 3 / 4, None, None, None],
+            "completion_rate": [3 / 7, 3 / 3, None, None, None],
         },
         schema_overrides={"units_expected": pl.Int64, "units_reported": pl.Int64, "items_total": pl.Int64, "items_done": pl.Int64},
     )
@@ -242,14 +246,14 @@ def test_by_category(summary):
 
 
 def test_overdue_and_rebound_lists(summary):
-    assert sorted(summary.overdue.select("unit", "seq").rows()) == [("110000", 2), ("110100", 2), ("200101", 1)]
+    assert sorted(summary.overdue.select("unit", "seq").rows()) == [("110000", 2), ("110100", 2)]
     assert summary.overdue.filter(pl.col("unit") == "110000")["days_overdue"].to_list() == [18]
     assert summary.rebound.select("unit", "seq", "problem", "closed_in").rows() == [("110000", 2, "问题2", "2015-01")]
 
 
 def test_attention_list(summary):
     reasons = dict(summary.attention.select("code", "reason").iter_rows())
-    assert sorted(reasons) == ["110000", "110100", "120000", "200001", "200101"]
+    assert sorted(reasons) == ["110000", "110100", "120000", "200001"]
     assert reasons["110000"] == (
         "整改完成率50.0%，低于60%；群众满意率33.3%，低于80%；有1项问题超过整改时限仍未完成；有1项已销号问题反弹回潮"
     )

@@ -144,35 +144,10 @@ def test_cli_status_text_json_and_errors(home, tmp_path):
     assert data["totals"]["units_expected"] == 6 and data["totals"]["units_late"] == 1
     assert [c["code"] for c in data["chase"]] == ["120000", "130100"]
     assert data["deadline"] == "2015-02-27T18:00:00" and data["unexpected_submissions"] == 3
-    assert data["rate_denominator"] == "units_expected - units_covered"
+    assert data["rate_denominator"] == "units_expected"
     assert data["by_level"][0]["level"] == "省级" and data["by_level"][0]["reporting_rate"] == 0.75
     assert (tmp_path / "c.xlsx").is_file()
     result = runner.invoke(main, ["status", "--period", PERIOD, "--home", str(home.root), "--unit", "777"])
     assert result.exit_code == 1 and "不在" in result.output
     result = runner.invoke(main, ["status", "--period", PERIOD, "--home", str(home.root), "--xlsx", "x.csv"])
     assert result.exit_code == 2
-
-
-def test_units_below_a_summary_return_are_covered_not_missing(tmp_path):
-    """At an upper office, a province's 汇总 return covers its subtree: nobody there is chased."""
-    from jobs.rollup.status import unit_status
-
-    h = init_home(tmp_path / "home")
-    (tmp_path / "r.csv").write_text(HEADER + "\n".join(V2) + "\n", encoding="utf-8")
-    h.import_registry(tmp_path / "r.csv", from_period="2015-01")
-    store = h.store
-    with h.lock():
-        src = tmp_path / "sum.xlsx"
-        src.write_bytes(b"summary of 130000")
-        report = Report(file=src.name, unit="130000", period=PERIOD)
-        arrival = Arrival(store.archive(src), src.name, datetime(2015, 2, 20), report, None, report_type="汇总")
-        store.write_batch(PERIOD, [arrival], ingested_at=datetime(2015, 2, 20))
-    status = compute_status(h, period=PERIOD, now=NOW)
-    states = dict(status.units.select("code", "state").iter_rows())
-    assert states["130000"] == "on_time" and states["130100"] == "covered"
-    assert states["110100"] == "not_received"
-    t = status.totals
-    assert (t["units_expected"], t["units_reported"], t["units_covered"], t["units_missing"]) == (6, 1, 1, 4)
-    assert t["reporting_rate"] == pytest.approx(1 / 5)
-    assert "130100" not in status.chase["code"].to_list()
-    assert unit_status(h.registry(PERIOD), store.submissions(PERIOD), deadline=h.deadline(PERIOD)).height == 6

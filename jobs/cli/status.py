@@ -38,11 +38,10 @@ def _remaining(status: Status) -> str:
 
 
 def _counts_row(label: str, r: dict) -> list:
-    # units below a lower office's 汇总 return are that office's to chase: not in the denominators
-    accountable = r["units_expected"] - r["units_covered"]
+    # a covered subtree's counts are its 汇总 return's (in 应报/已报/未报); 由下级汇总 counts its registry units
     return [label, r["units_expected"], r["units_reported"], r["units_on_time"], r["units_late"],
             r["units_covered"], r["units_missing"], r["units_rejected"],
-            _rate(r["units_reported"], accountable), _rate(r["units_on_time"], accountable)]  # fmt: skip
+            _rate(r["units_reported"], r["units_expected"]), _rate(r["units_on_time"], r["units_expected"])]  # fmt: skip
 
 
 def render(status: Status) -> list[str]:
@@ -69,6 +68,10 @@ def render(status: Status) -> list[str]:
         lines += _table(["单位代码", "单位名称", "上级单位", "联系人", "联系电话", "状态"], rows)
     else:
         lines.append("应报单位均已报送。")
+    delegated = status.delegated
+    if delegated.height:
+        who = "、".join(f"{r['name']}（未报{r['units_missing']}个）" for r in delegated.iter_rows(named=True))
+        lines += ["", f"另有{delegated['units_missing'].sum()}个未报单位在下级汇总报送范围内，由其汇总单位催报：{who}"]
     if status.unexpected.height:
         lines += ["", f"另有{status.unexpected.height}份报表来自本期无需报送或不在名册中的单位，未计入上述统计。"]
     return lines

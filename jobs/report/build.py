@@ -65,28 +65,37 @@ def attention_rows(summary: Summary, code: str) -> list[dict[str, Any]]:
     return _rows(frame.select("code", "name", "reasons"))
 
 
-def missing_rows(summary: Summary, registry: pl.DataFrame, code: str) -> list[dict[str, Any]]:
-    """Units of the subtree that must report and have not (``own.units_missing``), with contacts."""
-    nodes = summary.nodes
-    column = "own.units_missing"
-    if column not in nodes.columns:
-        return []
-    missing = nodes.filter((pl.col(column) > 0) & pl.col("code").is_in(_subtree(summary, code).implode()))
-    names = registry.select(pl.col("code").alias("parent"), pl.col("name").alias("parent_name"))
-    frame = (
-        missing.select("code", "parent")
-        .join(registry.select("code", "name", "level", "contact", "phone"), on="code", how="left")
-        .join(names, on="parent", how="left")
-        .select("code", "name", pl.col("parent_name").alias("parent"), "level", "contact", "phone")
-        .sort("code")
-    )
-    return _rows(frame)
+def missing_rows(summary: Summary, code: str) -> list[dict[str, Any]]:
+    """The annex of the subtree of ``code``, from the period's coverage (the one the totals come from).
+
+    One row per expected unit without a counted return (``state`` in Chinese),
+    then one row per covering unit whose 汇总 return reports missing units
+    (``units``: how many; the lower office chases them), so the rows account
+    for every unit in ``units_missing``.
+    """
+    from jobs.rollup.coverage import STATE_LABELS
+
+    coverage = summary.coverage
+    if coverage is None:
+        msg = "summary has no coverage (a saved summary): the annex needs the period's coverage"
+        raise ValueError(msg)
+    rows = [
+        {"code": r["code"], "name": r["name"], "parent": r["parent_name"], "level": r["level"],
+         "contact": r["contact"], "phone": r["phone"], "state": STATE_LABELS[r["state"]], "units": 1}
+        for r in coverage.chase(within=code).sort("code").iter_rows(named=True)
+    ]  # fmt: skip
+    rows += [
+        {"code": r["code"], "name": r["name"], "parent": r["parent_name"], "level": r["level"],
+         "contact": r["contact"], "phone": r["phone"], "units": r["units_missing"], "covering": True,
+         "state": f"所报汇总报表含未报单位{r['units_missing']}个，由其催报"}
+        for r in coverage.delegated(within=code).iter_rows(named=True)
+    ]  # fmt: skip
+    return rows
 
 
 def build_context(
     summary: Summary,
     *,
-    registry: pl.DataFrame,
     deadline: dt.datetime,
     unit: str | None = None,
     missing: Sequence[dict[str, Any]] | None = None,
@@ -99,11 +108,9 @@ def build_context(
 
     Parameters
     ----------
-    registry
-        The period's registry (contacts of units not reported).
     missing
-        The chase list (dicts with ``code, name, parent, level, contact,
-        phone``); default: computed from the summary's coverage.
+        The annex rows (dicts with ``code, name, parent, level, contact,
+        phone, state, units, covering``); default: :func:`missing_rows` of the summary's coverage.
     previous
         The previous period's summary, for month-over-month.
     history
@@ -138,7 +145,7 @@ def build_context(
         children=children_rows(summary, code),
         by_category=category_rows(summary, code),
         attention=attention_rows(summary, code),
-        missing=missing if missing is not None else missing_rows(summary, registry, code),
+        missing=missing if missing is not None else missing_rows(summary, code),
         previous=before,
         previous_period=previous.period if previous is not None else None,
         history=history,

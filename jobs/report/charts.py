@@ -13,13 +13,13 @@ import io
 import logging
 import re
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from markupsafe import Markup, escape
-
-from jobs.report.context import Charts, ReportContext
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,21 @@ CJK_FAMILIES = (
 )
 FONT_MISSING_NOTE = "本机未找到中文字体（可安装 fonts-noto-cjk），图表中的中文标签可能无法显示。"
 MAX_LABEL = 14  # characters of a task/unit name on an axis before it is shortened
+
+
+
+@dataclass(frozen=True)
+class Charts:
+    """Inline SVG charts (already safe markup), part of the report context.
+
+    ``font_note`` is a Chinese sentence when no CJK font was found (labels may not display).
+    """
+
+    by_unit: Markup | None = None
+    tasks: Markup | None = None
+    trend: Markup | None = None
+    font_note: str | None = None
+
 
 _COMMENT = re.compile(r"<!--.*?-->", re.S)
 _PROLOGUE = re.compile(r"^.*?(?=<svg)", re.S)
@@ -153,33 +168,49 @@ def line_trend(periods: Sequence[str], series: dict[str, Sequence[float | None]]
         return _figure_to_svg(fig, title=title, labels=list(series))
 
 
-def render_charts(ctx: ReportContext) -> Charts:
-    """The report's three charts; a chart without data is left out (``None``)."""
+def render_charts(
+    *,
+    completion: Sequence[tuple[str, float | None]],
+    tasks: Sequence[tuple[str, int, int]],
+    trend: Sequence[tuple[str, Mapping[str, Any]]],
+    national: bool,
+) -> Charts:
+    """The report's three charts; a chart without data is left out (``None``).
+
+    Parameters
+    ----------
+    completion
+        ``(name, completion rate)`` of the lower units that have items.
+    tasks
+        ``(name, found, fixed)`` of the special tasks, in catalogue order.
+    trend
+        ``(period, indicators)`` oldest first.
+    national
+        The scope is the nation (the by-unit chart's title names provinces).
+    """
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         by_unit = None
-        rows = [r for r in ctx.breakdown if r.values.get("items_total")]
-        if rows:
+        if completion:
             by_unit = bar_rates(
-                [r.name for r in rows],
-                [r.values.get("completion_rate") for r in rows],  # type: ignore[misc]
-                title="各单位整改完成率" if not ctx.is_national else "各省（区、市）和中央单位整改完成率",
+                [name for name, _ in completion],
+                [rate for _, rate in completion],
+                title="各单位整改完成率" if not national else "各省（区、市）和中央单位整改完成率",
                 xlabel="完成率（%）",
             )
-        tasks = None
-        if any(t.found or t.fixed for t in ctx.tasks):
-            tasks = bar_tasks(
-                [t.name for t in ctx.tasks], [t.found for t in ctx.tasks], [t.fixed for t in ctx.tasks],
-                title="21项专项整治任务进展",
+        task_chart = None
+        if any(found or fixed for _, found, fixed in tasks):
+            task_chart = bar_tasks(
+                [t[0] for t in tasks], [t[1] for t in tasks], [t[2] for t in tasks], title="21项专项整治任务进展"
             )
-        periods = [p for p, _ in ctx.trend]
-        trend = line_trend(
+        periods = [p for p, _ in trend]
+        trend_chart = line_trend(
             periods,
             {
-                "报送率": [v.get("reporting_rate") for _, v in ctx.trend],
-                "完成率": [v.get("completion_rate") for _, v in ctx.trend],
-                "销号率": [v.get("closure_rate") for _, v in ctx.trend],
-                "群众满意率": [v.get("satisfaction_rate") for _, v in ctx.trend],
+                "报送率": [v.get("reporting_rate") for _, v in trend],
+                "完成率": [v.get("completion_rate") for _, v in trend],
+                "销号率": [v.get("closure_rate") for _, v in trend],
+                "群众满意率": [v.get("satisfaction_rate") for _, v in trend],
             },
             title="主要指标逐月变化",
         )
@@ -192,4 +223,4 @@ def render_charts(ctx: ReportContext) -> Charts:
         note = f"图表中有{len(missing)}个字符缺少字形，可能显示为方框。"
     if note:
         log.warning("chart font problem: %s", missing[:5] or "no CJK font")
-    return Charts(by_unit=by_unit, tasks=tasks, trend=trend, font_note=note)
+    return Charts(by_unit=by_unit, tasks=task_chart, trend=trend_chart, font_note=note)

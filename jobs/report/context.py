@@ -14,9 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from markupsafe import Markup
-
 from jobs.core.schema import Schema, load_schema
+from jobs.report.charts import Charts, render_charts
 from jobs.report.indicators import (
     CHANGE_KEYS,
     COVERAGE_KEYS,
@@ -107,19 +106,9 @@ class MissingUnit:
     contact: str
     phone: str
     state: str = ""
-
-
-@dataclass(frozen=True)
-class Charts:
-    """Inline SVG charts (already safe markup, produced by :mod:`jobs.report.charts`).
-
-    ``font_note`` is a Chinese sentence when no CJK font was found (labels may not display).
-    """
-
-    by_unit: Markup | None = None
-    tasks: Markup | None = None
-    trend: Markup | None = None
-    font_note: str | None = None
+    units: int = 1
+    # a covering unit: the row stands for the ``units`` missing units its 汇总 return reports
+    covering: bool = False
 
 
 @dataclass(frozen=True)
@@ -203,6 +192,11 @@ class ReportContext:
     def missing_shown(self) -> tuple[MissingUnit, ...]:
         """The annex rows printed on the page (at most :data:`PAGE_LIST_LIMIT`)."""
         return self.missing[:PAGE_LIST_LIMIT]
+
+    @property
+    def missing_total(self) -> int:
+        """Units not reported that the annex accounts for (a covering unit's row counts its return's missing units)."""
+        return sum(m.units for m in self.missing)
 
     @property
     def is_national(self) -> bool:
@@ -295,7 +289,8 @@ def assemble_context(
         Dicts with ``code``, ``name``, ``reasons`` (a list of Chinese reasons or one string).
     missing
         Dicts with ``code, name, parent, level, contact, phone`` (and optionally
-        ``state``) of units not reported.
+        ``state``, and for a covering unit's row ``covering`` and ``units``: the
+        missing units its 汇总 return reports) of units not reported.
     previous, previous_period
         The scope's indicators in the previous period, for month-over-month.
     history
@@ -356,12 +351,20 @@ def assemble_context(
         previous_figures={k: _figure(k, previous) for k in INDICATORS} if previous is not None else {},
         trend=tuple(trend_points),
         missing=tuple(
-            MissingUnit(*(_text(m.get(k)) for k in ("code", "name", "parent", "level", "contact", "phone", "state")))
+            MissingUnit(
+                *(_text(m.get(k)) for k in ("code", "name", "parent", "level", "contact", "phone", "state")),
+                units=int(m.get("units") or 1),
+                covering=bool(m.get("covering")),
+            )
             for m in missing
         ),
     )
     if charts:
-        from jobs.report.charts import render_charts
-
-        ctx = replace(ctx, charts=render_charts(ctx))
+        rendered = render_charts(
+            completion=[(r.name, r.values.get("completion_rate")) for r in ctx.breakdown if r.values.get("items_total")],
+            tasks=[(t.name, t.found, t.fixed) for t in ctx.tasks],
+            trend=ctx.trend,
+            national=ctx.is_national,
+        )
+        ctx = replace(ctx, charts=rendered)
     return ctx

@@ -1,4 +1,4 @@
-"""From an office home to report files: load the period's summary (and the months before), write the outputs.
+"""From an office home to report files: the period's month-end (earlier months from their saved summaries), the outputs.
 
 ``make_report`` is what ``rectify report`` and ``rectify run`` call.
 """
@@ -16,6 +16,7 @@ from jobs.office.home import Home, check_period
 
 if TYPE_CHECKING:
     from jobs.report.context import ReportContext
+    from jobs.rollup.run import MonthEnd
     from jobs.rollup.summary import Summary
 
 Format = Literal["html", "xlsx", "docx", "pdf", "png"]
@@ -37,50 +38,14 @@ class ReportFiles:
     summary: Summary
 
 
-def stored_periods(home: Home) -> list[str]:
-    """Periods with at least one recorded submission, oldest first."""
-    subs = home.store.submissions()
-    return sorted(subs["period"].unique().to_list()) if subs.height else []
-
-
-def load_summaries(
-    home: Home, period: str, *, unit: str | None = None, include: Sequence[Path] = ()
-) -> tuple[Summary, Summary | None, list]:
-    """The period's summary, the previous period's (if any returns) and the trend points (roll-up's ``summarize_home``).
-
-    Returns ``(summary, previous, history)`` where history is ``[(period, json)]``
-    of earlier stored periods (at most :data:`TREND_PERIODS`) for ``unit`` or the root.
-    ``include``: 汇总 return files folded into this period (``rectify summarize --include-summary``).
-    """
-    from jobs.rollup.run import previous_period, summarize_home
-    from jobs.rollup.summary import node_json
-
-    earlier = [p for p in stored_periods(home) if p < period][-(TREND_PERIODS - 1) :]
-    history: list[tuple[str, dict]] = []
-    summaries: dict[str, Summary] = {}
-    for p in earlier:
-        summaries[p] = summarize_home(home, period=p, with_previous=False)
-        try:
-            history.append((p, node_json(summaries[p], unit or summaries[p].root)))
-        except KeyError:  # the unit did not exist then
-            continue
-    # summarize_home folds the previous period in for the roll-up's own month-over-month
-    summary = summarize_home(home, period=period, include=tuple(include))
-    return summary, summaries.get(previous_period(period)), history
-
-
-def chase_rows(home: Home, period: str, *, unit: str | None = None) -> list[dict]:
-    """The status area's chase list (催报名单) as annex rows with the state in Chinese."""
-    from jobs.rollup.status import STATE_LABELS, compute_status
-
-    chase = compute_status(home, period=period, unit=unit).chase
-    return [
-        {
-            "code": r["code"], "name": r["name"], "parent": r["parent_name"], "level": r["level"],
-            "contact": r["contact"], "phone": r["phone"], "state": STATE_LABELS.get(r["state"], r["state"]),
-        }
-        for r in chase.sort("code").iter_rows(named=True)
-    ]  # fmt: skip
+def trend_points(month: MonthEnd, *, unit: str | None = None) -> list[tuple[str, dict]]:
+    """``(period, JSON)`` of ``unit`` (or the nation) in the earlier periods shown in the trend, from their saved summaries."""
+    points = []
+    for saved in month.earlier[-(TREND_PERIODS - 1) :]:
+        node = saved.node_json(unit)
+        if node is not None:  # None: the unit did not exist then
+            points.append((saved.period, node))
+    return points
 
 
 def docx_template(home: Home) -> Path | None:
@@ -168,25 +133,23 @@ def make_report(
         PDF/PNG requested without Chromium.
     """
     from jobs.report.build import build_context
+    from jobs.rollup.period import load_period
+    from jobs.rollup.run import month_end
 
     say = progress or (lambda _msg: None)
     check_period(period)
     say("汇总各单位报表")
-    summary, before, history = load_summaries(home, period, unit=unit, include=include)
+    month = month_end(load_period(home, period, include=include))
+    summary = month.summary
     if write_summary:
-        from jobs.rollup.run import output_dir
-        from jobs.rollup.run import write_outputs as write_rollup
-
-        write_rollup(summary, output_dir(home, period))
+        month.save()
     say("整理报告内容与图表")
     ctx = build_context(
         summary,
-        registry=home.registry(period),
-        deadline=home.deadline(period),
+        deadline=month.view.deadline,
         unit=unit,
-        missing=chase_rows(home, period, unit=unit),
-        previous=before,
-        history=history,
+        previous=month.previous_summary,
+        history=trend_points(month, unit=unit),
         generated_at=generated_at or home.now().replace(microsecond=0),
     )
     target = out_dir or report_dir(home, period)

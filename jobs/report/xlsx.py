@@ -306,11 +306,12 @@ def write_xlsx(ctx: ReportContext, path: str | Path) -> Path:
     )
     _list_sheet(
         wb.create_sheet(SHEET_NAMES[6]), ctx, title="未报送单位名单",
-        heads=("序号", "单位代码", "单位名称", "上级单位", "层级", "联系人", "联系电话", "情况"),
+        heads=("序号", "单位代码", "单位名称", "上级单位", "层级", "联系人", "联系电话", "情况", "未报单位数（个）"),
         rows=[
-            (i, m.code, m.name, m.parent, m.level, m.contact, m.phone, m.state) for i, m in enumerate(ctx.missing, 1)
+            (i, m.code, m.name, m.parent, m.level, m.contact, m.phone, m.state, m.units)
+            for i, m in enumerate(ctx.missing, 1)
         ],
-        widths=(6, 12, 30, 24, 8, 10, 16, 14),
+        widths=(6, 12, 30, 24, 8, 10, 16, 14, 10),
     )
     _notes_sheet(wb.create_sheet(SHEET_NAMES[7]), ctx)
     for ws in wb.worksheets:

@@ -1,12 +1,10 @@
-"""Per-unit counts from the stored tables of counted returns, and registry coverage.
+"""Per-unit counts from the stored tables of counted returns (coverage: :mod:`jobs.rollup.coverage`).
 
 Every function is DataFrame -> DataFrame keyed by ``unit`` (or ``code``), with
 one Int64 column per counted key of :mod:`jobs.rollup.vocab`.
 """
 
 from __future__ import annotations
-
-from datetime import datetime
 
 import polars as pl
 
@@ -149,25 +147,3 @@ def own_counts(
     out = out.join(rebound.select("unit", pl.col("items_rebound").cast(COUNT)), on="unit", how="left")
     content = [k for k in vocab.count_keys if k not in {c.key for c in vocab.coverage}]
     return out.select("unit", *(pl.col(k).fill_null(0).cast(COUNT) for k in content))
-
-
-def coverage(registry: pl.DataFrame, counted: pl.DataFrame, *, deadline: datetime) -> pl.DataFrame:
-    """Per registry node: expected (是否报送=是), reported, on time, late, missing (0/1 each).
-
-    A unit not expected to report never counts as reported, so no rate goes
-    above 100%. A return with an unknown arrival time counts as on time; a
-    unit is on time when its first accepted return arrived by the deadline.
-    """
-    got = counted.select("unit", pl.lit(True).alias("_got"), pl.col("first_accepted_at").alias("received_at"))
-    frame = registry.select("code", "must_report").join(got, left_on="code", right_on="unit", how="left")
-    expected = pl.col("must_report").fill_null(False)
-    reported = expected & pl.col("_got").fill_null(False)
-    on_time = reported & (pl.col("received_at").is_null() | (pl.col("received_at") <= deadline))
-    return frame.select(
-        "code",
-        expected.cast(COUNT).alias("units_expected"),
-        reported.cast(COUNT).alias("units_reported"),
-        on_time.cast(COUNT).alias("units_on_time"),
-        (reported & ~on_time).cast(COUNT).alias("units_late"),
-        (expected & ~reported).cast(COUNT).alias("units_missing"),
-    )

@@ -108,3 +108,24 @@ def month_over_month(nodes: pl.DataFrame, previous: pl.DataFrame | None, vocab: 
     return out.with_columns((pl.col("current") - pl.col("previous")).alias("change")).select(
         *(pl.col(k).cast(v) for k, v in schema.items())
     )
+
+
+def closed_items(ledger: pl.DataFrame, before: pl.DataFrame | None, vocab: Vocab, *, period: str) -> pl.DataFrame:
+    """Every item closed (销号) up to ``period``: ``unit, seq, problem, period`` (the latest closing) and the closed flag.
+
+    ``before`` is the same frame as of an earlier period (or None). The frame
+    is what :func:`rebound_items` needs as ``history``, so a period's rebound
+    reads one earlier period's frame instead of every earlier ledger.
+    """
+    column, closed = _closed_value(vocab)
+    now = ledger.filter(pl.col(column) == closed).select(
+        "unit", "seq", "problem", pl.lit(period, pl.Utf8).alias("period")
+    )
+    parts = [now] if before is None else [before.select("unit", "seq", "problem", "period"), now]
+    return (
+        pl.concat(parts, how="vertical_relaxed")
+        .group_by("unit", "seq", "problem")
+        .agg(pl.col("period").max())
+        .with_columns(pl.lit(closed, pl.Utf8).alias(column))
+        .sort("unit", "seq", "problem")
+    )

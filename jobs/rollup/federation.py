@@ -50,8 +50,7 @@ def summary_contributions(rows: pl.DataFrame, vocab: Vocab) -> pl.DataFrame:
     )
 
 
-def fold_in(
-    contrib: pl.DataFrame,
+def covering(
     summary_rows: pl.DataFrame | None,
     submissions: pl.DataFrame,
     *,
@@ -60,21 +59,24 @@ def fold_in(
     detail_units: pl.Series,
     period: str,
     schema: Schema,
-    vocab: Vocab,
 ) -> tuple[pl.DataFrame, pl.DataFrame, list[str]]:
-    """Replace the detail contributions of each subtree covered by a 汇总 return.
+    """Which counted 汇总 returns of ``period`` stand for which subtrees.
 
-    Detail wins: a 汇总 return whose subtree holds any counted 本级 return is
-    not used, and a warning names the overlap. Of two nested 汇总 returns the
-    outer one is used (it already covers the inner subtree).
+    Detail wins: a 汇总 return whose subtree holds any counted 本级 return
+    (``detail_units``) is not used, and a warning names the overlap. Of two
+    nested 汇总 returns the outer one is used (it already covers the inner
+    subtree). A 汇总 return of a unit not in the registry is not used.
 
     Returns
     -------
-    contributions, covered (``code, covered_by``), warnings (Chinese)
+    rows, covered, warnings
+        The long ``summary`` rows of the returns used, ``code, covered_by``
+        for every unit of their subtrees (the return's own unit included),
+        and Chinese warnings.
     """
     covered_schema = {"code": pl.Utf8, "covered_by": pl.Utf8}
     if summary_rows is None or summary_rows.height == 0:
-        return contrib, pl.DataFrame(schema=covered_schema), []
+        return pl.DataFrame(schema=SUMMARY_SCHEMA), pl.DataFrame(schema=covered_schema), []
     counted = counted_submissions(
         submissions, period=period, report_type=summary_report_type(schema), default_report_type=schema.default_report_type
     )
@@ -105,6 +107,20 @@ def fold_in(
         )
     kept = pairs.select("root").unique().join(inner.select(pl.col("code").alias("root")), on="root", how="anti")
     covered = pairs.join(kept, on="root", how="semi").select("code", pl.col("root").alias("covered_by"))
-    added = summary_contributions(rows.join(kept, left_on="unit", right_on="root", how="semi"), vocab)
-    contrib = pl.concat([contrib.join(covered, on="code", how="anti"), added.select(contrib.columns)])
-    return contrib, covered, warnings
+    used = rows.join(kept, left_on="unit", right_on="root", how="semi")
+    return used, covered.cast(covered_schema), warnings
+
+
+def fold_in(
+    contrib: pl.DataFrame, rows: pl.DataFrame, covered: pl.DataFrame, vocab: Vocab
+) -> pl.DataFrame:
+    """Replace the detail contributions of each covered subtree by its 汇总 return's rows.
+
+    ``rows`` and ``covered`` are :func:`covering`'s (the period's coverage
+    holds them): the subtree's units contribute nothing one by one, the
+    return's unit contributes the return's counts, one row per unit 类别.
+    """
+    if covered.height == 0:
+        return contrib
+    added = summary_contributions(rows, vocab)
+    return pl.concat([contrib.join(covered, on="code", how="anti"), added.select(contrib.columns)])

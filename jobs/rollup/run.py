@@ -1,33 +1,44 @@
-"""The roll-up of an office home: load the period from the store, summarize, write the outputs.
+"""Month-end roll-up of an office home: summarize a period once, save it, read earlier periods from what was saved.
 
-``rectify summarize`` calls :func:`summarize_home` and :func:`write_outputs`.
+Each period's summary is saved under ``<home>/summaries/<period>/`` with a
+fingerprint of what it was computed from (``source.json``: the period's
+submissions, registry version, deadline, thresholds, and the fingerprint of
+the earlier period it read). Month-over-month, the trend and rebound read the
+saved summaries of earlier periods; an earlier period is summarized again
+only when its saved summary is missing or stale, so a month's cost does not
+grow with the months of history.
+
+``rectify summarize``, ``report`` and ``run`` call :func:`month_end`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from jobs.core.errors import RectifyError, UnreadableFile
 from jobs.core.files import atomic_write
-from jobs.core.schema import load_schema
-from jobs.intake.discover import arrival_time
-from jobs.rollup.federation import SUMMARY_SCHEMA, SUMMARY_TABLE, summary_report_type
+from jobs.rollup import crossperiod
+from jobs.rollup.period import PeriodView, SummaryReturnRejected, load_period
 from jobs.rollup.summary import Summary, summarize
+from jobs.rollup.vocab import load_vocab
 
 if TYPE_CHECKING:
     from jobs.office.home import Home
 
+__all__ = ["MonthEnd", "Saved", "SummaryReturnRejected", "month_end", "summarize_home", "write_outputs"]
+
 OUTPUT_DIR = "summaries"
-
-
-class SummaryReturnRejected(RectifyError):
-    """A 汇总 return given with ``--include-summary`` has errors (Chinese message listing them)."""
+SAVED_FORMAT = 1  # bump when what a saved summary holds changes: older ones are recomputed
+FRAMES = ("nodes", "by_category", "attention", "rebound", "overdue", "mom")
+CLOSED = "closed.parquet"  # every item closed up to the period (rebound of later periods)
+SOURCE = "source.json"
 
 
 def previous_period(period: str) -> str:
@@ -36,82 +47,173 @@ def previous_period(period: str) -> str:
     return f"{year - 1}-12" if month == 1 else f"{year}-{month - 1:02d}"
 
 
-def _history(home: Home, period: str) -> dict[str, pl.DataFrame] | None:
-    subs = home.store.submissions()
-    earlier = sorted(p for p in subs["period"].unique().to_list() if p < period) if subs.height else []
-    frames = [f for f in (home.store.load_tables(p)["ledger"] for p in earlier) if f.height]
-    return {"ledger": pl.concat(frames, how="vertical_relaxed")} if frames else None
+def output_dir(home: Home, period: str) -> Path:
+    """``<home>/summaries/<period>/``."""
+    return home.path(OUTPUT_DIR) / period
 
 
-def include_summaries(
-    paths: Sequence[Path], *, registry: pl.DataFrame, period: str, received_at: dict[Path, Any] | None = None
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Read 汇总 return files into ``summary`` rows and submissions rows (accepted, 报表类型 汇总).
+@dataclass(frozen=True)
+class Saved:
+    """A period's saved summary (``<home>/summaries/<period>/``), read on demand."""
 
-    Raises
-    ------
-    SummaryReturnRejected
-        When any file has an error finding (all findings listed, in Chinese).
+    period: str
+    folder: Path
+    fingerprint: str
+
+    def summary(self) -> Summary:
+        """The saved frames and national JSON as a :class:`Summary` (no coverage, tree or contributions)."""
+        frames = {name: pl.read_parquet(self.folder / f"{name}.parquet") for name in FRAMES}
+        national = json.loads((self.folder / "national.json").read_text(encoding="utf-8"))
+        warnings = national.pop("warnings", [])
+        return Summary(period=self.period, root=national["unit"], national=national, warnings=warnings,
+                       vocab=load_vocab(), **frames)  # fmt: skip
+
+    def node_json(self, code: str | None) -> dict[str, Any] | None:
+        """The saved JSON of ``code``'s subtree (the nation's when None); None when it was not a node then."""
+        from jobs.rollup.summary import node_json
+
+        national = json.loads((self.folder / "national.json").read_text(encoding="utf-8"))
+        national.pop("warnings", None)
+        if code is None or code == national["unit"]:
+            return national
+        pick = pl.col("code") == code
+        nodes = pl.scan_parquet(self.folder / "nodes.parquet").filter(pick).collect()
+        if nodes.height == 0:
+            return None
+        mom = pl.scan_parquet(self.folder / "mom.parquet").filter(pick).collect()
+        empty = nodes.clear()
+        part = Summary(period=self.period, root=national["unit"], nodes=nodes, by_category=empty, national=national,
+                       attention=empty, rebound=empty, overdue=empty, mom=mom, vocab=load_vocab())  # fmt: skip
+        return node_json(part, code)
+
+    def closed(self) -> pl.DataFrame:
+        """Items closed up to this period (see :func:`jobs.rollup.crossperiod.closed_items`)."""
+        return pl.read_parquet(self.folder / CLOSED)
+
+
+@dataclass(frozen=True)
+class MonthEnd:
+    """A period summarized from its :class:`PeriodView`, with the saved summaries of the periods before it.
+
+    ``earlier`` holds the stored periods before this one, oldest first, each
+    saved and fresh; ``closed`` and ``fingerprint`` are what :meth:`save` writes.
     """
-    from jobs.rollup.summary_return import read_summary_return
 
-    schema = load_schema()
-    rows, subs, problems = [], [], []
-    for path in paths:
-        try:
-            frame, findings = read_summary_return(path, registry=registry, period=period)
-        except UnreadableFile as exc:
-            problems.append(f"{path.name}：{exc.reason}")
-            continue
-        errors = [f for f in findings if f.severity == "error"]
-        problems += [f"{path.name}：{f.message}" for f in errors]
-        if errors or frame.height == 0:
-            continue
-        sid = f"{period}-{hashlib.sha256(path.read_bytes()).hexdigest()[:20]}"
-        rows.append(frame.with_columns(pl.lit(sid).alias("submission_id")))
-        subs.append(
-            {"submission_id": sid, "unit": frame["unit"][0], "period": period, "file_name": path.name,
-             "received_at": (received_at or {}).get(path), "accepted": True, "superseded_by": None,
-             "report_type": summary_report_type(schema), "version": 1}
-        )  # fmt: skip
-    if problems:
-        msg = "以下汇总报表有误，未纳入汇总，请退回下级办公室重新导出：\n" + "\n".join(f"- {p}" for p in problems)
-        raise SummaryReturnRejected(msg)
-    sub_schema = {"submission_id": pl.Utf8, "unit": pl.Utf8, "period": pl.Utf8, "file_name": pl.Utf8,
-                  "received_at": pl.Datetime("us"), "accepted": pl.Boolean, "superseded_by": pl.Utf8,
-                  "report_type": pl.Utf8, "version": pl.Int64}  # fmt: skip
-    return (
-        pl.concat(rows) if rows else pl.DataFrame(schema=SUMMARY_SCHEMA),
-        pl.DataFrame(subs, schema=sub_schema),
-    )
+    view: PeriodView
+    summary: Summary
+    earlier: tuple[Saved, ...]
+    closed: pl.DataFrame
+    fingerprint: str
+    previous_summary: Summary | None = None  # the month before, as saved (month-over-month)
+
+    @property
+    def previous(self) -> Saved | None:
+        """The saved summary of the month before, when it has returns."""
+        if self.earlier and self.earlier[-1].period == previous_period(self.view.period):
+            return self.earlier[-1]
+        return None
+
+    def save(self) -> dict[str, Path]:
+        """Write the summary to ``<home>/summaries/<period>/`` (see :func:`save_summary`)."""
+        folder = output_dir(self.view.home, self.view.period)
+        return save_summary(self.summary, folder, closed=self.closed, fingerprint=self.fingerprint)
 
 
-def stored_summary_rows(home: Home, submissions: pl.DataFrame, *, period: str) -> tuple[pl.DataFrame, list[str]]:
-    """``summary`` rows of the period's counted 汇总 returns in the store, re-read from the archive.
+def stored_periods(home: Home, submissions: pl.DataFrame | None = None) -> list[str]:
+    """Periods with at least one recorded submission, oldest first."""
+    subs = submissions if submissions is not None else home.store.submissions()
+    return sorted(subs["period"].drop_nulls().unique().to_list()) if subs.height else []
 
-    The validator accepted these files (jobs.rollup.summary_return.check_summary_return);
-    the store keeps their original bytes, so nothing else needs storing.
-    Returns the rows and Chinese warnings for archived files that cannot be read.
+
+def fingerprint(home: Home, submissions: pl.DataFrame, *, period: str, before: Saved | None) -> str:
+    """What a period's summary is computed from, hashed: a saved summary with another one is stale.
+
+    The period's stored submissions (not 汇总 files given with ``--include-summary``:
+    the office's saved summary of a month stands as it was made), the
+    registry version, the deadline, the thresholds and the earlier period read.
     """
-    from jobs.rollup.counts import counted_submissions
-    from jobs.rollup.summary_return import read_summary_return
+    subs = submissions.filter(pl.col("period") == period)
+    if "ingested_at" in subs.columns:
+        subs = subs.filter(pl.col("ingested_at").is_not_null())
+    rows = subs.select(
+        *(pl.col(c).cast(pl.Utf8) for c in ("submission_id", "accepted", "superseded_by", "received_at"))
+    ).sort("submission_id")
+    source = {
+        "format": SAVED_FORMAT,
+        "period": period,
+        "registry": home.registry_version(period)["version"],
+        "deadline": home.deadline(period).isoformat(),
+        "thresholds": dataclasses.asdict(home.config.thresholds),
+        "before": before.fingerprint if before is not None else None,
+        "submissions": rows.rows(),
+    }
+    return hashlib.sha256(json.dumps(source, ensure_ascii=False, sort_keys=True, default=str).encode()).hexdigest()
 
-    schema = load_schema()
-    counted = counted_submissions(
-        submissions, period=period, report_type=summary_report_type(schema), default_report_type=schema.default_report_type
-    )
-    if counted.height == 0 or "archive_path" not in submissions.columns:
-        return pl.DataFrame(schema=SUMMARY_SCHEMA), []
-    found = submissions.join(counted.select("submission_id"), on="submission_id", how="semi")
-    rows, warnings = [], []
-    for sid, unit, name, archived in found.select("submission_id", "unit", "file_name", "archive_path").iter_rows():
-        try:
-            frame, _findings = read_summary_return(home.store.root / archived, period=period)
-        except (UnreadableFile, OSError):
-            warnings.append(f"单位“{unit}”的汇总报表“{name}”存档无法读取，未计入汇总")
-            continue
-        rows.append(frame.with_columns(pl.lit(sid, pl.Utf8).alias("submission_id")))
-    return (pl.concat(rows) if rows else pl.DataFrame(schema=SUMMARY_SCHEMA)), warnings
+
+def _saved(home: Home, period: str, print_: str) -> Saved | None:
+    folder = output_dir(home, period)
+    try:
+        source = json.loads((folder / SOURCE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    present = all((folder / f"{n}.parquet").is_file() for n in FRAMES) and (folder / CLOSED).is_file()
+    if source.get("fingerprint") != print_ or not present:
+        return None
+    return Saved(period, folder, print_)
+
+
+def _summarize(
+    view: PeriodView, before: Saved | None, *, with_previous: bool = True
+) -> tuple[Summary, pl.DataFrame, Summary | None]:
+    """The period's summary, its closed-items frame and the previous month's saved summary (if read).
+
+    Of the earlier periods only ``before`` (the latest one saved) is read.
+    """
+    history = before.closed() if before is not None else None
+    previous = None
+    if with_previous and before is not None and before.period == previous_period(view.period):
+        previous = before.summary()
+    summary = summarize(
+        view.tables, view.submissions, view.registry, period=view.period, deadline=view.deadline,
+        previous=previous, history_tables={"ledger": history} if history is not None else None,
+        thresholds=view.home.config.thresholds, coverage=view.coverage,
+    )  # fmt: skip
+    summary.warnings[:0] = view.warnings
+    closed = crossperiod.closed_items(view.tables["ledger"], history, summary.vocab or load_vocab(), period=view.period)
+    return summary, closed, previous
+
+
+def earlier_summaries(home: Home, period: str, *, submissions: pl.DataFrame | None = None) -> list[Saved]:
+    """The saved summaries of every stored period before ``period``, oldest first; missing or stale ones are made.
+
+    Each period is summarized at most once (then read): the first month-end
+    after a change of period ``p`` summarizes ``p`` and the periods after it.
+    """
+    subs = submissions if submissions is not None else home.store.submissions()
+    out: list[Saved] = []
+    before: Saved | None = None
+    for p in (p for p in stored_periods(home, subs) if p < period):
+        print_ = fingerprint(home, subs, period=p, before=before)
+        saved = _saved(home, p, print_)
+        if saved is None:
+            summary, closed, _ = _summarize(load_period(home, p), before)
+            folder = output_dir(home, p)
+            save_summary(summary, folder, closed=closed, fingerprint=print_)
+            saved = Saved(p, folder, print_)
+        out.append(saved)
+        before = saved
+    return out
+
+
+def month_end(view: PeriodView, *, with_previous: bool = True) -> MonthEnd:
+    """Summarize the view's period against the saved summaries of the periods before it (made if missing)."""
+    home = view.home
+    earlier = earlier_summaries(home, view.period, submissions=view.submissions)
+    before = earlier[-1] if earlier else None
+    summary, closed, previous = _summarize(view, before, with_previous=with_previous)
+    print_ = fingerprint(home, view.submissions, period=view.period, before=before)
+    return MonthEnd(view=view, summary=summary, earlier=tuple(earlier), closed=closed, fingerprint=print_,
+                    previous_summary=previous)  # fmt: skip
 
 
 def summarize_home(
@@ -121,45 +223,12 @@ def summarize_home(
     include: Sequence[Path] = (),
     with_previous: bool = True,
 ) -> Summary:
-    """Summarize ``period`` from the home's store and registry, folding in 汇总 return files.
-
-    The previous period (month-over-month) is summarized from the store when
-    it has returns; rebound uses every earlier stored period's ledger.
-    """
-    store = home.store
-    registry = home.registry(period)
-    tables = dict(store.load_tables(period))
-    submissions = store.submissions()
-    stored, archive_warnings = stored_summary_rows(home, submissions, period=period)
-    if stored.height:
-        tables[SUMMARY_TABLE] = stored
-    if include:
-        times = {p: arrival_time(p, timezone=home.config.timezone) for p in include}
-        rows, subs = include_summaries(include, registry=registry, period=period, received_at=times)
-        stored = tables.get(SUMMARY_TABLE)
-        tables[SUMMARY_TABLE] = pl.concat([stored, rows]) if stored is not None else rows
-        submissions = pl.concat([submissions, subs], how="diagonal_relaxed")
-    previous = None
-    before = previous_period(period)
-    if with_previous and submissions.filter(pl.col("period") == before).height:
-        previous = summarize_home(home, period=before, with_previous=False)
-    summary = summarize(
-        tables,
-        submissions,
-        registry,
-        period=period,
-        deadline=home.deadline(period),
-        previous=previous,
-        history_tables=_history(home, period),
-        thresholds=home.config.thresholds,
-    )
-    summary.warnings[:0] = archive_warnings
-    return summary
+    """Summarize ``period`` from the home's store and registry, folding in 汇总 return files (see :func:`month_end`)."""
+    return month_end(load_period(home, period, include=include), with_previous=with_previous).summary
 
 
-def output_dir(home: Home, period: str) -> Path:
-    """``<home>/summaries/<period>/``."""
-    return home.path(OUTPUT_DIR) / period
+def _write_json(payload: dict[str, Any], path: Path) -> None:
+    atomic_write(path, json.dumps(payload, ensure_ascii=False, indent=1))
 
 
 def write_outputs(summary: Summary, folder: Path) -> dict[str, Path]:
@@ -170,12 +239,20 @@ def write_outputs(summary: Summary, folder: Path) -> dict[str, Path]:
     """
     folder.mkdir(parents=True, exist_ok=True)
     written = {}
-    for name in ("nodes", "by_category", "attention", "rebound", "overdue", "mom"):
+    for name in FRAMES:
         path = folder / f"{name}.parquet"
         atomic_write(path, getattr(summary, name).write_parquet)
         written[name] = path
     path = folder / "national.json"
-    payload = {**summary.national, "warnings": summary.warnings}
-    atomic_write(path, json.dumps(payload, ensure_ascii=False, indent=1))
+    _write_json({**summary.national, "warnings": summary.warnings}, path)
     written["national"] = path
+    return written
+
+
+def save_summary(summary: Summary, folder: Path, *, closed: pl.DataFrame, fingerprint: str) -> dict[str, Path]:
+    """:func:`write_outputs`, the closed items, then ``source.json`` last (a torn save reads as stale)."""
+    (folder / SOURCE).unlink(missing_ok=True)
+    written = write_outputs(summary, folder)
+    atomic_write(folder / CLOSED, closed.write_parquet)
+    _write_json({"format": SAVED_FORMAT, "period": summary.period, "fingerprint": fingerprint}, folder / SOURCE)
     return written

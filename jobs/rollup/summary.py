@@ -18,8 +18,9 @@ from jobs.core.schema import Schema, load_schema
 from jobs.core.tables import empty_table
 from jobs.rollup import counts, crossperiod, federation
 from jobs.rollup.attention import Thresholds, attention_list, rejection_counts
+from jobs.rollup.coverage import Coverage, compute_coverage
 from jobs.rollup.indicators import indicators_json, with_rates
-from jobs.rollup.tree import closure, roll_up, root_code
+from jobs.rollup.tree import roll_up, root_code
 from jobs.rollup.vocab import Vocab, load_vocab
 
 NODE_COLUMNS = ("code", "name", "level", "category", "parent")
@@ -63,6 +64,7 @@ class Summary:
     # closure table, what a 汇总 return of any subtree is written from
     contributions: pl.DataFrame | None = field(default=None, repr=False)
     tree: pl.DataFrame | None = field(default=None, repr=False)
+    coverage: Coverage | None = field(default=None, repr=False)
 
 
 def _tables(tables: Mapping[str, pl.DataFrame], schema: Schema) -> dict[str, pl.DataFrame]:
@@ -124,6 +126,7 @@ def summarize(
     thresholds: Thresholds | Mapping[str, Any] | None = None,
     schema: Schema | None = None,
     vocab: Vocab | None = None,
+    coverage: Coverage | None = None,
 ) -> Summary:
     """Roll the period's counted returns up the registry tree.
 
@@ -146,22 +149,23 @@ def summarize(
         Counted tables of earlier periods (``ledger`` used), for rebound.
     thresholds
         Attention-list thresholds (:class:`Thresholds` or a config mapping).
+    coverage
+        The period's coverage (:func:`jobs.rollup.coverage.compute_coverage`),
+        when the caller already has it; computed from the arguments otherwise.
     """
     schema = schema or load_schema()
     vocab = vocab or load_vocab(schema=None if schema is load_schema() else schema)
     if not isinstance(thresholds, Thresholds):
         thresholds = Thresholds.from_mapping(thresholds)
     end = crossperiod.period_end(period)
-    warnings: list[str] = []
-
-    known = registry.select("code")
-    counted = counts.counted_submissions(
-        submissions, period=period, report_type=schema.default_report_type, default_report_type=schema.default_report_type
-    )
-    unknown = counted.join(known, left_on="unit", right_on="code", how="anti")
-    if unknown.height:
-        warnings.append(f"以下单位不在本期名册中，其报表未计入汇总：{'、'.join(sorted(unknown['unit'].to_list()))}")
-        counted = counted.join(known, left_on="unit", right_on="code", how="semi")
+    if coverage is None:
+        coverage = compute_coverage(
+            registry, submissions, period=period, deadline=deadline,
+            summary_rows=tables.get(federation.SUMMARY_TABLE), schema=schema, vocab=vocab,
+        )  # fmt: skip
+    warnings = list(coverage.warnings)
+    # only expected units' returns count (是否报送=否: stored, counted in no total)
+    counted = coverage.counted
     detail = _tables(tables, schema)
 
     history = history_tables.get("ledger") if history_tables else None
@@ -171,30 +175,20 @@ def summarize(
         detail, counted, vocab, overdue=crossperiod.overdue_expr(vocab, end=end),
         rebound=crossperiod.rebound_counts(rebound),
     )
-    cover = counts.coverage(registry, counted, deadline=deadline)
+    cover = coverage.units.select("code", *(c.key for c in vocab.coverage))
     contrib = _contributions(registry, cover, own, vocab)
     keys = list(vocab.count_keys)
     own_cols = contrib.select("code", *(pl.col(k).alias(OWN + k) for k in keys))
+    contrib = federation.fold_in(contrib, coverage.summary_rows, coverage.covered, vocab)
 
-    tree = closure(registry)
-    contrib, covered, fold_warnings = federation.fold_in(
-        contrib,
-        tables.get(federation.SUMMARY_TABLE),
-        submissions,
-        tree=tree,
-        registry=registry,
-        detail_units=counted["unit"],
-        period=period,
-        schema=schema,
-        vocab=vocab,
-    )
-    warnings += fold_warnings
-
-    nodes = node_table(registry, tree, contrib, own_cols, covered, vocab)
+    tree = coverage.tree
+    nodes = node_table(registry, tree, contrib, own_cols, coverage.covered, vocab)
     by_category = category_table(contrib, schema, vocab)
 
     root = root_code(registry)
-    attention = attention_list(nodes, rejection_counts(submissions, period=period), thresholds)
+    expected = coverage.units.filter(pl.col("must_report")).select("code")
+    rejections = rejection_counts(submissions, period=period).join(expected, left_on="unit", right_on="code", how="semi")
+    attention = attention_list(nodes.join(expected, on="code", how="semi"), rejections, thresholds)
     mom = crossperiod.month_over_month(nodes, previous.nodes if previous is not None else None, vocab)
     summary = Summary(
         period=period,
@@ -210,6 +204,7 @@ def summarize(
         vocab=vocab,
         contributions=contrib,
         tree=tree,
+        coverage=coverage,
     )
     summary.national = node_json(summary, root)
     return summary

@@ -9,13 +9,30 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 
 from jobs.core.schema import SCHEMA_DIR, Schema, SchemaError, load_schema
 
 SUMMARY_SCHEMA = SCHEMA_DIR / "summary-return.schema.yaml"
+
+
+Kind = Literal["count", "rate"]
+
+
+@dataclass(frozen=True, slots=True)
+class Indicator:
+    """One indicator as the schema defines it: Chinese label, unit of measure, definition.
+
+    ``kind`` is ``count`` (an integer) or ``rate`` (a fraction).
+    """
+
+    key: str
+    label: str
+    unit: str
+    kind: Kind
+    definition: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +89,10 @@ class Vocab:
     label_header: str
     total_header: str
     labels: dict[str, str]
+    # every scalar count and rate with its label, unit and definition, in JSON order
+    indicators: dict[str, Indicator]
+    # the columns of the 21 tasks table (found, fixed, rate, cases)
+    task_columns: tuple[Indicator, ...]
 
     @property
     def count_keys(self) -> tuple[str, ...]:
@@ -122,6 +143,11 @@ def parse_vocab(data: dict[str, Any], schema: Schema) -> Vocab:
         acc = data["accountability"]
         acc_cols = tuple((c.key, c.name) for c in schema.sheet(acc["sheet"]).columns if c.type == "integer")
         summary = data["summary_return"]
+        indicators = _indicators(data)
+        task_columns = tuple(
+            Indicator(c["key"], c["label"], c["unit"], "rate" if c["unit"] == "%" else "count", c["definition"])
+            for c in tasks["columns"]
+        )
         vocab = Vocab(
             coverage=coverage,
             ledger=tuple(ledger),
@@ -143,6 +169,8 @@ def parse_vocab(data: dict[str, Any], schema: Schema) -> Vocab:
             label_header=summary["label_header"],
             total_header=summary["total_header"],
             labels=labels,
+            indicators=indicators,
+            task_columns=task_columns,
         )
     except (KeyError, TypeError, StopIteration) as exc:
         msg = f"malformed summary schema: {exc!r}"
@@ -165,6 +193,25 @@ def parse_vocab(data: dict[str, Any], schema: Schema) -> Vocab:
             msg = f"summary schema: rate {r.key} refers to an unknown count"
             raise SchemaError(msg)
     return vocab
+
+
+def _indicators(data: dict[str, Any]) -> dict[str, Indicator]:
+    """Scalar indicators in the ``summarize --json`` order: coverage, its rates, ledger, the other rates, members."""
+
+    def count(c: dict[str, Any]) -> Indicator:
+        return Indicator(c["key"], c["label"], c["unit"], "count", c["definition"])
+
+    def rate(r: dict[str, Any]) -> Indicator:
+        return Indicator(r["key"], r["label"], "%", "rate", r["definition"])
+
+    coverage = {c["key"] for c in data["coverage"]}
+    rates = data["rates"]
+    on_coverage = [r for r in rates if r["den"] in coverage]
+    rows = [
+        *map(count, data["coverage"]), *map(rate, on_coverage), *map(count, data["ledger"]),
+        *(rate(r) for r in rates if r not in on_coverage), count(data["members_total"]),
+    ]  # fmt: skip
+    return {i.key: i for i in rows}
 
 
 def load_vocab(path: str | Path | None = None, *, schema: Schema | None = None) -> Vocab:
