@@ -1,4 +1,4 @@
-"""The console script's quick exit (jobs.cli.run): same output and status, no interpreter teardown."""
+"""The console script (jobs.cli.run): a GC-tuned process (jobs.process) that exits the ordinary way."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ def test_run_keeps_status_and_atexit_handlers_but_skips_teardown(tmp_path: Path)
     done, marks = _run(tmp_path, body, "--version")
     assert done.returncode == 0, done.stderr
     assert "rectify" in done.stdout
-    assert marks == ["atexit"]  # handlers ran; module teardown (the finaliser) did not
+    assert marks == ["atexit"]  # handlers ran; the frozen modules were left to the OS (no finaliser)
 
     done, marks = _run(tmp_path, body, "validate", "--no-such-option")
     assert done.returncode == 2  # click's usage error status
@@ -55,28 +55,29 @@ def test_run_keeps_status_and_atexit_handlers_but_skips_teardown(tmp_path: Path)
     assert marks == ["atexit"]
 
 
-def test_the_console_script_runs_the_cyclic_gc_less_often(tmp_path: Path) -> None:
-    from jobs.cli import GC_THRESHOLDS
+def test_the_console_script_runs_the_cyclic_gc_less_often_and_exits_with_a_frozen_heap(tmp_path: Path) -> None:
+    from jobs.process import GC_THRESHOLDS
 
     done, marks = _run(tmp_path, """
     import gc, jobs.cli
-    atexit.register(lambda: marks.open("a").write(f"{gc.get_threshold()[0]}\\n"))
+    atexit.register(lambda: marks.open("a").write(f"{gc.get_threshold()[0]} {gc.get_freeze_count() > 0}\\n"))
     sys.argv = ["rectify", "--version"]
     jobs.cli.run()
     """)
-    assert done.returncode == 0
-    assert marks == [str(GC_THRESHOLDS[0]), "atexit"]
+    assert done.returncode == 0, done.stderr
+    assert marks == [str(GC_THRESHOLDS[0]), "True", "atexit"]
     assert GC_THRESHOLDS[0] > 700  # the interpreter's default
 
 
-def test_main_alone_tears_down_so_the_probe_can_tell(tmp_path: Path) -> None:
+def test_main_alone_leaves_the_gc_as_it_is_and_tears_down(tmp_path: Path) -> None:
     done, marks = _run(tmp_path, """
-    import jobs.cli
+    import gc, jobs.cli
+    atexit.register(lambda: marks.open("a").write(f"{gc.get_threshold()[0]} {gc.get_freeze_count() > 0}\\n"))
     sys.argv = ["rectify", "--version"]
     jobs.cli.main()
     """)
-    assert done.returncode == 0
-    assert marks == ["atexit", "teardown"]
+    assert done.returncode == 0, done.stderr
+    assert marks == ["700", "False", "atexit", "teardown"]
 
 
 def test_a_running_thread_is_waited_for_the_ordinary_way(tmp_path: Path) -> None:
@@ -87,7 +88,7 @@ def test_a_running_thread_is_waited_for_the_ordinary_way(tmp_path: Path) -> None
     jobs.cli.run()
     """)
     assert done.returncode == 0
-    assert marks == ["thread", "atexit", "teardown"]
+    assert marks == ["thread", "atexit"]
 
 
 def test_validate_through_the_console_script_prints_every_line_and_exits_1_on_errors() -> None:

@@ -136,7 +136,6 @@ def test_kill_ingest_at_random_points_then_rerun(home, tmp_path):
     check_consistent(home, expected)
 
     kills, steps, rounds = 0, [], 0
-    started = time.perf_counter()
     while kills < KILLS and rounds < 3 * KILLS:
         rounds += 1
         _add_round(inbox, rounds, expected)
@@ -151,7 +150,6 @@ def test_kill_ingest_at_random_points_then_rerun(home, tmp_path):
             kills += 1
             steps.append(seen[-1] if seen else "before-any-step")
         check_consistent(home, expected)
-        assert time.perf_counter() - started < 150, f"{kills} kills in {rounds} rounds took too long"
     assert kills == KILLS
     print(f"{kills} kills in {rounds} rounds at steps {sorted(set(steps))}")
     assert len(set(steps)) >= 2, f"kills should land at different steps: {steps}"

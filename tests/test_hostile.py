@@ -13,7 +13,6 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import polars as pl
@@ -107,10 +106,8 @@ def verdicts(corpus) -> dict:
     from jobs.validate.pipeline import validate_files
 
     names = list(corpus)
-    start = time.perf_counter()
     results = validate_files([corpus[n] for n in names], registry=pl.DataFrame(H.registry_rows()), period=H.PERIOD)
-    elapsed = time.perf_counter() - start
-    return {"by_name": dict(zip(names, results, strict=True)), "seconds": elapsed}
+    return {"by_name": dict(zip(names, results, strict=True))}
 
 
 def test_every_case_is_in_the_batch(corpus):
@@ -134,10 +131,10 @@ def test_case_gets_its_precise_finding(verdicts, corpus, name):
     assert (result.tables is None) == (codes == ["unreadable-file"])
 
 
-def test_batch_continues_and_stays_fast(verdicts):
+def test_batch_continues(verdicts):
+    """The batch's time is a benchmark: bench/bench_budgets.py (``hostile``)."""
     accepted = sorted(n for n, r in verdicts["by_name"].items() if r.report.accepted)
     assert accepted == sorted(n for n, (ok, _c, _f) in EXPECTED.items() if ok)
-    assert verdicts["seconds"] < 90
 
 
 def test_same_file_under_two_names_has_one_content_hash(verdicts):
@@ -199,7 +196,8 @@ def _memory_cap() -> None:
     resource.setrlimit(resource.RLIMIT_AS, (3 * 1024**3, 3 * 1024**3))
 
 
-def test_dangerous_cases_bounded_in_memory_and_time(corpus):
+def test_dangerous_cases_refused_within_bounded_memory(corpus):
+    """Each file's time is a benchmark: bench/bench_budgets.py (``hostile``)."""
     names = ["bomb.xlsx", "bomb-lying.xlsx", "million-rows.xlsx", "sparse-extent.xlsx", "long-cell.xlsx",
              "xls-huge-dimensions.xls", "xls-far-cell.xls", "sst-count-bomb.xlsx"]
     proc = subprocess.run(  # noqa: S603 - our interpreter, our script
@@ -209,9 +207,8 @@ def test_dangerous_cases_bounded_in_memory_and_time(corpus):
     assert proc.returncode == 0, proc.stderr[-2000:]
     results = json.loads(proc.stdout)
     for name in names:
-        reason, seconds = results[str(corpus[name])]
+        reason, _seconds = results[str(corpus[name])]
         assert reason != "read", name
-        assert seconds < 10, (name, seconds)
     # The child's own high-water mark: interpreter, polars and fastexcel included.
     assert results["peak_mb"] < 500, results["peak_mb"]
 

@@ -350,18 +350,18 @@ def test_settled_heap_unfreezes_only_what_it_froze():
     """Validation keeps the batch out of the GC's full passes, then leaves the heap as it found it."""
     import gc
 
-    from jobs.validate.pipeline import _settled_heap
+    from jobs.process import settled_heap
 
     assert gc.get_freeze_count() == 0
-    with _settled_heap():
+    with settled_heap():
         assert gc.get_freeze_count() > 0
-        with _settled_heap():  # validate_files -> validate_returns
+        with settled_heap():  # validate_files -> validate_returns
             pass
         assert gc.get_freeze_count() > 0
     assert gc.get_freeze_count() == 0
     gc.freeze()  # a caller that freezes on its own keeps its frozen objects
     try:
-        with _settled_heap():
+        with settled_heap():
             pass
         assert gc.get_freeze_count() > 0
     finally:
@@ -374,19 +374,19 @@ def test_cyclic_garbage_frozen_during_one_batch_is_collected_by_the_next():
     import gc
     import weakref
 
-    from jobs.validate.pipeline import _settled_heap
+    from jobs.process import settled_heap
 
     class Node:
         pass
 
     assert gc.get_freeze_count() == 0
-    with _settled_heap():
+    with settled_heap():
         node = Node()
         node.itself = node  # a cycle: only the cyclic GC frees it
         alive = weakref.ref(node)
         del node
         gc.freeze()  # as the read loop does every few hundred returns
-    with _settled_heap():
+    with settled_heap():
         assert alive() is None
 
 

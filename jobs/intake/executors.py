@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any, Generic, Literal, TypeVar
 
 from jobs.core.errors import RectifyError
+from jobs.core.resources import package_with_data
 
 ExecutorKind = Literal["local", "ray"]
 B = TypeVar("B")
@@ -275,8 +276,9 @@ class RayExecutor(Executor):
     in_flight
         Batches submitted ahead of the writer (default ``2 ×`` cluster CPUs).
     ship_code
-        Send this ``jobs`` package to the workers (``runtime_env.py_modules``)
-        so cluster nodes need only the dependencies installed, not rectify.
+        Send this ``jobs`` package, schemas and templates included, to the
+        workers (``runtime_env.py_modules``) so cluster nodes need only the
+        dependencies installed, not rectify.
 
     The workers need the same Python, Polars, fastexcel and GX as this
     machine. Results come back in submission order; the store is written by
@@ -306,10 +308,13 @@ class RayExecutor(Executor):
                 kwargs["address"] = address
             elif num_cpus:
                 kwargs["num_cpus"] = num_cpus
-            if ship_code:
-                kwargs["runtime_env"] = {"py_modules": [str(Path(__file__).resolve().parent)]}
             try:
-                ray.init(**kwargs)
+                # ray.init uploads the shipped package: a staged copy may go afterwards
+                with tempfile.TemporaryDirectory(prefix="rectify-ship-") as staging:
+                    if ship_code:
+                        package = package_with_data(staging=Path(staging))
+                        kwargs["runtime_env"] = {"py_modules": [str(package)]}
+                    ray.init(**kwargs)
             except Exception as exc:  # ConnectionError, RuntimeError... differ by version
                 msg = f"无法连接 Ray 集群（{address or '本机'}）：{exc}"
                 raise ExecutorError(msg) from exc

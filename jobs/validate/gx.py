@@ -21,7 +21,7 @@ from typing import Any
 
 import polars as pl
 
-from jobs.validate.deferred import deferred, lean_field_copies
+from jobs.validate.deferred import deferred
 from jobs.validate.suites import Check, Cond
 
 _LOCK = threading.RLock()
@@ -38,8 +38,7 @@ def _gx() -> tuple[Any, Any]:
     with _LOCK:
         if "ctx" not in _STATE:
             started = time.perf_counter()
-            # scipy.stats and altair: imported by GX, never used by our checks; and pydantic's class building
-            with deferred(), lean_field_copies():
+            with deferred():  # scipy.stats and altair: imported by GX, never used by our checks
                 import great_expectations as gx
                 from great_expectations.data_context.types.base import (
                     ProgressBarsConfig,

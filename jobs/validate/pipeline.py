@@ -9,12 +9,10 @@ writer instead, against the texts stored earlier too).
 from __future__ import annotations
 
 import datetime as dt
-import gc
 import hashlib
 import logging
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +26,7 @@ from jobs.core.schema import Schema, load_schema
 from jobs.core.tables import ROW_COLUMN, table_schema
 from jobs.intake.discover import arrival_time
 from jobs.office.config import Limits
+from jobs.process import keep_long_lived, settled_heap
 from jobs.validate import derive, facts, gx, suites
 from jobs.validate.copies import BATCH_TEXTS_SCHEMA, detect_repeats
 from jobs.validate.cross_units import find_cross_unit_copies
@@ -36,7 +35,7 @@ from jobs.validate.translate import cut_cascades, translate
 from jobs.validate.typing import RID, ROW, stack_keyvalue, stack_table, type_columns
 
 LOG = logging.getLogger(__name__)
-_REFREEZE = 200  # read returns between two gc.freeze() calls (see _settled_heap)
+_REFREEZE = 200  # read returns between two keep_long_lived() calls (see jobs.process)
 TIMINGS: dict[str, float] = {"read": 0.0, "prepare": 0.0, "translate": 0.0}  # seconds, for the benchmark
 
 
@@ -90,32 +89,6 @@ def _read(path: Path, schema: Schema, limits: Any = None) -> Any:
         if isinstance(exc, (KeyboardInterrupt, SystemExit)):
             raise
         raise UnreadableFile("corrupt") from exc
-
-
-@contextmanager
-def _settled_heap() -> Iterator[None]:
-    """Keep what exists now (read returns, imported modules) out of the cyclic GC's passes until the block ends.
-
-    A batch holds hundreds of thousands of long-lived objects, and importing GX
-    or building findings triggers full collections that walked all of them
-    again and again (~0.4 s of CPU on 5,000 returns). Objects made inside the
-    block are collected as usual; what was frozen here is unfrozen on the way
-    out, unless the caller had frozen objects itself (we do not undo that).
-
-    Unfrozen objects land in the oldest generation without counting towards
-    the next full collection, so cyclic garbage frozen during one batch would
-    never be collected in a long-lived worker (memory grew ~80 MB per batch of
-    500 returns). A full collection on the way in frees the previous batch's.
-    """
-    outermost = gc.get_freeze_count() == 0
-    if outermost:
-        gc.collect()
-    gc.freeze()
-    try:
-        yield
-    finally:
-        if outermost:
-            gc.unfreeze()
 
 
 def warm_up(*, schema: Schema | None = None) -> None:
@@ -172,7 +145,7 @@ def validate_batch(
     """
     schema = schema or load_schema()
     paths = [Path(p) for p in paths]
-    with _settled_heap():
+    with settled_heap():
         return _validate_files(paths, registry=registry, period=period, received_at=received_at, schema=schema,
                                limits=limits, keep_tables=keep_tables)
 
@@ -195,7 +168,7 @@ def _validate_files(
         except UnreadableFile as exc:
             raws.append(exc)
         if n % _REFREEZE == 0:
-            gc.freeze()  # the returns read so far are long-lived: no full pass need walk them again
+            keep_long_lived()  # the returns read so far are long-lived: no full pass need walk them again
     TIMINGS["read"] += time.perf_counter() - started
     arrivals = {p: _arrival(p, received_at) for p in paths}
     # 汇总 returns (报表类型 = 汇总, from `rectify summarize --export-summary`) have
@@ -269,7 +242,7 @@ def validate_returns(
 ) -> ValidatedBatch:
     """Validate already-read returns (``RawReturn``) together; see :func:`validate_batch`."""
     schema = schema or load_schema()
-    with _settled_heap():
+    with settled_heap():
         return _validate_returns(returns, registry=registry, period=period, received_at=received_at,
                                  schema=schema, keep_tables=keep_tables)
 
