@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from jobs import api
 from jobs.cli._common import fail, home_option, open_home, period_option
 from jobs.cli._parallel import check_parallel, intake_runtime, parallel_options
 from jobs.core.errors import RectifyError
@@ -91,9 +92,6 @@ def ingest_command(
         rectify ingest inbox/ --period 2015-02 --workers 8
         rectify ingest inbox/ --period 2015-02 --executor ray --address ray://head:10001
     """
-    # loads the validator: imported here so that --help stays fast
-    from jobs.intake.parallel import ingest_paths
-
     check_parallel(executor_kind, address)  # type: ignore[arg-type]
     target = open_home(home)
     size = batch_size or target.config.limits.batch_size
@@ -102,7 +100,7 @@ def ingest_command(
             n_files=len(expand_paths(paths)), batch_size=size, workers=workers,
             executor_kind=executor_kind, address=address, quiet=quiet,  # type: ignore[arg-type]
         ) as (executor, progress):  # fmt: skip
-            result = ingest_paths(
+            result = api.ingest(
                 target, paths, period=period, received_at=received_at, batch_size=batch_size,
                 receipts=not no_receipts, executor=executor, progress=progress,
             )  # fmt: skip

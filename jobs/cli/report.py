@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from jobs import api
 from jobs.cli._common import fail, home_option, open_home, period_option
 from jobs.core.errors import RectifyError
 from jobs.office.registry import RegistryError
@@ -61,12 +62,12 @@ def report_command(
         rectify report --period 2015-02
         rectify report --period 2015-02 --unit 110000 --out out/北京 --pdf --docx
     """
-    from jobs.report.pipeline import DEFAULT_FORMATS, make_report
+    from jobs.report.pipeline import DEFAULT_FORMATS
 
     target = open_home(home)
     formats = DEFAULT_FORMATS + (("docx",) if docx else ()) + (("pdf",) if pdf else ()) + (("png",) if png else ())
     try:
-        files = make_report(
+        files = api.report(
             target, period=period, unit=unit, out_dir=out_dir, formats=formats, progress=step, include=include
         )
     except (RectifyError, RegistryError) as exc:

@@ -2,69 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
+from jobs.api import RunResult, run_month
 from jobs.cli._common import fail, home_option, open_home, period_option
 from jobs.cli._parallel import check_parallel, intake_runtime, parallel_options
 from jobs.cli.report import output_lines, step
 from jobs.core.errors import RectifyError
-from jobs.office.home import Home
 from jobs.office.registry import RegistryError
 
 if TYPE_CHECKING:
-    from jobs.intake.batch import IngestResult
-    from jobs.intake.executors import Executor
-    from jobs.intake.progress import Progress
-    from jobs.report.pipeline import Format, ReportFiles
-
-
-@dataclass(frozen=True)
-class RunResult:
-    """What the monthly run did: the intake (None without an inbox) and the report files."""
-
-    intake: IngestResult | None
-    files: ReportFiles
-
-
-def run_month(
-    home: Home,
-    *,
-    period: str,
-    inbox: Path | None = None,
-    out_dir: Path | None = None,
-    formats: Sequence[Format] = ("html", "xlsx"),
-    include: Sequence[Path] = (),
-    executor: Executor | None = None,
-    intake_progress: Progress | None = None,
-    progress: Callable[[str], None] | None = None,
-) -> RunResult:
-    """The month: ingest what is new in ``inbox`` (if given), summarize ``period``, write the report.
-
-    Intake is idempotent (files already recorded change nothing), so the run
-    can be repeated as more returns arrive. ``executor``/``intake_progress``
-    are the intake's (:mod:`jobs.intake.executors`, :class:`jobs.intake.progress.Progress`);
-    ``progress`` receives a Chinese line per report step. The roll-up's outputs
-    are written to ``<home>/summaries/<period>/`` as ``rectify summarize`` does.
-    """
-    from jobs.intake.parallel import ingest_paths
-    from jobs.report.pipeline import make_report
-
-    intake = None
-    if inbox is not None:
-        intake = ingest_paths(
-            home, [inbox], period=period, holder="rectify run", executor=executor, progress=intake_progress
-        )
-    files = make_report(
-        home, period=period, out_dir=out_dir, formats=tuple(formats), progress=progress,
-        write_summary=True, include=include,
-    )  # fmt: skip
-    return RunResult(intake=intake, files=files)
+    from jobs.report.pipeline import Format
 
 
 def screen_summary(result: RunResult) -> list[str]:

@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from jobs import api
 from jobs.cli._common import fail, home_option, open_home, period_option
 from jobs.core.errors import RectifyError
 from jobs.office.registry import RegistryError
@@ -70,18 +71,15 @@ def summarize_command(
         rectify summarize --period 2015-02 --export-summary 汇总_110000_2015-02.xlsx --unit 110000
         rectify summarize --period 2015-02 --include-summary 北京汇总.xlsx --include-summary 天津汇总.xlsx
     """
-    from jobs.rollup.period import load_period
-    from jobs.rollup.run import month_end
     from jobs.rollup.summary import node_json
 
     target = open_home(home)
     try:
-        result = month_end(load_period(target, period, include=include))
-        summary = result.summary
+        result = api.summarize(target, period=period, include=include)
+        summary, written = result.summary, result.files
         if unit is not None and summary.nodes.filter(summary.nodes["code"] == unit).height == 0:
             msg = f"单位代码“{unit}”不在{period}的组织机构名册中，请核对 --unit。"
             raise click.ClickException(msg)
-        written = result.save()
         node = node_json(summary, unit or summary.root)
         if export is not None:
             _export(target, summary, code=node["unit"], path=export, principal=principal)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from jobs import api
 from jobs.cli._common import period_option
 from jobs.core.errors import RectifyError
 from jobs.intake.discover import arrival_time, expand_paths
@@ -127,8 +128,6 @@ def validate_command(
     if not files:
         raise click.UsageError("没有找到要检查的文件。")
     frame, config = _office(registry, home, period)
-    from jobs.validate import validate_files
-
     tz = config.tz
     arrivals = {}
     for path in files:
@@ -137,7 +136,7 @@ def validate_command(
         except OSError:  # unreadable: its verdict says so
             pass
     try:
-        results = validate_files(files, registry=frame, period=period, received_at=arrivals,
+        results = api.validate_files(files, registry=frame, period=period, received_at=arrivals,
                                  limits=config.limits, keep_tables=False)  # fmt: skip
     except RectifyError as exc:
         raise click.ClickException(str(exc)) from None
