@@ -231,10 +231,6 @@ def _named(expr: pl.Expr, col: str | pl.Expr) -> pl.Expr:
         return expr
 
 
-def _window(expr: pl.Expr) -> pl.Expr:
-    return pl.when(expr.is_between(pl.lit(EARLIEST), pl.lit(LATEST))).then(expr)
-
-
 def _dates(text: pl.Series) -> pl.Series:
     # A Series function (run through map_batches) so the regex scan is
     # materialised once; as one expression tree Polars re-ran it per field.

@@ -226,11 +226,6 @@ def arrival_times(home: Home, paths: Iterable[Path], *, received_at: datetime | 
     return {p: arrival_time(p, timezone=tz) for p in paths}
 
 
-def receipt_path(home: Home, *, period: str, unit: str | None, file_name: str, sha256: str, ext: str) -> Path:
-    """``<outbox>/<period>/<unit>_<file stem>_<sha8>.<ext>``: one receipt per received file."""
-    return _receipt_in(home.outbox(period), unit=unit, file_name=file_name, sha256=sha256, ext=ext)
-
-
 def _receipt_in(outbox: Path, *, unit: str | None, file_name: str, sha256: str, ext: str) -> Path:
     stem = safe_filename(Path(file_name).stem)
     return outbox / f"{safe_filename(unit or '未识别单位')}_{stem}_{sha256[:8]}.{ext}"

@@ -7,7 +7,6 @@ The registry frame has the English keys declared in ``schemas/`` (``code``,
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
@@ -34,12 +33,6 @@ REGISTRY_SCHEMA = {
     "phone": pl.Utf8,
     "must_report": pl.Boolean,
 }
-
-
-@dataclass(frozen=True)
-class RegistryFile:
-    frame: pl.DataFrame
-    path: Path
 
 
 def _find_header(grid: list[list[str | None]], names: list[str]) -> int | None:

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -391,8 +390,3 @@ class Store:
             out[key] = frame.cast(table_schema(key))
         return out
 
-    def restore(self, archive_path: str, target: str | Path) -> Path:
-        """Copy an archived original back out (e.g. to re-check a disputed return)."""
-        target = Path(target)
-        shutil.copyfile(self.root / archive_path, target)
-        return target

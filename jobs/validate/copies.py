@@ -173,11 +173,6 @@ def within_marks(long: pl.DataFrame, *, locs: Locations, schema: Schema) -> pl.D
     return pl.DataFrame(found, schema=_MARK_SCHEMA, orient="row")
 
 
-def checked_columns(schema: Schema) -> list[tuple[str, str, str, int]]:
-    """(sheet key, column key, header, min length) of every copy-checked column, in schema order."""
-    return _checked(schema)
-
-
 def copy_texts(tables: Mapping[str, pl.DataFrame], *, schema: Schema) -> pl.DataFrame:
     """Hashes of a validated return's copy-checked texts, as the store keeps them for later batches.
 
