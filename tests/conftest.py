@@ -10,6 +10,16 @@ ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
 
 
+def home_with_registry(root: Path, registry_csv: str, *, from_period: str = "2015-01"):
+    """A new office home under ``root / "home"`` with the registry given as CSV text."""
+    from jobs.office.home import init_home
+
+    home = init_home(root / "home")
+    (root / "registry.csv").write_text(registry_csv, encoding="utf-8")
+    home.import_registry(root / "registry.csv", from_period=from_period)
+    return home
+
+
 @pytest.fixture(scope="session")
 def schema():
     from jobs.core.schema import load_schema

@@ -18,7 +18,8 @@ from jobs.cli import main
 from jobs.core.files import atomic_write
 from jobs.intake.discover import arrival_time, expand_paths
 from jobs.office.config import Config, ConfigError, Limits, Thresholds
-from jobs.office.home import Home, dump_toml, init_home
+from jobs.office.home import Home, dump_toml
+from tests.conftest import home_with_registry
 
 PERIOD = "2015-02"
 REGISTRY = """单位代码,单位名称,上级单位代码,层级,类别,联系人,联系电话,是否报送
@@ -29,10 +30,7 @@ REGISTRY = """单位代码,单位名称,上级单位代码,层级,类别,联系�
 
 @pytest.fixture
 def home(tmp_path):
-    h = init_home(tmp_path / "home")
-    (tmp_path / "registry.csv").write_text(REGISTRY, encoding="utf-8")
-    h.import_registry(tmp_path / "registry.csv", from_period="2015-01")
-    return h
+    return home_with_registry(tmp_path, REGISTRY)
 
 
 def set_config(home: Home, table: str | None, key: str, value: str) -> None:

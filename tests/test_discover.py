@@ -14,7 +14,7 @@ from jobs.cli import main
 from jobs.core.files import RefusedFile, open_regular
 from jobs.intake.parallel import ingest_paths
 from jobs.intake.watch import InboxWatcher
-from jobs.office.home import init_home
+from tests.conftest import home_with_registry
 
 PERIOD = "2015-02"
 REGISTRY = """单位代码,单位名称,上级单位代码,层级,类别,联系人,联系电话,是否报送
@@ -32,10 +32,7 @@ REASONS = {
 
 @pytest.fixture
 def home(tmp_path):
-    h = init_home(tmp_path / "home")
-    (tmp_path / "r.csv").write_text(REGISTRY, encoding="utf-8")
-    h.import_registry(tmp_path / "r.csv", from_period="2015-01")
-    return h
+    return home_with_registry(tmp_path, REGISTRY)
 
 
 @pytest.fixture

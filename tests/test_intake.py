@@ -27,6 +27,7 @@ from jobs.intake.batch import (
 from jobs.intake.discover import expand_paths, is_candidate
 from jobs.intake.parallel import ingest_paths
 from jobs.office.home import init_home
+from tests.conftest import home_with_registry
 
 PERIOD = "2015-02"
 REGISTRY = """单位代码,单位名称,上级单位代码,层级,类别,联系人,联系电话,是否报送
@@ -88,10 +89,7 @@ def put(folder: Path, name: str, unit: str, problems: list[str], *, ok: bool = T
 
 @pytest.fixture
 def home(tmp_path):
-    h = init_home(tmp_path / "home")
-    (tmp_path / "registry.csv").write_text(REGISTRY, encoding="utf-8")
-    h.import_registry(tmp_path / "registry.csv", from_period="2015-01")
-    return h
+    return home_with_registry(tmp_path, REGISTRY)
 
 
 def snapshot(home):

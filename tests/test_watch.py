@@ -12,8 +12,8 @@ import pytest
 
 from jobs.core.findings import Report, make_finding
 from jobs.intake.watch import InboxWatcher
-from jobs.office.home import init_home
 from jobs.office.lock import store_lock
+from tests.conftest import home_with_registry
 
 PERIOD = "2015-02"
 REGISTRY = """单位代码,单位名称,上级单位代码,层级,类别,联系人,联系电话,是否报送
@@ -45,10 +45,7 @@ def fake_validator(paths, *, registry, period, received_at=None, **_options):
 
 @pytest.fixture
 def home(tmp_path):
-    h = init_home(tmp_path / "home")
-    (tmp_path / "r.csv").write_text(REGISTRY, encoding="utf-8")
-    h.import_registry(tmp_path / "r.csv", from_period="2015-01")
-    return h
+    return home_with_registry(tmp_path, REGISTRY)
 
 
 def wait_for(predicate, timeout=10.0):
