@@ -144,13 +144,13 @@ def _preflight_ole(data: bytes, limits: Limits) -> Preflight:
     return Preflight(kind="xls", warnings=warnings)
 
 
-def preflight(path: str | Path, *, limits: Limits | None = None) -> Preflight:
+def preflight(path: str | Path, *, limits: Limits | None = None, exact: bool = False) -> Preflight:
     """Check a received file before reading it (:func:`preflight_read` without the bytes)."""
-    return preflight_read(path, limits=limits)[0]
+    return preflight_read(path, limits=limits, exact=exact)[0]
 
 
 def preflight_read(
-    path: str | Path, *, limits: Limits | None = None, unpack: bool = False
+    path: str | Path, *, limits: Limits | None = None, unpack: bool = False, exact: bool = False
 ) -> tuple[Preflight, bytes | None]:
     """Check a received file before reading it; also hand back the bytes it read.
 
@@ -164,6 +164,9 @@ def preflight_read(
     unpack
         Also re-pack a ``.xlsx``'s verified parts uncompressed
         (``Preflight.unpacked``): the Excel reader then need not inflate them again.
+    exact
+        Take none of the byte-level shortcuts of a ``.xlsx`` check (see
+        :func:`jobs.intake.preflight.zip_parts.scan_zip`): the same verdict, slower.
 
     Returns
     -------
@@ -200,7 +203,7 @@ def preflight_read(
         return _preflight_ole(data, limits), data
     if head.startswith(ZIP_MAGIC):
         try:
-            found = scan_zip(path, limits, data=data, unpack=unpack)
+            found = scan_zip(path, limits, data=data, unpack=unpack, exact=exact)
         except UnreadableFile:
             raise
         except Exception as exc:  # noqa: BLE001 - hostile bytes: any parser failure is a damaged file

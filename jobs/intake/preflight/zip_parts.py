@@ -264,9 +264,9 @@ def _refuse_other_documents(names: set[str], read: Callable[[str], Iterator[byte
     raise UnreadableFile("powerpoint-document")
 
 
-def _listing(data: bytes, limits: Limits) -> list[_Entry] | list[zipfile.ZipInfo]:
+def _listing(data: bytes, limits: Limits, *, exact: bool = False) -> list[_Entry] | list[zipfile.ZipInfo]:
     """The zip directory, refusing too many entries before anything is inflated."""
-    listed = _directory(data)
+    listed = None if exact else _directory(data)
     if listed is not None:
         count, infos = listed
     else:
@@ -286,17 +286,23 @@ def _listing(data: bytes, limits: Limits) -> list[_Entry] | list[zipfile.ZipInfo
     return infos
 
 
-def scan_zip(path: Path, limits: Limits, *, data: bytes | None = None, unpack: bool = False) -> ZipScan:
+def scan_zip(
+    path: Path, limits: Limits, *, data: bytes | None = None, unpack: bool = False, exact: bool = False
+) -> ZipScan:
     """Inspect an OOXML workbook; raise :class:`UnreadableFile` for anything unsafe or unusable.
 
     ``data`` is the file's bytes when the caller has already read them;
     ``unpack`` also keeps the verified parts re-packed uncompressed
     (``ZipScan.unpacked``, see :mod:`jobs.intake.preflight.repack`) when all were held whole.
+    ``exact`` takes no shortcut: the directory through :mod:`zipfile`, every
+    entry inflated in chunks, every sheet and the shared strings through the
+    full XML scan. Same outcome, slower: for tests of the fast paths and for
+    looking into a disputed verdict.
     """
     found = ZipScan()
     data = path.read_bytes() if data is None else data
     fp = io.BytesIO(data)
-    infos = _listing(data, limits)
+    infos = _listing(data, limits, exact=exact)
     _declared_checks(infos, limits)
     by_name = {_norm(i.filename): i for i in infos}
     budget = [limits.max_uncompressed_mb * _MB]
@@ -318,7 +324,7 @@ def scan_zip(path: Path, limits: Limits, *, data: bytes | None = None, unpack: b
         if name in whole:
             return whole[name]
         info = by_name[name]
-        if name in done or info.file_size > budget[0]:
+        if exact or name in done or info.file_size > budget[0]:
             return None
         out = _inflate_whole(data, info, remember=shared)
         if out is not None:
@@ -368,11 +374,13 @@ def scan_zip(path: Path, limits: Limits, *, data: bytes | None = None, unpack: b
     if external:
         found.warnings.append("含外部链接（引用其他文件的数据），已忽略外部链接，仅读取文件中保存的数值")
     big: set[int] = set()
-    if strings and not strings_are_short(checked_string_counts(xml(strings, shared=False), by_name[strings].file_size),
-                                         limits):
+    if strings and exact:
+        big = big_shared_strings(checked_string_counts(xml(strings), by_name[strings].file_size), limits)
+    elif strings and not strings_are_short(
+            checked_string_counts(xml(strings, shared=False), by_name[strings].file_size), limits):
         big = big_shared_strings(xml(strings), limits)
     for part, sheet in sheets.items():
-        if not big:
+        if not big and not exact:
             body = read_whole(part, shared=False)  # sheets are each return's own
             if sheet_is_plain(stream(part) if body is None else body, limits):
                 continue
