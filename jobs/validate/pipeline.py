@@ -15,7 +15,6 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import polars as pl
 
@@ -25,6 +24,7 @@ from jobs.core.findings import Finding, Report, in_place_order
 from jobs.core.schema import Schema, load_schema
 from jobs.core.tables import ROW_COLUMN, table_schema
 from jobs.intake.discover import arrival_time
+from jobs.intake.read import RawReturn, read_return
 from jobs.office.config import Limits
 from jobs.process import keep_long_lived, settled_heap
 from jobs.validate import derive, facts, gx, suites
@@ -78,9 +78,7 @@ def _sha256(path: Path, *, max_mb: float) -> str:
         return ""
 
 
-def _read(path: Path, schema: Schema, limits: Any = None) -> Any:
-    from jobs.intake.read import read_return
-
+def _read(path: Path, schema: Schema, limits: Limits | None = None) -> RawReturn:
     try:
         return read_return(path, schema=schema, limits=limits, clean=False)
     except UnreadableFile:
@@ -103,7 +101,7 @@ def validate_files(
     period: str | None,
     received_at: Mapping[Path, dt.datetime] | None = None,
     schema: Schema | None = None,
-    limits: Any = None,
+    limits: Limits | None = None,
     keep_tables: bool = True,
 ) -> list[ValidatedReturn]:
     """:func:`validate_batch`, then cross-unit copies among these files (all compared at once)."""
@@ -121,7 +119,7 @@ def validate_batch(
     period: str | None,
     received_at: Mapping[Path, dt.datetime] | None = None,
     schema: Schema | None = None,
-    limits: Any = None,
+    limits: Limits | None = None,
     keep_tables: bool = True,
 ) -> ValidatedBatch:
     """Read and validate many returns in one GX run (per-file checks); one result per path, in order.
@@ -157,10 +155,10 @@ def _validate_files(
     period: str | None,
     received_at: Mapping[Path, dt.datetime] | None,
     schema: Schema,
-    limits: Any,
+    limits: Limits | None,
     keep_tables: bool,
 ) -> ValidatedBatch:
-    raws: list[Any] = []
+    raws: list[RawReturn | UnreadableFile] = []
     started = time.perf_counter()
     for n, path in enumerate(paths, start=1):
         try:
@@ -232,7 +230,7 @@ def _renumbered(texts: pl.DataFrame, indices: list[int]) -> pl.DataFrame:
 
 
 def validate_returns(
-    returns: Sequence[Any],
+    returns: Sequence[RawReturn],
     *,
     registry: pl.DataFrame | None,
     period: str | None,
@@ -248,7 +246,7 @@ def validate_returns(
 
 
 def _validate_returns(
-    returns: Sequence[Any],
+    returns: Sequence[RawReturn],
     *,
     registry: pl.DataFrame | None,
     period: str | None,
@@ -292,7 +290,7 @@ def _validate_returns(
     return ValidatedBatch(results, texts)
 
 
-def _typed_frames(numbered: list[tuple[int, Any]], *, schema: Schema) -> dict[str, pl.DataFrame]:
+def _typed_frames(numbered: list[tuple[int, RawReturn]], *, schema: Schema) -> dict[str, pl.DataFrame]:
     frames = {}
     for sheet in schema.sheets:
         stacked = stack_keyvalue(numbered, sheet) if sheet.layout == "keyvalue" else stack_table(numbered, sheet)
@@ -317,7 +315,7 @@ def _tables(frames: Mapping[str, pl.DataFrame], units: pl.DataFrame, *, schema: 
 
 
 def _results(
-    numbered: list[tuple[int, Any]],
+    numbered: list[tuple[int, RawReturn]],
     frames: Mapping[str, pl.DataFrame],
     found: Mapping[int, list[Finding]],
     where: Mapping[int, dict[str, dict[str, int]]],
