@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from pathlib import Path
 
@@ -11,8 +12,9 @@ from jobs import api
 from jobs.cli._common import fail, home_option, open_home, period_option
 from jobs.cli._parallel import check_parallel, intake_runtime, parallel_options
 from jobs.core.errors import RectifyError
-from jobs.intake.batch import IngestResult
+from jobs.intake.batch import IngestResult, verdicts
 from jobs.intake.discover import expand_paths
+from jobs.office.home import Home
 from jobs.office.registry import RegistryError
 
 
@@ -24,6 +26,11 @@ def _parse_time(_ctx: click.Context, _param: click.Parameter, value: str | None)
     except ValueError:
         msg = f"收到时间“{value}”格式不对，例如应为2015-02-27T16:30:00"
         raise click.BadParameter(msg) from None
+
+
+def json_lines(home: Home, result: IngestResult) -> str:
+    """``--json``: one JSON object per file handled (JSON Lines), as ``validate --json`` plus ``version``, ``stored``."""
+    return "\n".join(json.dumps(v, ensure_ascii=False) for v in verdicts(home, result.files))
 
 
 def summary_lines(result: IngestResult) -> list[str]:
@@ -48,6 +55,9 @@ def summary_lines(result: IngestResult) -> list[str]:
     return lines
 
 
+JSON_HELP = "Print one JSON object per file handled (JSON Lines), as validate --json, plus version and stored."
+
+
 @click.command("ingest")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @period_option()
@@ -60,6 +70,7 @@ def summary_lines(result: IngestResult) -> list[str]:
 )
 @click.option("--batch-size", type=click.IntRange(1), default=None, help="Files per batch (default from config).")
 @click.option("--no-receipts", is_flag=True, help="Do not write receipts to the outbox.")
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 @parallel_options
 def ingest_command(
     paths: tuple[Path, ...],
@@ -68,6 +79,7 @@ def ingest_command(
     received_at: datetime | None,
     batch_size: int | None,
     no_receipts: bool,
+    as_json: bool,
     workers: int | None,
     executor_kind: str,
     address: str | None,
@@ -106,9 +118,12 @@ def ingest_command(
             )  # fmt: skip
     except (RectifyError, RegistryError) as exc:
         raise fail(exc) from None
-    for line in summary_lines(result):
-        click.echo(line)
-    if not no_receipts:
+    if as_json:
+        if result.files:
+            click.echo(json_lines(target, result))
+    else:
+        click.echo("\n".join(summary_lines(result)))
+    if not no_receipts and not as_json:
         click.echo(f"回执已写入：{target.outbox(period)}")
     if result.rejected or result.count("failed"):
         raise SystemExit(1)

@@ -11,6 +11,7 @@ import click
 from jobs.api import RunResult, run_month
 from jobs.cli._common import fail, home_option, open_home, period_option
 from jobs.cli._parallel import check_parallel, intake_runtime, parallel_options
+from jobs.cli.ingest import JSON_HELP, json_lines
 from jobs.cli.report import output_lines, step
 from jobs.core.errors import RectifyError
 from jobs.office.registry import RegistryError
@@ -66,6 +67,7 @@ def screen_summary(result: RunResult) -> list[str]:
     "--include-summary", "include", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="A lower office's 汇总 return to fold in (repeatable), as in `rectify summarize`.",
 )
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 @parallel_options
 def run_command(
     period: str,
@@ -75,6 +77,7 @@ def run_command(
     pdf: bool,
     docx: bool,
     include: tuple[Path, ...],
+    as_json: bool,
     workers: int | None,
     executor_kind: str,
     address: str | None,
@@ -118,8 +121,12 @@ def run_command(
     except OSError as exc:
         msg = f"无法写入输出文件“{exc.filename or ''}”：{exc.strerror or exc}"
         raise click.ClickException(msg) from None
-    for line in screen_summary(result):
-        click.echo(line)
+    if as_json:  # stdout is the machines': the screen summary goes to stderr
+        if result.intake is not None and result.intake.files:
+            click.echo(json_lines(target, result.intake))
+        click.echo("\n".join(screen_summary(result)), err=True)
+    else:
+        click.echo("\n".join(screen_summary(result)))
 
 
 COMMANDS = [run_command]
