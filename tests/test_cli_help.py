@@ -105,7 +105,9 @@ def test_top_level_help_has_chinese_headings():
     assert result.output.startswith("用法：rectify")
     assert "选项：" in result.output and "命令：" in result.output and "显示此帮助并退出。" in result.output
     assert all(name in result.output for name in main.commands)
-    assert "[默认：local]" in CliRunner().invoke(main, ["ingest", "--help"]).output
+    ingest = CliRunner().invoke(main, ["ingest", "--help"]).output
+    assert "[默认：local]" in ingest and "[必填]" in ingest
+    assert "--period YYYY-MM" in ingest
     result = CliRunner().invoke(main, ["--version"])
     assert result.exit_code == 0 and result.output.startswith("rectify 版本 ")
 

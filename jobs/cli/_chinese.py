@@ -115,6 +115,8 @@ class ChineseFormatter(click.HelpFormatter):
         self.write(f"{'':>{self.current_indent}}{_HEADINGS.get(heading, heading)}：\n")
 
     def write_dl(self, rows: Sequence[tuple[str, str]], col_max: int = 30, col_spacing: int = 2) -> None:
+        # terms (option names, metavars) stay as click writes them: click aligns columns by
+        # character count, so a Chinese metavar (two columns wide) would break the alignment
         super().write_dl([(term, _notes(text)) for term, text in rows], col_max, col_spacing)
 
 
@@ -126,6 +128,7 @@ def _notes(text: str) -> str:
     notes = found.group(1)
     for english, chinese in _EXTRAS:
         notes = notes.replace(english, chinese)
+    notes = notes.replace("; ", "；")
     return f"{text[: found.start()]}[{notes}]"
 
 

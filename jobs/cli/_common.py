@@ -40,7 +40,7 @@ def period_callback(_ctx: click.Context, _param: click.Parameter, value: str | N
 def period_option(*, required: bool = True) -> Callable[..., Any]:
     """``--period YYYY-MM``, checked."""
     return click.option(
-        "--period", required=required, callback=period_callback, help="报送期，格式 YYYY-MM，例如 2015-02。"
+        "--period", required=required, callback=period_callback, metavar="YYYY-MM", help="报送期，格式 YYYY-MM，例如 2015-02。"
     )
 
 

@@ -28,7 +28,7 @@ def _periods(ctx: click.Context, param: click.Parameter, value: str) -> tuple[st
 
 @click.command("samples", cls=ChineseCommand)
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="输出目录（registry.xlsx、returns/<period>/<unit>.xlsx、manifest.json）。")
+              help="输出目录：名册 registry.xlsx、各期报表 returns/、缺陷清单 manifest.json。")
 @click.option("--units", default=40, show_default=True, type=click.IntRange(1, 200_000),
               help="报送单位的大致数量。")
 @click.option("--periods", default="2015-01,2015-02", show_default=True, callback=_periods,
