@@ -240,6 +240,51 @@ def test_cli_ingest_reports_in_chinese_and_exit_status(home, tmp_path, monkeypat
     assert result.exit_code == 2
 
 
+def test_cli_ingest_json_lines_per_file_handled(home, tmp_path, monkeypatch):
+    """``ingest --json``: stdout is only JSON Lines, the verdict as ``validate --json`` plus version and stored."""
+    import jobs.intake.batch
+
+    monkeypatch.setattr(jobs.intake.batch, "default_validator", lambda: FakeValidator())
+    from jobs.cli import main
+
+    good = put(tmp_path / "in", "bj.xlsx", "110000", ["甲"])
+    bad = put(tmp_path / "in", "tj.xlsx", "120000", [], ok=False)
+    link = tmp_path / "in" / "link.xlsx"
+    link.symlink_to(good)
+    runner = CliRunner()
+    args = ["--period", PERIOD, "--home", str(home.root), "--json"]
+    result = runner.invoke(main, ["ingest", str(good), str(bad), str(link), *args])
+    assert result.exit_code == 1, result.output
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    by_file = {Path(v["file"]).name: v for v in lines}
+    assert [Path(v["file"]).name for v in lines] == ["bj.xlsx", "tj.xlsx", "link.xlsx"]
+    keys = {"file", "unit", "period", "accepted", "findings", "stats", "version", "stored"}
+    assert all(set(v) == keys for v in lines)
+    assert by_file["bj.xlsx"] | {"stats": None} == {"file": str(good), "unit": "110000", "period": PERIOD,
+                                                   "accepted": True, "findings": [], "stats": None,
+                                                   "version": 1, "stored": True}  # fmt: skip
+    rejected = by_file["tj.xlsx"]
+    assert (rejected["unit"], rejected["accepted"], rejected["version"], rejected["stored"]) == (
+        "120000", False, 1, True)  # fmt: skip
+    assert [f["code"] for f in rejected["findings"]] == ["empty-ledger"]
+    assert set(rejected["findings"][0]) >= {"code", "severity", "sheet", "row", "column", "cell", "message"}
+    assert rejected["stats"] == {"n_errors": 1, "n_warnings": 0}
+    refused = by_file["link.xlsx"]
+    assert (refused["unit"], refused["accepted"], refused["version"], refused["stored"]) == (None, False, None, False)
+    assert [(f["code"], f["subcode"]) for f in refused["findings"]] == [("unreadable-file", "symlink")]
+    assert "符号链接" in refused["findings"][0]["message"]
+
+    # the same bytes again, under another name: a duplicate, with the stored version's verdict
+    again = tmp_path / "later" / "tj-again.xlsx"
+    again.parent.mkdir()
+    again.write_bytes(bad.read_bytes())
+    result = runner.invoke(main, ["ingest", str(again), *args])
+    assert result.exit_code == 0, result.output
+    (dup,) = [json.loads(line) for line in result.stdout.splitlines()]
+    assert dup["file"] == str(again) and dup["stored"] is False and dup["version"] == 1
+    assert (dup["unit"], dup["accepted"], dup["findings"]) == ("120000", False, rejected["findings"])
+
+
 @pytest.fixture(scope="module")
 def samples(tmp_path_factory):
     """A small generated month (with defects) and the same month without defects."""

@@ -144,6 +144,21 @@ def test_run_again_ingests_nothing_new(month):
     assert "新入库0个" in result.output
 
 
+def test_run_json_prints_only_the_intakes_json_lines(month):
+    inbox = month["samples"] / "returns" / PERIOD
+    result = month["runner"].invoke(
+        main, ["run", "--period", PERIOD, "--inbox", str(inbox), "--home", str(month["root"]), "--json", "-q"]
+    )
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(lines) == len([p for p in inbox.iterdir() if not p.name.startswith((".", "~$"))])
+    assert {v["stored"] for v in lines} == {False}  # all received before: duplicates
+    assert all(isinstance(v["version"], int) and v["period"] == PERIOD for v in lines)
+    assert {v["accepted"] for v in lines} == {True, False}
+    assert all(v["accepted"] == (not any(f["severity"] == "error" for f in v["findings"])) for v in lines)
+    assert "报送率" in result.stderr
+
+
 def test_report_folds_in_a_lower_offices_summary_without_double_counting(month, tmp_path):
     """A province's 汇总 return over a subtree the office also holds returns for changes no national figure."""
     runner, root = month["runner"], str(month["root"])

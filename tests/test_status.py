@@ -141,6 +141,8 @@ def test_cli_status_text_json_and_errors(home, tmp_path):
     result = runner.invoke(main, ["status", "--period", PERIOD, "--home", str(home.root), "--json",
                                   "--xlsx", str(tmp_path / "c.xlsx")])  # fmt: skip
     data = json.loads(result.output)
+    # Chinese as UTF-8, as the other commands write it, not \u escapes
+    assert "省级" in result.stdout and "\\u" not in result.stdout
     assert data["totals"]["units_expected"] == 6 and data["totals"]["units_late"] == 1
     assert [c["code"] for c in data["chase"]] == ["120000", "130100"]
     assert data["deadline"] == "2015-02-27T18:00:00" and data["unexpected_submissions"] == 3

@@ -12,22 +12,24 @@ import pkgutil
 import click
 
 from jobs import __version__
+from jobs.cli._chinese import VERSION_HELP, VERSION_MESSAGE, ChineseGroup
 from jobs.process import console_process
 
 
 @click.group(
+    "rectify",
+    cls=ChineseGroup,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
-@click.version_option(__version__, prog_name="rectify")
+@click.version_option(__version__, prog_name="rectify", help=VERSION_HELP, message=VERSION_MESSAGE)
 def main() -> None:
-    """Collect, validate and summarise the monthly rectification returns
-    (整改落实情况“回头看”报表).
+    """收集、检查、汇总每月的整改落实情况“回头看”报表。
 
     \b
-    Example — the office's month:
+    示例（办公室的一个月）：
         rectify init
         rectify registry import samples/registry.xlsx
-        rectify watch inbox/ --period 2015-02      # or: rectify ingest inbox/ --period 2015-02
+        rectify watch inbox/ --period 2015-02      # 或：rectify ingest inbox/ --period 2015-02
         rectify status --period 2015-02
         rectify run --period 2015-02 --inbox inbox/
     """

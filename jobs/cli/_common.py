@@ -24,7 +24,7 @@ def home_option(func: Callable[..., Any]) -> Callable[..., Any]:
         envvar=ENV_HOME,
         type=click.Path(file_okay=False, path_type=Path),
         default=None,
-        help=f"Office home directory (env {ENV_HOME}; default ./{DEFAULT_HOME}).",
+        help=f"办公室数据目录（环境变量 {ENV_HOME}；默认 ./{DEFAULT_HOME}）。",
     )(func)
 
 
@@ -40,7 +40,7 @@ def period_callback(_ctx: click.Context, _param: click.Parameter, value: str | N
 def period_option(*, required: bool = True) -> Callable[..., Any]:
     """``--period YYYY-MM``, checked."""
     return click.option(
-        "--period", required=required, callback=period_callback, help="Reporting period YYYY-MM (报送期)."
+        "--period", required=required, callback=period_callback, metavar="YYYY-MM", help="报送期，格式 YYYY-MM，例如 2015-02。"
     )
 
 

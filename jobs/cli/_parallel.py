@@ -22,13 +22,13 @@ def parallel_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """Add ``--workers``, ``--executor``, ``--address`` and ``--quiet``."""
     options = [
         click.option("--workers", type=click.IntRange(1), default=None,
-                     help="Worker processes reading and validating in parallel (default: every core)."),
+                     help="并行读取和检查报表的工作进程数（默认：全部CPU核）。"),
         click.option("--executor", "executor_kind", type=click.Choice(["local", "ray"]), default="local",
                      show_default=True,
-                     help="local: a process pool on this machine; ray: Ray tasks on a cluster (pip install 'rectify[cluster]')."),
+                     help="local：本机多进程；ray：在Ray集群上运行（需 pip install 'rectify[cluster]'）。"),
         click.option("--address", default=None,
-                     help="Ray cluster address (with --executor ray), e.g. ray://head:10001; default: $RAY_ADDRESS or a local Ray."),
-        click.option("--quiet", "-q", is_flag=True, help="No progress line on stderr."),
+                     help="Ray集群地址（与 --executor ray 一起用），例如 ray://head:10001；默认 $RAY_ADDRESS 或本机Ray。"),
+        click.option("--quiet", "-q", is_flag=True, help="不在标准错误输出显示进度行。"),
     ]  # fmt: skip
     for option in reversed(options):
         func = option(func)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from jobs.cli._chinese import ChineseCommand, ChineseGroup
 from jobs.cli._common import (
     fail,
     home_option,
@@ -19,16 +20,16 @@ from jobs.office.home import init_home
 from jobs.office.registry import RegistryError
 
 
-@click.command("init")
+@click.command("init", cls=ChineseCommand)
 @home_option
-@click.option("--timezone", default=None, help="Office time zone (default Asia/Shanghai).")
+@click.option("--timezone", default=None, help="办公室所在时区（默认 Asia/Shanghai）。")
 def init_command(home: Path | None, timezone: str | None) -> None:
-    """Create the office home: config.toml, registry/, store/, outbox/.
+    """创建办公室数据目录：config.toml、registry/、store/、outbox/。
 
-    An existing config is kept, so running it twice is harmless.
+    已有的配置文件保留不动，重复运行无害。
 
     \b
-    Example:
+    示例：
         rectify init --home rectify-data
     """
     try:
@@ -41,12 +42,12 @@ def init_command(home: Path | None, timezone: str | None) -> None:
         click.echo("下一步：rectify registry import 名册.xlsx")
 
 
-@click.group("registry")
+@click.group("registry", cls=ChineseGroup)
 def registry_group() -> None:
-    """The unit registry (组织机构名册) of the office home.
+    """办公室数据目录中的组织机构名册。
 
     \b
-    Example:
+    示例：
         rectify registry import 名册.xlsx --from-period 2015-02
     """
 
@@ -58,16 +59,16 @@ def registry_group() -> None:
     "--from-period",
     callback=period_callback,
     default=None,
-    help="First period this version applies to (default: the current month).",
+    help="此版名册自哪个报送期起生效（默认：当月）。",
 )
 def registry_import_command(file: Path, home: Path | None, from_period: str | None) -> None:
-    """Check and import a registry file (.xlsx/.xls/.csv) as a new version.
+    """检查并导入名册文件（.xlsx/.xls/.csv），作为新的一版。
 
-    Units added or removed change who must report from --from-period on;
-    earlier periods keep the version that was effective for them.
+    增减的单位自 --from-period 起改变应报单位；
+    此前的报送期仍按当时有效的版本。
 
     \b
-    Example:
+    示例：
         rectify registry import 名册.xlsx --from-period 2015-03
     """
     target = open_home(home)
@@ -88,10 +89,10 @@ def registry_import_command(file: Path, home: Path | None, from_period: str | No
 @registry_group.command("history")
 @home_option
 def registry_history_command(home: Path | None) -> None:
-    """List the imported registry versions and the period each applies from.
+    """列出已导入的各版名册及其生效的报送期。
 
     \b
-    Example:
+    示例：
         rectify registry history
     """
     target = open_home(home)
@@ -105,15 +106,15 @@ def registry_history_command(home: Path | None) -> None:
         )
 
 
-@click.command("deadline")
+@click.command("deadline", cls=ChineseCommand)
 @period_option()
 @home_option
-@click.option("--at", "at", default=None, help="New deadline, ISO local time (e.g. 2015-02-27T18:00:00).")
+@click.option("--at", "at", default=None, help="新的截止时间，ISO格式的本地时间（例如 2015-02-27T18:00:00）。")
 def deadline_command(period: str, home: Path | None, at: str | None) -> None:
-    """Show or set a period's deadline (default: the month's last day 23:59:59).
+    """查看或设置报送期的截止时间（默认：当月最后一天 23:59:59）。
 
     \b
-    Example:
+    示例：
         rectify deadline --period 2015-02 --at 2015-02-27T18:00:00
     """
     from datetime import datetime

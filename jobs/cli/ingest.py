@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from pathlib import Path
 
 import click
 
 from jobs import api
+from jobs.cli._chinese import ChineseCommand
 from jobs.cli._common import fail, home_option, open_home, period_option
 from jobs.cli._parallel import check_parallel, intake_runtime, parallel_options
 from jobs.core.errors import RectifyError
-from jobs.intake.batch import IngestResult
+from jobs.intake.batch import IngestResult, verdicts
 from jobs.intake.discover import expand_paths
+from jobs.office.home import Home
 from jobs.office.registry import RegistryError
 
 
@@ -24,6 +27,11 @@ def _parse_time(_ctx: click.Context, _param: click.Parameter, value: str | None)
     except ValueError:
         msg = f"收到时间“{value}”格式不对，例如应为2015-02-27T16:30:00"
         raise click.BadParameter(msg) from None
+
+
+def json_lines(home: Home, result: IngestResult) -> str:
+    """``--json``: one JSON object per file handled (JSON Lines), as ``validate --json`` plus ``version``, ``stored``."""
+    return "\n".join(json.dumps(v, ensure_ascii=False) for v in verdicts(home, result.files))
 
 
 def summary_lines(result: IngestResult) -> list[str]:
@@ -48,7 +56,10 @@ def summary_lines(result: IngestResult) -> list[str]:
     return lines
 
 
-@click.command("ingest")
+JSON_HELP = "每个处理的文件输出一个JSON对象（JSON Lines），与 validate --json 相同，另加 version 和 stored。"
+
+
+@click.command("ingest", cls=ChineseCommand)
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @period_option()
 @home_option
@@ -56,10 +67,11 @@ def summary_lines(result: IngestResult) -> list[str]:
     "--received-at",
     callback=_parse_time,
     default=None,
-    help="Arrival time (ISO, office local time) for all files; default: each file's modification time.",
+    help="所有文件的收到时间（ISO格式，办公室本地时间）；默认取各文件的修改时间。",
 )
-@click.option("--batch-size", type=click.IntRange(1), default=None, help="Files per batch (default from config).")
-@click.option("--no-receipts", is_flag=True, help="Do not write receipts to the outbox.")
+@click.option("--batch-size", type=click.IntRange(1), default=None, help="每批处理的文件数（默认取配置文件）。")
+@click.option("--no-receipts", is_flag=True, help="不向 outbox 写回执。")
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 @parallel_options
 def ingest_command(
     paths: tuple[Path, ...],
@@ -68,25 +80,25 @@ def ingest_command(
     received_at: datetime | None,
     batch_size: int | None,
     no_receipts: bool,
+    as_json: bool,
     workers: int | None,
     executor_kind: str,
     address: str | None,
     quiet: bool,
 ) -> None:
-    """Validate returns (files or directories) and record them in the store.
+    """检查报表（文件或文件夹）并入库。
 
-    Every file is archived first; a file already received changes nothing;
-    a new accepted return of a unit replaces its previous one (kept in
-    history). Receipts go to <home>/outbox/<period>/. Exit status 1 when any
-    file was rejected or unreadable.
+    每个文件先归档；已收到过的文件不会改变任何数据；某单位新的通过的报表
+    取代其上一版（旧版保留在历史中）。回执写入 <home>/outbox/<period>/。
+    有文件被退回或无法读取时退出码为1。
 
-    Many files are read and validated in parallel (--workers, default every
-    core; --executor ray spreads them over a Ray cluster) while this process
-    alone writes the store; the results are the same either way. A progress
-    line (files, rate, ETA) goes to stderr on a terminal unless --quiet.
+    大量文件并行读取和检查（--workers，默认全部CPU核；--executor ray 分布到
+    Ray集群），只由本进程写入数据库，结果与串行相同。在终端上，进度行
+    （文件数、速度、预计剩余时间）输出到标准错误，--quiet 可关闭。
+    --json 时标准输出只有每个文件一行的JSON。
 
     \b
-    Example:
+    示例：
         rectify ingest inbox/ --period 2015-02
         rectify ingest 北京市.xlsx --period 2015-02 --received-at 2015-02-27T16:30:00
         rectify ingest inbox/ --period 2015-02 --workers 8
@@ -106,9 +118,12 @@ def ingest_command(
             )  # fmt: skip
     except (RectifyError, RegistryError) as exc:
         raise fail(exc) from None
-    for line in summary_lines(result):
-        click.echo(line)
-    if not no_receipts:
+    if as_json:
+        if result.files:
+            click.echo(json_lines(target, result))
+    else:
+        click.echo("\n".join(summary_lines(result)))
+    if not no_receipts and not as_json:
         click.echo(f"回执已写入：{target.outbox(period)}")
     if result.rejected or result.count("failed"):
         raise SystemExit(1)

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from jobs import api
+from jobs.cli._chinese import ChineseCommand
 from jobs.cli._common import fail, home_option, open_home, period_option
 from jobs.core.errors import RectifyError
 from jobs.office.registry import RegistryError
@@ -26,39 +27,37 @@ def output_lines(files) -> list[str]:  # noqa: ANN001 - jobs.report.pipeline.Rep
     return [f"{label}：{getattr(files, key)}" for key, label in names.items() if getattr(files, key) is not None]
 
 
-@click.command("report")
+@click.command("report", cls=ChineseCommand)
 @period_option()
 @home_option
-@click.option("--unit", default=None, help="Report on this unit's subtree instead of the nation (单位代码).")
+@click.option("--unit", default=None, help="只报告该单位及其下级（单位代码），而非全国。")
 @click.option(
     "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-    help="Output folder (default <home>/reports/<period>/).",
+    help="输出文件夹（默认 <home>/reports/<period>/）。",
 )
-@click.option("--pdf", is_flag=True, help="Also print the page to PDF with headless Chromium.")
+@click.option("--pdf", is_flag=True, help="同时用无界面Chromium输出PDF。")
 @click.option(
     "--docx", is_flag=True,
-    help="Also write a Word document from the Word template (<home>/templates/report.docx if present).",
+    help="同时按Word模板输出Word文档（如有 <home>/templates/report.docx 则用它）。",
 )
 @click.option(
     "--include-summary", "include", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="A lower office's 汇总 return to fold in (repeatable), as in `rectify summarize`.",
+    help="并入下级办公室的汇总报表（可重复），同 `rectify summarize`。",
 )
-@click.option("--png", is_flag=True, help="Also save a screenshot of the first page (headless Chromium).")
+@click.option("--png", is_flag=True, help="同时保存首页截图（无界面Chromium）。")
 def report_command(
     period: str, home: Path | None, unit: str | None, out_dir: Path | None, pdf: bool, docx: bool,
     include: tuple[Path, ...], png: bool,
 ) -> None:
-    """Write the summary report of a period: a printable HTML page and the Excel summary tables.
+    """生成报送期的汇总报告：可打印的HTML页面和Excel汇总表。
 
-    The report follows the office's template: coverage (报送率, 及时率, who is
-    missing), headline figures, the 21 special tasks, institutions,
-    accountability, personal rectification, the breakdown by lower unit and
-    by 类别, the attention list, the month-over-month change, and an annex of
-    units not reported with their contacts. With --unit, the same report for
-    any unit's subtree.
+    报告按办公室的模板：报送情况（报送率、及时率、未报单位）、主要数字、
+    21项专项整治、制度建设、责任追究、个人整改、按下级单位和类别的分解、
+    重点关注单位、环比变化，以及附未报单位及联系人。用 --unit 可为任一
+    单位及其下级生成同样的报告。
 
     \b
-    Example:
+    示例：
         rectify report --period 2015-02
         rectify report --period 2015-02 --unit 110000 --out out/北京 --pdf --docx
     """

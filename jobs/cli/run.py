@@ -9,8 +9,10 @@ from typing import TYPE_CHECKING
 import click
 
 from jobs.api import RunResult, run_month
+from jobs.cli._chinese import ChineseCommand
 from jobs.cli._common import fail, home_option, open_home, period_option
 from jobs.cli._parallel import check_parallel, intake_runtime, parallel_options
+from jobs.cli.ingest import JSON_HELP, json_lines
 from jobs.cli.report import output_lines, step
 from jobs.core.errors import RectifyError
 from jobs.office.registry import RegistryError
@@ -49,23 +51,24 @@ def screen_summary(result: RunResult) -> list[str]:
     return lines
 
 
-@click.command("run")
+@click.command("run", cls=ChineseCommand)
 @period_option()
 @home_option
 @click.option(
     "--inbox", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
-    help="Folder of received returns; everything not yet ingested for the period is ingested first.",
+    help="收到报表的文件夹；先将其中本期尚未入库的文件入库。",
 )
 @click.option(
     "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-    help="Report folder (default <home>/reports/<period>/).",
+    help="报告输出文件夹（默认 <home>/reports/<period>/）。",
 )
-@click.option("--pdf", is_flag=True, help="Also print the report to PDF (headless Chromium).")
-@click.option("--docx", is_flag=True, help="Also write the report as a Word document.")
+@click.option("--pdf", is_flag=True, help="同时输出PDF报告（无界面Chromium）。")
+@click.option("--docx", is_flag=True, help="同时输出Word报告。")
 @click.option(
     "--include-summary", "include", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="A lower office's 汇总 return to fold in (repeatable), as in `rectify summarize`.",
+    help="并入下级办公室的汇总报表（可重复），同 `rectify summarize`。",
 )
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 @parallel_options
 def run_command(
     period: str,
@@ -75,20 +78,20 @@ def run_command(
     pdf: bool,
     docx: bool,
     include: tuple[Path, ...],
+    as_json: bool,
     workers: int | None,
     executor_kind: str,
     address: str | None,
     quiet: bool,
 ) -> None:
-    """The monthly job in one command: ingest the inbox, summarize, write the report.
+    """一条命令完成每月工作：收件入库、汇总、生成报告。
 
-    Prints where the outputs are and a one-screen summary; a progress line on
-    stderr while the inbox is ingested (in parallel with --workers). Rejected
-    returns do not stop the run (their units get receipts and stay on the
-    chase list).
+    输出各文件的位置和一屏摘要；收件入库时在标准错误显示进度行（--workers
+    并行）。被退回的报表不会中断运行（其单位收到回执并留在催报名单上）。
+    --json 时标准输出只有收件的JSON（每个文件一行），摘要输出到标准错误。
 
     \b
-    Example:
+    示例：
         rectify run --period 2015-02 --inbox inbox/
         rectify run --period 2015-02 --inbox inbox/ --out out/2015-02 --pdf
     """
@@ -118,8 +121,12 @@ def run_command(
     except OSError as exc:
         msg = f"无法写入输出文件“{exc.filename or ''}”：{exc.strerror or exc}"
         raise click.ClickException(msg) from None
-    for line in screen_summary(result):
-        click.echo(line)
+    if as_json:  # stdout is the machines': the screen summary goes to stderr
+        if result.intake is not None and result.intake.files:
+            click.echo(json_lines(target, result.intake))
+        click.echo("\n".join(screen_summary(result)), err=True)
+    else:
+        click.echo("\n".join(screen_summary(result)))
 
 
 COMMANDS = [run_command]

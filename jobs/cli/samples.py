@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from jobs.cli._chinese import ChineseCommand
 from jobs.core.errors import RectifyError
 
 _PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
@@ -25,29 +26,28 @@ def _periods(ctx: click.Context, param: click.Parameter, value: str) -> tuple[st
     return periods
 
 
-@click.command("samples")
+@click.command("samples", cls=ChineseCommand)
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Output directory (registry.xlsx, returns/<period>/<unit>.xlsx, manifest.json).")
+              help="输出目录：名册 registry.xlsx、各期报表 returns/、缺陷清单 manifest.json。")
 @click.option("--units", default=40, show_default=True, type=click.IntRange(1, 200_000),
-              help="Approximate number of reporting units.")
+              help="报送单位的大致数量。")
 @click.option("--periods", default="2015-01,2015-02", show_default=True, callback=_periods,
-              help="Comma-separated periods YYYY-MM.")
+              help="报送期 YYYY-MM，用逗号分隔。")
 @click.option("--defects", default=0.3, show_default=True, type=click.FloatRange(0, 1),
-              help="Share of returns carrying exactly one known defect.")
-@click.option("--seed", default=7, show_default=True, type=int, help="Random seed (same seed, same output).")
+              help="带有一个已知缺陷的报表所占比例。")
+@click.option("--seed", default=7, show_default=True, type=int, help="随机种子（种子相同，输出相同）。")
 @click.option("--messy", default=0.4, show_default=True, type=click.FloatRange(0, 1),
-              help="Share of files with real-world messiness (title rows, spaces, date spellings...).")
+              help="带有实际常见不规范（标题行、空格、日期写法等）的文件所占比例。")
 @click.option("--xls", "xls", default=0.1, show_default=True, type=click.FloatRange(0, 1),
-              help="Share of legacy .xls files.")
+              help="旧版 .xls 文件所占比例。")
 @click.option("--processes", default=None, type=click.IntRange(0, 64),
-              help="Worker processes (default: all CPUs for large sets).")
+              help="工作进程数（默认：数据量大时用全部CPU）。")
 def samples_command(out: Path, units: int, periods: tuple[str, ...], defects: float, seed: int,
                     messy: float, xls: float, processes: int | None) -> None:
-    """Generate a sample registry and monthly returns, with known defects
-    recorded in manifest.json (the oracle for validation tests).
+    """生成样例名册和月度报表，已知缺陷记录在 manifest.json 中（检查规则测试的标准答案）。
 
     \b
-    Example:
+    示例：
         rectify samples --out samples --units 40 --periods 2015-01,2015-02 --defects 0.3 --seed 7
         rectify samples --out /tmp/big --units 20000 --defects 0.05
     """

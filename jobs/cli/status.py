@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from jobs.cli._chinese import ChineseCommand
 from jobs.cli._common import fail, home_option, open_home, period_option
 from jobs.core.errors import RectifyError
 from jobs.rollup.status import STATE_LABELS, Status, compute_status, write_chase_xlsx
@@ -77,24 +78,23 @@ def render(status: Status) -> list[str]:
     return lines
 
 
-@click.command("status")
+@click.command("status", cls=ChineseCommand)
 @period_option()
 @home_option
-@click.option("--unit", default=None, help="Only this unit's subtree (单位代码).")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object with stable English keys.")
+@click.option("--unit", default=None, help="只看该单位及其下级（单位代码）。")
+@click.option("--json", "as_json", is_flag=True, help="输出一个JSON对象（键名为固定的英文）。")
 @click.option(
     "--xlsx",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Also write the chase list (催报名单) to this .xlsx file.",
+    help="同时将催报名单写入此 .xlsx 文件。",
 )
 def status_command(period: str, home: Path | None, unit: str | None, as_json: bool, xlsx: Path | None) -> None:
-    """Show the period's reporting status: time to the deadline; per level and 类别
-    expected, reported, on time, late, rejected awaiting correction and missing
-    units (rates state their denominators); the chase list (催报名单).
+    """查看报送期的报送情况：距截止时间；按层级和类别的应报、已报、按时、逾期、
+    退回待改和未报单位数（比率注明分母）；催报名单。
 
     \b
-    Example:
+    示例：
         rectify status --period 2015-02
         rectify status --period 2015-02 --unit 110000 --xlsx 催报名单.xlsx
         rectify status --period 2015-02 --json

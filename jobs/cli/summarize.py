@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from jobs import api
+from jobs.cli._chinese import ChineseCommand
 from jobs.cli._common import fail, home_option, open_home, period_option
 from jobs.core.errors import RectifyError
 from jobs.office.registry import RegistryError
@@ -32,20 +33,20 @@ def headline(node: dict[str, Any]) -> list[str]:
     ]
 
 
-@click.command("summarize")
+@click.command("summarize", cls=ChineseCommand)
 @period_option()
 @home_option
-@click.option("--json", "as_json", is_flag=True, help="Print the indicators as one JSON object (spec keys).")
-@click.option("--unit", default=None, help="Print this unit's subtree instead of the nation (单位代码).")
+@click.option("--json", "as_json", is_flag=True, help="以一个JSON对象输出各项指标（键名按规范）。")
+@click.option("--unit", default=None, help="输出该单位及其下级（单位代码），而非全国。")
 @click.option(
     "--export-summary", "export", type=click.Path(dir_okay=False, path_type=Path), default=None,
-    help="Also write the result (the nation, or --unit's subtree) as a 汇总 return workbook for the office above.",
+    help="同时将结果（全国，或 --unit 单位及其下级）写成报上级办公室的汇总报表工作簿。",
 )
 @click.option(
     "--include-summary", "include", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Fold in a lower office's 汇总 return workbook (repeatable).",
+    help="并入下级办公室的汇总报表工作簿（可重复）。",
 )
-@click.option("--principal", default=None, help="主要负责人 written into the exported 汇总 return.")
+@click.option("--principal", default=None, help="写入导出的汇总报表的主要负责人。")
 def summarize_command(
     period: str,
     home: Path | None,
@@ -55,17 +56,15 @@ def summarize_command(
     include: tuple[Path, ...],
     principal: str | None,
 ) -> None:
-    """Summarize a period: per-unit and subtree indicators, by 类别, attention list.
+    """汇总报送期：各单位及其下级的指标、按类别的分解、重点关注单位。
 
-    Writes <home>/summaries/<period>/nodes.parquet (one row per registry node:
-    subtree counts, rates recomputed from sums, coverage; own figures as
-    own.*) and the other tables beside it, then prints the nation's (or
-    --unit's) indicators. A lower office's 汇总 return stands for its whole
-    subtree; where detail returns exist inside that subtree, the detail wins
-    and a warning names the overlap.
+    写入 <home>/summaries/<period>/nodes.parquet（名册每个节点一行：下级合计、
+    由合计重算的比率、报送情况；本级数字为 own.*）及同目录的其他表，然后输出
+    全国（或 --unit 单位）的指标。下级办公室的汇总报表代表其全部下级；
+    其中已有明细报表的，以明细为准，并提示重叠的单位。
 
     \b
-    Example:
+    示例：
         rectify summarize --period 2015-02
         rectify summarize --period 2015-02 --json --unit 110000
         rectify summarize --period 2015-02 --export-summary 汇总_110000_2015-02.xlsx --unit 110000

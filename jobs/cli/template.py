@@ -6,27 +6,27 @@ from pathlib import Path
 
 import click
 
+from jobs.cli._chinese import ChineseCommand
 from jobs.core.errors import RectifyError
 from jobs.core.schema import SchemaError
 
 DEFAULT_OUT = "整改落实情况回头看报表模板.xlsx"
 
 
-@click.command("template")
+@click.command("template", cls=ChineseCommand)
 @click.option(
     "--out",
     "out",
     type=click.Path(dir_okay=False, path_type=Path),
     default=DEFAULT_OUT,
     show_default=True,
-    help="Where to write the blank workbook (.xlsx).",
+    help="空白报表工作簿（.xlsx）的保存位置。",
 )
 def template_command(out: Path) -> None:
-    """Write the blank return workbook (报表模板) generated from the schema:
-    six sheets with drop-downs and validations, plus a 填表说明 sheet.
+    """按规范生成空白报表模板：六张带下拉列表和数据验证的工作表，另加填表说明。
 
     \b
-    Example:
+    示例：
         rectify template --out out/整改落实情况回头看报表模板.xlsx
     """
     from jobs.office.template import write_template

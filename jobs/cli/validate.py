@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from jobs import api
+from jobs.cli._chinese import ChineseCommand
 from jobs.cli._common import period_option
 from jobs.core.errors import RectifyError
 from jobs.intake.discover import arrival_time, expand_paths
@@ -93,30 +94,29 @@ def write_receipts(results, directory: Path) -> list[Path]:  # noqa: ANN001 - li
     return written
 
 
-@click.command("validate")
+@click.command("validate", cls=ChineseCommand)
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @period_option()
 @click.option("--registry", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="Unit registry (组织机构名册, .xlsx/.csv); default: the office home's registry.")
+              help="组织机构名册（.xlsx/.csv）；默认用办公室数据目录中的名册。")
 @click.option("--home", type=click.Path(file_okay=False, path_type=Path), envvar="RECTIFY_HOME", default=None,
-              help="Office home used when --registry is not given (env RECTIFY_HOME).")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per file (JSON Lines).")
+              help="未给 --registry 时使用的办公室数据目录（环境变量 RECTIFY_HOME）。")
+@click.option("--json", "as_json", is_flag=True, help="每个文件输出一个JSON对象（JSON Lines）。")
 @click.option("--receipts", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Write one receipt (回执 .xlsx) per file into this directory.")
+              help="每个文件写一份回执（.xlsx）到此目录。")
 def validate_command(
     paths: tuple[Path, ...], period: str, registry: Path | None, home: Path | None, as_json: bool,
     receipts: Path | None,
 ) -> None:
-    """Validate returns (files or directories) without storing them.
+    """检查报表（文件或文件夹），不入库。
 
-    Every file found gets a verdict, as in ``rectify ingest`` (a PDF or an
-    .ods is rejected); temporary, hidden and system files are skipped. Limits
-    and time zone come from the office home's config.toml when there is one.
-    Arrival time (for 填报日期 checks) is each file's modification time.
-    Exit status: 0 every file accepted, 1 any file rejected, 2 usage error.
+    找到的每个文件都有结论，与 rectify ingest 相同（PDF或.ods会被退回）；
+    临时文件、隐藏文件和系统文件跳过。限制和时区取办公室数据目录的
+    config.toml（如有）。收到时间（用于检查填报日期）取各文件的修改时间。
+    退出码：0 全部通过，1 有文件被退回，2 用法错误。
 
     \b
-    Example:
+    示例：
         rectify validate inbox/ --registry 名册.xlsx --period 2015-02
         rectify validate 北京市.xlsx --period 2015-02 --json --receipts outbox/
     """

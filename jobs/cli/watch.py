@@ -8,13 +8,14 @@ from pathlib import Path
 
 import click
 
+from jobs.cli._chinese import ChineseCommand
 from jobs.cli._common import fail, home_option, open_home, period_option
 from jobs.cli.ingest import summary_lines
 from jobs.core.errors import RectifyError
 from jobs.intake.batch import IngestResult
 
 
-@click.command("watch")
+@click.command("watch", cls=ChineseCommand)
 @click.argument("inbox", type=click.Path(file_okay=False, path_type=Path))
 @period_option()
 @home_option
@@ -22,23 +23,22 @@ from jobs.intake.batch import IngestResult
     "--settle",
     type=click.FloatRange(0.05),
     default=None,
-    help="Seconds a file must stay unchanged before it is read (default from config).",
+    help="文件保持不变多少秒后才读取（默认取配置文件）。",
 )
 @click.option(
     "--stop-after",
     type=click.FloatRange(0),
     default=None,
-    help="Stop after this many seconds (for scripted runs; default: run until Ctrl-C).",
+    help="运行多少秒后停止（用于脚本；默认一直运行到按 Ctrl-C）。",
 )
 def watch_command(inbox: Path, period: str, home: Path | None, settle: float | None, stop_after: float | None) -> None:
-    """Watch INBOX and validate + store each file as soon as it is fully written.
+    """监视收件文件夹 INBOX，每个文件写完后立即检查并入库。
 
-    Temporary and partial files (~$*.xlsx, *.tmp, hidden files) are ignored;
-    a receipt is written to <home>/outbox/<period>/ for every file. Bad files
-    are reported and the watch keeps running. Stop with Ctrl-C.
+    临时和未写完的文件（~$*.xlsx、*.tmp、隐藏文件）忽略；每个文件的回执写入
+    <home>/outbox/<period>/。有问题的文件会报告，监视继续运行。按 Ctrl-C 停止。
 
     \b
-    Example:
+    示例：
         rectify watch inbox/ --period 2015-02
     """
     from jobs.intake.watch import InboxWatcher

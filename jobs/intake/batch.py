@@ -3,7 +3,8 @@
 - :func:`read_validate_batch` — pure (no store access): paths in,
   :class:`BatchResult` out (per-file verdicts, tables stacked, text hashes);
 - :class:`FileOutcome` / :class:`IngestResult` — what intake did with each file;
-- :func:`issue_receipts` — receipts from the ledger.
+- :func:`issue_receipts` — receipts from the ledger;
+- :func:`verdicts` — the JSON Lines objects of ``ingest --json`` (from the ledger).
 
 :func:`jobs.intake.parallel.ingest_paths` wires them into the one pipeline.
 """
@@ -21,6 +22,7 @@ import polars as pl
 
 from jobs.core.excel_safe import safe_filename
 from jobs.core.files import atomic_write
+from jobs.core.findings import Finding, Report
 from jobs.core.schema import Schema, load_schema
 from jobs.core.tables import table_keys, table_schema
 from jobs.intake.discover import arrival_time
@@ -202,6 +204,8 @@ class FileOutcome:
     n_warnings: int = 0
     receipt: Path | None = None
     message: str = ""
+    # a failed file's verdict (its one unreadable-file finding): it has no ledger row
+    finding: Finding | None = None
 
 
 @dataclass
@@ -260,3 +264,25 @@ def issue_receipts(home: Home, outcomes: Sequence[FileOutcome], *, period: str) 
             atomic_write(path, partial(write_receipt, report, fmt=fmt), durable=False)
         paths.append(path)
     return paths
+
+
+def verdicts(home: Home, outcomes: Sequence[FileOutcome]) -> list[dict[str, Any]]:
+    """One JSON object per file handled, as ``rectify validate --json`` prints it, plus ``version`` and ``stored``.
+
+    A recorded file's verdict is read from the ledger, as its receipt is (a
+    duplicate's is that of the version stored before); a file that could not be
+    read or archived has its ``unreadable-file`` finding, no version, and
+    ``stored`` false. ``file`` is the path handled, as ``validate`` prints it.
+    """
+    ids = list(dict.fromkeys(o.submission_id for o in outcomes if o.submission_id is not None))
+    recorded = dict(zip(ids, home.store.reports(ids), strict=True)) if ids else {}
+    out = []
+    for outcome in outcomes:
+        if outcome.submission_id is not None:
+            stored = recorded[outcome.submission_id]
+            report = Report(file=str(outcome.path), unit=stored.unit, period=stored.period, findings=stored.findings)
+        else:
+            report = Report(file=str(outcome.path), findings=[outcome.finding] if outcome.finding else [])
+        report.stats = {"n_errors": len(report.errors), "n_warnings": len(report.warnings)}
+        out.append({**report.to_dict(), "version": outcome.version, "stored": outcome.status == "stored"})
+    return out

@@ -32,6 +32,7 @@ from typing import Any
 
 import polars as pl
 
+from jobs.core.errors import UnreadableFile
 from jobs.core.files import RefusedFile
 from jobs.core.schema import load_schema
 from jobs.intake.batch import (
@@ -223,8 +224,10 @@ def _prepare(
 
 def _unreadable(path: Path, exc: OSError) -> FileOutcome:
     if isinstance(exc, RefusedFile):  # a link, a FIFO, a device, too big: the reason is the verdict
-        return FileOutcome(path, "failed", message=f"{exc.strerror}，未入库。")
-    return FileOutcome(path, "failed", message=f"文件无法读取（{exc.strerror or exc}），未入库。")
+        finding = UnreadableFile(exc.kind, **exc.params).finding()
+        return FileOutcome(path, "failed", message=f"{exc.strerror}，未入库。", finding=finding)
+    finding = UnreadableFile("cannot-open", error=exc.strerror or type(exc).__name__).finding()
+    return FileOutcome(path, "failed", message=f"文件无法读取（{exc.strerror or exc}），未入库。", finding=finding)
 
 
 def _record(
