@@ -11,6 +11,7 @@ from jobs import api
 from jobs.cli._common import fail, home_option, open_home, period_option
 from jobs.cli._parallel import check_parallel, intake_runtime, parallel_options
 from jobs.core.errors import RectifyError
+from jobs.core.names import display_name
 from jobs.intake.batch import IngestResult
 from jobs.intake.discover import expand_paths
 from jobs.office.registry import RegistryError
@@ -30,21 +31,27 @@ def summary_lines(result: IngestResult) -> list[str]:
     """Chinese lines describing an intake result (shared by ingest and watch)."""
     lines = []
     for f in result.files:
+        name = display_name(f.path.name)  # a GBK or control-character name, shown readably
         if f.status == "failed":
-            lines.append(f"✗ {f.path.name}：{f.message}")
+            lines.append(f"✗ {name}：{f.message}")
         elif f.status == "duplicate":
-            lines.append(f"= {f.path.name}：{f.message}")
+            lines.append(f"= {name}：{f.message}")
         else:
             verdict = "通过" if f.accepted else "退回"
             lines.append(
-                f"{'✓' if f.accepted else '✗'} {f.path.name}：{f.unit or '未识别单位'} 第{f.version}版 {verdict}"
+                f"{'✓' if f.accepted else '✗'} {name}：{f.unit or '未识别单位'} 第{f.version}版 {verdict}"
                 f"（错误{f.n_errors}项，提示{f.n_warnings}项）"
             )
+        if f.receipt_error:
+            lines.append(f"  ! {f.receipt_error}")
     stored = result.count("stored")
     lines.append(
         f"共{len(result.files)}个文件：新入库{stored}个（其中退回{result.rejected}个），"
         f"重复{result.count('duplicate')}个，无法读取{result.count('failed')}个。"
     )
+    unsent = sum(1 for f in result.files if f.receipt_error)
+    if unsent:
+        lines.append(f"有{unsent}份回执未能写入（各文件均已入库），排除原因后重新运行同一命令即可补发。")
     return lines
 
 
@@ -78,7 +85,8 @@ def ingest_command(
     Every file is archived first; a file already received changes nothing;
     a new accepted return of a unit replaces its previous one (kept in
     history). Receipts go to <home>/outbox/<period>/. Exit status 1 when any
-    file was rejected or unreadable.
+    file was rejected or unreadable, or a receipt could not be written (the
+    next run writes it).
 
     Many files are read and validated in parallel (--workers, default every
     core; --executor ray spreads them over a Ray cluster) while this process
@@ -110,7 +118,7 @@ def ingest_command(
         click.echo(line)
     if not no_receipts:
         click.echo(f"回执已写入：{target.outbox(period)}")
-    if result.rejected or result.count("failed"):
+    if result.rejected or result.count("failed") or any(f.receipt_error for f in result.files):
         raise SystemExit(1)
 
 
