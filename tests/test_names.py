@@ -326,3 +326,49 @@ def test_recorded_tables_do_not_depend_on_odd_names(tmp_path):
         homes.append(home)
     plain, odd = (h.store.load_tables(PERIOD)["ledger"] for h in homes)
     assert_frame_equal(plain.sort("submission_id", "row"), odd.sort("submission_id", "row"))
+
+
+@pytest.mark.slow
+def test_real_returns_in_a_pool_odd_names_and_a_failing_receipt_lose_nothing(generated_samples, tmp_path):
+    """The issue's case with the real validator and worker processes writing the receipts."""
+    from jobs.intake.executors import LocalExecutor
+    from jobs.office.home import init_home
+
+    manifest = json.loads((generated_samples / "manifest.json").read_text(encoding="utf-8"))
+    files = sorted(f["path"] for f in manifest["files"] if f["period"] == PERIOD)[:8]
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    names = [GBK_NAME, ("很长的文件名" * 13 + ".xlsx").encode()] + [Path(f).name.encode() for f in files[2:]]
+    for source, name in zip(files, names, strict=True):
+        shutil.copyfile(generated_samples / source, os.fsencode(inbox) + b"/" + name)
+    home = init_home(tmp_path / "home")
+    home.import_registry(generated_samples / "registry.xlsx", from_period=PERIOD)
+    blocked_source = inbox / Path(files[-1]).name
+    unit = next(f["unit"] for f in manifest["files"] if f["path"] == files[-1])
+    _blocked_receipt(home, blocked_source, unit)
+
+    with LocalExecutor(workers=2, preload=()) as pool:
+        result = ingest_paths(home, [inbox], period=PERIOD, batch_size=3, executor=pool)
+    assert [f.status for f in result.files].count("stored") == 8
+    subs = home.store.submissions(PERIOD)
+    assert subs.height == 8 and "北京市整改台账.xlsx" in subs["file_name"].to_list()
+    assert sorted(home.store.received_names(subs["submission_id"].to_list())) == sorted(names)
+    (failed,) = [f for f in result.files if f.receipt is None]
+    assert failed.path == blocked_source and failed.receipt_error
+    written = [f.receipt for f in result.files if f.receipt is not None]
+    assert len(written) == 7 and all(r.is_file() and len(r.name.encode()) <= MAX_NAME_BYTES for r in written)
+
+    before = ledger_rows(home)
+    again = ingest_paths(home, [inbox], period=PERIOD, batch_size=3)
+    assert {f.status for f in again.files} == {"duplicate"} and ledger_rows(home) == before
+
+
+def test_a_summary_return_with_an_odd_name_is_named_readably(home, tmp_path):
+    from jobs.rollup.period import SummaryReturnRejected, include_summaries
+
+    path = Path(os.fsdecode(os.fsencode(tmp_path) + b"/" + GBK_NAME))
+    path.write_bytes(b"not a workbook")
+    with pytest.raises(SummaryReturnRejected) as caught:
+        include_summaries([path], registry=home.registry(PERIOD), period=PERIOD)
+    assert "- 北京市整改台账.xlsx：" in str(caught.value)
+    str(caught.value).encode("utf-8")  # printable on any terminal
