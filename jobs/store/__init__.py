@@ -19,7 +19,10 @@ Rules (documented for the office):
   and report type (a unit's 本级 return and the 汇总 return its office sends
   for its subtree are different returns and never replace each other);
 - a rejected resubmission supersedes nothing: the accepted one stays current
-  until a corrected accepted one arrives; the rejection stays in the history.
+  until a corrected accepted one arrives; the rejection stays in the history;
+- ``file_name`` is the received name's readable form; a name that is not
+  plain UTF-8 text (GBK bytes, control characters) keeps its exact bytes in
+  ``file_name_raw`` (:meth:`Store.received_names`), so no name fails a batch.
 """
 
 from __future__ import annotations
