@@ -13,6 +13,7 @@ from jobs.cli._chinese import ChineseCommand
 from jobs.cli._common import fail, home_option, open_home, period_option
 from jobs.cli._parallel import check_parallel, intake_runtime, parallel_options
 from jobs.core.errors import RectifyError
+from jobs.core.names import display_name
 from jobs.intake.batch import IngestResult, verdicts
 from jobs.intake.discover import expand_paths
 from jobs.office.home import Home
@@ -38,21 +39,27 @@ def summary_lines(result: IngestResult) -> list[str]:
     """Chinese lines describing an intake result (shared by ingest and watch)."""
     lines = []
     for f in result.files:
+        name = display_name(f.path.name)  # a GBK or control-character name, shown readably
         if f.status == "failed":
-            lines.append(f"✗ {f.path.name}：{f.message}")
+            lines.append(f"✗ {name}：{f.message}")
         elif f.status == "duplicate":
-            lines.append(f"= {f.path.name}：{f.message}")
+            lines.append(f"= {name}：{f.message}")
         else:
             verdict = "通过" if f.accepted else "退回"
             lines.append(
-                f"{'✓' if f.accepted else '✗'} {f.path.name}：{f.unit or '未识别单位'} 第{f.version}版 {verdict}"
+                f"{'✓' if f.accepted else '✗'} {name}：{f.unit or '未识别单位'} 第{f.version}版 {verdict}"
                 f"（错误{f.n_errors}项，提示{f.n_warnings}项）"
             )
+        if f.receipt_error:
+            lines.append(f"  ! {f.receipt_error}")
     stored = result.count("stored")
     lines.append(
         f"共{len(result.files)}个文件：新入库{stored}个（其中退回{result.rejected}个），"
         f"重复{result.count('duplicate')}个，无法读取{result.count('failed')}个。"
     )
+    unsent = sum(1 for f in result.files if f.receipt_error)
+    if unsent:
+        lines.append(f"有{unsent}份回执未能写入（各文件均已入库），排除原因后重新运行同一命令即可补发。")
     return lines
 
 
@@ -90,7 +97,7 @@ def ingest_command(
 
     每个文件先归档；已收到过的文件不会改变任何数据；某单位新的通过的报表
     取代其上一版（旧版保留在历史中）。回执写入 <home>/outbox/<period>/。
-    有文件被退回或无法读取时退出码为1。
+    有文件被退回或无法读取，或有回执未能写入（下次运行时补发）时，退出码为1。
 
     大量文件并行读取和检查（--workers，默认全部CPU核；--executor ray 分布到
     Ray集群），只由本进程写入数据库，结果与串行相同。在终端上，进度行
@@ -125,7 +132,7 @@ def ingest_command(
         click.echo("\n".join(summary_lines(result)))
     if not no_receipts and not as_json:
         click.echo(f"回执已写入：{target.outbox(period)}")
-    if result.rejected or result.count("failed"):
+    if result.rejected or result.count("failed") or any(f.receipt_error for f in result.files):
         raise SystemExit(1)
 
 

@@ -12,12 +12,15 @@ from jobs import api
 from jobs.cli._chinese import ChineseCommand
 from jobs.cli._common import period_option
 from jobs.core.errors import RectifyError
+from jobs.core.names import display_name
 from jobs.intake.discover import arrival_time, expand_paths
 from jobs.office.config import Config, ConfigError
 from jobs.office.registry import RegistryError
 
 if TYPE_CHECKING:
     import polars as pl
+
+    from jobs.core.findings import Report
 
 SEVERITY_ZH = {"error": "错误", "warning": "警告"}
 
@@ -65,7 +68,7 @@ def summary_lines(results) -> list[str]:  # noqa: ANN001 - list[ValidatedReturn]
         mark, verdict = ("✓", "通过") if report.accepted else ("✗", "退回")
         who = f"单位{report.unit}" if report.unit else "未识别单位"
         lines.append(
-            f"{mark} {Path(report.file).name}（{who}，{report.period or '报送期不明'}）：{verdict}，"
+            f"{mark} {display_name(Path(report.file).name)}（{who}，{report.period or '报送期不明'}）：{verdict}，"
             f"错误{len(report.errors)}项，警告{len(report.warnings)}项"
         )
         lines.extend(f"    [{SEVERITY_ZH[f.severity]}] {f.message}" for f in report.findings)
@@ -74,9 +77,16 @@ def summary_lines(results) -> list[str]:  # noqa: ANN001 - list[ValidatedReturn]
     return lines
 
 
+def _json(report: Report) -> dict[str, object]:
+    """The report's JSON object, its file shown readably (a GBK name is not UTF-8 text)."""
+    out = report.to_dict()
+    out["file"] = display_name(out["file"])
+    return out
+
+
 def write_receipts(results, directory: Path) -> list[Path]:  # noqa: ANN001 - list[ValidatedReturn]
     """One receipt (.xlsx) per file in ``directory``, named from the unit and the file."""
-    from jobs.core.excel_safe import safe_filename
+    from jobs.core.excel_safe import joined_filename
     from jobs.intake.receipts import write_receipt
 
     directory.mkdir(parents=True, exist_ok=True)
@@ -84,13 +94,13 @@ def write_receipts(results, directory: Path) -> list[Path]:  # noqa: ANN001 - li
     used: set[str] = set()
     for result in results:
         report = result.report
-        stem = safe_filename(f"{report.unit or '未识别'}_{Path(report.file).stem}_回执")
-        name, n = stem, 1
+        parts = (report.unit or "未识别", display_name(Path(report.file).stem))
+        name, n = joined_filename(*parts, tail="_回执.xlsx"), 1  # bounded, whatever the unit and name
         while name in used:
             n += 1
-            name = f"{stem}_{n}"
+            name = joined_filename(*parts, tail=f"_回执_{n}.xlsx")
         used.add(name)
-        written.append(write_receipt(report, directory / f"{name}.xlsx", fmt="xlsx"))
+        written.append(write_receipt(report, directory / name, fmt="xlsx"))
     return written
 
 
@@ -142,7 +152,7 @@ def validate_command(
         raise click.ClickException(str(exc)) from None
     # one write: click.echo flushes, a system call per line otherwise
     if as_json:
-        click.echo("\n".join(json.dumps(r.report.to_dict(), ensure_ascii=False) for r in results))
+        click.echo("\n".join(json.dumps(_json(r.report), ensure_ascii=False) for r in results))
     else:
         click.echo("\n".join(summary_lines(results)))
     if receipts is not None:

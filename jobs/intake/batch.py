@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -20,9 +21,10 @@ from typing import Any
 
 import polars as pl
 
-from jobs.core.excel_safe import safe_filename
+from jobs.core.excel_safe import joined_filename
 from jobs.core.files import atomic_write
 from jobs.core.findings import Finding, Report
+from jobs.core.names import display_name
 from jobs.core.schema import Schema, load_schema
 from jobs.core.tables import table_keys, table_schema
 from jobs.intake.discover import arrival_time
@@ -34,6 +36,8 @@ from jobs.store.writer import stack_frames
 # jobs.validate.validate_batch, or a test double returning one result per path
 # (its texts are then hashed from the results' tables)
 Validator = Callable[..., Any]
+
+log = logging.getLogger(__name__)
 
 DUPLICATE_MESSAGE = "相同文件此前已收到，未重复入库。"
 
@@ -206,6 +210,7 @@ class FileOutcome:
     message: str = ""
     # a failed file's verdict (its one unreadable-file finding): it has no ledger row
     finding: Finding | None = None
+    receipt_error: str = ""  # why its receipt could not be written (Chinese); the next run writes it
 
 
 @dataclass
@@ -231,11 +236,20 @@ def arrival_times(home: Home, paths: Iterable[Path], *, received_at: datetime | 
 
 
 def _receipt_in(outbox: Path, *, unit: str | None, file_name: str, sha256: str, ext: str) -> Path:
-    stem = safe_filename(Path(file_name).stem)
-    return outbox / f"{safe_filename(unit or '未识别单位')}_{stem}_{sha256[:8]}.{ext}"
+    """``<outbox>/<unit>_<stem>_<sha8>.<ext>``: unit and stem are cut so the name stays within
+    :data:`jobs.core.excel_safe.MAX_NAME_BYTES`; the content hash keeps it unique."""
+    return outbox / joined_filename(unit or "未识别单位", Path(file_name).stem, tail=f"_{sha256[:8]}.{ext}")
 
 
-def issue_receipt(home: Home, outcome: FileOutcome, *, period: str) -> Path:
+@dataclass(frozen=True)
+class ReceiptNotWritten:
+    """A receipt that could not be written: where it should be and why (Chinese)."""
+
+    path: Path
+    reason: str
+
+
+def issue_receipt(home: Home, outcome: FileOutcome, *, period: str) -> Path | ReceiptNotWritten:
     """Write the receipt of a recorded file from the ledger (skipped if it already exists).
 
     Format from config ``receipts.format`` (``xlsx`` or ``html``); written
@@ -244,24 +258,36 @@ def issue_receipt(home: Home, outcome: FileOutcome, *, period: str) -> Path:
     return issue_receipts(home, [outcome], period=period)[0]
 
 
-def issue_receipts(home: Home, outcomes: Sequence[FileOutcome], *, period: str) -> list[Path]:
-    """:func:`issue_receipt` for many recorded files, their verdicts read from the ledger at once."""
+def issue_receipts(home: Home, outcomes: Sequence[FileOutcome], *, period: str) -> list[Path | ReceiptNotWritten]:
+    """:func:`issue_receipt` for many recorded files, their verdicts read from the ledger at once.
+
+    The ledger is committed before receipts are written and a missing
+    receipt is written by the next run, so a receipt that fails (a full
+    disk, a read-only outbox, a writer error on odd content) is reported as
+    :class:`ReceiptNotWritten` and never stops the others or the intake.
+    """
     from jobs.intake.receipts import write_receipt
 
     fmt = home.config.receipts.format
     reports = home.store.reports([o.submission_id for o in outcomes])
     outbox = home.outbox(period)  # once per batch: config lookups and a mkdir per file cost ~0.3 ms
     made = False
-    paths = []
+    paths: list[Path | ReceiptNotWritten] = []
     for outcome, report in zip(outcomes, reports, strict=True):
         sha = outcome.submission_id.rsplit("-", 1)[-1]
         path = _receipt_in(outbox, unit=report.unit, file_name=report.file, sha256=sha, ext=fmt)
-        if not path.exists():
-            if not made:
-                outbox.mkdir(parents=True, exist_ok=True)
-                made = True
-            # not fsynced: a receipt lost in a crash is issued again from the ledger
-            atomic_write(path, partial(write_receipt, report, fmt=fmt), durable=False)
+        try:
+            if not path.is_file():
+                if not made:
+                    outbox.mkdir(parents=True, exist_ok=True)
+                    made = True
+                # not fsynced: a receipt lost in a crash is issued again from the ledger
+                atomic_write(path, partial(write_receipt, report, fmt=fmt), durable=False)
+        except Exception as exc:  # noqa: BLE001 - one receipt must not cost the others theirs
+            log.warning("receipt %s not written", path, exc_info=True)
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else f"{type(exc).__name__}: {exc}"
+            paths.append(ReceiptNotWritten(path, f"回执未能写入（{reason}），下次运行时补发"))
+            continue
         paths.append(path)
     return paths
 
@@ -280,9 +306,9 @@ def verdicts(home: Home, outcomes: Sequence[FileOutcome]) -> list[dict[str, Any]
     for outcome in outcomes:
         if outcome.submission_id is not None:
             stored = recorded[outcome.submission_id]
-            report = Report(file=str(outcome.path), unit=stored.unit, period=stored.period, findings=stored.findings)
+            report = Report(file=display_name(str(outcome.path)), unit=stored.unit, period=stored.period, findings=stored.findings)
         else:
-            report = Report(file=str(outcome.path), findings=[outcome.finding] if outcome.finding else [])
+            report = Report(file=display_name(str(outcome.path)), findings=[outcome.finding] if outcome.finding else [])
         report.stats = {"n_errors": len(report.errors), "n_warnings": len(report.warnings)}
         out.append({**report.to_dict(), "version": outcome.version, "stored": outcome.status == "stored"})
     return out

@@ -40,6 +40,7 @@ from jobs.intake.batch import (
     BatchResult,
     FileOutcome,
     IngestResult,
+    ReceiptNotWritten,
     Validator,
     arrival_times,
     issue_receipts,
@@ -158,8 +159,7 @@ def ingest_paths(
             # ledger, so this process, the one writer, does not cap throughput
             pending_receipts.append((todo, executor.submit(receipt_job, todo, context=(str(home.root), period))))
         elif todo:
-            for outcome, path in zip(todo, issue_receipts(home, todo, period=period), strict=True):
-                outcome.receipt = path
+            _note_receipts(todo, issue_receipts(home, todo, period=period))
         result.files.extend(outcomes)
         if progress is not None:
             progress.advance(len(prep.batch))
@@ -173,12 +173,19 @@ def ingest_paths(
     while prepared:
         record(prepared.popleft(), None)
     for todo, pending in pending_receipts:
-        for outcome, path in zip(todo, pending.result(), strict=True):
-            outcome.receipt = path
+        _note_receipts(todo, pending.result())
     return result
 
 
-def receipt_job(context: tuple[str, str], outcomes: Sequence[FileOutcome]) -> list[Path]:
+def _note_receipts(outcomes: Sequence[FileOutcome], written: Sequence[Path | ReceiptNotWritten]) -> None:
+    for outcome, receipt in zip(outcomes, written, strict=True):
+        if isinstance(receipt, ReceiptNotWritten):
+            outcome.receipt_error = receipt.reason
+        else:
+            outcome.receipt = receipt
+
+
+def receipt_job(context: tuple[str, str], outcomes: Sequence[FileOutcome]) -> list[Path | ReceiptNotWritten]:
     """Write the receipts of recorded files (from the ledger); ``context`` is ``(home root, period)``."""
     root, period = context
     home = Home(root)

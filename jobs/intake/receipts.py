@@ -21,6 +21,7 @@ from typing import Literal
 
 from jobs.core.excel_safe import inert
 from jobs.core.findings import Report
+from jobs.core.names import display_name
 
 SEVERITY_ZH = {"error": "错误", "warning": "警告"}
 VERDICT_ZH = {True: "通过", False: "退回"}
@@ -68,7 +69,7 @@ def receipt_context(report: Report) -> ReceiptContext:
     )
     return ReceiptContext(
         title=TITLE,
-        file=Path(report.file).name,
+        file=display_name(Path(report.file).name),
         unit=report.unit or "未识别",
         period=report.period or "未识别",
         accepted=report.accepted,

@@ -14,6 +14,7 @@ retried.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -48,7 +49,8 @@ class _Handler(FileSystemEventHandler):
         if event.is_directory or event.event_type in ("deleted", "opened", "closed_no_write"):
             return
         target = getattr(event, "dest_path", "") or event.src_path
-        self.watcher.notice(Path(target if isinstance(target, str) else target.decode()))
+        # bytes only from a bytes-watching observer; a non-UTF-8 name stays lossless (surrogateescape)
+        self.watcher.notice(Path(os.fsdecode(target)))
 
 
 class InboxWatcher:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from jobs.core.errors import RectifyError, UnreadableFile
+from jobs.core.names import display_name
 from jobs.core.schema import load_schema
 from jobs.intake.discover import arrival_time
 from jobs.rollup.counts import counted_submissions
@@ -131,16 +132,16 @@ def include_summaries(
         try:
             frame, findings = read_summary_return(path, registry=registry, period=period)
         except UnreadableFile as exc:
-            problems.append(f"{path.name}：{exc.reason}")
+            problems.append(f"{display_name(path.name)}：{exc.reason}")
             continue
         errors = [f for f in findings if f.severity == "error"]
-        problems += [f"{path.name}：{f.message}" for f in errors]
+        problems += [f"{display_name(path.name)}：{f.message}" for f in errors]
         if errors or frame.height == 0:
             continue
         sid = f"{period}-{hashlib.sha256(path.read_bytes()).hexdigest()[:20]}"
         rows.append(frame.with_columns(pl.lit(sid).alias("submission_id")))
         subs.append(
-            {"submission_id": sid, "unit": frame["unit"][0], "period": period, "file_name": path.name,
+            {"submission_id": sid, "unit": frame["unit"][0], "period": period, "file_name": display_name(path.name),
              "received_at": (received_at or {}).get(path), "accepted": True, "superseded_by": None,
              "report_type": summary_report_type(schema), "version": 1}
         )  # fmt: skip

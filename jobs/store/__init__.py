@@ -19,7 +19,10 @@ Rules (documented for the office):
   and report type (a unit's 本级 return and the 汇总 return its office sends
   for its subtree are different returns and never replace each other);
 - a rejected resubmission supersedes nothing: the accepted one stays current
-  until a corrected accepted one arrives; the rejection stays in the history.
+  until a corrected accepted one arrives; the rejection stays in the history;
+- ``file_name`` is the received name's readable form; a name that is not
+  plain UTF-8 text (GBK bytes, control characters) keeps its exact bytes in
+  ``file_name_raw`` (:meth:`Store.received_names`), so no name fails a batch.
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ from jobs.store.types import (
     submission_id,
 )
 from jobs.store.writer import (
+    add_missing_columns,
     archive_file,
     insert_batch,
     labelled_tables,
@@ -85,6 +89,7 @@ class Store:
         self.root = Path(root)
         self.ledger_path = self.root / "ledger.sqlite"
         self._ready = False
+        self._migrated = False
 
     # -- connections ------------------------------------------------------
     def connect(self) -> sqlite3.Connection:
@@ -190,6 +195,8 @@ class Store:
         conn = self.connect()
         try:
             conn.execute("BEGIN IMMEDIATE")
+            if not self._migrated:  # an older ledger gets its new columns with its first batch
+                add_missing_columns(conn)
             versions = insert_batch(
                 conn, period=period, fresh=fresh, ids=ids, batch_id=batch_id, ingested_at=ingested_at,
                 default_type=load_schema().default_report_type, texts=texts,
@@ -208,6 +215,7 @@ class Store:
             raise
         finally:
             conn.close()
+        self._migrated = True
         (self._pending / batch_id).unlink(missing_ok=True)
         fault("committed", fault_hook)
         return outcomes
@@ -312,6 +320,21 @@ class Store:
                 rows += conn.execute(f"SELECT * FROM findings WHERE submission_id IN ({marks})", chunk).fetchall()
         schema = {c: (pl.Int64 if c in ("seq", "row") else pl.Utf8) for c in cols}
         return pl.DataFrame(rows, schema=schema, orient="row")
+
+    def received_names(self, submission_ids: Sequence[str]) -> list[bytes]:
+        """The exact bytes of each submission's received file name, in order (``file_name`` is its
+        readable form; ``file_name_raw`` holds the bytes where they differ, none before that column)."""
+        found: dict[str, bytes] = {}
+        with self._reading() as conn:
+            columns = {r[1] for r in conn.execute("PRAGMA table_info(submissions)")}
+            raw = "file_name_raw" if "file_name_raw" in columns else "NULL"
+            for start in range(0, len(submission_ids), 500):
+                chunk = list(submission_ids[start : start + 500])
+                marks = ",".join("?" * len(chunk))
+                rows = conn.execute(f"SELECT submission_id, file_name, {raw} FROM submissions "
+                                    f"WHERE submission_id IN ({marks})", chunk)  # fmt: skip
+                found.update((sid, name.encode() if exact is None else bytes(exact)) for sid, name, exact in rows)
+        return [found[sid] for sid in submission_ids]  # KeyError: no such submission
 
     def report(self, submission_id: str) -> Report:
         """Rebuild a submission's verdict from the ledger (e.g. to re-issue a lost receipt)."""

@@ -34,7 +34,8 @@ CREATE TABLE IF NOT EXISTS submissions (
     superseded_by TEXT,
     report_type TEXT,
     archive_path TEXT NOT NULL,
-    batch_id TEXT NOT NULL
+    batch_id TEXT NOT NULL,
+    file_name_raw BLOB
 );
 CREATE UNIQUE INDEX IF NOT EXISTS submissions_period_sha ON submissions(period, sha256);
 CREATE INDEX IF NOT EXISTS submissions_period_unit ON submissions(period, unit);
@@ -56,6 +57,14 @@ CREATE TABLE IF NOT EXISTS batches (
     batch_id TEXT PRIMARY KEY, period TEXT NOT NULL, committed_at TEXT NOT NULL, n_files INTEGER NOT NULL
 );
 """
+
+# Columns added after the first release: (table, column, type); added to an
+# older ledger by the first write (:func:`add_missing_columns`), in this order.
+ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    # the received name's exact bytes when ``file_name`` (its readable form,
+    # :func:`jobs.core.names.display_name`) differs from it; NULL otherwise
+    ("submissions", "file_name_raw", "BLOB"),
+)
 
 SUBMISSION_SCHEMA: dict[str, pl.DataType] = {
     "submission_id": pl.Utf8(),

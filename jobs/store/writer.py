@@ -18,6 +18,7 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import os
+import re
 import sqlite3
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -27,10 +28,19 @@ from typing import BinaryIO
 import polars as pl
 
 from jobs.core.files import atomic_write, open_regular
-from jobs.store.types import STACK_INDEX, Archived, Arrival
+from jobs.core.names import display_name, name_bytes
+from jobs.store.types import ADDED_COLUMNS, STACK_INDEX, Archived, Arrival
 
 _CHUNK = 900  # SQLite's bound-parameter limit is 999 on old builds
 _IN_MEMORY = 64 << 20  # files up to this size are hashed and copied from memory (returns are ~20 KB)
+# An archived copy keeps a received file's extension only when it is short
+# ASCII: the received name is not ours to trust (a 250-byte or non-UTF-8
+# suffix would make the archive path unwritable or unstorable).
+_EXTENSION = re.compile(r"[a-z0-9]{1,16}")
+_SUBMISSION_COLUMNS = (
+    "submission_id, unit, period, file_name, sha256, received_at, ingested_at, accepted, n_errors, n_warnings, "
+    "version, superseded_by, report_type, archive_path, batch_id, file_name_raw"
+)
 
 
 def _syncfs() -> object | None:
@@ -59,7 +69,7 @@ def archive_file(
     file cost more than hashing it (~0.3 ms in the single writer).
     """
     folders = set() if folders is None else folders
-    ext = path.suffix.lower().lstrip(".") or "bin"
+    ext = archive_extension(path)
     folder = f"{root}/archive"
     if folder not in folders:
         os.makedirs(folder, exist_ok=True)
@@ -85,6 +95,19 @@ def archive_file(
         folders.add(parent)
     os.replace(tmp, target)
     return Archived(source=path, sha256=sha, archive_path=rel)
+
+
+def archive_extension(path: Path) -> str:
+    """The extension of ``path``'s archived copy: its own if short ASCII letters and digits, else ``bin``."""
+    ext = path.suffix.lower().lstrip(".")
+    return ext if _EXTENSION.fullmatch(ext) else "bin"
+
+
+def add_missing_columns(conn: sqlite3.Connection) -> None:
+    """Add the columns of :data:`jobs.store.types.ADDED_COLUMNS` an older ledger lacks (in the caller's transaction)."""
+    for table, column, kind in ADDED_COLUMNS:
+        if column not in {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}:
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
 
 def _archive_streamed(
@@ -261,10 +284,14 @@ def insert_batch(
         version = versions.get(unit, 0) + 1
         versions[unit] = version
         out.append(version)
+        # a name that is not plain text (GBK bytes, control characters) is
+        # stored readable, and losslessly beside it: it never fails the batch
+        shown = display_name(a.file_name)
         subs.append((
-            sid, unit, period, a.file_name, a.archived.sha256, a.received_at.isoformat(), at,
+            sid, unit, period, shown, a.archived.sha256, a.received_at.isoformat(), at,
             int(report.accepted), len(report.errors), len(report.warnings), version,
             a.report_type, a.archived.archive_path, batch_id,
+            None if shown == a.file_name else name_bytes(a.file_name),
         ))  # fmt: skip
         findings += [(sid, k, f.code, f.severity, f.sheet, f.row, f.column, f.cell, f.message)
                      for k, f in enumerate(report.findings)]  # fmt: skip
@@ -284,7 +311,8 @@ def insert_batch(
         text_rows += joined.select(
             "_sid", "_unit", pl.lit(period, pl.Utf8), "sheet", "row", "column", "hash"
         ).rows()  # fmt: skip
-    conn.executemany("INSERT INTO submissions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?)", subs)
+    marks = "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?"  # superseded_by is set by a later return
+    conn.executemany(f"INSERT INTO submissions ({_SUBMISSION_COLUMNS}) VALUES ({marks})", subs)
     conn.executemany("INSERT INTO findings VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", findings)
     conn.executemany(
         "UPDATE submissions SET superseded_by=? WHERE period=? AND unit=? AND superseded_by IS NULL "
