@@ -381,6 +381,24 @@ def test_summarize_saves_under_the_home_lock(home, tmp_path):
     assert (home.root / "summaries" / PERIOD / "national.json").is_file()
 
 
+def test_a_summary_folder_of_an_earlier_version_is_replaced_by_the_link(home, tmp_path):
+    from jobs.api import summarize
+    from jobs.intake.parallel import ingest_paths
+
+    inbox = tmp_path / "inbox"
+    _add_round(inbox, 0, {})
+    ingest_paths(home, [inbox], period=PERIOD, validator=FakeValidator())
+    folder = home.root / "summaries" / PERIOD
+    folder.mkdir(parents=True)
+    (folder / "national.json").write_text("{}", encoding="utf-8")  # saved in place, as before
+    summarize(home, period=PERIOD)
+    assert folder.is_symlink() and json.loads((folder / "national.json").read_text(encoding="utf-8"))["unit"]
+    summarize(home, period=PERIOD)
+    summarize(home, period=PERIOD)
+    hidden = sorted(p.name for p in folder.parent.iterdir() if p.name.startswith("."))
+    assert len(hidden) == 2 and not any(name.endswith((".old", ".link")) for name in hidden), hidden
+
+
 def test_a_reader_sees_one_saved_version_throughout(home, tmp_path):
     from jobs.api import summarize
     from jobs.intake.parallel import ingest_paths
