@@ -25,15 +25,10 @@ Ray executor is created.
 
 from __future__ import annotations
 
-import ctypes
 import multiprocessing
 import os
 import pickle
-import signal
-import sys
 import tempfile
-import threading
-import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -44,6 +39,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 from jobs.core.errors import RectifyError
 from jobs.core.resources import package_with_data
+from jobs.process import die_with
 
 ExecutorKind = Literal["local", "ray"]
 B = TypeVar("B")
@@ -145,60 +141,11 @@ class Pending(Generic[R]):
 _WORKER_CONTEXT: tuple[str, Any] | None = None
 
 
-_WATCH_SECONDS = 0.5  # how often a worker checks that the process that started its pool is alive
-_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
-
-
-def _alive(pid: int) -> bool:
-    """Whether ``pid`` runs: a zombie (killed, not yet reaped by its parent) does not."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by another user (a reused pid): the owner is gone either way
-        return False
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            # the state follows the command name, which is in parentheses and may hold spaces
-            return fh.read().rpartition(b")")[2].split()[0] not in (b"Z", b"X")
-    except (OSError, IndexError):  # no /proc (not Linux): kill(0) decided
-        return True
-
-
-def _die_with(owner: int) -> None:
-    """End this worker when ``owner`` (the process that made the pool) ends, even by kill -9.
-
-    A pool's workers otherwise outlive a killed ingest for minutes, finishing
-    batches nobody will store (measured: ~900 MB). Under forkserver a worker's
-    parent is the fork server, which exits when the owner's end of its pipe
-    closes: ``PR_SET_PDEATHSIG`` (Linux) then kills the worker at once. Under
-    spawn the parent is the owner's *thread* that started the worker, so the
-    signal is not asked for; a daemon thread checking the parent and the owner
-    covers both methods and other systems.
-    """
-    parent = os.getppid()
-    if parent != owner and sys.platform.startswith("linux"):
-        try:
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        except (OSError, AttributeError):  # no prctl: the watching thread alone
-            pass
-    if os.getppid() != parent or not _alive(owner):  # died before the signal was set
-        os._exit(1)
-
-    def watch() -> None:
-        while os.getppid() == parent and _alive(owner):
-            time.sleep(_WATCH_SECONDS)
-        os._exit(1)  # no cleanup: nothing a worker holds outlives it, and its owner is gone
-
-    threading.Thread(target=watch, name="rectify-die-with-owner", daemon=True).start()
-
-
 def _preload(modules: Sequence[str], owner: int | None = None) -> None:
     import importlib
 
     if owner is not None:
-        _die_with(owner)
+        die_with(owner)
     for name in modules:
         try:
             importlib.import_module(name)
