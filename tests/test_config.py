@@ -76,6 +76,8 @@ BAD = [
     ("limits", "batch_size", "0", ["batch_size", "0", "大于等于1的整数"]),
     ("limits", "lock_timeout_seconds", "-1", ["lock_timeout_seconds", "-1", "大于等于0的数"]),
     ("limits", "max_rows", "true", ["max_rows", "true", "整数"]),
+    ("limits", "max_count", "0", ["max_count", "0", "大于等于1", "整数"]),
+    ("limits", "max_count", "9223372036854775807.5", ["max_count", "整数"]),
     (None, "timezone", '"Mars/Olympus"', ["timezone", "“Mars/Olympus”", "Asia/Shanghai"]),
     ("receipts", "format", '"pdf"', ["format", "“pdf”", "xlsx或html"]),
     ("limits", "max_file_MB", "30", ["max_file_MB", "无法识别", "max_file_mb"]),  # a misspelt key is an error

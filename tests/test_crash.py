@@ -28,6 +28,7 @@ import pytest
 
 from jobs.office.home import init_home
 from jobs.office.lock import store_lock
+from jobs.rollup.run import CLOSED
 from jobs.store import submission_id
 from tests.test_intake import FakeValidator, put
 
@@ -295,6 +296,128 @@ def test_kill_summarize_then_rerun_gives_the_same_outputs(home, tmp_path):
     again = runner.invoke(main, ["summarize", "--period", PERIOD, "--home", str(home.root)])
     assert again.exit_code == 0, again.output
     assert json.loads((folder / "national.json").read_text(encoding="utf-8")) == reference
+
+
+SUMMARIZE_KILLED_AT = """
+import os, signal, sys
+sys.path.insert(0, {root!r})
+import jobs.rollup.run as run
+from jobs.api import summarize
+from jobs.office.home import Home
+
+writes = 0
+
+
+def atomic_write(path, content, **options):
+    # the moment between two of the save's writes: die as kill -9 would
+    global writes
+    writes += 1
+    if writes == {kill_at}:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return real(path, content, **options)
+
+
+real, run.atomic_write = run.atomic_write, atomic_write
+summarize(Home({home!r}), period={period!r})
+print("writes", writes, flush=True)
+"""
+
+
+def _outputs(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in folder.iterdir() if not p.name.startswith(".")}
+
+
+def test_summarize_killed_between_its_writes_leaves_one_run_s_outputs(home, tmp_path):
+    # the seven outputs, the closed items and source.json: a kill after each write in turn
+    from jobs.api import summarize
+    from jobs.intake.parallel import ingest_paths
+
+    inbox = tmp_path / "inbox"
+    expected: dict[str, int | None] = {}
+    _add_round(inbox, 0, expected)
+    ingest_paths(home, [inbox], period=PERIOD, validator=FakeValidator())
+    summarize(home, period=PERIOD)
+    folder = home.root / "summaries" / PERIOD
+    old = _outputs(folder)
+    assert {"nodes.parquet", "national.json", "source.json", CLOSED} <= set(old)
+    _add_round(inbox, 1, expected)  # the next run's outputs differ from these
+    ingest_paths(home, [inbox], period=PERIOD, validator=FakeValidator())
+
+    def run(kill_at: int) -> subprocess.CompletedProcess:
+        script = SUMMARIZE_KILLED_AT.format(root=str(ROOT), home=str(home.root), period=PERIOD, kill_at=kill_at)
+        return subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True,  # noqa: S603
+                              timeout=120, check=False)  # fmt: skip
+
+    for kill_at in range(1, len(old) + 1):
+        done = run(kill_at)
+        assert done.returncode == -signal.SIGKILL, done.stderr
+        assert _outputs(folder) == old, f"killed after write {kill_at - 1}: outputs of two runs"
+    done = run(0)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["writes", str(len(old))]
+    new = _outputs(folder)
+    assert set(new) == set(old) and new["national.json"] != old["national.json"]
+    # the versions of the killed saves are gone; the one before stays for a reader still reading it
+    versions = [p for p in folder.parent.iterdir() if p.name.startswith(f".{PERIOD}.")]
+    assert len(versions) == 2, versions
+    assert folder.resolve() in versions
+
+
+def test_summarize_saves_under_the_home_lock(home, tmp_path):
+    from jobs.api import summarize
+    from jobs.intake.parallel import ingest_paths
+    from jobs.office.home import Home
+    from jobs.office.lock import LockTimeout
+
+    inbox = tmp_path / "inbox"
+    _add_round(inbox, 0, {})
+    ingest_paths(home, [inbox], period=PERIOD, validator=FakeValidator())
+    config = home.root / "config.toml"
+    config.write_text(config.read_text(encoding="utf-8").replace(
+        "lock_timeout_seconds = 600.0", "lock_timeout_seconds = 0.2"), encoding="utf-8")  # fmt: skip
+    impatient = Home(home.root)
+    assert impatient.config.limits.lock_timeout_seconds == 0.2
+    with store_lock(home.root, holder="test"), pytest.raises(LockTimeout):
+        summarize(impatient, period=PERIOD)
+    assert not (home.root / "summaries" / PERIOD).exists()
+    summarize(impatient, period=PERIOD)
+    assert (home.root / "summaries" / PERIOD / "national.json").is_file()
+
+
+def test_a_summary_folder_of_an_earlier_version_is_replaced_by_the_link(home, tmp_path):
+    from jobs.api import summarize
+    from jobs.intake.parallel import ingest_paths
+
+    inbox = tmp_path / "inbox"
+    _add_round(inbox, 0, {})
+    ingest_paths(home, [inbox], period=PERIOD, validator=FakeValidator())
+    folder = home.root / "summaries" / PERIOD
+    folder.mkdir(parents=True)
+    (folder / "national.json").write_text("{}", encoding="utf-8")  # saved in place, as before
+    summarize(home, period=PERIOD)
+    assert folder.is_symlink() and json.loads((folder / "national.json").read_text(encoding="utf-8"))["unit"]
+    summarize(home, period=PERIOD)
+    summarize(home, period=PERIOD)
+    hidden = sorted(p.name for p in folder.parent.iterdir() if p.name.startswith("."))
+    assert len(hidden) == 2 and not any(name.endswith((".old", ".link")) for name in hidden), hidden
+
+
+def test_a_reader_sees_one_saved_version_throughout(home, tmp_path):
+    from jobs.api import summarize
+    from jobs.intake.parallel import ingest_paths
+    from jobs.rollup.run import _saved, fingerprint
+
+    inbox = tmp_path / "inbox"
+    _add_round(inbox, 0, {})
+    ingest_paths(home, [inbox], period=PERIOD, validator=FakeValidator())
+    summarize(home, period=PERIOD)
+    subs = home.store.submissions()
+    saved = _saved(home, PERIOD, fingerprint(home, subs, period=PERIOD, before=None))
+    assert saved is not None
+    before = saved.summary().national
+    summarize(home, period=PERIOD)  # a new save while the reader holds the old one
+    assert saved.summary().national == before
+    assert saved.folder != (home.root / "summaries" / PERIOD).resolve()
 
 
 @pytest.mark.slow

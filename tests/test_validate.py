@@ -61,6 +61,9 @@ CASES: dict[str, tuple[Callable[[Spec], object], str, str | None]] = {
     "bad-number": (lambda s: set_cell(s, T, 3, "立案查处数", "若干"), "bad-number", _cell(T, "F3")),
     "bad-number-negative": (lambda s: set_cell(s, T, 3, "立案查处数", -1), "bad-number", _cell(T, "F3")),
     "bad-number-accountability": (lambda s: set_item(s, A, "约谈提醒（人次）", "若干"), "bad-number", _cell(A, "B2")),
+    # above [limits] max_count (default 10,000,000): two such counts would wrap national totals negative
+    "bad-number-huge": (lambda s: set_cell(s, T, 3, "立案查处数", "9000000000000000000"), "bad-number", _cell(T, "F3")),
+    "bad-number-over-limit": (lambda s: set_item(s, A, "约谈提醒（人次）", 10_000_001), "bad-number", _cell(A, "B2")),
     "duplicate-item": (lambda s: set_cell(s, L, 4, "序号", 1), "duplicate-item", _cell(L, "A4")),
     "empty-ledger": (lambda s: s.__setitem__(L, s[L][:1]), "empty-ledger", None),
     "no-principal": (lambda s: s.__setitem__(M, [r for r in s[M] if r[0] != "张建国"]), "no-principal", None),

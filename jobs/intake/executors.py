@@ -39,6 +39,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 from jobs.core.errors import RectifyError
 from jobs.core.resources import package_with_data
+from jobs.process import die_with
 
 ExecutorKind = Literal["local", "ray"]
 B = TypeVar("B")
@@ -140,9 +141,11 @@ class Pending(Generic[R]):
 _WORKER_CONTEXT: tuple[str, Any] | None = None
 
 
-def _preload(modules: Sequence[str]) -> None:
+def _preload(modules: Sequence[str], owner: int | None = None) -> None:
     import importlib
 
+    if owner is not None:
+        die_with(owner)
     for name in modules:
         try:
             importlib.import_module(name)
@@ -211,7 +214,7 @@ class LocalExecutor(Executor):
             max_workers=self.workers,
             mp_context=mp_context,
             initializer=_preload,
-            initargs=(tuple(preload),),
+            initargs=(tuple(preload), os.getpid()),
         )
         self._tmpdir = tempfile.TemporaryDirectory(prefix="rectify-exec-")
 

@@ -60,11 +60,12 @@ _POSITIVE = _Rule()
 _COUNT = _Rule(integer=True, low=1, low_inclusive=True)
 _SECONDS = _Rule(low=0, low_inclusive=True)
 _FRACTION = _Rule(low=0, high=1)
+_STATED_COUNT = _Rule(integer=True, low=1, low_inclusive=True, high=2**63 - 1)  # a count must fit Int64
 
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """``[limits]``: bounds on received files (sizes in MB) and the intake's own settings.
+    """``[limits]``: bounds on received files (sizes in MB), on a stated count, and the intake's own settings.
 
     Ratios are checked only for entries (and the whole zip) larger than
     ``ratio_floor_mb``: tiny parts compress extremely well.
@@ -79,6 +80,9 @@ class Limits:
     max_columns: int = field(default=1_000, metadata={"rule": _COUNT})
     max_cells: int = field(default=5_000_000, metadata={"rule": _COUNT})
     max_cell_chars: int = field(default=32_767, metadata={"rule": _COUNT})
+    # the largest count a return may state (rows above it are ``bad-number``): ten million of
+    # anything is far beyond one unit's month, and 2**63 / 10**7 returns keep every sum in Int64
+    max_count: int = field(default=10_000_000, metadata={"rule": _STATED_COUNT})
     # GX costs ~0.6 s CPU per run: 1000 files per batch halve that per file vs 500, memory +4 % (measured)
     batch_size: int = field(default=1000, metadata={"rule": _COUNT})
     lock_timeout_seconds: float = field(default=600.0, metadata={"rule": _SECONDS})

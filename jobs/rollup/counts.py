@@ -2,15 +2,83 @@
 
 Every function is DataFrame -> DataFrame keyed by ``unit`` (or ``code``), with
 one Int64 column per counted key of :mod:`jobs.rollup.vocab`.
+
+Stated counts are summed in Int128 and narrowed to Int64 only after a check
+(:func:`narrowed`, :func:`check_totals`): a sum that does not fit stops the
+roll-up with :class:`CountOverflow` instead of wrapping into a wrong (negative) total.
 """
 
 from __future__ import annotations
 
 import polars as pl
 
+from jobs.core.errors import RectifyError
 from jobs.rollup.vocab import Vocab
 
 COUNT = pl.Int64
+WIDE = pl.Int128  # sums of stated counts: two Int64 values may not add up within Int64
+INT64_MAX = 2**63 - 1
+_SHOWN = 5  # units named in an overflow message
+
+
+class CountOverflow(RectifyError):
+    """A total that cannot be computed exactly (Chinese message naming the indicator and the units)."""
+
+
+def _too_big(frame: pl.DataFrame, keys: list[str], by: str) -> tuple[str, list[str]] | None:
+    """The first of ``keys`` with a value out of ``0..INT64_MAX``, and the ``by`` of its largest rows."""
+    if frame.height == 0 or not keys:
+        return None
+    bad = frame.select(((pl.col(k) < 0) | (pl.col(k) > INT64_MAX)).any().alias(k) for k in keys).row(0, named=True)
+    key = next((k for k in keys if bad[k]), None)
+    if key is None:
+        return None
+    top = frame.sort(key, descending=True).head(_SHOWN)[by].cast(pl.Utf8).to_list()
+    return key, [str(t) for t in top]
+
+
+def _overflow(vocab: Vocab, key: str, units: list[str], *, what: str) -> CountOverflow:
+    label = vocab.labels.get(key, key)
+    msg = (f"指标“{label}”的{what}超出可计算的范围（0至{INT64_MAX}），无法得出正确合计。"
+           f"数值最大的单位：{'、'.join(units)}。请核对这些单位报表中的数字，退回错误报表后重新汇总。")  # fmt: skip
+    return CountOverflow(msg)
+
+
+def narrowed(frame: pl.DataFrame, keys: list[str], vocab: Vocab, *, by: str) -> pl.DataFrame:
+    """``frame`` with ``keys`` cast to Int64 (nulls as 0) after checking every value fits.
+
+    Raises
+    ------
+    CountOverflow
+        A value (a sum of one return's stated counts) is negative or above Int64.
+    """
+    frame = frame.with_columns(pl.col(k).fill_null(0) for k in keys)
+    found = _too_big(frame, keys, by)
+    if found is not None:
+        raise _overflow(vocab, found[0], found[1], what="单位数值")
+    return frame.with_columns(pl.col(k).cast(COUNT) for k in keys)
+
+
+def check_totals(contrib: pl.DataFrame, keys: list[str], vocab: Vocab) -> None:
+    """Check that the grand total of every key over all contributions fits Int64.
+
+    Contributions are non-negative, so every subtree and category total is at
+    most the grand total: one exact (Int128) sum per key guards them all.
+
+    Raises
+    ------
+    CountOverflow
+        A negative contribution, or a grand total above Int64.
+    """
+    totals = contrib.select(pl.col(k).cast(WIDE).sum() for k in keys).with_columns(pl.lit("").alias("_all"))
+    negative = _too_big(contrib, keys, "code")
+    if negative is not None:
+        raise _overflow(vocab, negative[0], negative[1], what="单位数值")
+    found = _too_big(totals, keys, "_all")
+    if found is not None:
+        key = found[0]
+        top = contrib.sort(key, descending=True).head(_SHOWN)["code"].to_list()
+        raise _overflow(vocab, key, top, what="合计")
 
 
 def counted_submissions(
@@ -79,10 +147,10 @@ def ledger_counts(ledger: pl.DataFrame, vocab: Vocab, *, overdue: pl.Expr, by: s
 
 
 def task_counts(tasks: pl.DataFrame, vocab: Vocab, *, by: str = "unit") -> pl.DataFrame:
-    """Per task number, sums of found / fixed / cases per ``by`` (``tasks.N.field``)."""
+    """Per task number, sums of found / fixed / cases per ``by`` (``tasks.N.field``; Int128: see :func:`narrowed`)."""
     fields = list(vocab.task_sums.items())
     per_task = tasks.filter(pl.col(vocab.task_number).is_in(vocab.task_numbers)).select(
-        by, vocab.task_number, *(pl.col(column).fill_null(0).cast(COUNT).alias(field) for field, column in fields)
+        by, vocab.task_number, *(pl.col(column).fill_null(0).cast(WIDE).alias(field) for field, column in fields)
     )
     # one pivot (it groups by unit itself); a group-by first doubles the cost
     wide = per_task.pivot(
@@ -102,7 +170,7 @@ def task_counts(tasks: pl.DataFrame, vocab: Vocab, *, by: str = "unit") -> pl.Da
     wide = wide.rename(renamed)
     keys = [vocab.task_key(n, f) for n in vocab.task_numbers for f, _ in fields]
     return wide.select(
-        by, *(pl.col(k).fill_null(0).cast(COUNT) if k in wide.columns else pl.lit(0, COUNT).alias(k) for k in keys)
+        by, *(pl.col(k).fill_null(0).cast(WIDE) if k in wide.columns else pl.lit(0, WIDE).alias(k) for k in keys)
     )
 
 
@@ -112,9 +180,9 @@ def table_counts(frame: pl.DataFrame, vocab: Vocab, *, sheet: str, total: str, b
 
 
 def accountability_counts(frame: pl.DataFrame, vocab: Vocab, *, by: str = "unit") -> pl.LazyFrame:
-    """Sums of each fixed 责任追究 row per ``by``."""
+    """Sums of each fixed 责任追究 row per ``by`` (Int128: see :func:`narrowed`)."""
     return frame.lazy().group_by(by).agg(
-        pl.col(key).sum().cast(COUNT).alias(vocab.accountability_key(name)) for key, name in vocab.accountability
+        pl.col(key).cast(WIDE).sum().alias(vocab.accountability_key(name)) for key, name in vocab.accountability
     )
 
 
@@ -146,4 +214,4 @@ def own_counts(
         out = out.join(part, on=by, how="left")
     out = out.join(rebound.select("unit", pl.col("items_rebound").cast(COUNT)), on="unit", how="left")
     content = [k for k in vocab.count_keys if k not in {c.key for c in vocab.coverage}]
-    return out.select("unit", *(pl.col(k).fill_null(0).cast(COUNT) for k in content))
+    return narrowed(out.select("unit", *content), content, vocab, by="unit")

@@ -8,6 +8,13 @@ saved summaries of earlier periods; an earlier period is summarized again
 only when its saved summary is missing or stale, so a month's cost does not
 grow with the months of history.
 
+A save is one unit, written under the home's lock: the files go to a new
+hidden folder ``<home>/summaries/.<period>.<token>/`` and ``<period>`` is a
+link switched to it by one rename, so a kill at any moment leaves the old
+outputs or the new ones, never a mix; a reader resolves the link once
+(:func:`_saved`) and reads one version throughout. The version before stays
+for such a reader; older ones and those of killed saves go at the next save.
+
 ``rectify summarize``, ``report`` and ``run`` call :func:`month_end`.
 """
 
@@ -16,7 +23,10 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from collections.abc import Sequence
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -114,9 +124,11 @@ class MonthEnd:
         return None
 
     def save(self) -> dict[str, Path]:
-        """Write the summary to ``<home>/summaries/<period>/`` (see :func:`save_summary`)."""
-        folder = output_dir(self.view.home, self.view.period)
-        return save_summary(self.summary, folder, closed=self.closed, fingerprint=self.fingerprint)
+        """Write the summary to ``<home>/summaries/<period>/`` under the home's lock (see :func:`save_summary`)."""
+        home = self.view.home
+        with home.lock(holder="rectify summarize"):
+            return save_summary(self.summary, output_dir(home, self.view.period), closed=self.closed,
+                                fingerprint=self.fingerprint)  # fmt: skip
 
 
 def stored_periods(home: Home, submissions: pl.DataFrame | None = None) -> list[str]:
@@ -151,7 +163,8 @@ def fingerprint(home: Home, submissions: pl.DataFrame, *, period: str, before: S
 
 
 def _saved(home: Home, period: str, print_: str) -> Saved | None:
-    folder = output_dir(home, period)
+    # resolved once: every file is read from the one version the link showed now
+    folder = output_dir(home, period).resolve()
     try:
         source = json.loads((folder / SOURCE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -197,9 +210,12 @@ def earlier_summaries(home: Home, period: str, *, submissions: pl.DataFrame | No
         saved = _saved(home, p, print_)
         if saved is None:
             summary, closed, _ = _summarize(load_period(home, p), before)
-            folder = output_dir(home, p)
-            save_summary(summary, folder, closed=closed, fingerprint=print_)
-            saved = Saved(p, folder, print_)
+            with home.lock(holder="rectify summarize"):
+                save_summary(summary, output_dir(home, p), closed=closed, fingerprint=print_)
+            saved = _saved(home, p, print_)
+            if saved is None:  # pragma: no cover - a save that cannot be read back
+                msg = f"汇总结果未能保存到“{output_dir(home, p)}”，请检查该文件夹的权限与磁盘空间后重试。"
+                raise OSError(msg)
         out.append(saved)
         before = saved
     return out
@@ -250,9 +266,63 @@ def write_outputs(summary: Summary, folder: Path) -> dict[str, Path]:
 
 
 def save_summary(summary: Summary, folder: Path, *, closed: pl.DataFrame, fingerprint: str) -> dict[str, Path]:
-    """:func:`write_outputs`, the closed items, then ``source.json`` last (a torn save reads as stale)."""
-    (folder / SOURCE).unlink(missing_ok=True)
-    written = write_outputs(summary, folder)
-    atomic_write(folder / CLOSED, closed.write_parquet)
-    _write_json({"format": SAVED_FORMAT, "period": summary.period, "fingerprint": fingerprint}, folder / SOURCE)
-    return written
+    """:func:`write_outputs`, the closed items and ``source.json``, published at ``folder`` as one unit.
+
+    The caller holds the home's lock. Returns the paths under ``folder``.
+    """
+
+    def write(fresh: Path) -> dict[str, Path]:
+        written = write_outputs(summary, fresh)
+        atomic_write(fresh / CLOSED, closed.write_parquet)
+        _write_json({"format": SAVED_FORMAT, "period": summary.period, "fingerprint": fingerprint}, fresh / SOURCE)
+        return {name: folder / path.name for name, path in written.items()}
+
+    return publish(folder, write)
+
+
+
+def publish(folder: Path, write: Callable[[Path], dict[str, Path]]) -> dict[str, Path]:
+    """Call ``write`` on a new hidden folder, then switch the link ``folder`` to it in one rename.
+
+    ``folder`` (a link to ``.<name>.<token>`` beside it) shows all the old files
+    or all the new ones whenever the writer dies. A real folder left by an
+    earlier version is moved aside first (readers then see no summary for an
+    instant and compute one). Keeps the version the link showed before;
+    removes older ones and those of killed saves. The caller holds the home's lock.
+    """
+    parent = folder.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    token = uuid.uuid4().hex[:12]
+    fresh = parent / f".{folder.name}.{token}"
+    link = parent / f".{folder.name}.{token}.link"
+    previous = os.readlink(folder) if folder.is_symlink() else None
+    fresh.mkdir()
+    try:
+        result = write(fresh)
+        _fsync_dir(fresh)
+        os.symlink(fresh.name, link)  # relative: the home may move
+        if folder.is_dir() and not folder.is_symlink():
+            previous = f".{folder.name}.{token}.old"
+            os.rename(folder, parent / previous)
+        os.replace(link, folder)
+        _fsync_dir(parent)
+    except BaseException:
+        link.unlink(missing_ok=True)
+        shutil.rmtree(fresh, ignore_errors=True)
+        raise
+    keep = {fresh.name, previous}
+    for stale in parent.glob(f".{folder.name}.*"):
+        if stale.name not in keep:
+            if stale.is_symlink() or not stale.is_dir():
+                stale.unlink(missing_ok=True)
+            else:
+                shutil.rmtree(stale, ignore_errors=True)
+    return result
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -180,6 +180,7 @@ def summarize(
     keys = list(vocab.count_keys)
     own_cols = contrib.select("code", *(pl.col(k).alias(OWN + k) for k in keys))
     contrib = federation.fold_in(contrib, coverage.summary_rows, coverage.covered, vocab)
+    counts.check_totals(contrib, keys, vocab)  # before any total is summed in Int64
 
     tree = coverage.tree
     nodes = node_table(registry, tree, contrib, own_cols, coverage.covered, vocab)

@@ -176,7 +176,8 @@ def _validate_files(
 
     summaries = {i for i, r in enumerate(raws) if not isinstance(r, BaseException) and is_summary_return(r, schema=schema)}
     readable = [(i, r) for i, r in enumerate(raws) if not isinstance(r, BaseException) and i not in summaries]
-    options = {"registry": registry, "period": period, "schema": schema, "keep_tables": keep_tables}
+    options = {"registry": registry, "period": period, "schema": schema, "keep_tables": keep_tables,
+               "max_count": (limits or Limits()).max_count}
     texts: list[pl.DataFrame] = []
     try:
         checked = validate_returns([r for _, r in readable], received_at=[arrivals[paths[i]] for i, _ in readable],
@@ -237,12 +238,16 @@ def validate_returns(
     received_at: Sequence[dt.datetime | None] | None = None,
     schema: Schema | None = None,
     keep_tables: bool = True,
+    max_count: int = Limits().max_count,
 ) -> ValidatedBatch:
-    """Validate already-read returns (``RawReturn``) together; see :func:`validate_batch`."""
+    """Validate already-read returns (``RawReturn``) together; see :func:`validate_batch`.
+
+    ``max_count`` is the largest count a return may state (``[limits] max_count``).
+    """
     schema = schema or load_schema()
     with settled_heap():
         return _validate_returns(returns, registry=registry, period=period, received_at=received_at,
-                                 schema=schema, keep_tables=keep_tables)
+                                 schema=schema, keep_tables=keep_tables, max_count=max_count)
 
 
 def _validate_returns(
@@ -253,6 +258,7 @@ def _validate_returns(
     received_at: Sequence[dt.datetime | None] | None,
     schema: Schema,
     keep_tables: bool,
+    max_count: int,
 ) -> ValidatedBatch:
     started = time.perf_counter()
     numbered = list(enumerate(returns))
@@ -261,7 +267,7 @@ def _validate_returns(
     for rid, per_sheet in where.items():
         for key, cols in per_sheet.items():
             locs.setdefault(key, {})[rid] = cols
-    frames = _typed_frames(numbered, schema=schema)
+    frames = _typed_frames(numbered, schema=schema, max_count=max_count)
     arrival = {rid: at.date() for rid, at in enumerate(received_at or []) if at is not None}
     frames["info"] = derive.with_registry(frames["info"], registry=registry, period=period, arrival=arrival)
     for sheet in schema.sheets:
@@ -290,11 +296,11 @@ def _validate_returns(
     return ValidatedBatch(results, texts)
 
 
-def _typed_frames(numbered: list[tuple[int, RawReturn]], *, schema: Schema) -> dict[str, pl.DataFrame]:
+def _typed_frames(numbered: list[tuple[int, RawReturn]], *, schema: Schema, max_count: int) -> dict[str, pl.DataFrame]:
     frames = {}
     for sheet in schema.sheets:
         stacked = stack_keyvalue(numbered, sheet) if sheet.layout == "keyvalue" else stack_table(numbered, sheet)
-        frames[sheet.key] = type_columns(stacked, sheet, schema=schema)
+        frames[sheet.key] = type_columns(stacked, sheet, schema=schema, max_count=max_count)
     return frames
 
 

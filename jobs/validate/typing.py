@@ -79,10 +79,16 @@ def parse_date_expr(expr: pl.Expr) -> pl.Expr:
     return date_expr(expr)
 
 
-def parse_int_expr(expr: pl.Expr) -> pl.Expr:
-    """Non-negative integer (``12``, ``１２``, ``12.0``, ``1,200``); null otherwise, negatives included."""
+def parse_int_expr(expr: pl.Expr, *, max_count: int | None = None) -> pl.Expr:
+    """Non-negative integer (``12``, ``１２``, ``12.0``, ``1,200``) up to ``max_count``; null otherwise.
+
+    ``max_count`` (the office's ``[limits] max_count``, None: no bound but Int64's)
+    keeps an implausible count such as 9×10¹⁸ out of every total: it is a
+    ``bad-number`` like a negative one.
+    """
     value = int_expr(expr)
-    return pl.when(value >= 0).then(value)
+    ok = value >= 0 if max_count is None else value.is_between(0, max_count)
+    return pl.when(ok).then(value)
 
 
 def parse_period_expr(expr: pl.Expr) -> pl.Expr:
@@ -228,10 +234,10 @@ def stack_keyvalue(returns: Sequence[tuple[int, Any]], sheet: Sheet) -> pl.DataF
 # -- typing -----------------------------------------------------------------------
 
 
-def _typed(col: Column) -> pl.Expr:
+def _typed(col: Column, *, max_count: int | None) -> pl.Expr:
     src = pl.col(raw(col.key))
     if col.type == "integer":
-        return parse_int_expr(src)
+        return parse_int_expr(src, max_count=max_count)
     if col.type == "date":
         return parse_date_expr(src)
     if col.type == "period":
@@ -247,12 +253,13 @@ def _typed(col: Column) -> pl.Expr:
 _PER_VALUE = ("integer", "date", "period", "enum")
 
 
-def _value_exprs(col: Column) -> list[pl.Expr]:
+def _value_exprs(col: Column, *, max_count: int | None) -> list[pl.Expr]:
     """Typed value plus ``parsed__`` / ``fold__`` for one column, as functions of its raw text."""
     src = pl.col(raw(col.key))
-    out = [_typed(col).alias(col.key)]
+    typed = _typed(col, max_count=max_count)
+    out = [typed.alias(col.key)]
     if col.type in ("date", "integer"):
-        out.append((src.is_null() | _typed(col).is_not_null()).alias(parsed(col.key)))
+        out.append((src.is_null() | typed.is_not_null()).alias(parsed(col.key)))
     if col.type == "enum":
         out.append(fold_expr(src).alias(fold(col.key)))
     elif col.type == "period":
@@ -261,8 +268,14 @@ def _value_exprs(col: Column) -> list[pl.Expr]:
     return out
 
 
-def type_columns(frame: pl.DataFrame, sheet: Sheet, *, schema: Schema) -> pl.DataFrame:
-    """Add typed, folded and length columns for every schema column of ``sheet``."""
+def type_columns(
+    frame: pl.DataFrame, sheet: Sheet, *, schema: Schema, max_count: int | None = None
+) -> pl.DataFrame:
+    """Add typed, folded and length columns for every schema column of ``sheet``.
+
+    Integers above ``max_count`` (``[limits] max_count``) are typed null, so
+    ``parsed__k`` is false and the check reports ``bad-number``.
+    """
     exprs: list[pl.Expr] = []
     order = list(frame.columns)
     distinct: list[tuple[str, pl.DataFrame]] = []
@@ -271,7 +284,7 @@ def type_columns(frame: pl.DataFrame, sheet: Sheet, *, schema: Schema) -> pl.Dat
     lengths: list[pl.Expr] = []
     for col in sheet.columns:
         src = pl.col(raw(col.key))
-        value_exprs = _value_exprs(col)
+        value_exprs = _value_exprs(col, max_count=max_count)
         order += [e.meta.output_name() for e in value_exprs]
         if col.type in _PER_VALUE:
             distinct.append((raw(col.key), frame.select(src.unique()).with_columns(value_exprs)))
