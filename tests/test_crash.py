@@ -34,8 +34,9 @@ from tests.test_intake import FakeValidator, put
 
 ROOT = Path(__file__).resolve().parent.parent
 PERIOD = "2015-02"
-UNITS = [f"{110000 + 100 * i}" for i in range(80)]
 KILLS = 20
+# three units a round, for as many rounds as the kill loop may take (3 * KILLS)
+UNITS = [f"{110000 + 100 * i}" for i in range(3 * (3 * KILLS + 1) + 3)]
 
 INGEST = """
 import sys, time
