@@ -6,7 +6,7 @@ so the bounds live here and are measured on demand:
 - ``receipt``  — CPU time per xlsx receipt, best of three rounds (issue #7: < 3 ms);
 - ``hostile``  — ``validate_files`` over the hostile corpus (tests/hostile.py) in one batch (< 90 s),
   and each dangerous file (bombs, huge extents) read or refused in < 10 s;
-- ``corpus``   — the calamine corpus (/work/shared/corpus) read: each file < 10 s, all < 120 s.
+- ``corpus``   — the calamine corpus (tests/data/calamine) read: each file < 10 s, all < 120 s.
 
 The tests keep the functional side (verdicts, reasons, memory bounds).
 Prints one JSON object, writes ``bench/results/budgets-latest.json`` and
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -95,13 +96,11 @@ def hostile() -> dict[str, float]:
 
 
 def _calamine_corpus() -> list[Path]:
-    """The corpus's workbooks: ``shared/corpus/calamine-tests`` beside the checkout or a worktree's parent."""
-    for base in ROOT.parents[:2]:
-        folder = base / "shared" / "corpus" / "calamine-tests"
-        if folder.is_dir():
-            return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix != ".md")
-    msg = f"calamine corpus missing: no shared/corpus/calamine-tests in {ROOT.parent} or {ROOT.parents[1]}"
-    raise SystemExit(msg)
+    """The corpus's workbooks, from the copy the tests use (``tests/data/calamine``, or ``$RECTIFY_CORPUS``)."""
+    from tests.corpus import CALAMINE
+
+    folder = Path(os.environ.get("RECTIFY_CORPUS") or CALAMINE)
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix != ".md")
 
 
 def corpus() -> dict[str, float]:
