@@ -286,3 +286,14 @@ def test_summarize_follows_withdraw_and_restore_and_matches_a_fresh_home(three, 
 def _comparable(summary: dict) -> dict:
     # when it was made is not a figure
     return {k: v for k, v in summary.items() if not k.endswith("_at")}
+
+
+def test_a_change_makes_the_saved_summary_of_its_month_stale(three):
+    from jobs.rollup.run import fingerprint
+
+    prints = lambda: fingerprint(three, three.store.submissions(), period=PERIOD, before=None)  # noqa: E731
+    first = prints()
+    api.withdraw(three, period=PERIOD, unit="110000", version=3, reason="误报", by="x")
+    withdrawn = prints()
+    api.restore(three, period=PERIOD, unit="110000", version=3, reason="核实", by="x")
+    assert withdrawn != first and prints() == first

