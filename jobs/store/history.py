@@ -18,9 +18,10 @@ Withdrawals and restores are rows of the ledger's ``events`` table: who, when,
 why and what. The table is append-only (triggers refuse an UPDATE or DELETE),
 and no submission, finding or archived file is ever deleted or rewritten: the
 ``superseded_by`` column stays as intake wrote it, and the state that counts
-is computed from it and the events whenever the ledger is read. A month that
-is published later fixes the set of counting versions it used; events
-recorded after it take effect with its next revision.
+is computed from it and the events whenever the ledger is read. Events carry
+a sequence number and a time, so a publication of the month can record the
+counting versions and the last event it used; later events then take effect
+with its next revision (publishing is not built here).
 
 ``superseded_by`` as read (:meth:`jobs.store.Store.submissions`) is therefore
 the *effective* one: ``NULL`` for the version that counts (and for rejected
