@@ -89,9 +89,10 @@ def test_withdrawing_the_current_version_makes_the_latest_earlier_accepted_one_c
 
 
 def test_texts_follow_the_counting_version(tmp_path):
+    def texts(h: str) -> pl.DataFrame:
+        return pl.DataFrame({"unit": ["110000"], "sheet": ["ledger"], "row": [3], "column": ["facts"], "hash": [h]})
+
     store = Store(tmp_path / "store")
-    texts = lambda h: pl.DataFrame({"unit": ["110000"], "sheet": ["ledger"], "row": [3], "column": ["facts"],  # noqa: E731
-                                    "hash": [h]})  # fmt: skip
     old = make_arrival(store, tmp_path, "a.xlsx", b"A1", unit="110000")
     old.texts = texts("h-old")
     store.write_batch(PERIOD, [old], ingested_at=ON_TIME)
@@ -136,7 +137,9 @@ def test_withdrawing_every_accepted_version_leaves_the_unit_missing(three):
 def test_a_withdrawn_version_does_not_make_a_unit_on_time(home, tmp_path):
     ingest(home, tmp_path, "bj1.xlsx", "110000", ["甲"], at=ON_TIME)
     ingest(home, tmp_path, "bj2.xlsx", "110000", ["乙"], at=LATE)
-    unit_state = lambda: compute_status(home, period=PERIOD).units.filter(pl.col("code") == "110000")["state"][0]  # noqa: E731
+    def unit_state() -> str:
+        return compute_status(home, period=PERIOD).units.filter(pl.col("code") == "110000")["state"][0]
+
     assert unit_state() == "on_time"  # a correction after the deadline: still on time
     api.withdraw(home, period=PERIOD, unit="110000", version=1, reason="实为其他单位的报表", by="x")
     assert unit_state() == "late"
@@ -144,15 +147,11 @@ def test_a_withdrawn_version_does_not_make_a_unit_on_time(home, tmp_path):
     assert unit_state() == "on_time"
 
 
-def test_a_later_return_counts_over_a_restored_one(three):
+def test_a_later_return_counts_over_a_restored_one(three, tmp_path):
     api.withdraw(three, period=PERIOD, unit="110000", version=3, reason="错", by="x")
     api.withdraw(three, period=PERIOD, unit="110000", version=1, reason="错", by="x")
     # a new version after the withdrawals counts; restoring an older one does not outrank it
-    import tempfile
-    from pathlib import Path
-
-    with tempfile.TemporaryDirectory() as folder:
-        four = ingest(three, Path(folder), "bj4.xlsx", "110000", ["新"], at=LATE)
+    four = ingest(three, tmp_path / "later", "bj4.xlsx", "110000", ["新"], at=LATE)
     assert four.version == 4
     assert [s for _, s, _ in states(three)] == ["withdrawn", "rejected", "withdrawn", "counting"]
     change = api.restore(three, period=PERIOD, unit="110000", version=3, reason="恢复", by="x")

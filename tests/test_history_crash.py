@@ -48,7 +48,8 @@ def home(tmp_path):
 def snapshot(home) -> tuple:
     with sqlite3.connect(home.store.ledger_path) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        events = conn.execute("SELECT submission_id, version, action, reason, actor FROM events ORDER BY seq").fetchall()
+        events = conn.execute("SELECT submission_id, version, action, reason, actor FROM events ORDER BY seq")
+        events = events.fetchall()
     return home.store.submissions(PERIOD).drop("ingested_at"), events, home.store.load_tables(PERIOD)["ledger"]
 
 
@@ -60,8 +61,9 @@ def assert_same(got: tuple, want: tuple) -> None:
 
 def killed(home, action: str, step: str) -> subprocess.CompletedProcess:
     script = CHANGE.format(root=str(ROOT), home=str(home.root), period=PERIOD, action=action)
-    return subprocess.run([sys.executable, "-c", script], cwd=ROOT, env={**os.environ, "RECTIFY_FAULT_STEP": step},  # noqa: S603
-                          capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+    env = {**os.environ, "RECTIFY_FAULT_STEP": step}
+    return subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True,  # noqa: S603
+                          timeout=120, check=False)  # fmt: skip
 
 
 @pytest.mark.parametrize("action", ["withdraw", "restore"])

@@ -73,7 +73,8 @@ def history_command(period: str, unit: str, home: Path | None, as_json: bool) ->
 def _change_options(func):  # noqa: ANN001, ANN202 - click decorators
     func = click.option("--by", default=None, help="操作人（默认当前系统用户名）。")(func)
     func = click.option("--reason", required=True, help="原因（记入台账，不可删除）。")(func)
-    func = click.option("--version", "version", required=True, type=click.IntRange(min=1), help="版本号（见 rectify history）。")(func)
+    func = click.option("--version", "version", required=True, type=click.IntRange(min=1),
+                        help="版本号（见 rectify history）。")(func)  # fmt: skip
     func = click.option("--unit", required=True, help="单位代码。")(func)
     func = home_option(func)
     return period_option()(func)

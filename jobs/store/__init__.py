@@ -322,7 +322,8 @@ class Store:
         if not self.ledger_path.exists():
             return []
         with self._reading() as conn:
-            return history.versions(conn, period=period, unit=unit, default_report_type=load_schema().default_report_type)
+            kind = load_schema().default_report_type
+            return history.versions(conn, period=period, unit=unit, default_report_type=kind)
 
     def change(
         self, *, action: history.Action, period: str, unit: str, version: int, reason: str, by: str, at: datetime,
@@ -409,9 +410,10 @@ class Store:
         """
         if not self.ledger_path.exists():
             return pl.DataFrame(schema=TEXT_SCHEMA)
+        counts = f"({history.effective_superseded_by(load_schema().default_report_type)}) IS NULL"
         query = (
             'SELECT t.unit, t.sheet, t."row", t."column", t.hash FROM texts t JOIN submissions s '
-            f"ON s.submission_id=t.submission_id WHERE t.period=? AND ({history.effective_superseded_by(load_schema().default_report_type)}) IS NULL"
+            f"ON s.submission_id=t.submission_id WHERE t.period=? AND {counts}"
         )
         rows: list[tuple] = []
         with self._reading() as conn:
