@@ -197,3 +197,33 @@ def test_an_old_home_keeps_working(home, tmp_path):
     assert again.registry_version("2015-06")["version"] == 2
     result = invoke("registry", "history", "--home", home.root)
     assert "第1版  自2015-02起生效，也适用于此前各期" in result.output, result.output
+
+
+# --- every output names the registry version it used -----------------------------------
+
+
+def test_every_output_names_the_registry_version(home, tmp_path):
+    from openpyxl import load_workbook
+
+    home.import_registry(write_csv(tmp_path / "r1.csv", BASE))
+    changed = [*BASE[:3], [*BASE[3][:6], "0311-2", "是"]]
+    home.import_registry(write_csv(tmp_path / "r2.csv", changed), from_period="2015-02")
+    root = str(home.root)
+    for period, version in (("2015-01", 1), ("2015-02", 2)):
+        status = invoke("status", "--period", period, "--home", root)
+        assert status.exit_code == 0 and f"应报单位依据：组织机构名册第{version}版" in status.output, status.output
+        status_json = json.loads(invoke("status", "--period", period, "--home", root, "--json").stdout)
+        assert status_json["registry_version"] == version
+        summary = invoke("summarize", "--period", period, "--home", root, "--json")
+        assert json.loads(summary.stdout)["registry_version"] == version
+        assert json.loads(invoke("summarize", "--period", period, "--home", root, "--json", "--unit", "110000").stdout)[
+            "registry_version"] == version  # fmt: skip
+    text = invoke("summarize", "--period", "2015-02", "--home", root)
+    assert "组织机构名册第2版" in text.output
+    run = invoke("run", "--period", "2015-02", "--home", root, "--out", tmp_path / "out")
+    assert run.exit_code == 0 and "应报单位依据：组织机构名册第2版" in run.output, run.output
+    html = next((tmp_path / "out").glob("*.html")).read_text(encoding="utf-8")
+    assert "应报单位依据：组织机构名册第2版" in html
+    book = load_workbook(next((tmp_path / "out").glob("*.xlsx")))
+    notes = [c for row in book["说明"].iter_rows(values_only=True) for c in row if isinstance(c, str)]
+    assert any("组织机构名册第2版" in c for c in notes)

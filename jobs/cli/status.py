@@ -11,6 +11,7 @@ import click
 from jobs.cli._chinese import ChineseCommand
 from jobs.cli._common import fail, home_option, open_home, period_option
 from jobs.core.errors import RectifyError
+from jobs.rollup.indicators import registry_note
 from jobs.rollup.status import STATE_LABELS, Status, compute_status, write_chase_xlsx
 
 
@@ -48,7 +49,7 @@ def _counts_row(label: str, r: dict) -> list:
 def render(status: Status) -> list[str]:
     """The status as Chinese text lines."""
     scope = f"（{status.unit}及其下级）" if status.unit else ""
-    lines = [f"{status.period}报送情况{scope}", _remaining(status), ""]
+    lines = [f"{status.period}报送情况{scope}", _remaining(status), registry_note(status.registry_version), ""]
     headers = ["", "应报", "已报", "按时", "逾期", "由下级汇总", "未报", "其中退回待改",
                "报送率（已报/应报）", "及时率（按时/应报）"]  # fmt: skip
     for column, title in (("level", "按层级"), ("category", "按类别")):

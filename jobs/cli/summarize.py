@@ -21,9 +21,13 @@ def _pct(value: float | None) -> str:
 
 def headline(node: dict[str, Any]) -> list[str]:
     """The node's main figures as Chinese text lines."""
+    # the roll-up loads Polars: imported when used, not at CLI start
+    from jobs.rollup.indicators import registry_note
+
     return [
         f"{node['period']} {node['name']}（{node['unit']}）汇总",
         node["coverage_note"],
+        registry_note(node.get("registry_version")),
         f"报送率{_pct(node['reporting_rate'])}，及时率{_pct(node['timeliness_rate'])}",
         f"整改问题{node['items_total']}个：已完成{node['items_done']}个、推进中{node['items_in_progress']}个、"
         f"未启动{node['items_not_started']}个、效果不理想{node['items_ineffective']}个；"

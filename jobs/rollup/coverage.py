@@ -90,6 +90,8 @@ class Coverage:
         The registry's closure table (``ancestor, descendant, depth``).
     unexpected
         Submissions of the period from units that need not report or are not in the registry.
+    registry_version
+        The registry version the coverage was computed from (None outside an office home).
     warnings
         Chinese notes (unknown units, units that need not report, overlapping 汇总 returns).
     """
@@ -106,6 +108,7 @@ class Coverage:
     unexpected: pl.DataFrame
     rate_keys: tuple[tuple[str, str, str], ...] = ()
     warnings: list[str] = field(default_factory=list)
+    registry_version: int | None = None
 
     def subtree(self, code: str) -> pl.Series:
         """Codes of ``code`` and every unit below it."""
@@ -165,6 +168,7 @@ def compute_coverage(
     tree: pl.DataFrame | None = None,
     schema: Schema | None = None,
     vocab: Vocab | None = None,
+    registry_version: int | None = None,
 ) -> Coverage:
     """The period's coverage (see the module docstring for the states and counts).
 
@@ -228,6 +232,7 @@ def compute_coverage(
         ),
         rate_keys=rate_keys,
         warnings=warnings,
+        registry_version=registry_version,
     )
 
 

@@ -61,6 +61,11 @@ class Status:
         return frame
 
     @property
+    def registry_version(self) -> int | None:
+        """The registry version the status was computed from."""
+        return self.coverage.registry_version
+
+    @property
     def seconds_to_deadline(self) -> int:
         return int((self.deadline - self.now).total_seconds())
 
@@ -104,6 +109,7 @@ class Status:
         return {
             "period": self.period,
             "unit": self.unit,
+            "registry_version": self.registry_version,
             "deadline": self.deadline.isoformat(),
             "now": self.now.isoformat(timespec="seconds"),
             "seconds_to_deadline": self.seconds_to_deadline,

@@ -47,6 +47,8 @@ class Summary:
         previous, change``).
     warnings
         Chinese notes for the office (overlaps, returns of unknown units ...).
+    registry_version
+        The registry version the period was counted with (its coverage's; None outside a home).
     """
 
     period: str
@@ -65,6 +67,7 @@ class Summary:
     contributions: pl.DataFrame | None = field(default=None, repr=False)
     tree: pl.DataFrame | None = field(default=None, repr=False)
     coverage: Coverage | None = field(default=None, repr=False)
+    registry_version: int | None = None
 
 
 def _tables(tables: Mapping[str, pl.DataFrame], schema: Schema) -> dict[str, pl.DataFrame]:
@@ -206,6 +209,7 @@ def summarize(
         contributions=contrib,
         tree=tree,
         coverage=coverage,
+        registry_version=coverage.registry_version,
     )
     summary.national = node_json(summary, root)
     return summary
@@ -225,7 +229,8 @@ def node_json(summary: Summary, code: str) -> dict[str, Any]:
         msg = f"单位代码“{code}”不在本期名册中"
         raise KeyError(msg)
     row = rows.row(0, named=True)
-    out: dict[str, Any] = {"period": summary.period, "unit": code, "name": row["name"], "level": row["level"]}
+    out: dict[str, Any] = {"period": summary.period, "unit": code, "name": row["name"], "level": row["level"],
+                           "registry_version": summary.registry_version}
     out.update(indicators_json(row, vocab))
     if row.get("covered_by"):
         out["covered_by"] = row["covered_by"]
