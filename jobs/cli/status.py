@@ -11,6 +11,7 @@ import click
 from jobs.cli._chinese import ChineseCommand
 from jobs.cli._common import fail, home_option, open_home, period_option
 from jobs.core.errors import RectifyError
+from jobs.rollup.federation import set_aside_notes
 from jobs.rollup.indicators import registry_note
 from jobs.rollup.status import STATE_LABELS, Status, compute_status, write_chase_xlsx
 
@@ -70,6 +71,8 @@ def render(status: Status) -> list[str]:
         lines += _table(["单位代码", "单位名称", "上级单位", "联系人", "联系电话", "状态"], rows)
     else:
         lines.append("应报单位均已报送。")
+    for note in set_aside_notes(status.set_aside):
+        lines += ["", f"注意：{note}"]
     delegated = status.delegated
     if delegated.height:
         who = "、".join(f"{r['name']}（未报{r['units_missing']}个）" for r in delegated.iter_rows(named=True))

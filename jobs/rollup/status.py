@@ -66,6 +66,14 @@ class Status:
         return self.coverage.registry_version
 
     @property
+    def set_aside(self) -> pl.DataFrame:
+        """本级 returns set aside because a 汇总 return covers their unit (counted in no total)."""
+        frame = self.coverage.set_aside
+        if self.unit is not None:
+            frame = frame.filter(pl.col("unit").is_in(self.coverage.subtree(self.unit).implode()))
+        return frame
+
+    @property
     def seconds_to_deadline(self) -> int:
         return int((self.deadline - self.now).total_seconds())
 
@@ -114,6 +122,7 @@ class Status:
             "now": self.now.isoformat(timespec="seconds"),
             "seconds_to_deadline": self.seconds_to_deadline,
             "rate_denominator": RATE_DENOMINATOR,
+            "set_aside": rows(self.set_aside.select("unit", "name", "file_name", "covered_by", "summary_file")),
             "totals": {k: _jsonable(v) for k, v in self.totals.items()},
             "by_level": rows(self.by("level")),
             "by_category": rows(self.by("category")),
