@@ -130,6 +130,7 @@ def summarize(
     schema: Schema | None = None,
     vocab: Vocab | None = None,
     coverage: Coverage | None = None,
+    registry_version: int | None = None,
 ) -> Summary:
     """Roll the period's counted returns up the registry tree.
 
@@ -155,6 +156,8 @@ def summarize(
     coverage
         The period's coverage (:func:`jobs.rollup.coverage.compute_coverage`),
         when the caller already has it; computed from the arguments otherwise.
+    registry_version
+        The version of ``registry`` (named in every output), when ``coverage`` is computed here.
     """
     schema = schema or load_schema()
     vocab = vocab or load_vocab(schema=None if schema is load_schema() else schema)
@@ -165,6 +168,7 @@ def summarize(
         coverage = compute_coverage(
             registry, submissions, period=period, deadline=deadline,
             summary_rows=tables.get(federation.SUMMARY_TABLE), schema=schema, vocab=vocab,
+            registry_version=registry_version,
         )  # fmt: skip
     warnings = list(coverage.warnings)
     # only expected units' returns count (是否报送=否: stored, counted in no total)
