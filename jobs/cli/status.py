@@ -11,8 +11,6 @@ import click
 from jobs.cli._chinese import ChineseCommand
 from jobs.cli._common import fail, home_option, open_home, period_option
 from jobs.core.errors import RectifyError
-from jobs.rollup.federation import set_aside_notes
-from jobs.rollup.indicators import registry_note
 from jobs.rollup.status import STATE_LABELS, Status, compute_status, write_chase_xlsx
 
 
@@ -50,7 +48,7 @@ def _counts_row(label: str, r: dict) -> list:
 def render(status: Status) -> list[str]:
     """The status as Chinese text lines."""
     scope = f"（{status.unit}及其下级）" if status.unit else ""
-    lines = [f"{status.period}报送情况{scope}", _remaining(status), registry_note(status.registry_version), ""]
+    lines = [f"{status.period}报送情况{scope}", _remaining(status), status.registry_note, ""]
     headers = ["", "应报", "已报", "按时", "逾期", "由下级汇总", "未报", "其中退回待改",
                "报送率（已报/应报）", "及时率（按时/应报）"]  # fmt: skip
     for column, title in (("level", "按层级"), ("category", "按类别")):
@@ -71,7 +69,7 @@ def render(status: Status) -> list[str]:
         lines += _table(["单位代码", "单位名称", "上级单位", "联系人", "联系电话", "状态"], rows)
     else:
         lines.append("应报单位均已报送。")
-    for note in set_aside_notes(status.set_aside):
+    for note in status.set_aside_notes:
         lines += ["", f"注意：{note}"]
     delegated = status.delegated
     if delegated.height:

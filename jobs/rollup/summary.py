@@ -127,10 +127,10 @@ def summarize(
     previous: Summary | None = None,
     history_tables: Mapping[str, pl.DataFrame] | None = None,
     thresholds: Thresholds | Mapping[str, Any] | None = None,
+    registry_version: int | None = None,
     schema: Schema | None = None,
     vocab: Vocab | None = None,
     coverage: Coverage | None = None,
-    registry_version: int | None = None,
 ) -> Summary:
     """Roll the period's counted returns up the registry tree.
 
@@ -153,11 +153,11 @@ def summarize(
         Counted tables of earlier periods (``ledger`` used), for rebound.
     thresholds
         Attention-list thresholds (:class:`Thresholds` or a config mapping).
+    registry_version
+        The version of ``registry`` (named in every output), when ``coverage`` is computed here.
     coverage
         The period's coverage (:func:`jobs.rollup.coverage.compute_coverage`),
         when the caller already has it; computed from the arguments otherwise.
-    registry_version
-        The version of ``registry`` (named in every output), when ``coverage`` is computed here.
     """
     schema = schema or load_schema()
     vocab = vocab or load_vocab(schema=None if schema is load_schema() else schema)
