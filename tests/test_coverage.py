@@ -64,9 +64,8 @@ def _hebei_return(folder) -> object:
     return export_summary(office, folder / "河北汇总.xlsx", code="130000")
 
 
-@pytest.fixture(scope="module")
-def home(tmp_path_factory):
-    root = tmp_path_factory.mktemp("coverage")
+def _office(root, *, extra: tuple = ()):
+    """The office's home described in the module docstring, plus ``extra`` detail returns ``(sid, unit, at, items)``."""
     h = init_home(root / "home")
     csv = "\n".join(",".join([c, n, p or "", lv, cat, "联系人", "010", "是" if m else "否"]) for c, n, p, lv, cat, m in ROWS)
     (root / "r.csv").write_text(HEADER + csv + "\n", encoding="utf-8")
@@ -77,6 +76,7 @@ def home(tmp_path_factory):
         ("S2", "120000", LATE, _items(2, "推进中")),
         ("S3", "900001", ON_TIME, _items(1)),
         ("S4", "110199", ON_TIME, _items(5, "推进中")),  # overdue items: would put the village on the attention list
+        *extra,
     ]
     arrivals = []
     for sid, unit, at, ledger in detail:
@@ -95,6 +95,17 @@ def home(tmp_path_factory):
     with h.lock():
         h.store.write_batch(P, arrivals, ingested_at=LATE)
     return h
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory):
+    return _office(tmp_path_factory.mktemp("coverage"))
+
+
+@pytest.fixture(scope="module")
+def overlap_home(tmp_path_factory):
+    """石家庄市 also sends its own detail return to the top (3 items, overdue: a later state than 河北省 counted)."""
+    return _office(tmp_path_factory.mktemp("overlap"), extra=(("S6", "130100", ON_TIME, _items(3, "推进中")),))
 
 
 def _cli(*args: str) -> dict:
@@ -183,13 +194,47 @@ def test_coverage_is_computed_once_per_view(home, monkeypatch):
     assert len(calls) == 1
 
 
-def test_a_summary_return_overlapping_detail_is_not_used_and_no_rejection(home):
-    """Detail wins over a 汇总 return; its sender then lacks its own return (未报送, not 退回待改)."""
+def test_a_detail_return_inside_a_summary_return_is_set_aside_not_the_province(home):
+    """The 汇总 return cannot be split: it counts for its whole subtree, the detail return inside is set aside."""
     view = load_period(home, P)
     detail = submissions([submission("X1", "130100", P, ON_TIME)])  # 石家庄市 sends its own return to the top
     subs = pl.concat([view.submissions, detail], how="diagonal_relaxed")
     cov = compute_coverage(view.registry, subs, period=P, deadline=DEADLINE, summary_rows=view.summary_rows)
     states = dict(cov.units.select("code", "state").iter_rows())
-    assert (states["130000"], states["130100"], states["130200"]) == ("not_received", "on_time", "not_received")
-    assert cov.covered.height == 0 and any("重叠" in w for w in cov.warnings)
-    assert cov.totals()["units_expected"] == 8 and cov.totals()["units_covered"] == 0
+    assert (states["130000"], states["130100"], states["130200"]) == ("covered", "covered", "covered")
+    assert cov.totals() == view.coverage.totals()  # as without the detail return: 河北省 is not dropped
+    assert cov.totals()["units_expected"] == 8 and cov.totals()["units_covered"] == 3
+    assert cov.set_aside.select("submission_id", "unit", "file_name", "covered_by").rows() == [
+        ("X1", "130100", "X1.xlsx", "130000")
+    ]
+    assert "X1" not in cov.counted["submission_id"].to_list()
+    assert any("石家庄市（130100，文件“X1.xlsx”）的本级报表未计入合计" in w and "河北省（130000）" in w
+               for w in cov.warnings)  # fmt: skip
+
+
+def test_summary_return_plus_detail_inside_it_every_view_agrees_and_names_it(home, overlap_home, tmp_path):
+    """Issue 16 item 7 end to end: totals as without the detail return; status, summarize and the report name it."""
+    root = str(overlap_home.root)
+    note = "石家庄市（130100，文件“S6.xlsx”）的本级报表未计入合计"
+    national = _cli("summarize", "--period", P, "--home", root, "--json")
+    before = _cli("summarize", "--period", P, "--home", str(home.root), "--json")
+    assert {k: v for k, v in national.items() if k != "mom"} == {k: v for k, v in before.items() if k != "mom"}
+    assert [national[k] for k in COVERAGE_KEYS[:5]] == [8, 5, 4, 1, 3] and national["items_total"] == 12
+    status = _cli("status", "--period", P, "--home", root, "--json")
+    assert {k: status["totals"][k] for k in COVERAGE_KEYS} == {k: national[k] for k in COVERAGE_KEYS}
+    assert status["set_aside"] == [{"unit": "130100", "name": "石家庄市", "file_name": "S6.xlsx",
+                                    "covered_by": "130000", "summary_file": "河北汇总.xlsx"}]  # fmt: skip
+    text = CliRunner().invoke(main, ["status", "--period", P, "--home", root]).output
+    assert note in text and "河北省（130000）的汇总报表“河北汇总.xlsx”" in text
+    assert "130100" not in [c["code"] for c in status["chase"]]
+    summarized = CliRunner().invoke(main, ["summarize", "--period", P, "--home", root])
+    assert summarized.exit_code == 0 and note in summarized.stderr
+    files = make_report(overlap_home, period=P, out_dir=tmp_path, formats=("html", "xlsx"))
+    assert any(note in n for n in files.context.notes)
+    assert note in files.html.read_text(encoding="utf-8")
+    sheet = openpyxl.load_workbook(files.xlsx)["说明"]
+    assert any(isinstance(c, str) and note in c for row in sheet.iter_rows(values_only=True) for c in row)
+    # the set-aside return's items are in no list either (its overdue items would otherwise show up)
+    summary = summarize_home(overlap_home, period=P)
+    assert "130100" not in summary.overdue["unit"].to_list()
+    assert "130100" not in summary.attention["code"].to_list()

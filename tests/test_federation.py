@@ -107,26 +107,46 @@ def test_federated_equals_one_run(sample, province_returns):
 
 
 def test_overlap_is_counted_once_and_named(sample, province_returns):
-    """The top holds every detail return *and* the provinces' 汇总 returns: detail wins."""
+    """The top holds every detail return *and* the provinces' 汇总 returns: each subtree counted once."""
     one_run = _run(sample, None)
     top = _top(sample, province_returns, None)
     _assert_same(top, one_run)
-    overlapping = [w for w in top.warnings if "重叠" in w]
-    assert len(overlapping) == len(province_returns)
+    overlapping = [w for w in top.warnings if "本级报表未计入合计" in w]
+    assert len(overlapping) == len(province_returns)  # one note per 汇总 return, naming what it sets aside
     first = sorted(province_returns)[0]
-    assert any(first in w for w in overlapping)
+    assert any(f"（{first}）的汇总报表" in w for w in overlapping)
+    inside = pl.concat([_subtree(sample, p) for p in province_returns])
+    counted_inside = top.coverage.set_aside["unit"].sort().to_list()
+    assert counted_inside and set(counted_inside) <= set(inside.to_list())
+    assert top.coverage.counted.filter(pl.col("unit").is_in(inside.implode())).height == 0
 
 
-def test_partial_overlap_uses_detail_only(sample, province_returns):
+def test_summary_return_and_a_detail_return_inside_it_count_the_subtree_once(sample, province_returns):
+    """Issue 16 item 7: a province's 汇总 return plus one city's detail returns: the province is not dropped.
+
+    The 汇总 return holds only subtree totals, so it counts for the whole
+    province and the city's detail returns are set aside, each named.
+    """
     first = sorted(province_returns)[0]
     city = f"{first}.0"
     detail = pl.concat([_not_in_provinces(sample, province_returns), _subtree(sample, city)])
     top = _top(sample, province_returns, detail)
+    _assert_same(top, _run(sample, None))  # national totals equal the one-run figures
     node = top.nodes.filter(pl.col("code") == first).row(0, named=True)
-    only_city = _run(sample, _subtree(sample, city)).nodes.filter(pl.col("code") == city).row(0, named=True)
-    assert node["items_total"] == only_city["items_total"]
-    assert node["covered_by"] is None
-    assert any(first in w and city in w for w in top.warnings)
+    one_run = _run(sample, None).nodes.filter(pl.col("code") == first).row(0, named=True)
+    assert node["covered_by"] == first
+    assert (node["items_total"], node["units_expected"]) == (one_run["items_total"], one_run["units_expected"])
+    aside = top.coverage.set_aside
+    # every expected unit of the city that reported is set aside (and counted nowhere else), none other
+    city_units = top.coverage.units.filter(pl.col("code").is_in(_subtree(sample, city).implode()), pl.col("must_report"))
+    reported = sample.submissions.filter(pl.col("unit").is_in(city_units["code"].implode()), pl.col("accepted"))
+    assert aside.height > 0 and set(aside["unit"]) == set(reported["unit"])
+    assert set(aside["covered_by"]) == {first}
+    assert top.coverage.counted.join(aside, on="unit", how="semi").height == 0
+    notes = [w for w in top.warnings if "本级报表未计入合计" in w]
+    assert len(notes) == 1 and f"（{first}）的汇总报表" in notes[0]
+    shown = aside.head(20)["unit"].to_list()
+    assert all(f"（{u}，文件" in notes[0] for u in shown)
 
 
 def test_nested_summaries_use_the_outer_one(sample, province_returns, tmp_path):

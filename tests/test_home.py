@@ -68,9 +68,10 @@ def test_registry_history_is_not_retroactive(tmp_path):
     assert "140000" not in home.registry("2015-02")["code"].to_list()
     assert "130000" not in home.registry("2015-04")["code"].to_list()
     assert "140000" in home.registry("2015-03")["code"].to_list()
-    assert home.registry_version("2014-06")["version"] == 1  # before every version: the earliest
+    with pytest.raises(HomeError, match="2014-06没有适用的组织机构名册"):  # before every version: no fallback
+        home.registry_version("2014-06")
     again = home.import_registry(tmp_path / "r2.csv", from_period="2015-03")
-    assert again == v2 and len(home.registry_versions()) == 2
+    assert again["unchanged"] and again["version"] == 2 and len(home.registry_versions()) == 2
 
 
 def test_bad_registry_lists_every_fault_in_chinese(tmp_path):
@@ -105,10 +106,11 @@ def test_cli_init_and_registry_import(tmp_path):
     bad = write_registry(tmp_path / "bad.csv", [*BASE, "X,孤,Y,市级,地方,,,是"])
     result = runner.invoke(main, ["registry", "import", str(bad), "--home", str(home)])
     assert result.exit_code == 1 and "不在名册中" in result.output and "Traceback" not in result.output
+    assert "第6行（单位代码X）" in result.output
     result = runner.invoke(main, ["registry", "import", str(bad), "--home", str(home), "--from-period", "2015/1"])
     assert result.exit_code == 2 and "YYYY-MM" in result.output
     result = runner.invoke(main, ["registry", "history", "--home", str(home)])
-    assert result.exit_code == 0 and "第1版  自2015-01起  4个单位" in result.output
+    assert result.exit_code == 0 and "第1版  自2015-01起生效  4个单位" in result.output
 
 
 def test_lock_makes_a_second_writer_wait_then_time_out(tmp_path):

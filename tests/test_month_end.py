@@ -108,7 +108,8 @@ def test_results_equal_summarizing_every_period_from_the_store(home):
         history = {"ledger": concat([{"ledger": f} for f in earlier])["ledger"]} if earlier else None
         return summarize(store.load_tables(period), subs, home.registry(period), period=period,
                          deadline=home.deadline(period), previous=previous, history_tables=history,
-                         thresholds=home.config.thresholds)  # fmt: skip
+                         thresholds=home.config.thresholds,
+                         registry_version=home.registry_version(period)["version"])  # fmt: skip
 
     expected = pure(PERIODS[-1], previous=pure(PERIODS[-2]))
     got = month_end(load_period(home, PERIODS[-1])).summary

@@ -24,6 +24,7 @@ def rendered(tmp_path_factory):
         attention=[{"code": "110000", "name": EVIL_NAME, "reasons": ["完成率<60%", "a&b"]}],
         missing=[{"code": "150000", "name": "内蒙古自治区", "parent": "全国", "level": "省级",
                   "contact": "张三", "phone": "0471-1", "state": "未报送"}],
+        registry_version=3,
     )  # fmt: skip
     path = write_docx(ctx, tmp_path_factory.mktemp("docx") / "report.docx")
     return {"node": node, "doc": docx.Document(str(path))}
@@ -36,6 +37,7 @@ def _tables(doc):
 def test_prose_carries_the_figures(rendered):
     node, text = rendered["node"], "\n".join(p.text for p in rendered["doc"].paragraphs)
     assert "关于2015年2月整改落实情况“回头看”的汇总报告" in text
+    assert "应报单位依据：组织机构名册第3版" in text
     assert f"本期应报送单位{zh_number(node['units_expected'])}个" in text
     assert f"报送率{zh_percent(node['reporting_rate'])}" in text
     assert f"共列问题{zh_number(node['items_total'])}项" in text

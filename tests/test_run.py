@@ -180,6 +180,42 @@ def test_report_folds_in_a_lower_offices_summary_without_double_counting(month, 
     assert figures(tmp_path / f"汇总报告_{PERIOD}.html") == figures(_report(month, "html"))
 
 
+def test_a_provinces_summary_and_one_of_its_units_own_return_count_the_province_once(month, tmp_path):
+    """Issue 16 item 7: the top office holds 370000's 汇总 return and 370101's own return, no other return of
+    the province. The 汇总 return (subtree totals only) counts for the province, 370101's return is set aside
+    and named: national figures equal the one-run figures (before: the province was dropped whole)."""
+    import shutil
+
+    from jobs.intake.parallel import ingest_paths
+    from jobs.office.home import init_home
+
+    runner, root, samples = month["runner"], str(month["root"]), month["samples"]
+    export = tmp_path / "汇总_370000.xlsx"
+    result = runner.invoke(
+        main, ["summarize", "--period", PERIOD, "--unit", "370000", "--export-summary", str(export), "--home", root]
+    )
+    assert result.exit_code == 0, result.output
+    one_run = json.loads(runner.invoke(main, ["summarize", "--period", PERIOD, "--json", "--home", root]).stdout)
+
+    top = init_home(tmp_path / "top")
+    top.import_registry(samples / "registry.xlsx", from_period=BEFORE)
+    for period in (BEFORE, PERIOD):
+        inbox = tmp_path / "inbox" / period
+        inbox.mkdir(parents=True)
+        for path in (samples / "returns" / period).iterdir():
+            if not path.stem.startswith("37") or (period == PERIOD and path.stem == "370101"):
+                shutil.copy2(path, inbox / path.name)  # the arrival time (mtime) travels with the file
+        ingest_paths(top, [inbox], period=period, receipts=False)
+    result = runner.invoke(
+        main, ["summarize", "--period", PERIOD, "--json", "--include-summary", str(export), "--home", str(top.root)]
+    )
+    assert result.exit_code == 0, result.output
+    federated = json.loads(result.stdout)
+    assert {k: v for k, v in federated.items() if k != "mom"} == {k: v for k, v in one_run.items() if k != "mom"}
+    assert "（370101，文件“370101.xlsx”）的本级报表未计入合计" in result.stderr
+    assert "（370000）的汇总报表“汇总_370000.xlsx”" in result.stderr
+
+
 def test_unwritable_output_is_a_clean_error(month, tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("x")

@@ -16,7 +16,7 @@ from jobs.cli._common import (
     period_option,
 )
 from jobs.core.errors import RectifyError
-from jobs.office.home import init_home
+from jobs.office.home import RegistryPeriodRequired, covers_all, init_home
 from jobs.office.registry import RegistryError
 
 
@@ -59,31 +59,48 @@ def registry_group() -> None:
     "--from-period",
     callback=period_callback,
     default=None,
-    help="此版名册自哪个报送期起生效（默认：当月）。",
+    help="此版名册自哪个报送期起生效。首次导入可省略（适用于所有报送期）；再次导入必须指明。",
 )
 def registry_import_command(file: Path, home: Path | None, from_period: str | None) -> None:
     """检查并导入名册文件（.xlsx/.xls/.csv），作为新的一版。
 
-    增减的单位自 --from-period 起改变应报单位；
-    此前的报送期仍按当时有效的版本。
+    首次导入的名册适用于所有报送期（除非用 --from-period 指明起始期）；
+    此后每次导入都须用 --from-period 指明新版自哪个报送期起生效，
+    此前的报送期仍按当时有效的版本。名册有任何错误时不导入，并逐条指出所在行。
+    CSV文件可为UTF-8或GBK（Excel中文版另存的CSV）编码。
 
     \b
     示例：
+        rectify registry import 名册.xlsx
         rectify registry import 名册.xlsx --from-period 2015-03
     """
     target = open_home(home)
     try:
         entry = target.import_registry(file, from_period=from_period)
-    except RegistryError as exc:
+    except RegistryPeriodRequired as exc:
+        raise click.UsageError(str(exc)) from None
+    except (RegistryError, RectifyError) as exc:
         raise fail(exc) from None
-    except RectifyError as exc:
-        raise fail(exc) from None
-    frame = target.registry(entry["from_period"])
-    expected = int(frame["must_report"].sum())
+    if entry["unchanged"]:
+        click.echo(
+            f"名册“{file.name}”的内容与现行第{entry['version']}版（{effective(entry)}）相同，未导入新版。"
+        )
+        return
     click.echo(
         f"名册第{entry['version']}版已导入（{entry['source']}）：{entry['units']}个单位，"
-        f"其中应报送{expected}个；自{entry['from_period']}起生效。"
+        f"其中应报送{entry['expected']}个；{effective(entry)}。"
     )
+    if entry["covers_all"]:
+        click.echo("此后导入新版名册时，须用 --from-period 指明新版自哪个报送期起生效。")
+
+
+def effective(entry: dict) -> str:
+    """When a registry version is in force, in Chinese."""
+    if covers_all(entry) and entry.get("from_period"):
+        return f"自{entry['from_period']}起生效，也适用于此前各期"
+    if covers_all(entry):
+        return "适用于所有报送期"
+    return f"自{entry['from_period']}起生效"
 
 
 @registry_group.command("history")
@@ -101,7 +118,7 @@ def registry_history_command(home: Path | None) -> None:
         click.echo("尚未导入组织机构名册。")
     for v in versions:
         click.echo(
-            f"第{v['version']}版  自{v['from_period']}起  {v['units']}个单位  "
+            f"第{v['version']}版  {effective(v)}  {v['units']}个单位  "
             f"来源：{v['source']}  导入于{v['imported_at']}"
         )
 

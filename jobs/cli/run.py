@@ -24,10 +24,11 @@ if TYPE_CHECKING:
 def screen_summary(result: RunResult) -> list[str]:
     """One screen of Chinese lines: intake, coverage, headline figures, attention, outputs."""
     from jobs.core.jinja import zh_number, zh_percent
+    from jobs.rollup.indicators import registry_note
 
     ctx = result.files.context
     f = ctx.figures
-    lines = [f"{ctx.title}", ""]
+    lines = [f"{ctx.title}", registry_note(ctx.registry_version), *(f"注意：{n}" for n in ctx.notes), ""]
     if result.intake is not None:
         i = result.intake
         lines.append(

@@ -48,7 +48,7 @@ def _counts_row(label: str, r: dict) -> list:
 def render(status: Status) -> list[str]:
     """The status as Chinese text lines."""
     scope = f"（{status.unit}及其下级）" if status.unit else ""
-    lines = [f"{status.period}报送情况{scope}", _remaining(status), ""]
+    lines = [f"{status.period}报送情况{scope}", _remaining(status), status.registry_note, ""]
     headers = ["", "应报", "已报", "按时", "逾期", "由下级汇总", "未报", "其中退回待改",
                "报送率（已报/应报）", "及时率（按时/应报）"]  # fmt: skip
     for column, title in (("level", "按层级"), ("category", "按类别")):
@@ -69,6 +69,8 @@ def render(status: Status) -> list[str]:
         lines += _table(["单位代码", "单位名称", "上级单位", "联系人", "联系电话", "状态"], rows)
     else:
         lines.append("应报单位均已报送。")
+    for note in status.set_aside_notes:
+        lines += ["", f"注意：{note}"]
     delegated = status.delegated
     if delegated.height:
         who = "、".join(f"{r['name']}（未报{r['units_missing']}个）" for r in delegated.iter_rows(named=True))

@@ -21,9 +21,13 @@ def _pct(value: float | None) -> str:
 
 def headline(node: dict[str, Any]) -> list[str]:
     """The node's main figures as Chinese text lines."""
+    # the roll-up loads Polars: imported when used, not at CLI start
+    from jobs.rollup.indicators import registry_note
+
     return [
         f"{node['period']} {node['name']}（{node['unit']}）汇总",
         node["coverage_note"],
+        registry_note(node.get("registry_version")),
         f"报送率{_pct(node['reporting_rate'])}，及时率{_pct(node['timeliness_rate'])}",
         f"整改问题{node['items_total']}个：已完成{node['items_done']}个、推进中{node['items_in_progress']}个、"
         f"未启动{node['items_not_started']}个、效果不理想{node['items_ineffective']}个；"
@@ -61,7 +65,8 @@ def summarize_command(
     写入 <home>/summaries/<period>/nodes.parquet（名册每个节点一行：下级合计、
     由合计重算的比率、报送情况；本级数字为 own.*）及同目录的其他表，然后输出
     全国（或 --unit 单位）的指标。下级办公室的汇总报表代表其全部下级；
-    其中已有明细报表的，以明细为准，并提示重叠的单位。
+    同一范围内另有下级单位的本级报表时，因汇总报表只有合计数、无法拆分，
+    按汇总报表计算，该本级报表不计入合计，并逐一提示（单位、代码、文件）。
 
     \b
     示例：

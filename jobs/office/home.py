@@ -3,8 +3,13 @@
 Layout of a home directory::
 
     config.toml            time zone, periods and deadlines, thresholds, limits, paths
-    registry/index.json    registry versions: version, from_period, source, sha256
+    registry/index.json    registry versions: version, from_period, covers_all, source, sha256, units
     registry/v0001.parquet one frame per imported registry version
+
+Registry versions are effective-dated: a version is in force from its
+``from_period`` on, or for every period when ``covers_all`` (a first import
+without ``--from-period``; in an ``index.json`` written before that key
+existed, its first version: see :func:`covers_all`).
     store/                 see jobs.store
     outbox/<period>/       receipts for the units
     store.lock             the writers' lock (jobs.office.lock)
@@ -168,7 +173,7 @@ class Home:
 
     # -- registry history -------------------------------------------------
     def registry_versions(self) -> list[dict[str, Any]]:
-        """Imported registry versions, oldest first (``version, from_period, source, sha256, units``)."""
+        """Imported registry versions, oldest first (``version, from_period, covers_all, source, sha256, units``)."""
         index = self.path("registry") / "index.json"
         if not index.is_file():
             return []
@@ -177,35 +182,60 @@ class Home:
     def import_registry(self, source: str | Path, *, from_period: str | None = None) -> dict[str, Any]:
         """Read, check and record a registry file as a new version effective from ``from_period``.
 
-        Units absent from the new version are closed from ``from_period`` on;
-        earlier periods keep using the version that was effective for them.
-        Re-importing an identical file for the same period changes nothing.
+        The first import is in force for every period unless ``from_period``
+        is given; every later import must give it. Units absent from the new
+        version are closed from ``from_period`` on; earlier periods keep using
+        the version that was effective for them. Content identical (after
+        reading) to the version in force for ``from_period`` (or, without it,
+        to the latest version) records nothing.
+
+        Returns
+        -------
+        dict
+            The version's index entry, with ``unchanged`` True when nothing
+            was recorded (the entry is then the version in force).
 
         Raises
         ------
         jobs.office.registry.RegistryError
-            Listing every fault of the file in Chinese.
+            Listing every fault of the file in Chinese, each naming its row; nothing is recorded.
+        RegistryPeriodRequired
+            A later import without ``from_period``.
         """
         from jobs.office.registry import load_registry
 
         source = Path(source)
+        period = check_period(from_period) if from_period else None
         frame = load_registry(source)
-        period = check_period(from_period) if from_period else self.now().strftime("%Y-%m")
         with self.lock(holder="rectify registry import"):  # two imports must not take the same version number
-            return self._record_registry(frame, source=source, period=period)
+            versions = self.registry_versions()
+            if period is not None:
+                in_force = self._in_force(versions, period)
+            else:
+                in_force = max(versions, key=_version_order) if versions else None
+            if in_force is not None and same_units(self.registry_frame(in_force["version"]), frame):
+                return {**in_force, "unchanged": True}
+            if versions and period is None:
+                latest = max(versions, key=_version_order)
+                msg = (f"已导入过名册（现行第{latest['version']}版），再次导入须用 --from-period 指明"
+                       "新版名册自哪个报送期起生效，例如：rectify registry import 名册.xlsx --from-period 2015-03")
+                raise RegistryPeriodRequired(msg)
+            entry = self._record_registry(frame, source=source, period=period, versions=versions)
+        return {**entry, "unchanged": False}
 
-    def _record_registry(self, frame: pl.DataFrame, *, source: Path, period: str) -> dict[str, Any]:
-        digest = hashlib.sha256(frame.write_csv().encode("utf-8")).hexdigest()
-        versions = self.registry_versions()
-        for v in versions:
-            if v["sha256"] == digest and v["from_period"] == period:
-                return v
+    def _record_registry(
+        self, frame: pl.DataFrame, *, source: Path, period: str | None, versions: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        digest = hashlib.sha256(frame.sort("code").write_csv().encode("utf-8")).hexdigest()
         entry = {
             "version": len(versions) + 1,
             "from_period": period,
+            # only a first import without --from-period is in force for every period
+            "covers_all": not versions and period is None,
             "source": source.name,
             "sha256": digest,
             "units": frame.height,
+            "expected": int(frame["must_report"].sum()),
             "imported_at": self.now().isoformat(timespec="seconds"),
         }
         folder = self.path("registry")
@@ -217,31 +247,77 @@ class Home:
         self.__dict__.pop("_registry_cache", None)
         return entry
 
+    @staticmethod
+    def _in_force(versions: list[dict[str, Any]], period: str) -> dict[str, Any] | None:
+        eligible = [v for v in versions if covers_all(v) or (v["from_period"] or "") <= period]
+        return max(eligible, key=_version_order) if eligible else None
+
     def registry_version(self, period: str) -> dict[str, Any]:
         """The registry version effective for ``period``.
 
         The latest-imported version whose ``from_period`` is on or before the
-        period; for periods before every version, the earliest one (the best
-        knowledge of who existed then).
+        period, or one that covers every period (:func:`covers_all`). A period
+        before every version in force is an error, not a fallback.
+
+        Raises
+        ------
+        HomeError
+            No registry imported, or none in force for ``period``.
         """
         versions = self.registry_versions()
         if not versions:
             msg = "尚未导入组织机构名册，请先运行：rectify registry import 名册.xlsx"
             raise HomeError(msg)
         check_period(period)
-        eligible = [v for v in versions if v["from_period"] <= period]
-        if not eligible:
-            earliest = min(v["from_period"] for v in versions)
-            eligible = [v for v in versions if v["from_period"] == earliest]
-        return max(eligible, key=lambda v: (v["from_period"], v["version"]))
+        found = self._in_force(versions, period)
+        if found is None:
+            first = min(versions, key=_version_order)
+            msg = (f"报送期{period}没有适用的组织机构名册：最早的一版（第{first['version']}版）自{first['from_period']}起生效。"
+                   f"如某版名册也适用于{period}，请用 rectify registry import 名册文件 --from-period {period} 导入。")
+            raise HomeError(msg)
+        return found
 
-    def registry(self, period: str) -> pl.DataFrame:
-        """The registry frame (jobs.office.registry columns) effective for ``period``."""
-        version = self.registry_version(period)["version"]
+    def registry_frame(self, version: int) -> pl.DataFrame:
+        """The registry frame (jobs.office.registry columns) of ``version``."""
         cache = self.__dict__.setdefault("_registry_cache", {})
         if version not in cache:
             cache[version] = pl.read_parquet(self.path("registry") / f"v{version:04d}.parquet")
         return cache[version]
+
+    def registry(self, period: str) -> pl.DataFrame:
+        """The registry frame (jobs.office.registry columns) effective for ``period``."""
+        return self.registry_frame(self.registry_version(period)["version"])
+
+
+class RegistryPeriodRequired(HomeError):
+    """A later registry import without ``--from-period`` (a usage error; Chinese message)."""
+
+
+def covers_all(version: dict[str, Any]) -> bool:
+    """Whether a registry version is in force for every period (back to the first one).
+
+    A first import without ``--from-period`` is (``covers_all`` in its index
+    entry). An ``index.json`` written before effective dates were strict has
+    no ``covers_all``: its first version is taken to cover every period, as
+    the old fallback to the earliest version effectively did, so old homes keep working.
+    """
+    if "covers_all" in version:
+        return bool(version["covers_all"])
+    return version["version"] == 1
+
+
+def _version_order(version: dict[str, Any]) -> tuple[str, int]:
+    return (version["from_period"] or "", version["version"])
+
+
+def same_units(a: pl.DataFrame, b: pl.DataFrame) -> bool:
+    """Whether two registry frames hold the same units with the same values (row order aside)."""
+    from jobs.office.registry import REGISTRY_SCHEMA
+
+    cols = list(REGISTRY_SCHEMA)
+    if set(cols) - set(a.columns) or set(cols) - set(b.columns):
+        return False
+    return a.select(cols).sort("code").equals(b.select(cols).sort("code"))
 
 
 def init_home(home: str | Path | None = None, *, timezone: str | None = None) -> Home:

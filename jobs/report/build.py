@@ -151,4 +151,6 @@ def build_context(
         history=history,
         generated_at=generated_at,
         charts=charts,
+        registry_version=summary.registry_version,
+        notes=summary.warnings,
     )

@@ -24,6 +24,7 @@ from jobs.report.indicators import (
     STATUS_KEYS,
     Kind,
 )
+from jobs.rollup.indicators import registry_note
 
 Number = int | float | None
 # Rows of the attention list and of the annex printed on the page; the Excel
@@ -151,6 +152,12 @@ class ReportContext:
         Annex: units that have not reported, with contacts.
     charts
         Inline SVG charts.
+    registry_version
+        The registry version the figures were counted with (named in the page's
+        heading and the workbook's 说明 sheet).
+    notes
+        Chinese notes on what the figures rest on (the roll-up's warnings, e.g.
+        a detail return set aside because a 汇总 return covers its unit).
     """
 
     title: str
@@ -181,6 +188,8 @@ class ReportContext:
     trend: tuple[tuple[str, Mapping[str, Number]], ...]
     missing: tuple[MissingUnit, ...]
     charts: Charts = field(default_factory=Charts)
+    registry_version: int | None = None
+    notes: tuple[str, ...] = ()
 
     @property
     def attention_shown(self) -> tuple[AttentionRow, ...]:
@@ -192,6 +201,11 @@ class ReportContext:
     def missing_shown(self) -> tuple[MissingUnit, ...]:
         """The annex rows printed on the page (at most :data:`PAGE_LIST_LIMIT`)."""
         return self.missing[:PAGE_LIST_LIMIT]
+
+    @property
+    def registry_note(self) -> str:
+        """``应报单位依据：组织机构名册第N版``: which registry the figures were counted with."""
+        return registry_note(self.registry_version)
 
     @property
     def missing_total(self) -> int:
@@ -274,6 +288,8 @@ def assemble_context(
     generated_at: dt.datetime | None = None,
     charts: bool = True,
     schema: Schema | None = None,
+    registry_version: int | None = None,
+    notes: Sequence[str] = (),
 ) -> ReportContext:
     """Build the report context from the scope's indicator dict and its lower units.
 
@@ -298,6 +314,8 @@ def assemble_context(
         current period is appended when absent.
     charts
         Render the SVG charts (matplotlib); off for fast tests.
+    registry_version, notes
+        The registry version counted with, and the roll-up's notes (:class:`ReportContext`).
     """
     schema = schema or load_schema()
     generated_at = generated_at or dt.datetime.now().replace(microsecond=0)
@@ -358,6 +376,8 @@ def assemble_context(
             )
             for m in missing
         ),
+        registry_version=registry_version,
+        notes=tuple(notes),
     )
     if charts:
         rendered = render_charts(

@@ -90,6 +90,11 @@ class Coverage:
         The registry's closure table (``ancestor, descendant, depth``).
     unexpected
         Submissions of the period from units that need not report or are not in the registry.
+    set_aside
+        Counted 本级 returns of units inside a subtree covered by a 汇总 return
+        (:func:`jobs.rollup.federation.set_aside`): stored, counted in no total.
+    registry_version
+        The registry version the coverage was computed from (None outside an office home).
     warnings
         Chinese notes (unknown units, units that need not report, overlapping 汇总 returns).
     """
@@ -106,6 +111,8 @@ class Coverage:
     unexpected: pl.DataFrame
     rate_keys: tuple[tuple[str, str, str], ...] = ()
     warnings: list[str] = field(default_factory=list)
+    registry_version: int | None = None
+    set_aside: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=federation.SET_ASIDE_SCHEMA))
 
     def subtree(self, code: str) -> pl.Series:
         """Codes of ``code`` and every unit below it."""
@@ -165,6 +172,7 @@ def compute_coverage(
     tree: pl.DataFrame | None = None,
     schema: Schema | None = None,
     vocab: Vocab | None = None,
+    registry_version: int | None = None,
 ) -> Coverage:
     """The period's coverage (see the module docstring for the states and counts).
 
@@ -202,9 +210,12 @@ def compute_coverage(
     counted = counted.join(expected_codes, left_on="unit", right_on="code", how="semi")
 
     rows, covered, fold_warnings = federation.covering(
-        summary_rows, subs, tree=tree, registry=registry, detail_units=counted["unit"], period=period, schema=schema
+        summary_rows, subs, tree=tree, registry=registry, period=period, schema=schema
     )
-    warnings += fold_warnings
+    # a subtree is counted once: its 汇总 return cannot be split, so detail returns inside it count nowhere
+    aside = federation.set_aside(counted, covered, rows, subs, registry=registry)
+    counted = counted.join(aside.select("submission_id"), on="submission_id", how="anti")
+    warnings += fold_warnings + federation.set_aside_notes(aside)
     units = _unit_rows(registry, subs, counted, covered, deadline=deadline)
     keys = tuple(c.key for c in vocab.coverage) + EXTRA_KEYS
     returns = federation.summary_contributions(rows, vocab).select(
@@ -228,6 +239,8 @@ def compute_coverage(
         ),
         rate_keys=rate_keys,
         warnings=warnings,
+        registry_version=registry_version,
+        set_aside=aside,
     )
 
 
@@ -254,7 +267,7 @@ def _unit_rows(
         .then(pl.lit("on_time"))
         .when(is_counted)
         .then(pl.lit("late"))
-        # an accepted 汇总 return not used (detail below it wins) is no rejection: the unit's own return is missing
+        # an accepted 汇总 return not used (nested in another, or of an unknown unit) is no rejection
         .when((pl.col("n_submissions").fill_null(0) > 0) & ~pl.col("has_current").fill_null(False))
         .then(pl.lit("rejected"))
         .otherwise(pl.lit("not_received"))

@@ -71,3 +71,10 @@ def coverage_note(values: dict[str, Any]) -> str:
     if expected:
         note += f"；报送率{reported / expected:.1%}，以上数据仅含已报单位"
     return note
+
+
+def registry_note(version: int | None) -> str:
+    """Which registry version the figures were counted with, in Chinese (every output names it)."""
+    if version is None:
+        return "应报单位依据：组织机构名册（版本未记录）"
+    return f"应报单位依据：组织机构名册第{version}版"

@@ -81,7 +81,7 @@ class PeriodView:
         """The period's per-unit coverage (computed once)."""
         return compute_coverage(
             self.registry, self.submissions, period=self.period, deadline=self.deadline,
-            summary_rows=self.summary_rows, tree=self.tree,
+            summary_rows=self.summary_rows, tree=self.tree, registry_version=self.registry_version,
         )  # fmt: skip
 
 

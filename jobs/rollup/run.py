@@ -76,7 +76,7 @@ class Saved:
         national = json.loads((self.folder / "national.json").read_text(encoding="utf-8"))
         warnings = national.pop("warnings", [])
         return Summary(period=self.period, root=national["unit"], national=national, warnings=warnings,
-                       vocab=load_vocab(), **frames)  # fmt: skip
+                       vocab=load_vocab(), registry_version=national.get("registry_version"), **frames)  # fmt: skip
 
     def node_json(self, code: str | None) -> dict[str, Any] | None:
         """The saved JSON of ``code``'s subtree (the nation's when None); None when it was not a node then."""
@@ -93,7 +93,8 @@ class Saved:
         mom = pl.scan_parquet(self.folder / "mom.parquet").filter(pick).collect()
         empty = nodes.clear()
         part = Summary(period=self.period, root=national["unit"], nodes=nodes, by_category=empty, national=national,
-                       attention=empty, rebound=empty, overdue=empty, mom=mom, vocab=load_vocab())  # fmt: skip
+                       attention=empty, rebound=empty, overdue=empty, mom=mom, vocab=load_vocab(),
+                       registry_version=national.get("registry_version"))  # fmt: skip
         return node_json(part, code)
 
     def closed(self) -> pl.DataFrame:

@@ -23,6 +23,8 @@ import polars as pl
 from jobs.core.excel_safe import inert
 from jobs.core.schema import load_schema
 from jobs.rollup.coverage import STATE_LABELS, Coverage, UnitState
+from jobs.rollup.federation import set_aside_notes
+from jobs.rollup.indicators import registry_note
 from jobs.rollup.period import PeriodView, load_period
 
 if TYPE_CHECKING:
@@ -91,6 +93,29 @@ class Status:
         """Covering units whose 汇总 return reports missing units (theirs to chase), with ``units_missing``."""
         return self.coverage.delegated(within=self.unit)
 
+    @property
+    def registry_version(self) -> int | None:
+        """The registry version the status was computed from."""
+        return self.coverage.registry_version
+
+    @property
+    def registry_note(self) -> str:
+        """``应报单位依据：组织机构名册第N版`` (every output names the version it used)."""
+        return registry_note(self.registry_version)
+
+    @property
+    def set_aside(self) -> pl.DataFrame:
+        """本级 returns set aside because a 汇总 return covers their unit (counted in no total)."""
+        frame = self.coverage.set_aside
+        if self.unit is not None:
+            frame = frame.filter(pl.col("unit").is_in(self.coverage.subtree(self.unit).implode()))
+        return frame
+
+    @property
+    def set_aside_notes(self) -> list[str]:
+        """One Chinese note per covering 汇总 return naming the set-aside returns (unit, code, file)."""
+        return set_aside_notes(self.set_aside)
+
     def to_dict(self) -> dict[str, Any]:
         """Stable English keys for scripts (``rectify status --json``)."""
 
@@ -104,10 +129,12 @@ class Status:
         return {
             "period": self.period,
             "unit": self.unit,
+            "registry_version": self.registry_version,
             "deadline": self.deadline.isoformat(),
             "now": self.now.isoformat(timespec="seconds"),
             "seconds_to_deadline": self.seconds_to_deadline,
             "rate_denominator": RATE_DENOMINATOR,
+            "set_aside": rows(self.set_aside.select("unit", "name", "file_name", "covered_by", "summary_file")),
             "totals": {k: _jsonable(v) for k, v in self.totals.items()},
             "by_level": rows(self.by("level")),
             "by_category": rows(self.by("category")),

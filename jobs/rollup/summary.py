@@ -47,6 +47,8 @@ class Summary:
         previous, change``).
     warnings
         Chinese notes for the office (overlaps, returns of unknown units ...).
+    registry_version
+        The registry version the period was counted with (its coverage's; None outside a home).
     """
 
     period: str
@@ -65,6 +67,7 @@ class Summary:
     contributions: pl.DataFrame | None = field(default=None, repr=False)
     tree: pl.DataFrame | None = field(default=None, repr=False)
     coverage: Coverage | None = field(default=None, repr=False)
+    registry_version: int | None = None
 
 
 def _tables(tables: Mapping[str, pl.DataFrame], schema: Schema) -> dict[str, pl.DataFrame]:
@@ -124,6 +127,7 @@ def summarize(
     previous: Summary | None = None,
     history_tables: Mapping[str, pl.DataFrame] | None = None,
     thresholds: Thresholds | Mapping[str, Any] | None = None,
+    registry_version: int | None = None,
     schema: Schema | None = None,
     vocab: Vocab | None = None,
     coverage: Coverage | None = None,
@@ -149,6 +153,8 @@ def summarize(
         Counted tables of earlier periods (``ledger`` used), for rebound.
     thresholds
         Attention-list thresholds (:class:`Thresholds` or a config mapping).
+    registry_version
+        The version of ``registry`` (named in every output), when ``coverage`` is computed here.
     coverage
         The period's coverage (:func:`jobs.rollup.coverage.compute_coverage`),
         when the caller already has it; computed from the arguments otherwise.
@@ -162,6 +168,7 @@ def summarize(
         coverage = compute_coverage(
             registry, submissions, period=period, deadline=deadline,
             summary_rows=tables.get(federation.SUMMARY_TABLE), schema=schema, vocab=vocab,
+            registry_version=registry_version,
         )  # fmt: skip
     warnings = list(coverage.warnings)
     # only expected units' returns count (是否报送=否: stored, counted in no total)
@@ -206,6 +213,7 @@ def summarize(
         contributions=contrib,
         tree=tree,
         coverage=coverage,
+        registry_version=coverage.registry_version,
     )
     summary.national = node_json(summary, root)
     return summary
@@ -225,7 +233,8 @@ def node_json(summary: Summary, code: str) -> dict[str, Any]:
         msg = f"单位代码“{code}”不在本期名册中"
         raise KeyError(msg)
     row = rows.row(0, named=True)
-    out: dict[str, Any] = {"period": summary.period, "unit": code, "name": row["name"], "level": row["level"]}
+    out: dict[str, Any] = {"period": summary.period, "unit": code, "name": row["name"], "level": row["level"],
+                           "registry_version": summary.registry_version}
     out.update(indicators_json(row, vocab))
     if row.get("covered_by"):
         out["covered_by"] = row["covered_by"]
