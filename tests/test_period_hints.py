@@ -110,3 +110,39 @@ def test_deadline_outside_the_month_needs_force(office):
     forced = _deadline(office, "--at", "2015-03-05T12:00:00", "--force")
     assert forced.exit_code == 0, forced.output
     assert office.__class__(office.root).deadline("2015-02") == dt.datetime(2015, 3, 5, 12, 0)
+
+
+def test_watch_says_it_once_for_a_batch_of_last_months_files(office, tmp_path, monkeypatch):
+    import json
+    from pathlib import Path
+
+    import polars as pl
+
+    import jobs.intake.watch
+    from jobs.core.findings import Report, make_finding
+
+    class Validated:
+        def __init__(self, report):
+            self.report, self.content_hash, self.report_type = report, "", "本级"
+            self.tables = {"ledger": pl.DataFrame({"row": [3], "seq": [1], "problem": ["文山会海"]})}
+
+    def last_month(paths, *, period, **_options):
+        out = []
+        for path in paths:
+            unit = json.loads(Path(path).read_text(encoding="utf-8"))["unit"]
+            wrong = make_finding("wrong-period", sheet="基本信息", value="2015-01", expected=period)
+            out.append(Validated(Report(file=str(path), unit=unit, period="2015-01", findings=[wrong])))
+        return out
+
+    monkeypatch.setattr(jobs.intake.watch, "default_validator", lambda: last_month)
+    inbox = tmp_path / "watched"
+    inbox.mkdir()
+    for code, name in UNITS:
+        (inbox / f"{name}.xlsx").write_text(json.dumps({"unit": code}), encoding="utf-8")
+    done = CliRunner().invoke(main, ["watch", str(inbox), "--period", "2015-02", "--home", str(office.root),
+                                     "--settle", "0.1", "--stop-after", "1.5"])  # fmt: skip
+    assert done.exit_code == 0, done.output
+    assert done.stderr.count("很可能是 --period 填错了") == 1 and "其中多数为2015-01" in done.stderr
+    assert office.store.submissions("2015-02").height == 3
+    outbox = office.outbox("2015-02")
+    assert not outbox.exists() or list(outbox.iterdir()) == []
