@@ -84,3 +84,19 @@ def test_late_first_version_is_marked_late(office):
     (outcome,) = ingest_paths(home, [beijing], period=PERIOD, received_at=dt.datetime(2015, 3, 2, 8, 0)).files
     meta = _meta(outcome.receipt)
     assert meta["版本"] == "第1版" and meta["是否按时"] == "逾期（截止时间后收到）"
+
+
+def test_a_name_two_units_share_is_no_conflict_for_either(tmp_path):
+    """Registries repeat names (城关镇 in many counties): a unit using its own name is fine."""
+    from test_validate_helpers import ARRIVAL, registry_frame
+
+    from jobs.validate import validate_files
+
+    registry = registry_frame([("110000", "北京市"), ("410101", "城关镇"), ("420101", "城关镇")])
+    paths = [write_return(base_return(code, "城关镇", seed=i), tmp_path / f"{code}.xlsx")
+             for i, code in enumerate(("410101", "420101"))]
+    wrong = base_return("110000", "城 关 镇", seed=5)
+    paths.append(write_return(wrong, tmp_path / "wrong.xlsx"))
+    results = validate_files(paths, registry=registry, period=PERIOD, received_at={p: ARRIVAL for p in paths})
+    assert [[f.code for f in r.report.findings] for r in results] == [[], [], ["unit-code-conflict"]]
+    assert "410101" in results[2].report.findings[0].message  # the first unit of that name, by code
