@@ -7,6 +7,8 @@ receipts of its wrong-period rejections: a unit is not blamed for the
 office's slip. Running the same command again (the files are then already
 recorded) writes the held receipts, should the period be right after all;
 running it with the right ``--period`` records the files for that period.
+``validate`` records nothing: it prints the hint and writes the receipts
+asked for with ``--receipts`` (the clerk is checking, not answering units).
 """
 
 from __future__ import annotations
