@@ -146,3 +146,13 @@ def test_watch_says_it_once_for_a_batch_of_last_months_files(office, tmp_path, m
     assert office.store.submissions("2015-02").height == 3
     outbox = office.outbox("2015-02")
     assert not outbox.exists() or list(outbox.iterdir()) == []
+
+
+def test_run_says_it_once_before_the_summary(office, tmp_path):
+    folder = _folder(tmp_path / "inbox-2015-01", periods=("2015-01",) * 3)
+    done = CliRunner().invoke(main, ["run", "--period", "2015-02", "--inbox", str(folder), "--home", str(office.root),
+                                     "--out", str(tmp_path / "out"), "--quiet"])  # fmt: skip
+    assert done.exit_code == 0, done.output
+    assert done.stderr.count("很可能是 --period 填错了") == 1 and "其中多数为2015-01" in done.stderr
+    outbox = office.outbox("2015-02")
+    assert not outbox.exists() or list(outbox.iterdir()) == []
