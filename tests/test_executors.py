@@ -351,13 +351,17 @@ def copies_inbox(generated_samples, tmp_path_factory):
     others = sorted({f["unit"] for f in manifest["files"] if f["period"] == PERIOD} - used)
     units = manifest["periods"][PERIOD]["missing_units"] + others  # registered units sending nothing here
     out = tmp_path_factory.mktemp("copies_inbox")
+    from jobs.office.registry import load_registry
+
+    names = dict(load_registry(generated_samples / "registry.xlsx").select("code", "name").iter_rows())
+    named = [{"unit": u, "name": names[u]} for u in units[:5]]  # re-labelled with the unit's own name
     edit_return(clean[0], out / "a-original.xlsx", mindset={1: OLD})
-    edit_return(clean[0], out / "b-copy.xlsx", unit=units[0], mindset={1: OLD})  # every text copied
-    edit_return(clean[1], out / "c-rejected.xlsx", unit=units[1], period="2015-01", facts={1: SHARED})
-    edit_return(clean[2], out / "d-after-rejected.xlsx", unit=units[2], facts={1: SHARED})
+    edit_return(clean[0], out / "b-copy.xlsx", **named[0], mindset={1: OLD})  # every text copied
+    edit_return(clean[1], out / "c-rejected.xlsx", **named[1], period="2015-01", facts={1: SHARED})
+    edit_return(clean[2], out / "d-after-rejected.xlsx", **named[2], facts={1: SHARED})
     edit_return(clean[0], out / "e-resubmitted.xlsx", mindset={1: NEW})  # a-original's unit, OLD replaced
-    edit_return(clean[3], out / "f-old-text.xlsx", unit=units[3], mindset={1: OLD}, facts={2: SHARED})
-    edit_return(clean[4], out / "g-repeat.xlsx", unit=units[4], mindset={2: REPEAT, 3: REPEAT})
+    edit_return(clean[3], out / "f-old-text.xlsx", **named[3], mindset={1: OLD}, facts={2: SHARED})
+    edit_return(clean[4], out / "g-repeat.xlsx", **named[4], mindset={2: REPEAT, 3: REPEAT})
     return out, generated_samples / "registry.xlsx"
 
 

@@ -38,14 +38,14 @@ def test_xlsx_receipt_lists_every_finding(tmp_path, schema):
     path = write_receipt(report, tmp_path / "r.xlsx")
     rows = _rows(path)
     assert rows[0][0].endswith("回执")
-    meta = {r[0]: r[1] for r in rows[1:7]}
-    assert meta["结论"] == "退回" and meta["错误"] == 1 and meta["警告"] == 1
+    meta = {r[0]: r[1] for r in rows[1:12]}
+    assert meta["结论"] == "退回" and meta["错误"] == 1 and meta["提示"] == 1
     assert meta["单位代码"] == "110000" and meta["报送期"] == "2015-02"
     start = next(i for i, r in enumerate(rows) if tuple(r[:5]) == HEADERS) + 1
     body = [r[:5] for r in rows[start:]]
     assert body == [
         [1, "整改台账!C12", "bad-enum", "错误", report.findings[0].message],
-        [2, "整改台账!K13", "too-thin", "警告", report.findings[1].message],
+        [2, "整改台账!K13", "too-thin", "提示", report.findings[1].message],
     ]
 
 
@@ -74,7 +74,7 @@ def test_message_starting_with_equals_is_inert(tmp_path, schema):
 
 def test_accepted_receipt_without_findings(tmp_path):
     rows = _rows(write_receipt(Report(file="a.xlsx", unit="110000", period="2015-02"), tmp_path / "ok.xlsx"))
-    meta = {r[0]: r[1] for r in rows[1:7]}
+    meta = {r[0]: r[1] for r in rows[1:12]}
     assert meta["结论"] == "通过"
     assert any("未发现问题" in str(v) for r in rows for v in r)
 
@@ -113,12 +113,12 @@ def test_xlsx_receipt_layout_and_formatting(tmp_path, schema):
     book = openpyxl.load_workbook(write_receipt(_report(schema), tmp_path / "r.xlsx"))
     assert book.sheetnames == [SHEET_NAME]
     ws = book.active
-    assert ws.freeze_panes == "A10"  # title, six meta rows, a blank row, the header: all frozen
+    assert ws.freeze_panes == "A15"  # title, eleven meta rows, a blank row, the header: all frozen
     assert (ws["A1"].font.b, ws["A1"].font.sz) == (True, 14)
-    assert ws["A5"].value == "结论" and ws["B5"].font.b and ws["B5"].font.color.rgb.endswith("9C0006")
-    assert [c.value for c in ws[9]] == list(HEADERS)
-    assert all(c.font.b and c.fill.fill_type == "solid" and c.fill.fgColor.rgb.endswith("DDEBF7") for c in ws[9])
-    assert ws["E10"].alignment.wrap_text and ws["E10"].alignment.vertical == "top"
+    assert ws["A10"].value == "结论" and ws["B10"].font.b and ws["B10"].font.color.rgb.endswith("9C0006")
+    assert [c.value for c in ws[14]] == list(HEADERS)
+    assert all(c.font.b and c.fill.fill_type == "solid" and c.fill.fgColor.rgb.endswith("DDEBF7") for c in ws[14])
+    assert ws["E15"].alignment.wrap_text and ws["E15"].alignment.vertical == "top"
     # xlsxwriter stores Excel's on-screen width (+0.71 padding) and may merge equal adjacent columns
     widths = {}
     for dim in ws.column_dimensions.values():
@@ -129,7 +129,7 @@ def test_xlsx_receipt_layout_and_formatting(tmp_path, schema):
 
 def test_accepted_verdict_is_green(tmp_path):
     ws = openpyxl.load_workbook(write_receipt(Report(file="a.xlsx", unit="1", period="2015-02"), tmp_path / "a.xlsx")).active
-    assert ws["B5"].value == "通过" and ws["B5"].font.color.rgb.endswith("006100")
+    assert ws["B10"].value == "通过" and ws["B10"].font.color.rgb.endswith("006100")
 
 
 def test_many_findings_read_back_with_fastexcel(tmp_path, schema):
@@ -139,12 +139,12 @@ def test_many_findings_read_back_with_fastexcel(tmp_path, schema):
     path = write_receipt(report, tmp_path / "many.xlsx")
     frame = fastexcel.read_excel(path).load_sheet_by_name("回执", header_row=None, dtypes="string").to_polars()
     grid = frame.rows()
-    assert grid[4][:2] == ("结论", "退回")
-    assert grid[5][:2] == ("错误", "150") and grid[6][:2] == ("警告", "150")
+    assert grid[9][:2] == ("结论", "退回")
+    assert grid[10][:2] == ("错误", "150") and grid[11][:2] == ("提示", "150")
     start = next(i for i, r in enumerate(grid) if r == HEADERS) + 1
     body = [r for r in grid[start:] if any(r)]
     assert body == [
-        (str(i), f.cell, f.code, {"error": "错误", "warning": "警告"}[f.severity], f.message)
+        (str(i), f.cell, f.code, {"error": "错误", "warning": "提示"}[f.severity], f.message)
         for i, f in enumerate(report.findings, start=1)
     ]
 
@@ -160,8 +160,8 @@ def test_text_is_never_reinterpreted(tmp_path):
     ws = openpyxl.load_workbook(path).active
     assert ws["B3"].value == "000123" and ws["B3"].data_type == "s"
     assert ws["B2"].value == "0123.xlsx"
-    assert ws["B10"].value == "001" and ws["B10"].data_type == "s"
-    assert ws["E10"].value == "http://evil.example/x" and ws["E10"].hyperlink is None
+    assert ws["B15"].value == "001" and ws["B15"].data_type == "s"
+    assert ws["E15"].value == "http://evil.example/x" and ws["E15"].hyperlink is None
 
 
 def test_a_failed_write_leaves_no_file(tmp_path):
@@ -197,7 +197,7 @@ def test_text_over_excels_limit_is_cut_without_splitting_a_character(tmp_path):
     text = "🚩" * 20_000  # 40,000 UTF-16 units
     report = Report(file="a.xlsx", findings=[Finding(code="bad-enum", severity="error", message=text)])
     ws = openpyxl.load_workbook(write_receipt(report, tmp_path / "r.xlsx")).active
-    assert ws["E10"].value == "🚩" * 16_383
+    assert ws["E15"].value == "🚩" * 16_383
 
 
 def test_without_a_template_xlsxwriter_writes_the_whole_receipt(tmp_path, schema, monkeypatch):
@@ -207,8 +207,8 @@ def test_without_a_template_xlsxwriter_writes_the_whole_receipt(tmp_path, schema
     monkeypatch.setattr(receipts, "_template", lambda: None)
     report = _report(schema)
     rows = _rows(write_receipt(report, tmp_path / "r.xlsx"))
-    assert rows[4][:2] == ["结论", "退回"]
-    assert [r[4] for r in rows[9:11]] == [f.message for f in report.findings]
+    assert rows[9][:2] == ["结论", "退回"]
+    assert [r[4] for r in rows[14:16]] == [f.message for f in report.findings]
 
 
 @pytest.mark.parametrize("text", HOSTILE_TEXT)
@@ -236,7 +236,7 @@ def test_template_receipt_equals_the_xlsxwriter_workbook(tmp_path, text):
     # calamine decodes Excel's _xHHHH_ escapes as Excel does (openpyxl shows "\r" as "_x000D_")
     grid = fastexcel.read_excel(fast).load_sheet_by_name("回执", header_row=None, dtypes="string").to_polars()
     shown = [inert(f.message)[:16_383] if "🚩" * 17_000 in f.message else inert(f.message) for f in findings]
-    assert grid[9:12, 4].to_list() == shown  # "_x0041_" kept literally
+    assert grid[14:17, 4].to_list() == shown  # "_x0041_" kept literally
 
 
 @settings(max_examples=40, deadline=None)
@@ -255,7 +255,29 @@ def test_any_text_reads_back_as_inert_text(messages):
     with tempfile.TemporaryDirectory() as tmp:
         path = write_receipt(report, Path(tmp) / "r.xlsx")
         ws = openpyxl.load_workbook(path).active
-        shown = [ws.cell(10 + i, 5).value for i in range(len(messages))]
+        shown = [ws.cell(15 + i, 5).value for i in range(len(messages))]
         grid = fastexcel.read_excel(path).load_sheet_by_name("回执", header_row=None, dtypes="string").to_polars()
     assert shown == [inert(m).replace("\r", "_x000D_") for m in messages]  # openpyxl leaves Excel's escape
     assert grid.height >= 9 + len(messages)
+
+
+def test_receipt_facts_who_when_and_which_version(tmp_path, schema):
+    import datetime as dt
+
+    from jobs.intake.receipts import ReceiptFacts, Version
+
+    facts = ReceiptFacts(unit_name="北京市", received_at=dt.datetime(2015, 3, 1, 8, 0),
+                         deadline=dt.datetime(2015, 2, 28, 23, 59, 59), version=2,
+                         current=Version(1, dt.datetime(2015, 2, 20, 9, 0)))  # fmt: skip
+    report = _report(schema)
+    html = write_receipt(report, tmp_path / "r.html", fmt="html", facts=facts).read_text(encoding="utf-8")
+    for text in ("北京市", "2015-03-01 08:00:00", "2015-02-28 23:59:59", "逾期", "第2版（未通过；2015-02-20 09:00:00收到的第1版仍然有效）",
+                 "<th>提示</th>", "截止时间：2015-02-28 23:59:59"):
+        assert text in html, text
+    assert "警告" not in html
+    meta = {r[0]: r[1] for r in _rows(write_receipt(report, tmp_path / "r.xlsx", facts=facts))[1:12]}
+    assert meta["单位名称"] == "北京市" and meta["是否按时"] == "逾期（截止时间后收到）" and meta["提示"] == 1
+    accepted = Report(file="a.xlsx", unit="110000", period="2015-02")
+    replaced = ReceiptFacts(version=3, replaces=Version(1, dt.datetime(2015, 2, 20, 9, 0)))
+    assert receipt_context(accepted, replaced).version == "第3版（替换2015-02-20 09:00:00收到的第1版）"
+    assert receipt_context(accepted).version == "未入库（仅检查）"

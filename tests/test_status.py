@@ -153,3 +153,44 @@ def test_cli_status_text_json_and_errors(home, tmp_path):
     assert result.exit_code == 1 and "不在" in result.output
     result = runner.invoke(main, ["status", "--period", PERIOD, "--home", str(home.root), "--xlsx", "x.csv"])
     assert result.exit_code == 2
+
+
+def test_unreadable_files_and_unknown_senders_are_listed_on_their_own(tmp_path):
+    """Neither counts as a unit that need not report, nor in any total (issue 15 item 10)."""
+    from jobs.core.errors import UnreadableFile
+
+    h = init_home(tmp_path / "home")
+    (tmp_path / "v1.csv").write_text(HEADER + "\n".join(V1) + "\n", encoding="utf-8")
+    h.import_registry(tmp_path / "v1.csv", from_period="2015-01")
+    broken = Report(file="坏文件.xlsx", findings=[UnreadableFile("encrypted").finding()])
+    no_code = Report(file="无代码.xlsx", findings=[make_finding("missing-field", sheet="基本信息", column="单位代码")])
+    arrivals = [
+        (Report(file="bj.xlsx", unit="110000", period=PERIOD), datetime(2015, 2, 20, 9)),
+        (Report(file="gx.xlsx", unit="900002", period=PERIOD), datetime(2015, 2, 21, 9)),  # need not report
+        (Report(file="stray.xlsx", unit="999999", period=PERIOD), datetime(2015, 2, 22, 9)),  # not in the registry
+        (broken, datetime(2015, 2, 23, 9)),
+        (no_code, datetime(2015, 2, 24, 9)),
+    ]
+    with h.lock():
+        for i, (report, at) in enumerate(arrivals):
+            src = tmp_path / f"{i}-{report.file}"
+            src.write_bytes(f"file {i}".encode())
+            h.store.write_batch(PERIOD, [Arrival(h.store.archive(src), report.file, at, report, None)], ingested_at=at)
+    status = compute_status(h, period=PERIOD, now=NOW)
+    assert status.unreadable_files["file_name"].to_list() == ["坏文件.xlsx"]
+    assert "加密" in status.unreadable_files["reason"].item()
+    assert status.unknown_senders.select("unit", "file_name").rows() == [("999999", "stray.xlsx"), (None, "无代码.xlsx")]
+    assert status.not_required["unit"].to_list() == ["900002"]
+    assert status.totals["units_reported"] == 1
+
+    runner = CliRunner()
+    text = runner.invoke(main, ["status", "--period", PERIOD, "--home", str(h.root)]).output
+    assert "另有1份报表来自本期无需报送的单位" in text
+    assert "不在名册中的报送单位（2个文件" in text and "stray.xlsx" in text and "（未填单位代码）" in text
+    assert "无法读取的文件（1个" in text and "坏文件.xlsx" in text
+    data = json.loads(runner.invoke(main, ["status", "--period", PERIOD, "--home", str(h.root), "--json"]).output)
+    assert [f["file_name"] for f in data["unreadable_files"]] == ["坏文件.xlsx"]
+    assert data["unreadable_files"][0]["received_at"] == "2015-02-23T09:00:00"
+    assert [(s["unit"], s["file_name"]) for s in data["unknown_senders"]] == [("999999", "stray.xlsx"),
+                                                                              (None, "无代码.xlsx")]
+    assert data["unexpected_submissions"] == 4  # unchanged key: every return outside the totals

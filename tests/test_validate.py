@@ -88,6 +88,13 @@ CASES: dict[str, tuple[Callable[[Spec], object], str, str | None]] = {
     "unit-name-mismatch": (lambda s: set_item(s, INFO, "单位名称", "北京市委办公厅"), "unit-name-mismatch",
                            _cell(INFO, "B3")),
     "wrong-period": (lambda s: set_item(s, INFO, "报送期", "2015-01"), "wrong-period", _cell(INFO, "B4")),
+    # 北京市's code under 天津市's name: the code is suspect, the return must not replace 北京市's
+    "unit-code-conflict": (lambda s: set_item(s, INFO, "单位名称", " 天 津 市 "), "unit-code-conflict",
+                           _cell(INFO, "B2")),
+    "period-format": (lambda s: set_item(s, INFO, "报送期", "201502"), "period-format", _cell(INFO, "B4")),
+    "period-format-dotted": (lambda s: set_item(s, INFO, "报送期", "2015.02"), "period-format", _cell(INFO, "B4")),
+    "period-format-chinese": (lambda s: set_item(s, INFO, "报送期", "2015年2月"), "period-format", _cell(INFO, "B4")),
+    "period-format-slash": (lambda s: set_item(s, INFO, "报送期", "2015/2"), "period-format", _cell(INFO, "B4")),
 }
 
 # Cases where one defect must produce exactly one finding (no cascades).
@@ -377,3 +384,30 @@ def test_a_batch_of_only_unreadable_files(tmp_path):
     (result,) = validate_files([junk], registry=registry_frame(), period="2015-02")
     assert [(f.code, f.subcode) for f in result.report.findings] == [("unreadable-file", "not-a-workbook")]
     assert validate_files([], registry=None, period=None) == []
+
+
+def test_unit_code_conflict_names_both_units_and_is_the_only_finding(batch):
+    report = batch["unit-code-conflict"].report
+    assert [(f.code, f.cell) for f in report.findings] == [("unit-code-conflict", _cell(INFO, "B2"))]
+    message = report.findings[0].message
+    assert all(part in message for part in ("110000", "北京市", "120000", "天津市")), message
+    # a mere variant of the unit's own name stays the warning
+    assert [f.code for f in batch["unit-name-mismatch"].report.findings] == ["unit-name-mismatch"]
+
+
+@pytest.mark.parametrize("name", ["period-format", "period-format-dotted", "period-format-chinese",
+                                  "period-format-slash"])
+def test_period_spelled_otherwise_is_that_period_with_a_format_warning(batch, name):
+    report = batch[name].report
+    assert report.accepted and report.period == "2015-02"
+    assert [f.code for f in report.findings] == ["period-format"]
+    assert "2015-02" in report.findings[0].message
+
+
+def test_another_month_spelled_otherwise_is_only_wrong_period(tmp_path):
+    spec = base_return()
+    set_item(spec, INFO, "报送期", "201501")
+    path = write_return(spec, tmp_path / "r.xlsx")
+    registry = registry_frame()
+    (result,) = validate_files([path], registry=registry, period="2015-02", received_at={path: ARRIVAL})
+    assert [f.code for f in result.report.findings] == ["wrong-period"]

@@ -62,6 +62,10 @@ def test_json_lines_and_exit_1_when_any_rejected(inbox, tmp_path):
         "facts-missing", "整改台账!K3", 3, "见物")
     receipts = sorted(p.name for p in (tmp_path / "out").iterdir())
     assert receipts == ["110000_北京市_回执.xlsx", "120000_天津市_回执.xlsx", "未识别_readme_回执.xlsx"]
+    ws = openpyxl.load_workbook(tmp_path / "out" / "120000_天津市_回执.xlsx").active
+    meta = {row[0].value: row[1].value for row in ws.iter_rows(min_row=2, max_row=12)}
+    assert meta["单位名称"] == "天津市" and meta["截止时间"] == "2015-02-28 23:59:59"
+    assert meta["收到时间"] != "—" and meta["版本"] == "未入库（仅检查）"
 
 
 def test_summary_and_exit_0_when_all_accepted(inbox):

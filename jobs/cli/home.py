@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime, time
 from pathlib import Path
 
 import click
@@ -123,28 +124,44 @@ def registry_history_command(home: Path | None) -> None:
         )
 
 
+def parse_deadline(at: str) -> datetime:
+    """``--at``: an ISO local time; a date alone means the end of that day (23:59:59)."""
+    try:
+        return datetime.combine(date.fromisoformat(at), time(23, 59, 59))
+    except ValueError:
+        pass
+    try:
+        return datetime.fromisoformat(at)
+    except ValueError:
+        msg = f"截止时间“{at}”格式不对，例如应为2015-02-27（当天23:59:59）或2015-02-27T18:00:00"
+        raise click.BadParameter(msg, param_hint="--at") from None
+
+
 @click.command("deadline", cls=ChineseCommand)
 @period_option()
 @home_option
-@click.option("--at", "at", default=None, help="新的截止时间，ISO格式的本地时间（例如 2015-02-27T18:00:00）。")
-def deadline_command(period: str, home: Path | None, at: str | None) -> None:
+@click.option("--at", "at", default=None,
+              help="新的截止时间，ISO格式的本地时间（例如 2015-02-27T18:00:00；只写日期 2015-02-27 即当天23:59:59）。")
+@click.option("--force", is_flag=True, help="允许截止时间不在该报送期的月份内。")
+def deadline_command(period: str, home: Path | None, at: str | None, force: bool) -> None:
     """查看或设置报送期的截止时间（默认：当月最后一天 23:59:59）。
+
+    截止时间不在该报送期的月份内时（多半是月份写错了），须加 --force。
 
     \b
     示例：
+        rectify deadline --period 2015-02 --at 2015-02-27
         rectify deadline --period 2015-02 --at 2015-02-27T18:00:00
     """
-    from datetime import datetime
-
     target = open_home(home)
     if at is not None:
-        try:
-            when = datetime.fromisoformat(at)
-        except ValueError:
-            msg = f"截止时间“{at}”格式不对，例如应为2015-02-27T18:00:00"
-            raise click.BadParameter(msg, param_hint="--at") from None
+        when = parse_deadline(at)
         if when.tzinfo is not None:
             when = when.astimezone(target.config.tz).replace(tzinfo=None)
+        if f"{when:%Y-%m}" != period and not force:
+            msg = (f"截止时间{when:%Y-%m-%d %H:%M:%S}不在报送期{period}的月份内，请核对 --period 和 --at；"
+                   f"如确需如此，请加 --force。")  # fmt: skip
+            raise click.UsageError(msg)
         target.set_deadline(period, when)
     click.echo(f"{period}截止时间：{target.deadline(period):%Y-%m-%d %H:%M:%S}（{target.config.timezone}）")
 

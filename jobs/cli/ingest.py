@@ -16,6 +16,7 @@ from jobs.core.errors import RectifyError
 from jobs.core.names import display_name
 from jobs.intake.batch import IngestResult, verdicts
 from jobs.intake.discover import expand_paths
+from jobs.intake.hints import HELD
 from jobs.office.home import Home
 from jobs.office.registry import RegistryError
 
@@ -50,17 +51,27 @@ def summary_lines(result: IngestResult) -> list[str]:
                 f"{'✓' if f.accepted else '✗'} {name}：{f.unit or '未识别单位'} 第{f.version}版 {verdict}"
                 f"（错误{f.n_errors}项，提示{f.n_warnings}项）"
             )
-        if f.receipt_error:
+        if f.receipt_error and f.receipt_error != HELD:  # held receipts: said once, by period_hint_text
             lines.append(f"  ! {f.receipt_error}")
     stored = result.count("stored")
     lines.append(
         f"共{len(result.files)}个文件：新入库{stored}个（其中退回{result.rejected}个），"
         f"重复{result.count('duplicate')}个，无法读取{result.count('failed')}个。"
     )
-    unsent = sum(1 for f in result.files if f.receipt_error)
+    unsent = sum(1 for f in result.files if f.receipt_error and f.receipt_error != HELD)
     if unsent:
         lines.append(f"有{unsent}份回执未能写入（各文件均已入库），排除原因后重新运行同一命令即可补发。")
+    held = sum(1 for f in result.files if f.receipt_error == HELD)
+    if held:
+        lines.append(f"有{held}份退回回执暂缓发出（报送期疑似有误，见开头的提示）。")
     return lines
+
+
+def period_hint_text(result: IngestResult) -> str | None:
+    """The run's wrong-period hint (:mod:`jobs.intake.hints`), for stderr before the per-file lines."""
+    if result.period_hint is None:
+        return None
+    return result.period_hint.message(held=sum(1 for f in result.files if f.receipt_error == HELD))
 
 
 JSON_HELP = "每个处理的文件输出一个JSON对象（JSON Lines），与 validate --json 相同，另加 version 和 stored。"
@@ -125,6 +136,9 @@ def ingest_command(
             )  # fmt: skip
     except (RectifyError, RegistryError) as exc:
         raise fail(exc) from None
+    hint = period_hint_text(result)
+    if hint:
+        click.echo(hint, err=True)
     if as_json:
         if result.files:
             click.echo(json_lines(target, result))

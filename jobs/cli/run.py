@@ -12,7 +12,7 @@ from jobs.api import RunResult, run_month
 from jobs.cli._chinese import ChineseCommand
 from jobs.cli._common import fail, home_option, open_home, period_option
 from jobs.cli._parallel import check_parallel, intake_runtime, parallel_options
-from jobs.cli.ingest import JSON_HELP, json_lines
+from jobs.cli.ingest import JSON_HELP, json_lines, period_hint_text
 from jobs.cli.report import output_lines, step
 from jobs.core.errors import RectifyError
 from jobs.office.registry import RegistryError
@@ -122,6 +122,9 @@ def run_command(
     except OSError as exc:
         msg = f"无法写入输出文件“{exc.filename or ''}”：{exc.strerror or exc}"
         raise click.ClickException(msg) from None
+    hint = period_hint_text(result.intake) if result.intake is not None else None
+    if hint:
+        click.echo(hint, err=True)
     if as_json:  # stdout is the machines': the screen summary goes to stderr
         if result.intake is not None and result.intake.files:
             click.echo(json_lines(target, result.intake))

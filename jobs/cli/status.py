@@ -11,6 +11,7 @@ import click
 from jobs.cli._chinese import ChineseCommand
 from jobs.cli._common import fail, home_option, open_home, period_option
 from jobs.core.errors import RectifyError
+from jobs.core.names import display_name
 from jobs.rollup.status import STATE_LABELS, Status, compute_status, write_chase_xlsx
 
 
@@ -75,8 +76,27 @@ def render(status: Status) -> list[str]:
     if delegated.height:
         who = "、".join(f"{r['name']}（未报{r['units_missing']}个）" for r in delegated.iter_rows(named=True))
         lines += ["", f"另有{delegated['units_missing'].sum()}个未报单位在下级汇总报送范围内，由其汇总单位催报：{who}"]
-    if status.unexpected.height:
-        lines += ["", f"另有{status.unexpected.height}份报表来自本期无需报送或不在名册中的单位，未计入上述统计。"]
+    optional = status.not_required
+    if optional.height:
+        lines += ["", f"另有{optional.height}份报表来自本期无需报送的单位，已存档，未计入上述统计。"]
+    return lines + _inbox_lines(status)
+
+
+def _inbox_lines(status: Status) -> list[str]:
+    """Files from senders not in the registry, and unreadable files: each in its own section, in no total."""
+    lines: list[str] = []
+    unknown = status.unknown_senders
+    if unknown.height:
+        rows = [[r["unit"] or "（未填单位代码）", display_name(r["file_name"]), f"{r['received_at']:%Y-%m-%d %H:%M}",
+                 "通过" if r["accepted"] else "退回"] for r in unknown.iter_rows(named=True)]  # fmt: skip
+        lines += ["", f"不在名册中的报送单位（{unknown.height}个文件，未计入上述统计，请核对单位代码或名册）",
+                  *_table(["单位代码", "文件", "收到时间", "结论"], rows)]  # fmt: skip
+    unreadable = status.unreadable_files
+    if unreadable.height:
+        rows = [[display_name(r["file_name"]), f"{r['received_at']:%Y-%m-%d %H:%M}", r["reason"]]
+                for r in unreadable.iter_rows(named=True)]  # fmt: skip
+        lines += ["", f"无法读取的文件（{unreadable.height}个，不知是哪个单位的，请联系报送人重新报送）",
+                  *_table(["文件", "收到时间", "原因"], rows)]  # fmt: skip
     return lines
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -12,6 +14,7 @@ from jobs import api
 from jobs.cli._chinese import ChineseCommand
 from jobs.cli._common import period_option
 from jobs.core.errors import RectifyError
+from jobs.core.findings import SEVERITY_ZH
 from jobs.core.names import display_name
 from jobs.intake.discover import arrival_time, expand_paths
 from jobs.office.config import Config, ConfigError
@@ -21,9 +24,6 @@ if TYPE_CHECKING:
     import polars as pl
 
     from jobs.core.findings import Report
-
-SEVERITY_ZH = {"error": "错误", "warning": "警告"}
-
 
 class SetupError(click.ClickException):
     """Wrong options or configuration: a usage error, exit status 2 (1 means a return was rejected)."""
@@ -69,7 +69,7 @@ def summary_lines(results) -> list[str]:  # noqa: ANN001 - list[ValidatedReturn]
         who = f"单位{report.unit}" if report.unit else "未识别单位"
         lines.append(
             f"{mark} {display_name(Path(report.file).name)}（{who}，{report.period or '报送期不明'}）：{verdict}，"
-            f"错误{len(report.errors)}项，警告{len(report.warnings)}项"
+            f"错误{len(report.errors)}项，提示{len(report.warnings)}项"
         )
         lines.extend(f"    [{SEVERITY_ZH[f.severity]}] {f.message}" for f in report.findings)
     accepted = sum(r.report.accepted for r in results)
@@ -84,10 +84,20 @@ def _json(report: Report) -> dict[str, object]:
     return out
 
 
-def write_receipts(results, directory: Path) -> list[Path]:  # noqa: ANN001 - list[ValidatedReturn]
-    """One receipt (.xlsx) per file in ``directory``, named from the unit and the file."""
+def write_receipts(
+    results, directory: Path, *, registry: pl.DataFrame | None = None,  # noqa: ANN001 - list[ValidatedReturn]
+    received_at: Mapping[str, datetime] | None = None, deadline: datetime | None = None,
+) -> list[Path]:
+    """One receipt (.xlsx) per file in ``directory``, named from the unit and the file.
+
+    The receipt names the unit (``registry``), the arrival (``received_at`` by
+    file) and the ``deadline``; nothing is recorded, so it has no version.
+    """
     from jobs.core.excel_safe import joined_filename
-    from jobs.intake.receipts import write_receipt
+    from jobs.intake.receipts import ReceiptFacts, unit_names, write_receipt
+
+    names = unit_names(registry, (r.report.unit for r in results))
+    arrived = received_at or {}
 
     directory.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
@@ -100,7 +110,9 @@ def write_receipts(results, directory: Path) -> list[Path]:  # noqa: ANN001 - li
             n += 1
             name = joined_filename(*parts, tail=f"_回执_{n}.xlsx")
         used.add(name)
-        written.append(write_receipt(report, directory / name, fmt="xlsx"))
+        facts = ReceiptFacts(unit_name=names.get(report.unit or ""), received_at=arrived.get(str(report.file)),
+                             deadline=deadline)  # fmt: skip
+        written.append(write_receipt(report, directory / name, fmt="xlsx", facts=facts))
     return written
 
 
@@ -150,13 +162,22 @@ def validate_command(
                                  limits=config.limits, keep_tables=False)  # fmt: skip
     except RectifyError as exc:
         raise click.ClickException(str(exc)) from None
+    from jobs.intake.hints import carried_period, period_hint
+
+    hint = period_hint([carried_period(r.report) for r in results], period=period)
+    if hint is not None:  # once, before the lines that blame each unit
+        click.echo(hint.message(), err=True)
     # one write: click.echo flushes, a system call per line otherwise
     if as_json:
         click.echo("\n".join(json.dumps(_json(r.report), ensure_ascii=False) for r in results))
     else:
         click.echo("\n".join(summary_lines(results)))
     if receipts is not None:
-        written = write_receipts(results, receipts)
+        from jobs.office.home import default_deadline
+
+        when = {str(p): t for p, t in arrivals.items()}
+        deadline = config.deadlines.get(period) or default_deadline(period)
+        written = write_receipts(results, receipts, registry=frame, received_at=when, deadline=deadline)
         if not as_json:
             click.echo(f"回执{len(written)}份已写入：{receipts}")
     if not all(r.report.accepted for r in results):

@@ -10,7 +10,7 @@ import click
 
 from jobs.cli._chinese import ChineseCommand
 from jobs.cli._common import fail, home_option, open_home, period_option
-from jobs.cli.ingest import summary_lines
+from jobs.cli.ingest import period_hint_text, summary_lines
 from jobs.core.errors import RectifyError
 from jobs.intake.batch import IngestResult
 
@@ -51,11 +51,14 @@ def watch_command(inbox: Path, period: str, home: Path | None, settle: float | N
     stop = threading.Event()
 
     def show(result: IngestResult) -> None:
+        hint = period_hint_text(result)
+        if hint:
+            click.echo(hint, err=True)
         for line in summary_lines(result):
             click.echo(line)
 
     def warn(message: str) -> None:
-        click.echo(f"警告：{message}", err=True)
+        click.echo(f"提示：{message}", err=True)
 
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     click.echo("正在加载校验程序……")

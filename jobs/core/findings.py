@@ -14,6 +14,8 @@ from typing import Any, Literal
 from jobs.core.schema import Schema, load_schema
 
 Severity = Literal["error", "warning"]
+# The one Chinese word per severity, everywhere a clerk reads it (receipts, validate, watch, reports).
+SEVERITY_ZH: dict[str, str] = {"error": "错误", "warning": "提示"}
 
 
 def column_letter(index: int) -> str:

@@ -28,6 +28,7 @@ from jobs.core.names import display_name
 from jobs.core.schema import Schema, load_schema
 from jobs.core.tables import table_keys, table_schema
 from jobs.intake.discover import arrival_time
+from jobs.intake.hints import PeriodHint
 from jobs.office.config import Limits
 from jobs.office.home import Home
 from jobs.store import STACK_INDEX, TEXT_SCHEMA
@@ -211,12 +212,15 @@ class FileOutcome:
     # a failed file's verdict (its one unreadable-file finding): it has no ledger row
     finding: Finding | None = None
     receipt_error: str = ""  # why its receipt could not be written (Chinese); the next run writes it
+    # rejected for another 报送期: the one it carries (its receipt may be held: jobs.intake.hints)
+    wrong_period: str | None = None
 
 
 @dataclass
 class IngestResult:
     period: str
     files: list[FileOutcome] = field(default_factory=list)
+    period_hint: PeriodHint | None = None  # most files carry another period: say so first (jobs.intake.hints)
 
     def count(self, status: str) -> int:
         return sum(1 for f in self.files if f.status == status)
@@ -266,14 +270,16 @@ def issue_receipts(home: Home, outcomes: Sequence[FileOutcome], *, period: str) 
     disk, a read-only outbox, a writer error on odd content) is reported as
     :class:`ReceiptNotWritten` and never stops the others or the intake.
     """
-    from jobs.intake.receipts import write_receipt
+    from jobs.intake.receipts import ledger_facts, write_receipt
 
     fmt = home.config.receipts.format
-    reports = home.store.reports([o.submission_id for o in outcomes])
+    ids = [o.submission_id for o in outcomes]
+    reports = home.store.reports(ids)
+    facts = ledger_facts(home, ids, reports, period=period)
     outbox = home.outbox(period)  # once per batch: config lookups and a mkdir per file cost ~0.3 ms
     made = False
     paths: list[Path | ReceiptNotWritten] = []
-    for outcome, report in zip(outcomes, reports, strict=True):
+    for outcome, report, known in zip(outcomes, reports, facts, strict=True):
         sha = outcome.submission_id.rsplit("-", 1)[-1]
         path = _receipt_in(outbox, unit=report.unit, file_name=report.file, sha256=sha, ext=fmt)
         try:
@@ -282,7 +288,7 @@ def issue_receipts(home: Home, outcomes: Sequence[FileOutcome], *, period: str) 
                     outbox.mkdir(parents=True, exist_ok=True)
                     made = True
                 # not fsynced: a receipt lost in a crash is issued again from the ledger
-                atomic_write(path, partial(write_receipt, report, fmt=fmt), durable=False)
+                atomic_write(path, partial(write_receipt, report, fmt=fmt, facts=known), durable=False)
         except Exception as exc:  # noqa: BLE001 - one receipt must not cost the others theirs
             log.warning("receipt %s not written", path, exc_info=True)
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else f"{type(exc).__name__}: {exc}"

@@ -48,6 +48,7 @@ from jobs.intake.batch import (
 )
 from jobs.intake.discover import expand_paths
 from jobs.intake.executors import Executor, SerialExecutor, batched
+from jobs.intake.hints import HELD, carried_period, period_hint
 from jobs.intake.progress import Progress
 from jobs.office.config import Limits
 from jobs.office.home import Home, check_period
@@ -154,6 +155,9 @@ def ingest_paths(
                 _record(home, prep, validated, period=period, fault_hook=fault_hook)
         outcomes = [prep.outcomes[p] for p in prep.batch if p in prep.outcomes]
         todo = [o for o in outcomes if o.submission_id is not None] if receipts else []
+        # a wrong-period rejection's receipt waits for the run's verdict on the period (_held_receipts)
+        held.extend(o for o in todo if o.status == "stored" and o.wrong_period is not None)
+        todo = [o for o in todo if not (o.status == "stored" and o.wrong_period is not None)]
         if todo and executor.shares_files:
             # receipts are written by the workers from the committed
             # ledger, so this process, the one writer, does not cap throughput
@@ -165,6 +169,7 @@ def ingest_paths(
             progress.advance(len(prep.batch))
 
     pending_receipts: list[tuple[list[FileOutcome], Any]] = []
+    held: list[FileOutcome] = []
     for validated in executor.map(validate_job, jobs(), context=context):
         # batches with nothing to validate (all duplicates or unreadable) have no job
         while prepared and prepared[0].job is None:
@@ -174,7 +179,22 @@ def ingest_paths(
         record(prepared.popleft(), None)
     for todo, pending in pending_receipts:
         _note_receipts(todo, pending.result())
+    _held_receipts(home, result, held, period=period)
     return result
+
+
+def _held_receipts(home: Home, result: IngestResult, held: Sequence[FileOutcome], *, period: str) -> None:
+    """Wrong-period rejections: when they are most of the run, their receipts are held and the run
+    carries the hint (:mod:`jobs.intake.hints`); otherwise the receipts are written now."""
+    if not held:
+        return
+    hint = period_hint([o.wrong_period for o in held], period=period, n_files=len(result.files))
+    if hint is None:
+        _note_receipts(held, issue_receipts(home, held, period=period))
+        return
+    result.period_hint = hint
+    for outcome in held:
+        outcome.receipt_error = HELD
 
 
 def _note_receipts(outcomes: Sequence[FileOutcome], written: Sequence[Path | ReceiptNotWritten]) -> None:
@@ -284,7 +304,7 @@ def _record(
             path, o.status, submission_id=o.submission_id, unit=arrival.report.unit,
             accepted=arrival.report.accepted, version=o.version,
             n_errors=len(arrival.report.errors), n_warnings=len(arrival.report.warnings),
-            message=DUPLICATE_MESSAGE if o.status == "duplicate" else "",
+            message=DUPLICATE_MESSAGE if o.status == "duplicate" else "", wrong_period=carried_period(arrival.report),
         )  # fmt: skip
 
 

@@ -21,64 +21,22 @@ from typing import Literal
 
 from jobs.core.excel_safe import inert
 from jobs.core.findings import Report
-from jobs.core.names import display_name
+from jobs.intake.receipt_content import (
+    HEADERS,
+    TITLE,
+    ReceiptContext,
+    ReceiptFacts,
+    ReceiptRow,
+    Version,
+    ledger_facts,
+    receipt_context,
+    unit_names,
+)
 
-SEVERITY_ZH = {"error": "错误", "warning": "警告"}
-VERDICT_ZH = {True: "通过", False: "退回"}
-TITLE = "整改落实情况“回头看”报表 回执"
-HEADERS = ("序号", "单元格", "代码", "严重程度", "说明")
-
-
-@dataclass(frozen=True)
-class ReceiptRow:
-    """One finding as printed on the receipt."""
-
-    no: int
-    cell: str
-    code: str
-    severity: str
-    message: str
-
-
-@dataclass(frozen=True)
-class ReceiptContext:
-    """What templates/receipt.html renders."""
-
-    title: str
-    file: str
-    unit: str
-    period: str
-    accepted: bool
-    verdict: str
-    n_errors: int
-    n_warnings: int
-    rows: tuple[ReceiptRow, ...]
-
-
-def receipt_context(report: Report) -> ReceiptContext:
-    """The receipt's content for ``report``: verdict, counts and one row per finding."""
-    rows = tuple(
-        ReceiptRow(
-            no=i,
-            cell=f.cell or f.sheet or "（整个文件）",
-            code=f.code,
-            severity=SEVERITY_ZH.get(f.severity, f.severity),
-            message=f.message,
-        )
-        for i, f in enumerate(report.findings, start=1)
-    )
-    return ReceiptContext(
-        title=TITLE,
-        file=display_name(Path(report.file).name),
-        unit=report.unit or "未识别",
-        period=report.period or "未识别",
-        accepted=report.accepted,
-        verdict=VERDICT_ZH[report.accepted],
-        n_errors=len(report.errors),
-        n_warnings=len(report.warnings),
-        rows=rows,
-    )
-
+__all__ = [
+    "HEADERS", "TITLE", "ReceiptContext", "ReceiptFacts", "ReceiptRow", "Version", "ledger_facts",
+    "receipt_context", "receipt_xlsx_bytes", "unit_names", "write_receipt",
+]
 
 # -- the xlsx receipt ----------------------------------------------------------
 #
@@ -104,7 +62,7 @@ STYLES: dict[str, dict[str, object]] = {
 }
 COLUMN_WIDTHS = (8, 22, 22, 10, 90)
 SHEET_NAME = "回执"
-HEADER_ROW = 8  # 0-based: the title, six meta rows, a blank row; rows above the first finding stay frozen
+HEADER_ROW = 13  # 0-based: the title, eleven meta rows, a blank row; rows above the first finding stay frozen
 # Everything in memory (no temp file per worksheet), and no guessing from
 # text: a value never becomes a formula, a hyperlink or a number.
 _XLSX_OPTIONS = {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
@@ -119,11 +77,9 @@ def receipt_cells(ctx: ReceiptContext) -> list[Cell]:
     passed through :func:`jobs.core.excel_safe.inert`; ints are number cells.
     """
     cells: list[Cell] = [(0, 0, ctx.title, "title")]
-    meta = (("文件", inert(ctx.file)), ("单位代码", inert(ctx.unit)), ("报送期", inert(ctx.period)),
-            ("结论", ctx.verdict), ("错误", ctx.n_errors), ("警告", ctx.n_warnings))  # fmt: skip
-    for row, (label, value) in enumerate(meta, start=1):
+    for row, (label, value) in enumerate(ctx.meta, start=1):
         style: Style | None = ("accepted" if ctx.accepted else "rejected") if label == "结论" else None
-        cells += [(row, 0, label, None), (row, 1, value, style)]  # type: ignore[list-item]
+        cells += [(row, 0, label, None), (row, 1, value if isinstance(value, int) else inert(value), style)]  # type: ignore[list-item]
     cells += [(HEADER_ROW, col, label, "header") for col, label in enumerate(HEADERS)]
     for row, item in enumerate(ctx.rows, start=HEADER_ROW + 1):
         cells += [
@@ -323,7 +279,9 @@ def _write_xlsx(ctx: ReceiptContext, path: Path) -> None:
     path.write_bytes(receipt_xlsx_bytes(ctx))
 
 
-def write_receipt(report: Report, path: str | Path, *, fmt: Literal["xlsx", "html"] = "xlsx") -> Path:
+def write_receipt(
+    report: Report, path: str | Path, *, fmt: Literal["xlsx", "html"] = "xlsx", facts: ReceiptFacts | None = None
+) -> Path:
     """Write the receipt of ``report`` to ``path``.
 
     Parameters
@@ -334,9 +292,11 @@ def write_receipt(report: Report, path: str | Path, *, fmt: Literal["xlsx", "htm
         Target file; its suffix is not checked, ``fmt`` decides the format.
     fmt
         ``xlsx`` (default) or ``html``.
+    facts
+        Unit name, arrival, deadline and version (:func:`ledger_facts`); unknown ones are shown as such.
     """
     path = Path(path)
-    ctx = receipt_context(report)
+    ctx = receipt_context(report, facts)
     if fmt == "xlsx":
         _write_xlsx(ctx, path)
     elif fmt == "html":

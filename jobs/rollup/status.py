@@ -8,12 +8,13 @@ on time / expected. A subtree covered by a lower office's 汇总 return takes
 its counts from that return; its units are neither counted nor chased one
 by one (``units_covered`` says how many registry units that is). Returns
 from units that need not report, or are not in the registry, are listed as
-``unexpected`` and count in no total.
+``unexpected`` and count in no total; unreadable files and files from
+senders not in the registry are also listed on their own (``inbox_problems``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -47,6 +48,11 @@ class Status:
     deadline: datetime
     now: datetime
     coverage: Coverage
+    # the inbox's problems, apart from every count: files that could not be read (``file_name,
+    # received_at, reason``) and files from senders not in the registry in force (``unit`` (None:
+    # no 单位代码), ``file_name, received_at, accepted``); see :func:`inbox_problems`
+    unreadable_files: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=UNREADABLE_SCHEMA))
+    unknown_senders: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=UNKNOWN_SCHEMA))
 
     @property
     def units(self) -> pl.DataFrame:
@@ -61,6 +67,12 @@ class Status:
         if self.unit is not None:
             frame = frame.filter(pl.col("unit").is_in(self.coverage.subtree(self.unit).implode()))
         return frame
+
+    @property
+    def not_required(self) -> pl.DataFrame:
+        """Returns from registered units that need not report this period (stored, counted nowhere)."""
+        frame = self.unexpected
+        return frame.filter(pl.col("unit").is_in(self.coverage.units["code"].implode()))
 
     @property
     def seconds_to_deadline(self) -> int:
@@ -140,6 +152,8 @@ class Status:
             "by_category": rows(self.by("category")),
             "chase": rows(chase),
             "unexpected_submissions": self.unexpected.height,
+            "unreadable_files": rows(self.unreadable_files),
+            "unknown_senders": rows(self.unknown_senders),
         }
 
 
@@ -160,7 +174,37 @@ def compute_status(
     if unit is not None and unit not in view.registry["code"].to_list():
         msg = f"单位代码“{unit}”不在{period}适用的组织机构名册中。"
         raise HomeError(msg)
-    return Status(period=period, unit=unit, deadline=view.deadline, now=now or home.now(), coverage=view.coverage)
+    unreadable, unknown = inbox_problems(home, view)
+    return Status(period=period, unit=unit, deadline=view.deadline, now=now or home.now(), coverage=view.coverage,
+                  unreadable_files=unreadable, unknown_senders=unknown)  # fmt: skip
+
+
+UNREADABLE_SCHEMA = {"file_name": pl.Utf8, "received_at": pl.Datetime("us"), "reason": pl.Utf8}
+UNKNOWN_SCHEMA = {"unit": pl.Utf8, "file_name": pl.Utf8, "received_at": pl.Datetime("us"), "accepted": pl.Boolean}
+
+
+def inbox_problems(home: Home, view: PeriodView) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The period's files that could not be read, and those from senders not in the registry in force.
+
+    An unreadable file has no unit; a readable one without a known 单位代码
+    is an unknown sender's. Neither is a unit that need not report, and
+    neither counts in any total. Both in order of arrival.
+    """
+    subs = view.submissions.filter((pl.col("period") == view.period) & pl.col("submission_id").is_not_null())
+    strays = subs.filter(pl.col("unit").is_null() | ~pl.col("unit").is_in(view.registry["code"].implode()))
+    ids = strays.filter(pl.col("unit").is_null())["submission_id"].to_list()
+    findings = home.store.findings(ids) if ids else pl.DataFrame(schema={"submission_id": pl.Utf8, "code": pl.Utf8,
+                                                                          "message": pl.Utf8})  # fmt: skip
+    reasons = (
+        findings.filter(pl.col("code") == "unreadable-file")
+        .unique("submission_id", keep="first", maintain_order=True)
+        .select("submission_id", pl.col("message").alias("reason"))
+    )
+    strays = strays.sort("received_at", "file_name")
+    unreadable = strays.join(reasons, on="submission_id", how="inner", maintain_order="left")
+    unknown = strays.join(reasons, on="submission_id", how="anti", maintain_order="left")
+    return (unreadable.select(list(UNREADABLE_SCHEMA)).cast(UNREADABLE_SCHEMA),
+            unknown.select(list(UNKNOWN_SCHEMA)).cast(UNKNOWN_SCHEMA))  # fmt: skip
 
 
 CHASE_HEADERS = (

@@ -55,6 +55,7 @@ from jobs.store.types import (
     Archived,
     Arrival,
     FaultHook,
+    Lineage,
     Outcome,
     fault,
     submission_id,
@@ -76,6 +77,7 @@ __all__ = [
     "Archived",
     "Arrival",
     "FaultHook",
+    "Lineage",
     "Outcome",
     "Store",
     "fault",
@@ -400,6 +402,32 @@ class Store:
             for sid in submission_ids
         ]
 
+    def lineage(self, submission_ids: Sequence[str]) -> dict[str, Lineage]:
+        """Per submission: its version and arrival, the accepted version it replaced, and (for a rejected
+        one) the accepted earlier version that still counts; what a receipt tells the unit."""
+        out: dict[str, Lineage] = {}
+        pick = ("SELECT p.version || '|' || p.received_at FROM submissions p WHERE p.period=s.period "
+                "AND p.unit=s.unit AND p.accepted=1 AND {} ORDER BY p.version DESC LIMIT 1")  # fmt: skip
+        replaced = pick.format("p.superseded_by=s.submission_id")
+        # the version that counts now (withdrawals included: the one rule of :mod:`jobs.store.history`)
+        kind = "'" + load_schema().default_report_type.replace("'", "''") + "'"
+        current = pick.format(
+            f"({history.effective_superseded_by(load_schema().default_report_type, 'p')}) IS NULL "
+            f"AND p.version<s.version AND COALESCE(p.report_type, {kind})=COALESCE(s.report_type, {kind})"
+        )
+        with self._reading() as conn:
+            for start in range(0, len(submission_ids), 500):
+                chunk = list(submission_ids[start : start + 500])
+                marks = ",".join("?" * len(chunk))
+                rows = conn.execute(
+                    f"SELECT s.submission_id, s.version, s.received_at, ({replaced}), ({current}) "
+                    f"FROM submissions s WHERE s.submission_id IN ({marks})",
+                    chunk,
+                )
+                for sid, version, received, old, still in rows:
+                    out[sid] = Lineage(version, datetime.fromisoformat(received), _version(old), _version(still))
+        return out
+
     def texts(
         self, period: str, *, hashes: Iterable[str] | None = None, exclude_units: Iterable[str] = ()
     ) -> pl.DataFrame:
@@ -444,3 +472,11 @@ class Store:
             out[key] = frame.cast(table_schema(key))
         return out
 
+
+
+def _version(text: str | None) -> tuple[int, datetime] | None:
+    """``"<version>|<received_at>"`` from :meth:`Store.lineage`'s sub-queries."""
+    if text is None:
+        return None
+    number, at = text.split("|", 1)
+    return int(number), datetime.fromisoformat(at)

@@ -131,6 +131,20 @@ class Outcome:
     archived: Archived
 
 
+@dataclass(frozen=True)
+class Lineage:
+    """A submission's place among its unit's versions (:meth:`jobs.store.Store.lineage`).
+
+    ``replaced`` / ``current``: ``(version, received_at)`` of the accepted
+    version this one superseded, and of the accepted earlier one still counting.
+    """
+
+    version: int
+    received_at: datetime
+    replaced: tuple[int, datetime] | None
+    current: tuple[int, datetime] | None
+
+
 def submission_id(period: str, sha256: str) -> str:
     """Deterministic id, so re-running an intake rebuilds the same ledger."""
     return f"{period}-{sha256[:20]}"

@@ -15,7 +15,7 @@ import polars as pl
 
 from jobs.core.schema import Schema
 from jobs.validate.suites import DATE_NOT_AFTER_FILLED, NO, TASK_NAME, TASK_NO, YES
-from jobs.validate.typing import RID, ROW, display_date, fold_expr, per_value, raw
+from jobs.validate.typing import RID, ROW, display_date, fold, fold_expr, per_value, raw
 
 
 def mark_duplicates(frame: pl.DataFrame, key: str) -> pl.DataFrame:
@@ -89,14 +89,56 @@ def with_registry(
             .then(pl.col("reg_known__").fill_null(NO))
             .alias("reg_known__")
         )
+        out = _with_conflict(out, registry)
     else:
         out = out.with_columns(
-            pl.lit(None, pl.Utf8).alias(c) for c in ("reg_known__", "reg_name__", "reg_name_fold__", "reg_must__")
+            pl.lit(None, pl.Utf8).alias(c)
+            for c in ("reg_known__", "reg_name__", "reg_name_fold__", "reg_must__", "conflict__", "conflict_name__", "name_cmp__")
         )
+    out = _with_period_format(out)
     arrivals = pl.DataFrame(
         {RID: list(arrival or {}), "arrival__": list((arrival or {}).values())},
         schema={RID: pl.Int32, "arrival__": pl.Date},
     )
     return out.join(arrivals, on=RID, how="left").with_columns(
         pl.format("报送日期（{}）", display_date(pl.col("arrival__"))).alias("other__arrival")
+    )
+
+
+def _with_conflict(info: pl.DataFrame, registry: pl.DataFrame) -> pl.DataFrame:
+    """Add ``conflict__``/``conflict_name__`` (code and name of the registered unit whose name the return
+    carries while its 单位代码 is another unit's) and ``name_cmp__`` (the folded name, for the name-mismatch check).
+
+    A name that is another unit's makes the code suspect (``unit-code-conflict``);
+    a name that is no unit's is a variant of the unit's own (``unit-name-mismatch``),
+    so ``name_cmp__`` is null on a conflict: one finding per mistake.
+    """
+    names = (
+        registry.select(fold_expr(pl.col("name")).alias("name_fold__"), pl.col("code").cast(pl.Utf8).alias("other__"),
+                        pl.col("name").alias("other_name__"))
+        .drop_nulls()
+        .sort("other__")
+        .unique("name_fold__", keep="first")
+    )
+    joined = info.join(names, on="name_fold__", how="left")
+    clash = (
+        pl.col("reg_name_fold__").is_not_null()
+        & (pl.col("name_fold__") != pl.col("reg_name_fold__"))
+        & pl.col("other__").is_not_null()
+        & (pl.col("other__") != pl.col("unit_code"))
+    )
+    return joined.with_columns(
+        pl.when(clash).then(pl.col("other__")).alias("conflict__"),
+        pl.when(clash).then(pl.col("other_name__")).alias("conflict_name__"),
+        pl.when(~clash.fill_null(False)).then(pl.col("name_fold__")).alias("name_cmp__"),
+    ).drop("other__", "other_name__")
+
+
+def _with_period_format(info: pl.DataFrame) -> pl.DataFrame:
+    """Add ``period_ok__``: the collected period where the typed 报送期 means it, for ``period-format``
+    (a 报送期 of another month is ``wrong-period`` only)."""
+    period = pl.col(fold("period"))
+    return info.with_columns(
+        pl.when(period == pl.col("expected_period__")).then(period).alias("period_ok__"),
+        fold_expr(pl.col(raw("period"))).alias("period_typed__"),
     )

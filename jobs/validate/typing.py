@@ -38,7 +38,8 @@ ROW = "_row"
 # Whitespace kinds clean_text also strips, plus zero-width characters.
 _WS = r"[\s\u3000\u00a0\u200b\ufeff]"
 _WS_PUNCT = r"[\s\u3000\u00a0\u200b\ufeff\p{P}\p{S}]"
-_PERIOD_RE = r"^(\d{4})[-/.年](\d{1,2})月?$"
+# 2015-02, 2015/2, 2015.02, 2015年2月, or six digits 201502
+_PERIOD_RE = r"^(\d{4})(?:[-/.年](\d{1,2})月?|(\d{2}))$"
 
 
 def raw(key: str) -> str:
@@ -92,10 +93,10 @@ def parse_int_expr(expr: pl.Expr, *, max_count: int | None = None) -> pl.Expr:
 
 
 def parse_period_expr(expr: pl.Expr) -> pl.Expr:
-    """``YYYY-MM`` from ``2015-02``, ``2015-2``, ``2015年2月``, ``2015.02``, or a date."""
+    """``YYYY-MM`` from ``2015-02``, ``2015-2``, ``2015年2月``, ``2015.02``, ``201502``, or a date."""
     text = fold_expr(expr)
     year = text.str.extract(_PERIOD_RE, 1)
-    month = text.str.extract(_PERIOD_RE, 2)
+    month = pl.coalesce(text.str.extract(_PERIOD_RE, 2), text.str.extract(_PERIOD_RE, 3))
     spelled = pl.when(month.cast(pl.Int32, strict=False).is_between(1, 12)).then(
         pl.concat_str(year, pl.lit("-"), month.str.zfill(2))
     )
