@@ -296,3 +296,11 @@ def test_a_change_makes_the_saved_summary_of_its_month_stale(three):
     withdrawn = prints()
     api.restore(three, period=PERIOD, unit="110000", version=3, reason="核实", by="x")
     assert withdrawn != first and prints() == first
+
+
+def test_a_receipts_still_counting_version_follows_withdrawals(three, tmp_path):
+    # v3 withdrawn: a rejected v5 must name v1 (what counts now), not the withdrawn v3
+    api.withdraw(three, period=PERIOD, unit="110000", version=3, reason="误报", by="x")
+    rejected = ingest(three, tmp_path, "bj5.xlsx", "110000", ["坏了"], at=LATE, ok=False)
+    lineage = three.store.lineage([rejected.submission_id])[rejected.submission_id]
+    assert lineage.current == (1, ON_TIME)
