@@ -2,9 +2,13 @@
 
 Layout under ``<home>/store``::
 
-    ledger.sqlite                                   submissions, findings, texts, batches
+    ledger.sqlite                                   submissions, findings, texts, batches, parts
     archive/<sha[:2]>/<sha256>.<ext>                original bytes, written first
     tables/<sheet_key>/period=<P>/<batch_id>.parquet one file per ingest batch per sheet
+                                                    (``<batch_id>.<stamp>.parquet`` once repaired)
+
+The ledger's ``parts`` records each Parquet file a batch wrote (rows, bytes,
+SHA-256) with the batch; readers verify them (:mod:`jobs.store.integrity`).
 
 Crash safety: the archive and the Parquet files are written temp + rename
 *before* the one SQLite transaction that records the batch. Readers only read
@@ -40,6 +44,7 @@ import polars as pl
 from jobs.core.findings import Finding, Report
 from jobs.core.schema import load_schema
 from jobs.core.tables import empty_table, table_keys, table_schema
+from jobs.store import integrity
 from jobs.store.types import (
     FAULT_ENV,
     LEDGER_DDL,
@@ -190,7 +195,7 @@ class Store:
             return outcomes
         ids = [submission_id(period, a.archived.sha256) for _, a in fresh]
         batch_id = hashlib.sha256("\n".join(ids).encode()).hexdigest()[:16]
-        self._write_tables(period, batch_id, fresh, ids, stacked=stacked)
+        parts = self._write_tables(period, batch_id, fresh, ids, stacked=stacked)
         fault("parquet-written", fault_hook)
         conn = self.connect()
         try:
@@ -207,6 +212,7 @@ class Store:
                 "INSERT INTO batches VALUES (?, ?, ?, ?)",
                 (batch_id, period, ingested_at.isoformat(), len(fresh)),
             )
+            integrity.record_parts(conn, parts)
             fault("before-commit", fault_hook)
             conn.execute("COMMIT")
         except BaseException:
@@ -234,11 +240,11 @@ class Store:
         ids: list[str],
         *,
         stacked: Mapping[str, pl.DataFrame] | None = None,
-    ) -> None:
+    ) -> list[integrity.Part]:
         layouts = {key: table_schema(key) for key in table_keys()}
         frames = labelled_tables(layouts, fresh, ids, period=period, stacked=stacked)
         if not frames:
-            return
+            return []
         targets = {key: self.root / "tables" / key / f"period={period}" / f"{batch_id}.parquet" for key in frames}
         journal = [str(t.relative_to(self.root)) for t in targets.values()]
         journal += [str(t.with_name(f".{t.stem}.{os.getpid()}.tmp").relative_to(self.root)) for t in targets.values()]
@@ -247,6 +253,8 @@ class Store:
         for key, frame in frames.items():
             targets[key].parent.mkdir(parents=True, exist_ok=True)
             write_parquet_atomic(frame, targets[key])
+        return [integrity.describe(self.root, targets[k], key=k, period=period, batch_id=batch_id, rows=f.height)
+                for k, f in frames.items()]  # fmt: skip
 
     def cleanup(self) -> list[Path]:
         """Remove what interrupted writes left behind (call under the home's lock).
@@ -264,7 +272,9 @@ class Store:
         entries = sorted(self._pending.glob("*")) if self._pending.is_dir() else []
         committed = self._batch_ids() if entries else set()
         for entry in entries:
-            if entry.name not in committed:
+            if entry.name.startswith(integrity.REPAIR_PREFIX):  # a repair's journal: its new or its old parts go
+                removed += integrity.settle_repair(self.root, self.connect, entry)
+            elif entry.name not in committed:
                 listed = entry.read_text(encoding="utf-8").split()
                 removed += [p for p in (self.root / rel for rel in listed) if p.exists()]
         for path in removed:
@@ -399,13 +409,18 @@ class Store:
         return frame.filter(~pl.col("unit").is_in(excluded)) if excluded else frame
 
     def load_tables(self, period: str) -> dict[str, pl.DataFrame]:
-        """Rows of the period's current accepted returns, one typed frame per sheet key."""
+        """Rows of the period's current accepted returns, one typed frame per sheet key.
+
+        The parts read are verified first (:func:`jobs.store.integrity.parts_to_read`):
+        a missing or damaged one raises ``StoreDamaged``, never an under-count.
+        """
         current = self.current(period)["submission_id"].to_list()
         batches = self._batch_ids(period)
+        with self._reading() as conn:
+            parts = integrity.parts_to_read(self.root, conn, period=period, batches=batches) if current else {}
         out: dict[str, pl.DataFrame] = {}
         for key in table_keys():
-            folder = self.root / "tables" / key / f"period={period}"
-            files = sorted(str(folder / f"{b}.parquet") for b in batches if (folder / f"{b}.parquet").exists())
+            files = [str(p) for p in parts.get(key, [])]
             if not files or not current:
                 out[key] = empty_table(key)
                 continue
