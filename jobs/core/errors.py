@@ -81,12 +81,14 @@ _SQLITE_LOCKED = ("database is locked",)
 REPAIR_HINT = "请运行 rectify store check 查看损坏情况，再运行 rectify store repair 从归档的原件重建数据表。"
 
 
-def known_error(exc: BaseException, *, path: str | Path | None = None) -> RectifyError | None:
+def known_error(exc: BaseException, *, path: str | Path | None = None, writing: bool = False) -> RectifyError | None:
     """The :class:`RectifyError` (Chinese, naming the file and what to do) an environment failure means.
 
     The one place that maps ``OSError`` (by errno), ``sqlite3.DatabaseError``
     and Polars errors to the project's errors. ``path`` is the file the
-    caller was working on when the exception does not name one. Returns
+    caller was working on when the exception does not name one, ``writing``
+    whether it was writing it (a Polars error then is a failed write, not a
+    damaged file). Returns
     ``exc`` itself for a :class:`RectifyError`, ``None`` for anything else (a bug).
     """
     if isinstance(exc, RectifyError):
@@ -103,7 +105,10 @@ def known_error(exc: BaseException, *, path: str | Path | None = None) -> Rectif
             return _by_errno(errno.EACCES, where, text)
         if any(s in text for s in _SQLITE_LOCKED):
             return FileFailed(f"台账数据库“{where}”正被另一个程序占用（{text}），请稍后重试。")
-        if isinstance(exc, sqlite3.OperationalError) and "disk I/O error" not in text:
+        if "disk I/O error" in text:  # a full disk or a failing one: SQLite does not say which
+            return FileFailed(f"读写台账数据库“{where}”时磁盘出错（{text}）：请检查磁盘空间是否已满、磁盘是否完好，"
+                              "然后重新运行同一命令（未完成的写入不会入库）；如仍失败，请运行 rectify store check 检查。")  # fmt: skip
+        if isinstance(exc, sqlite3.OperationalError):
             return None  # a wrong query: a bug, not damage
         msg = (f"台账数据库“{where}”已损坏或无法读取（{text}）。请停止写入，从备份恢复该文件后运行 "
                "rectify store check 检查；如无备份，请将其改名保存，再对各报送期的收件重新运行 rectify ingest。")  # fmt: skip
@@ -113,6 +118,8 @@ def known_error(exc: BaseException, *, path: str | Path | None = None) -> Rectif
         found = _OS_ERROR.search(str(exc))
         if found:
             return _by_errno(int(found.group(1)), path or "（未知文件）", text)
+        if writing and path is not None:  # Polars does not always pass the system's error on
+            return FileFailed(f"写入“{path}”失败（{text}）：请检查磁盘空间是否已满、该目录是否可写，然后重新运行同一命令。")
         if path is None:
             return None
         return StoreDamaged(f"数据文件“{path}”无法读取（{text}）。{REPAIR_HINT}")

@@ -38,9 +38,11 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import NoReturn
 
 import polars as pl
 
+from jobs.core.errors import known_error
 from jobs.core.findings import Finding, Report
 from jobs.core.schema import load_schema
 from jobs.core.tables import empty_table, table_keys, table_schema
@@ -99,21 +101,33 @@ class Store:
     # -- connections ------------------------------------------------------
     def connect(self) -> sqlite3.Connection:
         """A connection in autocommit mode (transactions are explicit); creates the ledger once."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.ledger_path, timeout=60, isolation_level=None)
-        conn.execute("PRAGMA synchronous=FULL")
-        if not self._ready:
-            # WAL: readers (status, summarize) see the last committed state while a writer works
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.executescript(LEDGER_DDL)
-            self._ready = True
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.ledger_path, timeout=60, isolation_level=None)
+            conn.execute("PRAGMA synchronous=FULL")
+            if not self._ready:
+                # WAL: readers (status, summarize) see the last committed state while a writer works
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.executescript(LEDGER_DDL)
+                self._ready = True
+        except sqlite3.DatabaseError as exc:
+            self._ledger_failed(exc)
         return conn
+
+    def _ledger_failed(self, exc: sqlite3.DatabaseError) -> NoReturn:
+        # a damaged, full or read-only ledger, named (jobs.core.errors.known_error); a wrong query unchanged
+        known = known_error(exc, path=self.ledger_path)
+        if known is None:
+            raise exc
+        raise known from exc
 
     @contextmanager
     def _reading(self) -> Iterator[sqlite3.Connection]:
         conn = self.connect()
         try:
             yield conn
+        except sqlite3.DatabaseError as exc:
+            self._ledger_failed(exc)
         finally:
             conn.close()
 
@@ -215,9 +229,11 @@ class Store:
             integrity.record_parts(conn, parts)
             fault("before-commit", fault_hook)
             conn.execute("COMMIT")
-        except BaseException:
+        except BaseException as exc:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.DatabaseError):
+                self._ledger_failed(exc)
             raise
         finally:
             conn.close()
