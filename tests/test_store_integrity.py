@@ -25,6 +25,7 @@ from jobs.cli import main
 from jobs.core.errors import StoreDamaged
 from jobs.intake.parallel import ingest_paths
 from jobs.intake.repair import check, repair
+from jobs.office.home import Home
 from tests.conftest import home_with_registry
 from tests.test_intake import REGISTRY, FakeValidator, put
 
@@ -182,6 +183,17 @@ def test_a_ledger_from_before_the_parts_table_reads_and_is_backfilled_by_check(h
     _ledger_part(home).unlink()
     with pytest.raises(StoreDamaged):
         home.store.load_tables(PERIOD)
+
+
+def test_a_ledger_without_the_parts_table_gets_it_and_is_backfilled(home):
+    clean = home.store.load_tables(PERIOD)
+    with sqlite3.connect(home.store.ledger_path) as conn:
+        conn.execute("DROP TABLE parts")  # as the ledgers before it
+    older = Home(home.root)  # a new process: the ledger is opened afresh
+    assert check(older) == []
+    assert len(_parts(older)) == 2
+    for key, frame in older.store.load_tables(PERIOD).items():
+        assert_frame_equal(frame, clean[key])
 
 
 def test_an_unreadable_part_of_an_older_ledger_stops_the_reader(home):

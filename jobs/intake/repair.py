@@ -51,7 +51,7 @@ def check(home: Home) -> list[Problem]:
     store = home.store
     with home.lock(holder="rectify store check"):
         store.cleanup()
-        return check_store(store.root, store.ledger_path, backfill=True)
+        return check_store(store.root, store.ledger_path, store.connect, backfill=True)
 
 
 def repair(
@@ -72,7 +72,7 @@ def repair(
     store = home.store
     with home.lock(holder="rectify store repair"):
         store.cleanup()
-        problems = check_store(store.root, store.ledger_path)
+        problems = check_store(store.root, store.ledger_path, store.connect)
         ledger = [p for p in problems if p.kind == "ledger-damaged"]
         if ledger:
             raise StoreDamaged(ledger[0].message)
@@ -85,7 +85,7 @@ def repair(
         rebuilt = {(period, b): _rebuild(home, period, b, lost=lost, validator=validator) for period, b in batches}
         if rebuilt:
             replace_parts(store.root, store.connect, rebuilt, fault_hook=fault_hook)
-        return RepairResult(rebuilt=list(rebuilt), remaining=check_store(store.root, store.ledger_path))
+        return RepairResult(rebuilt=list(rebuilt), remaining=check_store(store.root, store.ledger_path, store.connect))
 
 
 def _rebuild(

@@ -279,8 +279,9 @@ class Store:
         (and temp) files of batches the ledger never recorded, as listed by
         the batch journal (``pending/<batch_id>``), so no table folder is
         scanned: the tables may hold millions of files. Every store write
-        happens under the lock, so nothing found here is in progress.
-        Returns the removed paths.
+        happens under the lock, so nothing found here is in progress. A
+        repair's journal (``pending/repair-*``) removes its new parts if it
+        never committed, else the old ones. Returns the removed paths.
         """
         if not self.root.exists():
             return []

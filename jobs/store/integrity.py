@@ -174,23 +174,28 @@ def _check_rows(want: Mapping[Path, int | None]) -> None:
             raise _damaged(path, f"行数不对（应为{expected}行，现为{rows}行）")
 
 
-def check_store(root: Path, ledger: Path, *, backfill: bool = False) -> list[Problem]:
+def check_store(
+    root: Path, ledger: Path, connect: Callable[[], sqlite3.Connection], *, backfill: bool = False
+) -> list[Problem]:
     """Every damage of the store under ``root``: the ledger, each part (hashed), each archived original.
 
-    ``backfill`` records the parts of batches written before the ``parts``
-    table once they read back whole (call under the home's lock).
+    ``connect`` opens the ``ledger`` (:meth:`jobs.store.Store.connect`: an
+    older ledger gets its ``parts`` table). ``backfill`` records the parts of
+    batches written before that table once they read back whole (call under
+    the home's lock).
     """
     if not ledger.exists():
         return []
     try:
-        with closing(sqlite3.connect(ledger, isolation_level=None)) as conn:
+        with closing(connect()) as conn:
             verdict = [r[0] for r in conn.execute("PRAGMA integrity_check")]
             if verdict != ["ok"]:
                 return [_ledger_problem(ledger, "；".join(verdict[:3]))]
             problems = _check_parts(root, conn, backfill=backfill)
             problems += _check_archive(root, conn)
-    except sqlite3.DatabaseError as exc:
-        return [_ledger_problem(ledger, str(exc))]
+    except (sqlite3.DatabaseError, StoreDamaged) as exc:  # StoreDamaged: as connect() names it
+        cause = exc.__cause__ if isinstance(exc, StoreDamaged) and exc.__cause__ is not None else exc
+        return [_ledger_problem(ledger, str(cause))]
     return problems
 
 
