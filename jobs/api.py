@@ -38,12 +38,13 @@ if TYPE_CHECKING:
     from jobs.office.home import Home
     from jobs.report.pipeline import Format, ReportFiles
     from jobs.rollup.summary import Summary
+    from jobs.store.history import Action, Change, Version
     from jobs.store.integrity import Problem
     from jobs.validate import ValidatedReturn
 
 __all__ = [
-    "RunResult", "SummaryResult", "check_store", "ingest", "repair_store", "report", "run_month", "summarize",
-    "validate_files",
+    "RunResult", "SummaryResult", "check_store", "history", "ingest", "repair_store", "report", "restore",
+    "run_month", "summarize", "validate_files", "withdraw",
 ]  # fmt: skip
 
 
@@ -185,6 +186,54 @@ def run_month(
     files = report(home, period=period, out_dir=out_dir, formats=formats, include=include, progress=progress,
                    write_summary=True)  # fmt: skip
     return RunResult(intake=intake, files=files)
+
+
+def history(home: Home, *, period: str, unit: str) -> list[Version]:
+    """Every version of ``unit``'s returns received for ``period`` (本级 and 汇总), oldest first (``rectify history``).
+
+    Each :class:`jobs.store.history.Version` says whether it counts now and
+    why (``state``, ``label``: 当前有效 / 已被第N版替代 / 已撤回 / 退回) and
+    carries its withdrawals and restores.
+    """
+    return home.store.versions(period, unit)
+
+
+def withdraw(home: Home, *, period: str, unit: str, version: int, reason: str, by: str | None = None) -> Change:
+    """Withdraw a version from counting (``rectify withdraw``); the latest earlier accepted, not-withdrawn one counts.
+
+    Recorded with ``reason``, ``by`` (default: the OS user) and the time in the
+    ledger's append-only events; nothing is deleted. Holds the home's lock.
+
+    Raises
+    ------
+    jobs.store.history.HistoryError
+        No such version, a rejected version, already withdrawn, or no reason.
+    """
+    return _change(home, "withdraw", period=period, unit=unit, version=version, reason=reason, by=by)
+
+
+def restore(home: Home, *, period: str, unit: str, version: int, reason: str, by: str | None = None) -> Change:
+    """Undo a withdrawal (``rectify restore``): the version counts again unless a later accepted one counts.
+
+    Raises
+    ------
+    jobs.store.history.HistoryError
+        No such version, a rejected version (it can never count), not withdrawn, or no reason.
+    """
+    return _change(home, "restore", period=period, unit=unit, version=version, reason=reason, by=by)
+
+
+def _change(home: Home, action: Action, *, period: str, unit: str, version: int, reason: str, by: str | None) -> Change:
+    import getpass
+
+    if by is None:
+        try:
+            by = getpass.getuser()
+        except (KeyError, OSError):  # no login name (a container's anonymous uid)
+            by = "未知用户"
+    with home.lock(holder=f"rectify {action}"):
+        return home.store.change(action=action, period=period, unit=unit, version=version, reason=reason, by=by,
+                                 at=home.now())  # fmt: skip
 
 
 def check_store(home: Home) -> list[Problem]:

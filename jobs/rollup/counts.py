@@ -14,6 +14,7 @@ import polars as pl
 
 from jobs.core.errors import RectifyError
 from jobs.rollup.vocab import Vocab
+from jobs.store.history import WITHDRAWN
 
 COUNT = pl.Int64
 WIDE = pl.Int128  # sums of stated counts: two Int64 values may not add up within Int64
@@ -93,15 +94,19 @@ def counted_submissions(
     Rejected returns count nowhere; a superseded return is replaced by its
     successor. Should the ledger still hold two current returns of one unit,
     the latest received wins. ``first_accepted_at`` is the arrival of the
-    unit's first accepted return of the period: a unit that reported on time
-    and later sent a correction stays on time (the same rule as ``status``).
+    unit's first accepted, not withdrawn return of the period: a unit that
+    reported on time and later sent a correction stays on time (the same rule
+    as ``status``). Which return counts is the store's rule
+    (:mod:`jobs.store.history`), read through ``superseded_by``.
     """
     accepted = submissions.filter(
         (pl.col("period") == period)
         & pl.col("accepted").fill_null(False)
         & (pl.col("report_type").fill_null(default_report_type) == report_type)
     )
-    first = accepted.group_by("unit").agg(pl.col("received_at").min().alias("first_accepted_at"))
+    # a withdrawn version was never the unit's report: it cannot make the unit on time
+    sent = accepted.filter(pl.col("superseded_by").fill_null("") != WITHDRAWN)
+    first = sent.group_by("unit").agg(pl.col("received_at").min().alias("first_accepted_at"))
     frame = accepted.filter(pl.col("superseded_by").is_null())
     sort_by = [c for c in ("received_at", "version") if c in frame.columns]
     if sort_by:

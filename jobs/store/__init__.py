@@ -24,6 +24,11 @@ Rules (documented for the office):
   for its subtree are different returns and never replace each other);
 - a rejected resubmission supersedes nothing: the accepted one stays current
   until a corrected accepted one arrives; the rejection stays in the history;
+- which version counts honours withdrawals and restores (:mod:`jobs.store.history`:
+  the latest accepted, not-withdrawn version of a unit, period and report type);
+  :meth:`Store.submissions` reads ``superseded_by`` as that rule says, so
+  :meth:`Store.current`, :meth:`Store.texts`, :meth:`Store.load_tables` and
+  the roll-up all apply it;
 - ``file_name`` is the received name's readable form; a name that is not
   plain UTF-8 text (GBK bytes, control characters) keeps its exact bytes in
   ``file_name_raw`` (:meth:`Store.received_names`), so no name fails a batch.
@@ -46,7 +51,7 @@ from jobs.core.errors import known_error
 from jobs.core.findings import Finding, Report
 from jobs.core.schema import load_schema
 from jobs.core.tables import empty_table, table_keys, table_schema
-from jobs.store import integrity
+from jobs.store import history, integrity
 from jobs.store.types import (
     FAULT_ENV,
     LEDGER_DDL,
@@ -109,6 +114,7 @@ class Store:
                 # WAL: readers (status, summarize) see the last committed state while a writer works
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.executescript(LEDGER_DDL)
+                conn.executescript(history.HISTORY_DDL)
                 self._ready = True
         except sqlite3.DatabaseError as exc:
             self._ledger_failed(exc)
@@ -315,14 +321,15 @@ class Store:
         """Every recorded submission (history included), ordered by unit and version."""
         if not self.ledger_path.exists():
             return pl.DataFrame(schema=SUBMISSION_SCHEMA)
-        cols = ", ".join(SUBMISSION_SCHEMA)
-        query = f"SELECT {cols} FROM submissions"
+        effective = history.effective_superseded_by(load_schema().default_report_type)
+        cols = ", ".join(effective if c == "superseded_by" else f"s.{c}" for c in SUBMISSION_SCHEMA)
+        query = f"SELECT {cols} FROM submissions s"
         params: tuple = ()
         if period is not None:
-            query += " WHERE period=?"
+            query += " WHERE s.period=?"
             params = (period,)
         with self._reading() as conn:
-            rows = conn.execute(query + " ORDER BY period, unit, version", params).fetchall()
+            rows = conn.execute(query + " ORDER BY s.period, s.unit, s.version", params).fetchall()
         frame = pl.DataFrame(
             rows, schema={k: (pl.Utf8 if k.endswith("_at") else v) for k, v in SUBMISSION_SCHEMA.items()},
             orient="row",
@@ -332,9 +339,31 @@ class Store:
         ).cast(SUBMISSION_SCHEMA)
 
     def current(self, period: str) -> pl.DataFrame:
-        """Current accepted submissions of ``period`` (one per unit)."""
+        """The submissions of ``period`` that count: one per unit and report type (:mod:`jobs.store.history`)."""
         subs = self.submissions(period)
         return subs.filter(pl.col("accepted") & pl.col("superseded_by").is_null())
+
+    def versions(self, period: str, unit: str) -> list[history.Version]:
+        """Every received version of ``unit`` in ``period``, with what counts and why (``rectify history``)."""
+        if not self.ledger_path.exists():
+            return []
+        with self._reading() as conn:
+            kind = load_schema().default_report_type
+            return history.versions(conn, period=period, unit=unit, default_report_type=kind)
+
+    def change(
+        self, *, action: history.Action, period: str, unit: str, version: int, reason: str, by: str, at: datetime,
+        fault_hook: FaultHook | None = None,
+    ) -> history.Change:
+        """Withdraw or restore one version: one event, one transaction (caller holds the home's lock)."""
+        conn = self.connect()
+        try:
+            return history.change(
+                conn, action=action, period=period, unit=unit, version=version, reason=reason, by=by, at=at,
+                default_report_type=load_schema().default_report_type, fault=lambda step: fault(step, fault_hook),
+            )
+        finally:
+            conn.close()
 
     def findings(self, submission_ids: Sequence[str]) -> pl.DataFrame:
         """Findings of the given submissions."""
@@ -407,9 +436,10 @@ class Store:
         """
         if not self.ledger_path.exists():
             return pl.DataFrame(schema=TEXT_SCHEMA)
+        counts = f"({history.effective_superseded_by(load_schema().default_report_type)}) IS NULL"
         query = (
             'SELECT t.unit, t.sheet, t."row", t."column", t.hash FROM texts t JOIN submissions s '
-            "ON s.submission_id=t.submission_id WHERE t.period=? AND s.superseded_by IS NULL"
+            f"ON s.submission_id=t.submission_id WHERE t.period=? AND {counts}"
         )
         rows: list[tuple] = []
         with self._reading() as conn:
