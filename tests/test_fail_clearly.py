@@ -115,10 +115,13 @@ def _clean_failure(result, *words: str) -> None:
 @pytest.mark.parametrize(
     "config",
     ['[limits]\nbatch_size = "many"\n', "[limits]\nlock_timeout_seconds = -1\n", "[limits]\nmax_file_mb = 0\n",
-     "[thresholds]\ncompletion_rate = 7\n", "timezone = [\n"],
+     "[thresholds]\ncompletion_rate = 7\n", "timezone = [\n", 'timezone = "北京"\n'.encode("gbk")],
 )  # fmt: skip
 def test_config_errors_fail_every_command_naming_the_file(home, tmp_path, command, config):
-    (home.root / "config.toml").write_text(config, encoding="utf-8")
+    if isinstance(config, bytes):  # saved by an editor in GBK
+        (home.root / "config.toml").write_bytes(config)
+    else:
+        (home.root / "config.toml").write_text(config, encoding="utf-8")
     result = CliRunner().invoke(main, _commands(home, tmp_path)[command])
     _clean_failure(result, str(home.root / "config.toml"))
 
