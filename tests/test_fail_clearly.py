@@ -32,8 +32,10 @@ from jobs.core.errors import (
     known_error,
 )
 from jobs.intake.parallel import ingest_paths
+from jobs.intake.watch import InboxWatcher
 from tests.conftest import home_with_registry
 from tests.test_intake import REGISTRY, FakeValidator, put
+from tests.test_watch import fake_validator, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 PERIOD = "2015-02"
@@ -213,3 +215,21 @@ def test_a_read_only_home_fails_every_writing_command_naming_the_file(tmp_path, 
         for path in [tmp_path, *tmp_path.rglob("*")]:
             path.chmod(0o755 if path.is_dir() else 0o644)
     _no_traceback(proc, "权限", str(home.root))
+
+
+def test_watch_names_an_environment_failure_and_keeps_watching(tmp_path):
+    home = home_with_registry(tmp_path, REGISTRY)
+    inbox = tmp_path / "inbox"
+
+    def full_disk(paths, **kw):
+        if any("full" in Path(p).read_text(errors="ignore") for p in paths):
+            raise OSError(errno.ENOSPC, "No space left on device", str(home.root / "store" / "x"))
+        return fake_validator(paths, **kw)
+
+    errors: list[str] = []
+    with InboxWatcher(home, inbox, period=PERIOD, validator=full_disk, settle=0.2, on_error=errors.append):
+        (inbox / "a.xlsx").write_text("full", encoding="utf-8")
+        assert wait_for(lambda: bool(errors))
+        (inbox / "b.xlsx").write_text('{"unit": "120000"}', encoding="utf-8")
+        assert wait_for(lambda: home.store.submissions(PERIOD).height == 1)
+    assert "磁盘空间" in errors[0] and str(home.root / "store" / "x") in errors[0] and "继续监视" in errors[0]
