@@ -33,16 +33,18 @@ if TYPE_CHECKING:
     from jobs.intake.batch import IngestResult
     from jobs.intake.executors import Executor
     from jobs.intake.progress import Progress
+    from jobs.intake.repair import RepairResult
     from jobs.office.config import Limits
     from jobs.office.home import Home
     from jobs.report.pipeline import Format, ReportFiles
     from jobs.rollup.summary import Summary
     from jobs.store.history import Action, Change, Version
+    from jobs.store.integrity import Problem
     from jobs.validate import ValidatedReturn
 
 __all__ = [
-    "RunResult", "SummaryResult", "history", "ingest", "report", "restore", "run_month", "summarize",
-    "validate_files", "withdraw",
+    "RunResult", "SummaryResult", "check_store", "history", "ingest", "repair_store", "report", "restore",
+    "run_month", "summarize", "validate_files", "withdraw",
 ]  # fmt: skip
 
 
@@ -232,3 +234,29 @@ def _change(home: Home, action: Action, *, period: str, unit: str, version: int,
     with home.lock(holder=f"rectify {action}"):
         return home.store.change(action=action, period=period, unit=unit, version=version, reason=reason, by=by,
                                  at=home.now())  # fmt: skip
+
+
+def check_store(home: Home) -> list[Problem]:
+    """Every damage of the home's store (``rectify store check``); empty when the store is whole.
+
+    Checks the ledger (``PRAGMA integrity_check``), every Parquet part (there,
+    its recorded size, rows and SHA-256) and every archived original (there,
+    its SHA-256). Parts of batches recorded before the ledger listed its
+    parts are recorded once they read back whole.
+    """
+    from jobs.intake.repair import check
+
+    return check(home)
+
+
+def repair_store(home: Home, *, everything: bool = False) -> RepairResult:
+    """Rebuild damaged Parquet parts from the archived originals (``rectify store repair``).
+
+    The originals are re-read and re-validated by the intake's pipeline; the
+    ledger's verdicts are kept. Under the home's lock, swapped in by one
+    ledger transaction: a kill leaves the old parts or the new. ``everything``
+    rebuilds every batch, damaged or not.
+    """
+    from jobs.intake.repair import repair
+
+    return repair(home, everything=everything)

@@ -223,4 +223,5 @@ def test_unwritable_output_is_a_clean_error(month, tmp_path):
         main, ["report", "--period", PERIOD, "--out", str(blocker / "reports"), "--home", str(month["root"])]
     )
     assert result.exit_code == 1
-    assert "无法写入输出文件" in result.output and "Traceback" not in result.output
+    # named by the one mapping of environment failures (jobs.core.errors.known_error)
+    assert f"“{blocker / 'reports'}”" in result.output and "Traceback" not in result.output

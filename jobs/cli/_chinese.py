@@ -15,12 +15,17 @@ Option names (``--period``) stay English: they are what the clerk types.
 
 from __future__ import annotations
 
+import errno
+import os
 import re
 import sys
+import traceback
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
 import click
+
+from jobs.cli._common import as_failure
 
 HELP_TEXT = "显示此帮助并退出。"
 VERSION_HELP = "显示版本并退出。"
@@ -189,7 +194,49 @@ class ChineseGroup(_Chinese, click.Group):
         except click.Abort:
             click.echo(ABORTED, err=True)
             _exit(1)
+        except Exception as exc:  # a full disk, a read-only home, a damaged store: Chinese, no traceback
+            if isinstance(exc, OSError) and exc.filename is None and _from_echo(exc):
+                exc.filename = "标准输出"
+                _silence_stdout()
+            failure = as_failure(exc)
+            if failure is None:
+                raise
+            show_error(failure)
+            _exit(1)
         _exit(value if isinstance(value, int) else 0)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        value = super().invoke(ctx)
+        if ctx.parent is None and not _stdout_writable():  # output to a full disk fails here, not at exit
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), "标准输出")
+        return value
+
+
+def _stdout_writable() -> bool:
+    """Whether standard output took every write (else it is silenced, see :func:`_silence_stdout`)."""
+    try:
+        sys.stdout.flush()
+    except OSError:
+        _silence_stdout()
+        return False
+    return True
+
+
+def _from_echo(exc: OSError) -> bool:
+    # click.echo writes and flushes standard output: a failure there is the output's, not a file's
+    return any(frame.f_code.co_name == "echo" and "click" in frame.f_code.co_filename
+               for frame, _ in traceback.walk_tb(exc.__traceback__))  # fmt: skip
+
+
+def _silence_stdout() -> None:
+    """Point standard output at /dev/null: the interpreter's own flush at exit must not fail a second time."""
+    try:
+        fd = sys.stdout.fileno()
+    except (OSError, ValueError, AttributeError):  # not a real file (a test runner's buffer)
+        return
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, fd)
+    os.close(null)
 
 
 def _exit(code: int) -> NoReturn:

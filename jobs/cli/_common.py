@@ -1,7 +1,10 @@
 """Options and helpers every command that works on an office home shares.
 
 ``--home`` (:func:`home_option`), ``--period`` (:func:`period_option`),
-:func:`open_home` and :func:`fail` (a known error as a clean CLI failure).
+:func:`open_home` and :func:`fail` / :func:`as_failure` (a known error, or an
+environment failure — disk full, read-only home, damaged store — as a clean
+Chinese CLI failure naming the file and what to do; the ``rectify`` group
+applies :func:`as_failure` to whatever a command lets escape).
 """
 
 from __future__ import annotations
@@ -12,8 +15,9 @@ from typing import Any
 
 import click
 
-from jobs.core.errors import RectifyError
+from jobs.core.errors import RectifyError, known_error
 from jobs.office.home import DEFAULT_HOME, ENV_HOME, Home, HomeError, check_period
+from jobs.office.registry import RegistryError
 
 
 def home_option(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -54,4 +58,17 @@ def open_home(home: Path | None) -> Home:
 
 def fail(exc: Exception) -> click.ClickException:
     """A known error as a clean CLI failure (Chinese message, no traceback)."""
-    return click.ClickException(str(exc))
+    return as_failure(exc) or click.ClickException(str(exc))
+
+
+def as_failure(exc: BaseException) -> click.ClickException | None:
+    """The clean CLI failure for ``exc``, or ``None`` for an unexpected one (a bug keeps its traceback).
+
+    The project's errors keep their message; ``OSError``, SQLite and Polars
+    errors are mapped by :func:`jobs.core.errors.known_error`, the one place
+    that knows them.
+    """
+    if isinstance(exc, RegistryError):
+        return click.ClickException(str(exc))
+    known = known_error(exc)
+    return None if known is None else click.ClickException(str(known))

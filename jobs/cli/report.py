@@ -69,11 +69,8 @@ def report_command(
         files = api.report(
             target, period=period, unit=unit, out_dir=out_dir, formats=formats, progress=step, include=include
         )
-    except (RectifyError, RegistryError) as exc:
+    except (RectifyError, RegistryError, OSError) as exc:  # OSError: named, with what to do (fail)
         raise fail(exc) from None
-    except OSError as exc:
-        msg = f"无法写入输出文件“{exc.filename or ''}”：{exc.strerror or exc}"
-        raise click.ClickException(msg) from None
     click.echo(f"《{files.context.title}》已生成：")
     for line in output_lines(files):
         click.echo(f"  {line}")

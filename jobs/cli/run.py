@@ -117,11 +117,8 @@ def run_command(
                 target, period=period, inbox=inbox, out_dir=out_dir, formats=formats, include=include,
                 executor=executor, intake_progress=bar, progress=say,
             )  # fmt: skip
-    except (RectifyError, RegistryError) as exc:
+    except (RectifyError, RegistryError, OSError) as exc:  # OSError: named, with what to do (fail)
         raise fail(exc) from None
-    except OSError as exc:
-        msg = f"无法写入输出文件“{exc.filename or ''}”：{exc.strerror or exc}"
-        raise click.ClickException(msg) from None
     hint = period_hint_text(result.intake) if result.intake is not None else None
     if hint:
         click.echo(hint, err=True)

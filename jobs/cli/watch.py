@@ -13,6 +13,8 @@ from jobs.cli._common import fail, home_option, open_home, period_option
 from jobs.cli.ingest import period_hint_text, summary_lines
 from jobs.core.errors import RectifyError
 from jobs.intake.batch import IngestResult
+from jobs.office.home import Home
+from jobs.office.lock import LockTimeout
 
 
 @click.command("watch", cls=ChineseCommand)
@@ -46,7 +48,9 @@ def watch_command(inbox: Path, period: str, home: Path | None, settle: float | N
     target = open_home(home)
     try:
         target.registry(period)  # fail now, not at the first file, when no registry is imported
-    except RectifyError as exc:
+        _writable(target)  # likewise a home the watch may not write (read-only, no permission)
+        target.store.known(period, ())  # and a ledger it cannot read (damaged)
+    except (RectifyError, OSError) as exc:
         raise fail(exc) from None
     stop = threading.Event()
 
@@ -75,6 +79,15 @@ def watch_command(inbox: Path, period: str, home: Path | None, settle: float | N
         watcher.stop()
         signal.signal(signal.SIGTERM, previous)
     click.echo("已停止监视。")
+
+
+def _writable(home: Home) -> None:
+    """Raise ``OSError`` if the home's lock cannot be taken for lack of permission."""
+    try:
+        with home.lock(holder="rectify watch", timeout=0):
+            pass
+    except LockTimeout:
+        pass  # another writer holds it: the home is writable
 
 
 COMMANDS = [watch_command]

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
+from jobs.core.errors import known_error
 from jobs.core.findings import unreadable_reason
 
 Content = bytes | str | Callable[[Path], object]
@@ -121,8 +122,10 @@ def atomic_write(path: str | Path, content: Content, *, durable: bool = True, tm
                     fh.flush()
                     os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         tmp.unlink(missing_ok=True)
+        if type(exc).__module__.split(".")[0] == "polars":  # a writer's failure (full disk ...), named
+            raise known_error(exc, path=path, writing=True) or exc from exc
         raise
     return tmp
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
-from jobs.core.errors import RectifyError
+from jobs.core.errors import RectifyError, known_error
 from jobs.intake.batch import IngestResult, Validator, default_validator
 from jobs.intake.discover import expand_paths, is_candidate
 from jobs.intake.parallel import ingest_paths
@@ -202,6 +202,10 @@ class InboxWatcher:
             self._report_error(str(exc))
             return
         except Exception as exc:  # noqa: BLE001 - one bad batch must not stop the watch
+            known = known_error(exc)  # a full disk, a damaged store: named, with what to do
+            if known is not None:
+                self._report_error(f"{known}（继续监视）")
+                return
             log.exception("watch batch failed")
             self._report_error(f"处理{len(paths)}个文件时出错（{type(exc).__name__}: {exc}），已跳过，继续监视。")
             return

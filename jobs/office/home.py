@@ -128,6 +128,9 @@ class Home:
         except tomllib.TOMLDecodeError as exc:
             msg = f"配置文件“{path}”格式有误：{exc}"
             raise ConfigError(msg) from None
+        except UnicodeDecodeError:  # saved as GBK by an editor
+            msg = f"配置文件“{path}”不是UTF-8编码的文本，请用UTF-8编码重新保存（记事本：另存为，编码选UTF-8）。"
+            raise ConfigError(msg) from None
         return Config.from_dict(data, source=path)
 
     def save_config(self, config: Config) -> None:

@@ -2,9 +2,13 @@
 
 Layout under ``<home>/store``::
 
-    ledger.sqlite                                   submissions, findings, texts, batches
+    ledger.sqlite                                   submissions, findings, texts, batches, parts
     archive/<sha[:2]>/<sha256>.<ext>                original bytes, written first
     tables/<sheet_key>/period=<P>/<batch_id>.parquet one file per ingest batch per sheet
+                                                    (``<batch_id>.<stamp>.parquet`` once repaired)
+
+The ledger's ``parts`` records each Parquet file a batch wrote (rows, bytes,
+SHA-256) with the batch; readers verify them (:mod:`jobs.store.integrity`).
 
 Crash safety: the archive and the Parquet files are written temp + rename
 *before* the one SQLite transaction that records the batch. Readers only read
@@ -39,13 +43,15 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import NoReturn
 
 import polars as pl
 
+from jobs.core.errors import known_error
 from jobs.core.findings import Finding, Report
 from jobs.core.schema import load_schema
 from jobs.core.tables import empty_table, table_keys, table_schema
-from jobs.store import history
+from jobs.store import history, integrity
 from jobs.store.types import (
     FAULT_ENV,
     LEDGER_DDL,
@@ -102,22 +108,34 @@ class Store:
     # -- connections ------------------------------------------------------
     def connect(self) -> sqlite3.Connection:
         """A connection in autocommit mode (transactions are explicit); creates the ledger once."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.ledger_path, timeout=60, isolation_level=None)
-        conn.execute("PRAGMA synchronous=FULL")
-        if not self._ready:
-            # WAL: readers (status, summarize) see the last committed state while a writer works
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.executescript(LEDGER_DDL)
-            conn.executescript(history.HISTORY_DDL)
-            self._ready = True
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.ledger_path, timeout=60, isolation_level=None)
+            conn.execute("PRAGMA synchronous=FULL")
+            if not self._ready:
+                # WAL: readers (status, summarize) see the last committed state while a writer works
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.executescript(LEDGER_DDL)
+                conn.executescript(history.HISTORY_DDL)
+                self._ready = True
+        except sqlite3.DatabaseError as exc:
+            self._ledger_failed(exc)
         return conn
+
+    def _ledger_failed(self, exc: sqlite3.DatabaseError) -> NoReturn:
+        # a damaged, full or read-only ledger, named (jobs.core.errors.known_error); a wrong query unchanged
+        known = known_error(exc, path=self.ledger_path)
+        if known is None:
+            raise exc
+        raise known from exc
 
     @contextmanager
     def _reading(self) -> Iterator[sqlite3.Connection]:
         conn = self.connect()
         try:
             yield conn
+        except sqlite3.DatabaseError as exc:
+            self._ledger_failed(exc)
         finally:
             conn.close()
 
@@ -199,7 +217,7 @@ class Store:
             return outcomes
         ids = [submission_id(period, a.archived.sha256) for _, a in fresh]
         batch_id = hashlib.sha256("\n".join(ids).encode()).hexdigest()[:16]
-        self._write_tables(period, batch_id, fresh, ids, stacked=stacked)
+        parts = self._write_tables(period, batch_id, fresh, ids, stacked=stacked)
         fault("parquet-written", fault_hook)
         conn = self.connect()
         try:
@@ -216,11 +234,14 @@ class Store:
                 "INSERT INTO batches VALUES (?, ?, ?, ?)",
                 (batch_id, period, ingested_at.isoformat(), len(fresh)),
             )
+            integrity.record_parts(conn, parts)
             fault("before-commit", fault_hook)
             conn.execute("COMMIT")
-        except BaseException:
+        except BaseException as exc:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.DatabaseError):
+                self._ledger_failed(exc)
             raise
         finally:
             conn.close()
@@ -243,11 +264,11 @@ class Store:
         ids: list[str],
         *,
         stacked: Mapping[str, pl.DataFrame] | None = None,
-    ) -> None:
+    ) -> list[integrity.Part]:
         layouts = {key: table_schema(key) for key in table_keys()}
         frames = labelled_tables(layouts, fresh, ids, period=period, stacked=stacked)
         if not frames:
-            return
+            return []
         targets = {key: self.root / "tables" / key / f"period={period}" / f"{batch_id}.parquet" for key in frames}
         journal = [str(t.relative_to(self.root)) for t in targets.values()]
         journal += [str(t.with_name(f".{t.stem}.{os.getpid()}.tmp").relative_to(self.root)) for t in targets.values()]
@@ -256,6 +277,8 @@ class Store:
         for key, frame in frames.items():
             targets[key].parent.mkdir(parents=True, exist_ok=True)
             write_parquet_atomic(frame, targets[key])
+        return [integrity.describe(self.root, targets[k], key=k, period=period, batch_id=batch_id, rows=f.height)
+                for k, f in frames.items()]  # fmt: skip
 
     def cleanup(self) -> list[Path]:
         """Remove what interrupted writes left behind (call under the home's lock).
@@ -264,8 +287,9 @@ class Store:
         (and temp) files of batches the ledger never recorded, as listed by
         the batch journal (``pending/<batch_id>``), so no table folder is
         scanned: the tables may hold millions of files. Every store write
-        happens under the lock, so nothing found here is in progress.
-        Returns the removed paths.
+        happens under the lock, so nothing found here is in progress. A
+        repair's journal (``pending/repair-*``) removes its new parts if it
+        never committed, else the old ones. Returns the removed paths.
         """
         if not self.root.exists():
             return []
@@ -273,7 +297,9 @@ class Store:
         entries = sorted(self._pending.glob("*")) if self._pending.is_dir() else []
         committed = self._batch_ids() if entries else set()
         for entry in entries:
-            if entry.name not in committed:
+            if entry.name.startswith(integrity.REPAIR_PREFIX):  # a repair's journal: its new or its old parts go
+                removed += integrity.settle_repair(self.root, self.connect, entry)
+            elif entry.name not in committed:
                 listed = entry.read_text(encoding="utf-8").split()
                 removed += [p for p in (self.root / rel for rel in listed) if p.exists()]
         for path in removed:
@@ -458,13 +484,18 @@ class Store:
         return frame.filter(~pl.col("unit").is_in(excluded)) if excluded else frame
 
     def load_tables(self, period: str) -> dict[str, pl.DataFrame]:
-        """Rows of the period's current accepted returns, one typed frame per sheet key."""
+        """Rows of the period's current accepted returns, one typed frame per sheet key.
+
+        The parts read are verified first (:func:`jobs.store.integrity.parts_to_read`):
+        a missing or damaged one raises ``StoreDamaged``, never an under-count.
+        """
         current = self.current(period)["submission_id"].to_list()
         batches = self._batch_ids(period)
+        with self._reading() as conn:
+            parts = integrity.parts_to_read(self.root, conn, period=period, batches=batches) if current else {}
         out: dict[str, pl.DataFrame] = {}
         for key in table_keys():
-            folder = self.root / "tables" / key / f"period={period}"
-            files = sorted(str(folder / f"{b}.parquet") for b in batches if (folder / f"{b}.parquet").exists())
+            files = [str(p) for p in parts.get(key, [])]
             if not files or not current:
                 out[key] = empty_table(key)
                 continue

@@ -56,6 +56,12 @@ CREATE INDEX IF NOT EXISTS texts_period_hash ON texts(period, hash);
 CREATE TABLE IF NOT EXISTS batches (
     batch_id TEXT PRIMARY KEY, period TEXT NOT NULL, committed_at TEXT NOT NULL, n_files INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS parts (
+    batch_id TEXT NOT NULL, sheet_key TEXT NOT NULL, period TEXT NOT NULL, path TEXT NOT NULL,
+    "rows" INTEGER NOT NULL, bytes INTEGER NOT NULL, sha256 TEXT NOT NULL,
+    PRIMARY KEY (batch_id, sheet_key)
+);
+CREATE INDEX IF NOT EXISTS parts_period ON parts(period);
 """
 
 # Columns added after the first release: (table, column, type); added to an

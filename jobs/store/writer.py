@@ -20,13 +20,15 @@ import hashlib
 import os
 import re
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
 import polars as pl
 
+from jobs.core.errors import DiskFull, FileFailed, NotWritable, known_error
 from jobs.core.files import atomic_write, open_regular
 from jobs.core.names import display_name, name_bytes
 from jobs.store.types import ADDED_COLUMNS, STACK_INDEX, Archived, Arrival
@@ -72,7 +74,8 @@ def archive_file(
     ext = archive_extension(path)
     folder = f"{root}/archive"
     if folder not in folders:
-        os.makedirs(folder, exist_ok=True)
+        with store_writes(folder):
+            os.makedirs(folder, exist_ok=True)
         folders.add(folder)
     with open_regular(path, max_mb=max_mb) as src:
         data = src.read(_IN_MEMORY + 1)
@@ -84,17 +87,38 @@ def archive_file(
     if os.path.exists(target):  # the same bytes were archived before: nothing to write
         return Archived(source=path, sha256=sha, archive_path=rel)
     tmp = f"{folder}/.incoming.{os.getpid()}.{path.name[:40]}.tmp"
-    with open(tmp, "wb") as dst:
-        dst.write(data)
-        if durable:
-            dst.flush()
-            os.fsync(dst.fileno())
-    parent = f"{folder}/{sha[:2]}"
-    if parent not in folders:
-        os.makedirs(parent, exist_ok=True)
-        folders.add(parent)
-    os.replace(tmp, target)
+    with store_writes(target):
+        try:
+            with open(tmp, "wb") as dst:
+                dst.write(data)
+                if durable:
+                    dst.flush()
+                    os.fsync(dst.fileno())
+            parent = f"{folder}/{sha[:2]}"
+            if parent not in folders:
+                os.makedirs(parent, exist_ok=True)
+                folders.add(parent)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
     return Archived(source=path, sha256=sha, archive_path=rel)
+
+
+@contextmanager
+def store_writes(path: str | Path) -> Iterator[None]:
+    """A failed write into the store as the error it means (disk full, read-only home ...), naming ``path``.
+
+    Not an ``OSError``: callers that turn a received file's ``OSError`` into
+    its verdict must not blame the unit's file for the office's disk.
+    """
+    try:
+        yield
+    except (OSError, pl.exceptions.PolarsError) as exc:
+        known = known_error(exc, path=path, writing=True)
+        if not isinstance(known, (DiskFull, NotWritable, FileFailed)):  # not the environment's: as it was
+            raise
+        raise known from exc
 
 
 def archive_extension(path: Path) -> str:
@@ -142,6 +166,11 @@ def make_durable(root: Path, rel_paths: Sequence[str]) -> None:
     """
     if not rel_paths:
         return
+    with store_writes(root / "archive"):
+        _sync(root, rel_paths)
+
+
+def _sync(root: Path, rel_paths: Sequence[str]) -> None:
     if _SYNCFS is not None:
         fd = os.open(root, os.O_RDONLY)
         try:
@@ -233,7 +262,8 @@ def write_parquet_atomic(frame: pl.DataFrame, target: Path) -> Path:
     The temp name is fixed (``.<stem>.<pid>.tmp``): the batch journal lists it
     before the write, so the clean-up finds it after a crash.
     """
-    return atomic_write(target, frame.write_parquet, tmp=target.with_name(f".{target.stem}.{os.getpid()}.tmp"))
+    with store_writes(target):
+        return atomic_write(target, frame.write_parquet, tmp=target.with_name(f".{target.stem}.{os.getpid()}.tmp"))
 
 
 def previous_versions(conn: sqlite3.Connection, period: str, units: Sequence[str | None]) -> dict[str | None, int]:
