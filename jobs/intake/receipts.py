@@ -74,8 +74,8 @@ def receipt_context(report: Report) -> ReceiptContext:
         period=report.period or "未识别",
         accepted=report.accepted,
         verdict=VERDICT_ZH[report.accepted],
-        n_errors=len(report.errors),
-        n_warnings=len(report.warnings),
+        n_errors=report.n_errors,
+        n_warnings=report.n_warnings,
         rows=rows,
     )
 
