@@ -94,8 +94,11 @@ class Limits:
     max_count: int = field(default=10_000_000, metadata={"rule": _STATED_COUNT})
     # GX costs ~0.6 s CPU per run: 1000 files per batch halve that per file vs 500, memory +4 % (measured)
     batch_size: int = field(default=1000, metadata={"rule": _COUNT})
-    # a batch also ends at this many MB of received files: memory follows content, not file counts
-    batch_mb: float = field(default=200.0, metadata={"rule": _POSITIVE})
+    # a batch also ends at this many MB of received files: memory follows content, not file counts.
+    # A typical return is ~10 KB (~390 fit in 4 MB: GX's ~0.6 s a batch stays ~1.5 ms a file); one at
+    # the rows cap ~0.3 MB: 13 of them in one 4 MB batch peaked at 740 MB, 27 at 8 MB at 1.46 GB
+    # (bench/bench_memory.py)
+    batch_mb: float = field(default=4.0, metadata={"rule": _POSITIVE})
     lock_timeout_seconds: float = field(default=600.0, metadata={"rule": _SECONDS})
     watch_settle_seconds: float = field(default=0.5, metadata={"rule": _SECONDS})
     # a settled file that still does not open as a workbook (a copy paused, not finished) is
