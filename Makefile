@@ -30,13 +30,14 @@ test-fast: setup
 	$(BIN)/python -m pytest -q -m "not slow"
 
 # Benchmarks, cached in bench/.cache, results JSON in bench/results/: the
-# time budgets the tests no longer assert (bench/bench_budgets.py), validation on one core against the raw-parse floor (issue #3), then the
-# national-scale run (bench/run.py, ~1k/10k/50k returns; issue #7).
+# time budgets the tests no longer assert (bench/bench_budgets.py), peak memory per limit (bench/bench_memory.py, issue #16),
+# validation on one core against the raw-parse floor (issue #3), then the national-scale run (bench/run.py, ~1k/10k/50k returns; issue #7).
 # e.g. make bench BENCH_SIZES=200,1000 BENCH_VALIDATE_N=500
 BENCH_SIZES ?= 1000,10000,50000
 BENCH_VALIDATE_N ?= 5000
 bench: setup
 	$(BIN)/python -m bench.run budgets
+	$(BIN)/python -m bench.run memory
 	$(BIN)/python -m bench.run validate --n $(BENCH_VALIDATE_N)
 	$(BIN)/python -m bench.run --sizes $(BENCH_SIZES) $(BENCH_ARGS)
 

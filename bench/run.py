@@ -46,7 +46,8 @@ from bench.harness import (
 from jobs.intake.executors import default_workers
 
 # Named single benchmarks, kept runnable as ``python -m bench.run NAME ...``.
-BENCHES = {"validate": "bench.bench_validate", "summarize": "bench.bench_summarize", "budgets": "bench.bench_budgets"}
+BENCHES = {"validate": "bench.bench_validate", "summarize": "bench.bench_summarize", "budgets": "bench.bench_budgets",
+           "memory": "bench.bench_memory"}
 
 TARGETS = {
     "intake_vs_floor_min": 0.5,  # intake files/s >= 50 % of the raw-parse floor's

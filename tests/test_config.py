@@ -81,6 +81,10 @@ BAD = [
     (None, "timezone", '"Mars/Olympus"', ["timezone", "“Mars/Olympus”", "Asia/Shanghai"]),
     ("receipts", "format", '"pdf"', ["format", "“pdf”", "xlsx或html"]),
     ("limits", "max_file_MB", "30", ["max_file_MB", "无法识别", "max_file_mb"]),  # a misspelt key is an error
+    ("limits", "max_rows_per_sheet", "0", ["max_rows_per_sheet", "0", "大于等于1的整数"]),
+    ("limits", "max_findings_per_return", "2.5", ["max_findings_per_return", "2.5", "整数"]),
+    ("limits", "batch_mb", '"200MB"', ["batch_mb", "“200MB”", "大于0的数"]),
+    ("limits", "watch_incomplete_seconds", "-5", ["watch_incomplete_seconds", "-5", "大于等于0的数"]),
 ]
 
 

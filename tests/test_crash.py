@@ -426,6 +426,7 @@ def test_watch_and_run_on_the_same_home_at_once(home, tmp_path):
     from jobs.intake.watch import InboxWatcher
 
     watched, monthly = tmp_path / "watched", tmp_path / "monthly"
+    watched.mkdir()  # a watch never creates its inbox
     expected: dict[str, int | None] = {}
     for n in range(0, 6):  # the month-end run's inbox
         _add_round(monthly, n, expected)

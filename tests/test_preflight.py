@@ -734,3 +734,26 @@ def test_one_pass_for_formulas_and_the_first_box_agrees_with_the_two(good):
         for piece in pieces:
             assert (quick.search(piece) is None) == (_FORMULA.search(piece) is None and first.search(piece) is None)
     assert _formula_or_first(1, 1, 1) is None  # no box fits: no fast proof at all
+
+
+def test_the_rows_per_sheet_cap_rejects_before_any_reader_naming_the_sheet_and_the_cap(tmp_path):
+    table = _table(tmp_path / "t.xlsx", rows=60, cols=3)
+    assert preflight(table, limits=Limits(max_rows_per_sheet=60)).kind == "xlsx"
+    capped = _reject(table, Limits(max_rows_per_sheet=50))
+    assert capped.kind == "sheet-rows-over-cap"
+    assert capped.params == {"sheet": "整改台账", "row": 60, "limit": 50}  # the real last row, not the 51st
+    assert "工作表“整改台账”数据到第60行" in capped.reason and "最多50行" in capped.reason
+    # the default applies, and the byte-level fast proof never lets a sheet over it through
+    assert Limits().max_rows_per_sheet == 5000
+    big = _table(tmp_path / "big.xlsx", rows=5001, cols=1)
+    assert _reject(big).params == {"sheet": "整改台账", "row": 5001, "limit": 5000}
+    assert preflight(_table(tmp_path / "ok.xlsx", rows=5000, cols=1)).kind == "xlsx"
+    # a legacy .xls: its sheets are numbered (the extent check names no sheet)
+    wb = xlwt.Workbook()
+    wb.add_sheet("基本信息").write(0, 0, "项目")
+    ledger = wb.add_sheet("整改台账")
+    for r in range(60):
+        ledger.write(r, 0, r)
+    wb.save(str(tmp_path / "t.xls"))
+    legacy = _reject(tmp_path / "t.xls", Limits(max_rows_per_sheet=50))
+    assert legacy.kind == "sheet-rows-over-cap" and legacy.params == {"sheet": "第2张工作表", "row": 60, "limit": 50}

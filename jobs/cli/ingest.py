@@ -14,7 +14,7 @@ from jobs.cli._common import fail, home_option, open_home, period_option
 from jobs.cli._parallel import check_parallel, intake_runtime, parallel_options
 from jobs.core.errors import RectifyError
 from jobs.core.names import display_name
-from jobs.intake.batch import IngestResult, verdicts
+from jobs.intake.batch import FileOutcome, IngestResult, verdicts
 from jobs.intake.discover import expand_paths
 from jobs.intake.hints import HELD
 from jobs.office.home import Home
@@ -36,23 +36,31 @@ def json_lines(home: Home, result: IngestResult) -> str:
     return "\n".join(json.dumps(v, ensure_ascii=False) for v in verdicts(home, result.files))
 
 
+def file_line(f: FileOutcome) -> str:
+    """The one Chinese line about one file handled (shared by ingest and watch)."""
+    name = display_name(f.path.name)  # a GBK or control-character name, shown readably
+    if f.status == "failed":
+        return f"✗ {name}：{f.message}"
+    if f.status == "duplicate":
+        return f"= {name}：{f.message}"
+    verdict = "通过" if f.accepted else "退回"
+    return (f"{'✓' if f.accepted else '✗'} {name}：{f.unit or '未识别单位'} 第{f.version}版 {verdict}"
+            f"（错误{f.n_errors}项，提示{f.n_warnings}项）")  # fmt: skip
+
+
 def summary_lines(result: IngestResult) -> list[str]:
     """Chinese lines describing an intake result (shared by ingest and watch)."""
     lines = []
     for f in result.files:
-        name = display_name(f.path.name)  # a GBK or control-character name, shown readably
-        if f.status == "failed":
-            lines.append(f"✗ {name}：{f.message}")
-        elif f.status == "duplicate":
-            lines.append(f"= {name}：{f.message}")
-        else:
-            verdict = "通过" if f.accepted else "退回"
-            lines.append(
-                f"{'✓' if f.accepted else '✗'} {name}：{f.unit or '未识别单位'} 第{f.version}版 {verdict}"
-                f"（错误{f.n_errors}项，提示{f.n_warnings}项）"
-            )
+        lines.append(file_line(f))
         if f.receipt_error and f.receipt_error != HELD:  # held receipts: said once, by period_hint_text
             lines.append(f"  ! {f.receipt_error}")
+    return lines + total_lines(result)
+
+
+def total_lines(result: IngestResult) -> list[str]:
+    """The closing Chinese lines of an intake result: how many files, and receipts not written."""
+    lines = []
     stored = result.count("stored")
     lines.append(
         f"共{len(result.files)}个文件：新入库{stored}个（其中退回{result.rejected}个），"

@@ -69,7 +69,7 @@ def summary_lines(results) -> list[str]:  # noqa: ANN001 - list[ValidatedReturn]
         who = f"单位{report.unit}" if report.unit else "未识别单位"
         lines.append(
             f"{mark} {display_name(Path(report.file).name)}（{who}，{report.period or '报送期不明'}）：{verdict}，"
-            f"错误{len(report.errors)}项，提示{len(report.warnings)}项"
+            f"错误{report.n_errors}项，提示{report.n_warnings}项"
         )
         lines.extend(f"    [{SEVERITY_ZH[f.severity]}] {f.message}" for f in report.findings)
     accepted = sum(r.report.accepted for r in results)

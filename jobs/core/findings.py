@@ -182,15 +182,37 @@ def in_place_order(findings: Sequence[Finding], *, schema: Schema | None = None)
     return sorted(findings, key=place)
 
 
+MORE_FINDINGS = "more-findings"
+
+
 @dataclass
 class Report:
-    """The verdict on one received file."""
+    """The verdict on one received file.
+
+    Over the office's cap (:func:`cap_findings`) the list keeps the first
+    findings and ends with one ``more-findings`` note; ``more_errors`` and
+    ``more_warnings`` count what it leaves out, so :attr:`n_errors` and
+    :attr:`n_warnings` stay the true totals.
+    """
 
     file: str
     unit: str | None = None
     period: str | None = None
     findings: list[Finding] = field(default_factory=list)
     stats: dict[str, Any] = field(default_factory=dict)
+    more_errors: int = 0
+    more_warnings: int = 0
+
+    @property
+    def n_errors(self) -> int:
+        """Errors in all, listed or beyond the cap."""
+        return len(self.errors) + self.more_errors
+
+    @property
+    def n_warnings(self) -> int:
+        """Warnings in all, listed or beyond the cap (the ``more-findings`` note is none)."""
+        listed = sum(1 for f in self.findings if f.severity == "warning" and f.code != MORE_FINDINGS)
+        return listed + self.more_warnings
 
     @property
     def errors(self) -> list[Finding]:
@@ -220,3 +242,28 @@ class Report:
             "findings": [f.to_dict() for f in self.findings],
             "stats": self.stats,
         }
+
+
+def cap_findings(report: Report, *, limit: int, schema: Schema | None = None) -> None:
+    """Keep the first ``limit`` findings of ``report`` (in their order) and end the list
+    with one ``more-findings`` note counting the rest (in place).
+
+    The verdict never changes: a rejected return whose first ``limit`` findings
+    are all warnings lists its first error in the last place. The counts of
+    what is left out go to ``report.more_errors`` / ``more_warnings``.
+    """
+    listed = [f for f in report.findings if f.code != MORE_FINDINGS]
+    if len(listed) <= limit:
+        return
+    kept = listed[:limit]
+    if not any(f.severity == "error" for f in kept):
+        first_error = next((f for f in listed[limit:] if f.severity == "error"), None)
+        if first_error is not None:
+            kept[-1] = first_error  # it comes after every kept finding: the order holds
+    errors = sum(f.severity == "error" for f in listed) - sum(f.severity == "error" for f in kept)
+    warnings = len(listed) - len(kept) - errors
+    report.more_errors += errors
+    report.more_warnings += warnings
+    note = make_finding(MORE_FINDINGS, schema=schema, shown=len(kept), count=report.more_errors + report.more_warnings,
+                        errors=report.more_errors, warnings=report.more_warnings)  # fmt: skip
+    report.findings = [*kept, note]

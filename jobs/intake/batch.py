@@ -312,9 +312,10 @@ def verdicts(home: Home, outcomes: Sequence[FileOutcome]) -> list[dict[str, Any]
     for outcome in outcomes:
         if outcome.submission_id is not None:
             stored = recorded[outcome.submission_id]
-            report = Report(file=display_name(str(outcome.path)), unit=stored.unit, period=stored.period, findings=stored.findings)
+            report = Report(file=display_name(str(outcome.path)), unit=stored.unit, period=stored.period,
+                            findings=stored.findings, more_errors=stored.more_errors, more_warnings=stored.more_warnings)
         else:
             report = Report(file=display_name(str(outcome.path)), findings=[outcome.finding] if outcome.finding else [])
-        report.stats = {"n_errors": len(report.errors), "n_warnings": len(report.warnings)}
+        report.stats = {"n_errors": report.n_errors, "n_warnings": report.n_warnings}
         out.append({**report.to_dict(), "version": outcome.version, "stored": outcome.status == "stored"})
     return out

@@ -58,21 +58,31 @@ class ExecutorError(RectifyError):
     """An executor could not run (Ray missing, cluster unreachable, worker died)."""
 
 
-def batched(items: Iterable[B], size: int) -> Iterator[list[B]]:
-    """Split ``items`` into consecutive lists of at most ``size`` items.
+def batched(
+    items: Iterable[B], size: int, *, weight: Callable[[B], int] | None = None, max_weight: int | None = None
+) -> Iterator[list[B]]:
+    """Split ``items`` into consecutive lists of at most ``size`` items
+    (and, with ``weight``, of at most ``max_weight`` in all).
 
-    The split depends only on ``size``, never on the executor or the number of
-    workers, so every executor sees the same batches.
+    An item heavier than ``max_weight`` alone makes a batch of its own. The
+    split depends only on the items, ``size`` and ``max_weight``, never on the
+    executor or the number of workers, so every executor sees the same batches.
     """
     if size < 1:
         msg = f"batch size must be >= 1, got {size}"
         raise ValueError(msg)
     batch: list[B] = []
+    load = 0
     for item in items:
+        heft = weight(item) if weight is not None and max_weight is not None else 0
+        if batch and max_weight is not None and load + heft > max_weight:
+            yield batch
+            batch, load = [], 0
         batch.append(item)
+        load += heft
         if len(batch) == size:
             yield batch
-            batch = []
+            batch, load = [], 0
     if batch:
         yield batch
 

@@ -15,13 +15,16 @@
 4. receipts, from the committed ledger (by the workers when they share the files).
 
 Only ``executor.in_flight`` batches are between steps 1 and 3 at any time, so
-memory does not grow with the number of files. Each return is compared with
+memory does not grow with the number of files; a batch ends at ``[limits]
+batch_size`` files or ``batch_mb`` MB of received files, whichever comes
+first, so it does not grow with their content either. Each return is compared with
 what the store holds when it is recorded, so verdicts do not depend on the
 executor, the number of workers or the batch boundaries.
 """
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -34,6 +37,7 @@ import polars as pl
 
 from jobs.core.errors import UnreadableFile
 from jobs.core.files import RefusedFile
+from jobs.core.findings import cap_findings
 from jobs.core.schema import load_schema
 from jobs.intake.batch import (
     DUPLICATE_MESSAGE,
@@ -54,6 +58,8 @@ from jobs.office.config import Limits
 from jobs.office.home import Home, check_period
 from jobs.store import STACK_INDEX, Archived, Arrival, FaultHook, fault, recording_order
 from jobs.validate.cross_units import find_cross_unit_copies
+
+_MB = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -131,14 +137,23 @@ def ingest_paths(
     store = home.store
     with home.lock(holder=holder):
         store.cleanup()
-    context = BatchContext(registry=registry, period=period, validator=validator, limits=home.config.limits)
+    limits = home.config.limits
+    context = BatchContext(registry=registry, period=period, validator=validator, limits=limits)
+
+    def weigh(path: Path) -> int:
+        # what the batch will hold: a file over the size limit is refused unread
+        try:
+            return min(os.lstat(path).st_size, int(limits.max_file_mb * _MB) + 1)
+        except OSError:
+            return 0
+
     result = IngestResult(period=period)
     prepared: deque[_Prepared] = deque()
 
     def jobs() -> Iterator[tuple[list[Path], dict[Path, datetime]]]:
         # Pulled by the executor only as fast as batches complete: archiving
         # runs at most ``in_flight`` batches ahead of the writer.
-        for batch in batched(files, size):
+        for batch in batched(files, size, weight=weigh, max_weight=int(limits.batch_mb * _MB)):
             with home.lock(holder=holder):
                 prep = _prepare(home, batch, period=period, received_at=received_at, fault_hook=fault_hook)
             prepared.append(prep)
@@ -290,6 +305,9 @@ def _record(
     if not arrivals:
         return
     _find_copies(home, arrivals, position, validated, period=period)
+    cap = home.config.limits.max_findings_per_return
+    for arrival in arrivals:  # after the copies, which add findings: the ledger keeps the first ones and a count
+        cap_findings(arrival.report, limit=cap)
     tables, texts = validated.tables, validated.texts
     if len(position) < len(validated.results):
         tables = {k: _reindex(f, position) for k, f in tables.items()}
@@ -303,7 +321,7 @@ def _record(
         prep.outcomes[path] = FileOutcome(
             path, o.status, submission_id=o.submission_id, unit=arrival.report.unit,
             accepted=arrival.report.accepted, version=o.version,
-            n_errors=len(arrival.report.errors), n_warnings=len(arrival.report.warnings),
+            n_errors=arrival.report.n_errors, n_warnings=arrival.report.n_warnings,
             message=DUPLICATE_MESSAGE if o.status == "duplicate" else "", wrong_period=carried_period(arrival.report),
         )  # fmt: skip
 

@@ -142,8 +142,8 @@ def receipt_context(report: Report, facts: ReceiptFacts | None = None) -> Receip
         version=_version_text(facts, accepted=report.accepted),
         accepted=report.accepted,
         verdict=VERDICT_ZH[report.accepted],
-        n_errors=len(report.errors),
-        n_warnings=len(report.warnings),
+        n_errors=report.n_errors,
+        n_warnings=report.n_warnings,
         rows=rows,
     )
 

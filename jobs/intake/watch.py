@@ -1,9 +1,13 @@
 """Watch an inbox: ingest each received file once it is fully written.
 
 File-system events come from watchdog (inotify on Linux). A file is *ready*
-when it is a candidate (not ``~$*.xlsx``, ``*.tmp``, hidden ...) and its size
+when it is a candidate (not ``~$*.xlsx``, ``*.tmp``, hidden ...), its size
 and modification time have not changed for ``settle`` seconds after its last
-event: a unit's mail client or a copy over the network writes in pieces.
+event, and it opens as a whole workbook (:mod:`jobs.intake.preflight.complete`:
+a copy that pauses longer than ``settle`` is not finished). A file that stays
+unchanged but incomplete for ``incomplete`` seconds is judged all the same, so a
+truly broken file still gets its verdict. The inbox must exist
+(:class:`InboxMissing`): a mistyped path must not be watched, empty, forever.
 Ready files are ingested together as one batch through
 :func:`jobs.intake.parallel.ingest_paths`, which takes the store lock per batch, so a
 watch and a monthly run never write at the same time. A failing batch is
@@ -17,7 +21,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,13 +29,38 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
 from jobs.core.errors import RectifyError, known_error
-from jobs.intake.batch import IngestResult, Validator, default_validator
+from jobs.intake.batch import FileOutcome, IngestResult, Validator, default_validator
 from jobs.intake.discover import expand_paths, is_candidate
 from jobs.intake.parallel import ingest_paths
+from jobs.intake.preflight.complete import completeness
 from jobs.office.home import Home
 from jobs.office.lock import LockTimeout
 
 log = logging.getLogger(__name__)
+
+
+_RECHECK = 0.25  # seconds at least between two looks at a settled but incomplete file
+
+
+class InboxMissing(RectifyError):
+    """The inbox to watch does not exist or is not a folder (Chinese message with a hint)."""
+
+
+def check_inbox(inbox: str | Path) -> Path:
+    """The inbox as an absolute path, if it is an existing folder.
+
+    Raises
+    ------
+    InboxMissing
+        It does not exist or is not a folder: never created here, a typo
+        would otherwise be watched, empty, while the units' files land elsewhere.
+    """
+    path = Path(inbox).absolute()
+    if not path.is_dir():
+        what = "不是文件夹" if path.exists() else "不存在"
+        msg = f"收件文件夹“{inbox}”{what}。请检查路径是否写错，或先创建该文件夹再运行 rectify watch。"
+        raise InboxMissing(msg)
+    return path
 
 
 @dataclass
@@ -39,6 +68,7 @@ class _Pending:
     size: int
     mtime_ns: int
     changed: float  # time.monotonic() of the last change seen
+    checked: float = 0.0  # time.monotonic() of the last completeness check
 
 
 class _Handler(FileSystemEventHandler):
@@ -46,7 +76,8 @@ class _Handler(FileSystemEventHandler):
         self.watcher = watcher
 
     def on_any_event(self, event: FileSystemEvent) -> None:
-        if event.is_directory or event.event_type in ("deleted", "opened", "closed_no_write"):
+        # a close follows the writes already seen: noticed again, a file read meanwhile would be read twice
+        if event.is_directory or event.event_type in ("deleted", "opened", "closed", "closed_no_write"):
             return
         target = getattr(event, "dest_path", "") or event.src_path
         # bytes only from a bytes-watching observer; a non-UTF-8 name stays lossless (surrogateescape)
@@ -67,6 +98,9 @@ class InboxWatcher:
     settle
         Seconds a file's size must stay unchanged before it is read
         (default: config ``limits.watch_settle_seconds``).
+    incomplete
+        Seconds a settled file that does not open as a whole workbook waits
+        before it is judged anyway (default: config ``limits.watch_incomplete_seconds``).
     on_result
         Called with each batch's :class:`IngestResult` (from the worker thread).
     on_error
@@ -81,6 +115,7 @@ class InboxWatcher:
         period: str,
         validator: Validator | None = None,
         settle: float | None = None,
+        incomplete: float | None = None,
         on_result: Callable[[IngestResult], None] | None = None,
         on_error: Callable[[str], None] | None = None,
     ) -> None:
@@ -88,7 +123,10 @@ class InboxWatcher:
         self.inbox = Path(inbox).absolute()
         self.period = period
         self.validator = validator
-        self.settle = home.config.limits.watch_settle_seconds if settle is None else float(settle)
+        limits = home.config.limits
+        self.settle = limits.watch_settle_seconds if settle is None else float(settle)
+        self.incomplete = limits.watch_incomplete_seconds if incomplete is None else float(incomplete)
+        self._max_mb = limits.max_file_mb
         self.on_result = on_result
         self.on_error = on_error
         self._pending: dict[Path, _Pending] = {}
@@ -98,11 +136,17 @@ class InboxWatcher:
         self._worker = threading.Thread(target=self._run, name="rectify-watch", daemon=True)
 
     def start(self) -> InboxWatcher:
-        """Warm up the validator, start watching, and queue files already in the inbox."""
+        """Warm up the validator, start watching, and queue files already in the inbox.
+
+        Raises
+        ------
+        InboxMissing
+            The inbox is not an existing folder (checked before the validator is loaded).
+        """
+        check_inbox(self.inbox)
         if self.validator is None:
             self.validator = default_validator()
             self._warm_up()
-        self.inbox.mkdir(parents=True, exist_ok=True)
         self._observer.schedule(_Handler(self), str(self.inbox), recursive=True)
         self._observer.start()
         for path in expand_paths([self.inbox]):
@@ -157,9 +201,10 @@ class InboxWatcher:
             self._cond.notify_all()
 
     def _ready(self) -> tuple[list[Path], float]:
-        """Files whose size settled, and how long to wait for the next one (under the condition)."""
+        """Files settled and complete (or unchanged past ``incomplete``), and how long to wait
+        for the next look (under the condition)."""
         now = time.monotonic()
-        ready, wait = [], self.settle
+        ready, wait = [], max(self.settle, _RECHECK)
         for path, seen in list(self._pending.items()):
             try:
                 stat = path.lstat()
@@ -170,11 +215,20 @@ class InboxWatcher:
                 self._pending[path] = _Pending(stat.st_size, stat.st_mtime_ns, now)
                 continue
             left = seen.changed + self.settle - now
-            if left <= 0:
+            if left > 0:
+                wait = min(wait, left)
+                continue
+            overdue = now - seen.changed >= self.incomplete
+            if not overdue and now - seen.checked < _RECHECK:
+                wait = min(wait, seen.checked + _RECHECK - now)
+                continue
+            if overdue or completeness(path, max_mb=self._max_mb) != "incomplete":
                 ready.append(path)
                 del self._pending[path]
-            else:
-                wait = min(wait, left)
+                continue
+            # a copy paused, not finished: look again soon, judge it once it has waited long enough
+            seen.checked = now
+            wait = min(wait, _RECHECK, seen.changed + self.incomplete - now)
         return ready, max(wait, 0.02)
 
     def _run(self) -> None:
@@ -184,7 +238,7 @@ class InboxWatcher:
                     return
                 ready, wait = self._ready()
                 if not ready:
-                    self._cond.wait(wait if self._pending else None)
+                    self._cond.wait(wait if self._pending else 1.0)
                     continue
             self._ingest(sorted(ready))
 
@@ -230,8 +284,22 @@ def watch(
     on_result: Callable[[IngestResult], None] | None = None,
     on_error: Callable[[str], None] | None = None,
 ) -> None:
-    """Run an :class:`InboxWatcher` until ``stop`` is set (blocking)."""
+    """Run an :class:`InboxWatcher` until ``stop`` is set (blocking).
+
+    The wait is timed: a signal handler of the calling (main) thread runs within
+    a fraction of a second, even when the signal reached another thread.
+    """
     with InboxWatcher(
         home, inbox, period=period, validator=validator, settle=settle, on_result=on_result, on_error=on_error
     ):
-        stop.wait()
+        while not stop.wait(_RECHECK):
+            pass
+
+
+def rejection_reasons(home: Home, outcomes: Sequence[FileOutcome], *, first: int = 3) -> dict[str, list[str]]:
+    """The first ``first`` error messages of each recorded, rejected file, by submission id (read from the ledger)."""
+    ids = [o.submission_id for o in outcomes if o.status == "stored" and o.accepted is False and o.submission_id]
+    if not ids:
+        return {}
+    reports = home.store.reports(ids)
+    return {sid: [f.message for f in report.errors[:first]] for sid, report in zip(ids, reports, strict=True)}

@@ -76,7 +76,16 @@ class Limits:
     max_ratio: float = field(default=200.0, metadata={"rule": _POSITIVE})
     ratio_floor_mb: float = field(default=1.0, metadata={"rule": _POSITIVE})
     max_entries: int = field(default=2000, metadata={"rule": _COUNT})
+    # max_rows bounds a sheet's structure (beyond any real sheet: a hostile file);
+    # max_rows_per_sheet is the office's cap on what one return may hold: the
+    # reader's memory grows with rows (~8 KB a row: a 99,000-row return peaked at
+    # 827 MB). A unit's ledger lists its plan's items, tens to hundreds; 5000 rows
+    # leave ten times the largest real ledger and keep a return near 100 MB.
     max_rows: int = field(default=100_000, metadata={"rule": _COUNT})
+    max_rows_per_sheet: int = field(default=5_000, metadata={"rule": _COUNT})
+    # findings kept per verdict (in place order; one more-findings line counts the rest): a
+    # unit fixes the first 200 before the rest matter, and 4 broken returns held 792k findings
+    max_findings_per_return: int = field(default=200, metadata={"rule": _COUNT})
     max_columns: int = field(default=1_000, metadata={"rule": _COUNT})
     max_cells: int = field(default=5_000_000, metadata={"rule": _COUNT})
     max_cell_chars: int = field(default=32_767, metadata={"rule": _COUNT})
@@ -85,8 +94,16 @@ class Limits:
     max_count: int = field(default=10_000_000, metadata={"rule": _STATED_COUNT})
     # GX costs ~0.6 s CPU per run: 1000 files per batch halve that per file vs 500, memory +4 % (measured)
     batch_size: int = field(default=1000, metadata={"rule": _COUNT})
+    # a batch also ends at this many MB of received files: memory follows content, not file counts.
+    # A typical return is ~10 KB (~390 fit in 4 MB: GX's ~0.6 s a batch stays ~1.5 ms a file); one at
+    # the rows cap ~0.3 MB: 13 of them in one 4 MB batch peaked at 740 MB, 27 at 8 MB at 1.46 GB
+    # (bench/bench_memory.py)
+    batch_mb: float = field(default=4.0, metadata={"rule": _POSITIVE})
     lock_timeout_seconds: float = field(default=600.0, metadata={"rule": _SECONDS})
     watch_settle_seconds: float = field(default=0.5, metadata={"rule": _SECONDS})
+    # a settled file that still does not open as a workbook (a copy paused, not finished) is
+    # judged only after this long unchanged: a broken file still gets its verdict
+    watch_incomplete_seconds: float = field(default=60.0, metadata={"rule": _SECONDS})
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any] | None, *, source: str | Path | None = None) -> Limits:

@@ -408,7 +408,8 @@ class Store:
                 chunk = list(submission_ids[start : start + 500])
                 marks = ",".join("?" * len(chunk))
                 for sid, *head in conn.execute(
-                    f"SELECT submission_id, file_name, unit, period FROM submissions WHERE submission_id IN ({marks})",
+                    "SELECT submission_id, file_name, unit, period, n_errors, n_warnings FROM submissions "
+                    f"WHERE submission_id IN ({marks})",
                     chunk,
                 ):
                     heads[sid] = tuple(head)
@@ -423,10 +424,15 @@ class Store:
         if missing:
             msg = f"no submission {missing[0]!r}"
             raise KeyError(msg)
-        return [
+        reports = [
             Report(file=heads[sid][0], unit=heads[sid][1], period=heads[sid][2], findings=found[sid])
             for sid in submission_ids
         ]
+        for sid, report in zip(submission_ids, reports, strict=True):
+            # the ledger's counts are the true totals: a verdict over the findings cap lists fewer
+            report.more_errors = max(heads[sid][3] - report.n_errors, 0)
+            report.more_warnings = max(heads[sid][4] - report.n_warnings, 0)
+        return reports
 
     def lineage(self, submission_ids: Sequence[str]) -> dict[str, Lineage]:
         """Per submission: its version and arrival, the accepted version it replaced, and (for a rejected

@@ -319,7 +319,7 @@ def insert_batch(
         shown = display_name(a.file_name)
         subs.append((
             sid, unit, period, shown, a.archived.sha256, a.received_at.isoformat(), at,
-            int(report.accepted), len(report.errors), len(report.warnings), version,
+            int(report.accepted), report.n_errors, report.n_warnings, version,
             a.report_type, a.archived.archive_path, batch_id,
             None if shown == a.file_name else name_bytes(a.file_name),
         ))  # fmt: skip

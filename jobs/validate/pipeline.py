@@ -20,7 +20,7 @@ import polars as pl
 
 from jobs.core.errors import UnreadableFile
 from jobs.core.files import open_regular
-from jobs.core.findings import Finding, Report, in_place_order
+from jobs.core.findings import Finding, Report, cap_findings, in_place_order
 from jobs.core.schema import Schema, load_schema
 from jobs.core.tables import ROW_COLUMN, table_schema
 from jobs.intake.discover import arrival_time
@@ -109,6 +109,9 @@ def validate_files(
     batch = validate_batch(paths, registry=registry, period=period, received_at=received_at, schema=schema,
                            limits=limits, keep_tables=keep_tables)  # fmt: skip
     find_cross_unit_copies(batch.results, batch.texts, period=period, schema=schema)
+    cap = (limits or Limits()).max_findings_per_return
+    for result in batch.results:  # the verdict intake records, capped the same way
+        cap_findings(result.report, limit=cap, schema=schema)
     return batch.results
 
 

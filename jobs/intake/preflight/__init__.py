@@ -5,7 +5,8 @@ before any Excel reader touches it (see :mod:`jobs.intake.preflight.check`).
 - ``zip_parts``, ``sheet_xml``, ``fast``: the OOXML zip, its XML parts and the
   byte-level fast proof that a plain sheet is safe;
 - ``ole``: legacy ``.xls`` (OLE2) structure and extents;
-- ``repack``: verified parts re-packed uncompressed for the reader.
+- ``repack``: verified parts re-packed uncompressed for the reader;
+- ``complete``: whether a file being received is whole yet (``watch`` asks before reading).
 """
 
 from jobs.intake.preflight.check import (

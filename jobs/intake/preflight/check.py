@@ -140,6 +140,11 @@ def _preflight_ole(data: bytes, limits: Limits) -> Preflight:
         if rows > min(limits.max_rows, _XLS_MAX_ROWS) or cols > min(limits.max_columns, _XLS_MAX_COLUMNS) \
                 or rows * cols > limits.max_cells:
             raise UnreadableFile("xls-sheet-too-large", rows=rows, columns=cols)
+    # the globals substream comes first (no cells); then one extent per sheet, in workbook order
+    for number, extent in enumerate(info.extents[1:], start=1):
+        if extent.rows > limits.max_rows_per_sheet:
+            raise UnreadableFile("sheet-rows-over-cap", sheet=f"第{number}张工作表", row=extent.rows,
+                                 limit=limits.max_rows_per_sheet)
     warnings = ("含宏，已忽略宏，仅读取数据",) if {"_VBA_PROJECT_CUR", "VBA"} & names else ()
     return Preflight(kind="xls", warnings=warnings)
 

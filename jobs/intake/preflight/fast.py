@@ -86,9 +86,10 @@ class _PlainProof:
 
     def __init__(self, limits: Limits, *, whole: bool) -> None:
         self.limits, self.whole = limits, whole
-        tiers = _ref_tiers(limits.max_rows, limits.max_columns, limits.max_cells)
+        rows = min(limits.max_rows, limits.max_rows_per_sheet)  # within both, or the exact scan names which
+        tiers = _ref_tiers(rows, limits.max_columns, limits.max_cells)
         self.first, self.tiers = (tiers[0], tiers[1:]) if tiers else (None, ())
-        self.quick = _formula_or_first(limits.max_rows, limits.max_columns, limits.max_cells)
+        self.quick = _formula_or_first(rows, limits.max_columns, limits.max_cells)
         self.offset = self.since_cell = self.since_gt = self.rows = 0
 
     def feed(self, piece: bytes) -> bool:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 _END_OF_CHAIN = 0xFFFFFFFE
 _MAX_SPECIAL = 0xFFFFFFFA  # FATSECT, DIFSECT, ... and above are not data sectors
+_FREE_SECT = 0xFFFFFFFF
 _MINI_SECTOR = 64
 _MINI_CUTOFF = 4096
 _BIFF_DIMENSIONS = 0x0200
@@ -158,6 +159,17 @@ def ole_entry_names(path: Path, *, max_bytes: int) -> set[str] | None:
     """
     container = _container(path.read_bytes(), max_bytes)
     return None if container is None else {e.name for e in container.entries}
+
+
+def container_complete(data: bytes, *, max_bytes: int) -> bool:
+    """Whether an OLE2 file's bytes hold its whole container: header, FAT and
+    directory parse, and every sector the FAT marks as used is in the file
+    (a copy cut short lacks its last sectors; Excel's files always hold them)."""
+    container = _container(data, max_bytes)
+    if container is None:
+        return False
+    used = max((i for i, v in enumerate(container.fat) if v != _FREE_SECT), default=-1)
+    return len(data) >= (used + 2) * container.size
 
 
 def inspect_ole(data: bytes, *, max_bytes: int) -> tuple[set[str] | None, WorkbookInfo | None]:

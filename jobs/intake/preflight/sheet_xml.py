@@ -208,6 +208,17 @@ class SheetScanner:
                 raise UnreadableFile("too-many-cells", sheet=self.sheet,
                                      cell=f"{_col_letters(self.max_col)}{self.max_row}", limit=lim.max_cells)
 
+    def finish(self) -> None:
+        """After the whole sheet: the office's rows cap (:attr:`Limits.max_rows_per_sheet`),
+        checked on the last row with a value, before any reader holds the rows.
+
+        Checked at the end, not as rows stream by, so the reason names the
+        sheet's real last row; the scan itself stays bounded by ``max_rows``.
+        """
+        if self.max_row > self.limits.max_rows_per_sheet:
+            raise UnreadableFile("sheet-rows-over-cap", sheet=self.sheet, row=self.max_row,
+                                 limit=self.limits.max_rows_per_sheet)
+
     def _long_cell(self) -> None:
         where = f"{self.sheet}!{_col_letters(self.col)}{self.row}"
         raise UnreadableFile("cell-too-long", cell=where, limit=self.limits.max_cell_chars)

@@ -386,6 +386,7 @@ def scan_zip(
                 continue
         scanner = SheetScanner(sheet, limits, big, found)
         parse(xml(part), scanner.start, scanner.end, scanner.text, part=part)
+        scanner.finish()
     for name in sorted(names - done):
         if read_whole(name) is None:
             for _chunk in stream(name):
