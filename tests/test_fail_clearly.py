@@ -220,6 +220,7 @@ def test_a_read_only_home_fails_every_writing_command_naming_the_file(tmp_path, 
 def test_watch_names_an_environment_failure_and_keeps_watching(tmp_path):
     home = home_with_registry(tmp_path, REGISTRY)
     inbox = tmp_path / "inbox"
+    inbox.mkdir()  # the watcher never creates its inbox
 
     def full_disk(paths, **kw):
         if any("full" in Path(p).read_text(errors="ignore") for p in paths):
