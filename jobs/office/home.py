@@ -237,7 +237,10 @@ class Home:
 
     def registry(self, period: str) -> pl.DataFrame:
         """The registry frame (jobs.office.registry columns) effective for ``period``."""
-        version = self.registry_version(period)["version"]
+        return self.registry_at(self.registry_version(period)["version"])
+
+    def registry_at(self, version: int) -> pl.DataFrame:
+        """The registry frame of an imported ``version`` (a publication keeps the one it used)."""
         cache = self.__dict__.setdefault("_registry_cache", {})
         if version not in cache:
             cache[version] = pl.read_parquet(self.path("registry") / f"v{version:04d}.parquet")
