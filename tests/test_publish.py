@@ -126,3 +126,31 @@ def test_publish_cli(home):
     listed = runner.invoke(main, ["publish", *args, "--list", "--json"])
     (line,) = listed.output.strip().splitlines()
     assert json.loads(line)["revision"] == 1 and json.loads(line)["by"] == "张三"
+
+
+def test_status_and_report_say_which_publication_they_show(home, tmp_path):
+    api.publish(home, period=PERIOD, by="张三")
+    feed(home, tmp_path / "a", LATE_ONES)
+    runner = CliRunner()
+    status = runner.invoke(main, ["status", "--period", PERIOD, "--home", str(home.root), "--json"])
+    payload = json.loads(status.output)
+    assert payload["revision"] == 1 and len(payload["received_after_publish"]) == 3
+    assert payload["totals"]["units_reported"] == 1
+    text = runner.invoke(main, ["status", "--period", PERIOD, "--home", str(home.root)]).output
+    assert "以上为第1次发布的数字" in text and "发布后收到3份报表" in text and "将替代已计入的第1版" in text
+    files = api.report(home, period=PERIOD, out_dir=tmp_path / "out", formats=("html",))
+    assert "第1次发布" in files.context.publication_note and "发布后收到报表3份" in files.context.publication_note
+    assert files.context.figures["units_reported"].value == 1
+    assert files.context.publication_note in files.html.read_text(encoding="utf-8")
+
+
+def test_the_publication_keeps_its_registry_version_and_deadline(home, tmp_path):
+    api.publish(home, period=PERIOD, by="张三")
+    before = summarize_json(home)
+    (tmp_path / "v2.csv").write_text(REGISTRY + "130000,河北省,000000,省级,地方,赵六,0311-1,是\n", encoding="utf-8")
+    home.import_registry(tmp_path / "v2.csv", from_period=PERIOD)
+    home.set_deadline(PERIOD, datetime(2015, 2, 10))
+    assert figures(summarize_json(home)) == figures(before)  # 2 expected, 1 on time, as published
+    api.publish(home, period=PERIOD, revise=True, reason="名册调整")
+    after = summarize_json(home)
+    assert (after["units_expected"], after["units_on_time"], after["units_late"]) == (3, 0, 1)

@@ -11,6 +11,7 @@ import click
 from jobs.cli._chinese import ChineseCommand
 from jobs.cli._common import fail, home_option, open_home, period_option
 from jobs.core.errors import RectifyError
+from jobs.rollup.published import publication_lines
 from jobs.rollup.status import STATE_LABELS, Status, compute_status, write_chase_xlsx
 
 
@@ -75,6 +76,8 @@ def render(status: Status) -> list[str]:
         lines += ["", f"另有{delegated['units_missing'].sum()}个未报单位在下级汇总报送范围内，由其汇总单位催报：{who}"]
     if status.unexpected.height:
         lines += ["", f"另有{status.unexpected.height}份报表来自本期无需报送或不在名册中的单位，未计入上述统计。"]
+    if status.published.get("revision"):
+        lines += ["", *publication_lines(status.published)]
     return lines
 
 

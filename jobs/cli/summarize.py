@@ -13,7 +13,7 @@ from jobs.cli._chinese import ChineseCommand
 from jobs.cli._common import fail, home_option, open_home, period_option
 from jobs.core.errors import RectifyError
 from jobs.office.registry import RegistryError
-from jobs.rollup.published import late_label
+from jobs.rollup.published import publication_lines
 
 
 def _pct(value: float | None) -> str:
@@ -32,18 +32,6 @@ def headline(node: dict[str, Any]) -> list[str]:
         f"完成率{_pct(node['completion_rate'])}，销号率{_pct(node['closure_rate'])}，"
         f"群众满意率{_pct(node['satisfaction_rate'])}",
     ]
-
-
-def publication_lines(published: dict[str, Any]) -> list[str]:
-    """Which publication the figures are (Chinese), and the returns received after it."""
-    if not published.get("revision"):
-        return ["本期尚未发布（rectify publish），以上为当前数字。"]
-    late = published["received_after_publish"]
-    lines = [f"以上为第{published['revision']}次发布的数字（{published['published_at'][:16].replace('T', ' ')}）。"]
-    if late:
-        lines.append(f"发布后收到{len(late)}份报表，未计入，更正发布（rectify publish --revise）后计入：")
-        lines += [f"  {late_label(r)}" for r in late]
-    return lines
 
 
 @click.command("summarize", cls=ChineseCommand)

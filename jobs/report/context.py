@@ -151,6 +151,10 @@ class ReportContext:
         Annex: units that have not reported, with contacts.
     charts
         Inline SVG charts.
+    publication_note
+        Which publication of the period the figures are, and what arrived
+        since (:func:`jobs.rollup.published.publication_note`); or that the
+        period is not yet published.
     """
 
     title: str
@@ -181,6 +185,7 @@ class ReportContext:
     trend: tuple[tuple[str, Mapping[str, Number]], ...]
     missing: tuple[MissingUnit, ...]
     charts: Charts = field(default_factory=Charts)
+    publication_note: str = ""
 
     @property
     def attention_shown(self) -> tuple[AttentionRow, ...]:

@@ -271,6 +271,7 @@ def _notes_sheet(ws: Worksheet, ctx: ReportContext) -> None:
         "2. 各级比率均由合计数重新计算，不取下级比率的平均数。",
         "3. 逾期报送的报表计入各项合计，但不计入按时报送。",
         f"4. 本表由 rectify 于{zh_date(ctx.generated_at)}生成。",
+        *([f"5. {ctx.publication_note}"] if ctx.publication_note else []),
     ):
         ws.merge_cells(start_row=row, start_column=1, end_row=row, end_column=4)
         ws.cell(row, 1, note).font = BODY_FONT

@@ -109,3 +109,26 @@ def publication_json(publication: Publication | None, late: pl.DataFrame) -> dic
         return {"published_at": None, "revision": 0, "received_after_publish": []}
     return {"published_at": publication.at.isoformat(), "revision": publication.revision,
             "received_after_publish": late_json(late)}  # fmt: skip
+
+
+def publication_note(publication: Publication | None, late: pl.DataFrame) -> str:
+    """Chinese: which publication the figures are and what was received since (for the report)."""
+    if publication is None:
+        return "本期尚未发布（rectify publish），数字为生成时的当前数字，可能随后续报表变化。"
+    note = (f"本报告为{publication.period}{publication.label}的数字（名册第{publication.registry_version}版，"
+            f"截止时间{publication.deadline:%Y-%m-%d %H:%M}）。")  # fmt: skip
+    if late.height:
+        note += f"发布后收到报表{late.height}份，未计入，待更正发布后计入。"
+    return note
+
+
+def publication_lines(published: dict[str, Any]) -> list[str]:
+    """Which publication the figures are (Chinese), and the returns received after it."""
+    if not published.get("revision"):
+        return ["本期尚未发布（rectify publish），以上为当前数字。"]
+    late = published["received_after_publish"]
+    lines = [f"以上为第{published['revision']}次发布的数字（{published['published_at'][:16].replace('T', ' ')}）。"]
+    if late:
+        lines.append(f"发布后收到{len(late)}份报表，未计入，更正发布（rectify publish --revise）后计入：")
+        lines += [f"  {late_label(r)}" for r in late]
+    return lines

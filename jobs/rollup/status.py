@@ -13,7 +13,7 @@ from units that need not report, or are not in the registry, are listed as
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -24,6 +24,7 @@ from jobs.core.excel_safe import inert
 from jobs.core.schema import load_schema
 from jobs.rollup.coverage import STATE_LABELS, Coverage, UnitState
 from jobs.rollup.period import PeriodView, load_period
+from jobs.rollup.published import publication_json
 
 if TYPE_CHECKING:
     from jobs.office.home import Home
@@ -45,6 +46,8 @@ class Status:
     deadline: datetime
     now: datetime
     coverage: Coverage
+    # the period's publication keys (jobs.rollup.published.publication_json): the counts are the published ones
+    published: dict[str, Any] = field(default_factory=dict)
 
     @property
     def units(self) -> pl.DataFrame:
@@ -113,6 +116,7 @@ class Status:
             "by_category": rows(self.by("category")),
             "chase": rows(chase),
             "unexpected_submissions": self.unexpected.height,
+            **self.published,
         }
 
 
@@ -133,7 +137,8 @@ def compute_status(
     if unit is not None and unit not in view.registry["code"].to_list():
         msg = f"单位代码“{unit}”不在{period}适用的组织机构名册中。"
         raise HomeError(msg)
-    return Status(period=period, unit=unit, deadline=view.deadline, now=now or home.now(), coverage=view.coverage)
+    return Status(period=period, unit=unit, deadline=view.deadline, now=now or home.now(), coverage=view.coverage,
+                  published=publication_json(view.publication, view.late))  # fmt: skip
 
 
 CHASE_HEADERS = (
