@@ -12,9 +12,10 @@ from click.testing import CliRunner
 from jobs import api
 from jobs.cli import main
 from jobs.intake.parallel import ingest_paths
+from jobs.office.home import init_home
 from jobs.rollup.status import compute_status
 from jobs.store.publication import PublicationError
-from tests.conftest import home_with_registry
+from tests.conftest import SAMPLES, home_with_registry
 from tests.test_intake import REGISTRY, FakeValidator, put
 
 PERIOD = "2015-02"
@@ -154,3 +155,29 @@ def test_the_publication_keeps_its_registry_version_and_deadline(home, tmp_path)
     api.publish(home, period=PERIOD, revise=True, reason="名册调整")
     after = summarize_json(home)
     assert (after["units_expected"], after["units_on_time"], after["units_late"]) == (3, 0, 1)
+
+
+def test_commands_say_that_a_change_waits_for_the_next_revision(home, tmp_path):
+    feed(home, tmp_path / "a", LATE_ONES[:1])
+    api.publish(home, period=PERIOD, by="张三")
+    runner = CliRunner()
+    args = ["--period", PERIOD, "--home", str(home.root)]
+    withdrawn = runner.invoke(main, ["withdraw", *args, "--unit", "110000", "--version", "2", "--reason", "误报"])
+    assert withdrawn.exit_code == 0 and "已第1次发布" in withdrawn.output and "更正发布" in withdrawn.output
+    feed(home, tmp_path / "a", LATE_ONES[1:])
+    only = summarize_json(home, "--unit", "120000")  # the subtree's returns only, as its figures
+    assert [(r["unit"], r["version"]) for r in only["received_after_publish"]] == [("120000", 1), ("120000", 2)]
+    status = json.loads(runner.invoke(main, ["status", *args, "--unit", "110000", "--json"]).output)
+    assert status["received_after_publish"] == []
+
+
+def test_ingest_after_publication_says_the_return_waits_for_the_next_revision(tmp_path):
+    home = init_home(tmp_path / "home")
+    home.import_registry(SAMPLES / "registry.xlsx")
+    returns = SAMPLES / "returns" / PERIOD
+    api.ingest(home, [returns / "120000.xlsx"], period=PERIOD, receipts=False)
+    api.publish(home, period=PERIOD, by="张三")
+    done = CliRunner().invoke(main, ["ingest", str(returns / "140000.xlsx"), "--period", PERIOD, "--home",
+                                     str(home.root), "--no-receipts"])  # fmt: skip
+    assert "发布后收到" in done.output and "第1次发布" in done.output
+    assert [r["unit"] for r in summarize_json(home)["received_after_publish"]] == ["140000"]

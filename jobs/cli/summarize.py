@@ -14,6 +14,7 @@ from jobs.cli._common import fail, home_option, open_home, period_option
 from jobs.core.errors import RectifyError
 from jobs.office.registry import RegistryError
 from jobs.rollup.published import publication_lines
+from jobs.rollup.tree import subtree_codes
 
 
 def _pct(value: float | None) -> str:
@@ -97,6 +98,9 @@ def summarize_command(
     for warning in summary.warnings:
         click.echo(f"注意：{warning}", err=True)
     node.update(result.published)
+    if unit is not None and node["received_after_publish"]:  # only the subtree's, as the figures are
+        below = set(subtree_codes(summary.tree, unit).to_list()) if summary.tree is not None else {unit}
+        node["received_after_publish"] = [r for r in node["received_after_publish"] if r["unit"] in below]
     if as_json:
         click.echo(json.dumps(node, ensure_ascii=False))
         return

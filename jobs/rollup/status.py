@@ -137,8 +137,9 @@ def compute_status(
     if unit is not None and unit not in view.registry["code"].to_list():
         msg = f"单位代码“{unit}”不在{period}适用的组织机构名册中。"
         raise HomeError(msg)
+    late = view.late if unit is None else view.late.filter(pl.col("unit").is_in(view.coverage.subtree(unit).implode()))
     return Status(period=period, unit=unit, deadline=view.deadline, now=now or home.now(), coverage=view.coverage,
-                  published=publication_json(view.publication, view.late))  # fmt: skip
+                  published=publication_json(view.publication, late))  # fmt: skip
 
 
 CHASE_HEADERS = (
