@@ -69,6 +69,8 @@ def test_published_figures_stand_until_revised_then_equal_a_fresh_home(home, tmp
     published = summarize_json(home)
     assert published["revision"] == 1 and published["published_at"] == pub.at.isoformat()
     assert figures(published) == figures(before)
+    # the summary recorded with the publication is the one every view shows
+    assert {k: v for k, v in pub.summary.items() if k != "warnings"} == json.loads(json.dumps(figures(published)))
 
     feed(home, tmp_path / "a", LATE_ONES)  # validated, stored as usual ...
     assert [v.version for v in api.history(home, period=PERIOD, unit="120000")] == [1, 2]
