@@ -124,6 +124,8 @@ def test_publish_cli(home):
     done = runner.invoke(main, ["publish", *args, "--by", "张三", "--note", "报省办公室"])
     assert done.exit_code == 0, done.output
     assert "第1次发布" in done.output and "张三" in done.output
+    misplaced = runner.invoke(main, ["publish", *args, "--reason", "x"])
+    assert misplaced.exit_code == 2 and "--note" in misplaced.output
     again = runner.invoke(main, ["publish", *args])
     assert again.exit_code != 0 and "--revise" in again.output
     listed = runner.invoke(main, ["publish", *args, "--list", "--json"])

@@ -38,6 +38,9 @@ def publish_command(
         rectify publish --period 2015-02 --revise --reason "纳入逾期补报的3个单位"
         rectify publish --period 2015-02 --list
     """
+    if reason is not None and not revise and not listing:
+        msg = "--reason 用于更正发布（--revise）；首次发布的说明请用 --note。"
+        raise click.UsageError(msg)
     target = open_home(home)
     try:
         if listing:
