@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import polars as pl
@@ -40,11 +40,12 @@ if TYPE_CHECKING:
     from jobs.rollup.summary import Summary
     from jobs.store.history import Action, Change, Version
     from jobs.store.integrity import Problem
+    from jobs.store.publication import Publication
     from jobs.validate import ValidatedReturn
 
 __all__ = [
-    "RunResult", "SummaryResult", "check_store", "history", "ingest", "repair_store", "report", "restore",
-    "run_month", "summarize", "validate_files", "withdraw",
+    "RunResult", "SummaryResult", "check_store", "history", "ingest", "publications", "publish", "repair_store",
+    "report", "restore", "run_month", "summarize", "validate_files", "withdraw",
 ]  # fmt: skip
 
 
@@ -112,6 +113,8 @@ class SummaryResult:
 
     summary: Summary
     files: dict[str, Path]
+    # ``published_at``, ``revision``, ``received_after_publish`` (None, 0, [] when unpublished)
+    published: dict[str, Any] = field(default_factory=dict)
 
 
 def summarize(home: Home, *, period: str, include: Sequence[Path] = ()) -> SummaryResult:
@@ -120,12 +123,15 @@ def summarize(home: Home, *, period: str, include: Sequence[Path] = ()) -> Summa
     ``include`` folds in lower offices' 汇总 return files. Earlier periods'
     saved summaries are read for the month-over-month comparison (summarised
     once if missing), so the cost does not grow with the months of history.
+    A published period shows its latest publication's figures (:func:`publish`).
     """
     from jobs.rollup.period import load_period
+    from jobs.rollup.published import publication_json
     from jobs.rollup.run import month_end
 
     result = month_end(load_period(home, period, include=include))
-    return SummaryResult(summary=result.summary, files=result.save())
+    return SummaryResult(summary=result.summary, files=result.save(),
+                         published=publication_json(result.view.publication, result.view.late))  # fmt: skip
 
 
 def report(
@@ -223,14 +229,43 @@ def restore(home: Home, *, period: str, unit: str, version: int, reason: str, by
     return _change(home, "restore", period=period, unit=unit, version=version, reason=reason, by=by)
 
 
-def _change(home: Home, action: Action, *, period: str, unit: str, version: int, reason: str, by: str | None) -> Change:
+def publish(
+    home: Home, *, period: str, by: str | None = None, note: str = "", revise: bool = False, reason: str | None = None
+) -> Publication:
+    """Publish the period (``rectify publish``): freeze which version of each return counts, with the summary.
+
+    From then on :func:`summarize`, :func:`report`, ``status`` and the 汇总
+    export show the published figures; returns received later are stored and
+    receipted as usual and listed as received after publication. ``revise``
+    (with ``reason``) publishes again with everything recorded since; every
+    publication is kept. Holds the home's lock.
+
+    Raises
+    ------
+    jobs.store.publication.PublicationError
+        Already published (use ``revise``), not yet published (``revise``), or a revision without a reason.
+    """
+    from jobs.rollup.publishing import publish_period
+
+    return publish_period(home, period=period, by=by or _user(), note=note, revise=revise, reason=reason)
+
+
+def publications(home: Home, *, period: str) -> list[Publication]:
+    """Every publication of the period, first revision first (who, when, why, registry version, the summary)."""
+    return home.store.publications(period)
+
+
+def _user() -> str:
     import getpass
 
-    if by is None:
-        try:
-            by = getpass.getuser()
-        except (KeyError, OSError):  # no login name (a container's anonymous uid)
-            by = "未知用户"
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no login name (a container's anonymous uid)
+        return "未知用户"
+
+
+def _change(home: Home, action: Action, *, period: str, unit: str, version: int, reason: str, by: str | None) -> Change:
+    by = by or _user()
     with home.lock(holder=f"rectify {action}"):
         return home.store.change(action=action, period=period, unit=unit, version=version, reason=reason, by=by,
                                  at=home.now())  # fmt: skip

@@ -61,7 +61,7 @@ def _hebei_return(folder) -> object:
     returns = [_return("H1", "130000", _items(2)), _return("H2", "130100", _items(3))]
     subs = submissions([submission("H1", "130000", P, ON_TIME), submission("H2", "130100", P, ON_TIME)])
     office = summarize(concat(returns), subs, registry(sub), period=P, deadline=DEADLINE)
-    return export_summary(office, folder / "河北汇总.xlsx", code="130000")
+    return export_summary(office, folder / "河北汇总.xlsx", code="130000", reviewer="审核人")
 
 
 def _office(root, *, extra: tuple = ()):

@@ -15,6 +15,8 @@ from jobs.rollup.summary_return import export_summary, read_summary_return
 from jobs.rollup.tree import closure
 from jobs.tooling.synthetic import Synthetic, synthetic
 
+PUBLISHED = {"revision": 1, "published_at": "2015-03-05T10:00:00"}
+
 
 def _subtree(syn: Synthetic, code: str) -> pl.Series:
     tree = closure(syn.registry)
@@ -44,7 +46,7 @@ def _office_return(syn: Synthetic, code: str, folder) -> tuple[pl.DataFrame, pl.
         pl.when(pl.col("code") == code).then(None).otherwise(pl.col("parent")).alias("parent")
     )
     office = _run(syn, below, registry=registry)
-    path = export_summary(office, folder / f"{code}.xlsx", code=code)
+    path = export_summary(office, folder / f"{code}.xlsx", code=code, reviewer="审核人")
     rows, findings = read_summary_return(path, registry=syn.registry, period=syn.period)
     assert [f.code for f in findings if f.severity == "error"] == []
     sid = f"{syn.period}-SUM-{code}"
@@ -162,7 +164,7 @@ def test_nested_summaries_use_the_outer_one(sample, province_returns, tmp_path):
 @pytest.fixture
 def exported(sample, province_returns, tmp_path):
     one_run = _run(sample, None)
-    return export_summary(one_run, tmp_path / "nation.xlsx"), sample
+    return export_summary(one_run, tmp_path / "nation.xlsx", reviewer="审核人", published=PUBLISHED), sample
 
 
 def _edit(path, sheet, cell, value):

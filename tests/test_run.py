@@ -164,7 +164,8 @@ def test_report_folds_in_a_lower_offices_summary_without_double_counting(month, 
     runner, root = month["runner"], str(month["root"])
     export = tmp_path / "汇总_110000.xlsx"
     result = runner.invoke(
-        main, ["summarize", "--period", PERIOD, "--unit", "110000", "--export-summary", str(export), "--home", root]
+        main, ["summarize", "--period", PERIOD, "--unit", "110000", "--export-summary", str(export), "--reviewer", "李四",
+              "--home", root]
     )
     assert result.exit_code == 0, result.output
     result = runner.invoke(
@@ -192,7 +193,8 @@ def test_a_provinces_summary_and_one_of_its_units_own_return_count_the_province_
     runner, root, samples = month["runner"], str(month["root"]), month["samples"]
     export = tmp_path / "汇总_370000.xlsx"
     result = runner.invoke(
-        main, ["summarize", "--period", PERIOD, "--unit", "370000", "--export-summary", str(export), "--home", root]
+        main, ["summarize", "--period", PERIOD, "--unit", "370000", "--export-summary", str(export),
+               "--reviewer", "李四", "--home", root]
     )
     assert result.exit_code == 0, result.output
     one_run = json.loads(runner.invoke(main, ["summarize", "--period", PERIOD, "--json", "--home", root]).stdout)

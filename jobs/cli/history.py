@@ -88,6 +88,10 @@ def _run(action: str, home: Path | None, **options: object) -> None:
     except RectifyError as exc:
         raise fail(exc) from None
     click.echo(done.message)
+    published = api.publications(target, period=str(options["period"]))
+    if published:
+        click.echo(f"注意：{options['period']}已{published[-1].label}；已发布的数字不变，此项变更在更正发布"
+                   f"（rectify publish --revise）后计入。")  # fmt: skip
 
 
 @click.command("withdraw", cls=ChineseCommand)

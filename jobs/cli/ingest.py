@@ -154,6 +154,10 @@ def ingest_command(
         click.echo("\n".join(summary_lines(result)))
     if not no_receipts and not as_json:
         click.echo(f"回执已写入：{target.outbox(period)}")
+    published = api.publications(target, period=period) if result.count("stored") and not as_json else []
+    if published:
+        click.echo(f"注意：{period}已{published[-1].label}；本次入库的报表列为“发布后收到”，"
+                   f"更正发布（rectify publish --revise）后计入。")  # fmt: skip
     if result.rejected or result.count("failed") or any(f.receipt_error for f in result.files):
         raise SystemExit(1)
 

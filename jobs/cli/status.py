@@ -12,6 +12,7 @@ from jobs.cli._chinese import ChineseCommand
 from jobs.cli._common import fail, home_option, open_home, period_option
 from jobs.core.errors import RectifyError
 from jobs.core.names import display_name
+from jobs.rollup.published import publication_lines
 from jobs.rollup.status import STATE_LABELS, Status, compute_status, write_chase_xlsx
 
 
@@ -79,6 +80,8 @@ def render(status: Status) -> list[str]:
     optional = status.not_required
     if optional.height:
         lines += ["", f"另有{optional.height}份报表来自本期无需报送的单位，已存档，未计入上述统计。"]
+    if status.published.get("revision"):
+        lines += ["", *publication_lines(status.published)]
     return lines + _inbox_lines(status)
 
 

@@ -13,6 +13,8 @@ from jobs.cli._chinese import ChineseCommand
 from jobs.cli._common import fail, home_option, open_home, period_option
 from jobs.core.errors import RectifyError
 from jobs.office.registry import RegistryError
+from jobs.rollup.published import publication_lines
+from jobs.rollup.tree import subtree_codes
 
 
 def _pct(value: float | None) -> str:
@@ -51,6 +53,7 @@ def headline(node: dict[str, Any]) -> list[str]:
     help="并入下级办公室的汇总报表工作簿（可重复）。",
 )
 @click.option("--principal", default=None, help="写入导出的汇总报表的主要负责人。")
+@click.option("--reviewer", default=None, help="审核人：导出汇总报表时必填，与审核日期一并写入汇总报表。")
 def summarize_command(
     period: str,
     home: Path | None,
@@ -59,6 +62,7 @@ def summarize_command(
     export: Path | None,
     include: tuple[Path, ...],
     principal: str | None,
+    reviewer: str | None,
 ) -> None:
     """汇总报送期：各单位及其下级的指标、按类别的分解、重点关注单位。
 
@@ -72,11 +76,14 @@ def summarize_command(
     示例：
         rectify summarize --period 2015-02
         rectify summarize --period 2015-02 --json --unit 110000
-        rectify summarize --period 2015-02 --export-summary 汇总_110000_2015-02.xlsx --unit 110000
+        rectify summarize --period 2015-02 --export-summary 汇总_110000_2015-02.xlsx --unit 110000 --reviewer 李四
         rectify summarize --period 2015-02 --include-summary 北京汇总.xlsx --include-summary 天津汇总.xlsx
     """
     from jobs.rollup.summary import node_json
 
+    if export is not None and not (reviewer or "").strip():
+        msg = "导出汇总报表须用 --reviewer 写明审核人（未经审核的汇总报表上级不予接收）。"
+        raise click.UsageError(msg)
     target = open_home(home)
     try:
         result = api.summarize(target, period=period, include=include)
@@ -86,7 +93,8 @@ def summarize_command(
             raise click.ClickException(msg)
         node = node_json(summary, unit or summary.root)
         if export is not None:
-            _export(target, summary, code=node["unit"], path=export, principal=principal)
+            _export(target, summary, code=node["unit"], path=export, principal=principal, reviewer=reviewer or "",
+                    published=result.published)  # fmt: skip
     except (RectifyError, RegistryError) as exc:
         raise fail(exc) from None
     except OSError as exc:
@@ -94,20 +102,28 @@ def summarize_command(
         raise click.ClickException(msg) from None
     for warning in summary.warnings:
         click.echo(f"注意：{warning}", err=True)
+    node.update(result.published)
+    if unit is not None and node["received_after_publish"]:  # only the subtree's, as the figures are
+        below = set(subtree_codes(summary.tree, unit).to_list()) if summary.tree is not None else {unit}
+        node["received_after_publish"] = [r for r in node["received_after_publish"] if r["unit"] in below]
     if as_json:
         click.echo(json.dumps(node, ensure_ascii=False))
         return
     for line in headline(node):
         click.echo(line)
+    for line in publication_lines(result.published):
+        click.echo(line)
     if summary.attention.height:
         click.echo(f"需关注单位{summary.attention.height}个（约谈提醒/诫勉批评候选），详见 {written['attention']}")
     click.echo(f"各单位指标表：{written['nodes']}")
     if export is not None:
-        click.echo(f"汇总报表已导出：{export}（报表类型：汇总，可报送上级办公室）")
+        state = "已发布的数字" if result.published.get("revision") else "草稿：本期尚未发布，上级将收到提示"
+        click.echo(f"汇总报表已导出：{export}（报表类型：汇总，审核人：{reviewer}，{state}）")
 
 
-def _export(home, summary, *, code: str, path: Path, principal: str | None) -> None:  # noqa: ANN001
-    """Write the 汇总 return, signed with the unit's registry contact."""
+def _export(home, summary, *, code: str, path: Path, principal: str | None, reviewer: str,  # noqa: ANN001
+            published: dict[str, Any]) -> None:  # fmt: skip
+    """Write the 汇总 return, filled by the unit's registry contact and signed by ``reviewer``."""
     import polars as pl
 
     from jobs.rollup.summary_return import export_summary
@@ -115,8 +131,8 @@ def _export(home, summary, *, code: str, path: Path, principal: str | None) -> N
     unit = home.registry(summary.period).filter(pl.col("code") == code)
     contact = unit["contact"][0] if unit.height else None
     phone = unit["phone"][0] if unit.height else None
-    export_summary(summary, path, code=code, principal=principal or contact or "汇总",
-                   filled_by=contact or "汇总", phone=phone or "")  # fmt: skip
+    export_summary(summary, path, code=code, principal=principal or contact or "汇总", reviewer=reviewer,
+                   filled_by=contact or "汇总", phone=phone or "", published=published)  # fmt: skip
 
 
 COMMANDS = [summarize_command]

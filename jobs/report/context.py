@@ -158,6 +158,10 @@ class ReportContext:
     notes
         Chinese notes on what the figures rest on (the roll-up's warnings, e.g.
         a detail return set aside because a 汇总 return covers its unit).
+    publication_note
+        Which publication of the period the figures are, and what arrived
+        since (:func:`jobs.rollup.published.publication_note`); or that the
+        period is not yet published.
     """
 
     title: str
@@ -190,6 +194,7 @@ class ReportContext:
     charts: Charts = field(default_factory=Charts)
     registry_version: int | None = None
     notes: tuple[str, ...] = ()
+    publication_note: str = ""
 
     @property
     def attention_shown(self) -> tuple[AttentionRow, ...]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -134,6 +134,7 @@ def make_report(
     """
     from jobs.report.build import build_context
     from jobs.rollup.period import load_period
+    from jobs.rollup.published import publication_note
     from jobs.rollup.run import month_end
 
     say = progress or (lambda _msg: None)
@@ -152,6 +153,7 @@ def make_report(
         history=trend_points(month, unit=unit),
         generated_at=generated_at or home.now().replace(microsecond=0),
     )
+    ctx = replace(ctx, publication_note=publication_note(month.view.publication, month.view.late))
     target = out_dir or report_dir(home, period)
     written = write_outputs(
         ctx, target, report_stem(period, unit), formats=formats, docx_template=docx_template(home), progress=say

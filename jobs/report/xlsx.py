@@ -271,7 +271,8 @@ def _notes_sheet(ws: Worksheet, ctx: ReportContext) -> None:
         "2. 各级比率均由合计数重新计算，不取下级比率的平均数。",
         "3. 逾期报送的报表计入各项合计，但不计入按时报送。",
         f"4. 本表由 rectify 于{zh_date(ctx.generated_at)}生成；{ctx.registry_note}。",
-        *(f"{i}. {note}" for i, note in enumerate(ctx.notes, start=5)),
+        *(f"{i}. {note}" for i, note in enumerate(
+            (*([ctx.publication_note] if ctx.publication_note else []), *ctx.notes), start=5)),
     ):
         ws.merge_cells(start_row=row, start_column=1, end_row=row, end_column=4)
         ws.cell(row, 1, note).font = BODY_FONT

@@ -26,11 +26,13 @@ from jobs.intake.discover import arrival_time
 from jobs.rollup.counts import counted_submissions
 from jobs.rollup.coverage import Coverage, compute_coverage
 from jobs.rollup.federation import SUMMARY_SCHEMA, SUMMARY_TABLE, summary_report_type
+from jobs.rollup.published import LATE_SCHEMA, freeze
 from jobs.rollup.summary_return import read_summary_return
 from jobs.rollup.tree import closure
 
 if TYPE_CHECKING:
     from jobs.office.home import Home
+    from jobs.store.publication import Publication
 
 
 class SummaryReturnRejected(RectifyError):
@@ -51,6 +53,9 @@ class PeriodView:
         then the included files).
     warnings
         Chinese notes from loading (archived 汇总 returns that cannot be read).
+    publication, late
+        The publication in force (None: unpublished, or loaded ``live``) and
+        the returns received after it (:mod:`jobs.rollup.published`).
     """
 
     home: Home
@@ -62,6 +67,8 @@ class PeriodView:
     summary_rows: pl.DataFrame
     include: tuple[Path, ...] = ()
     warnings: list[str] = field(default_factory=list)
+    publication: Publication | None = None
+    late: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=LATE_SCHEMA))
 
     @cached_property
     def tree(self) -> pl.DataFrame:
@@ -71,7 +78,12 @@ class PeriodView:
     @cached_property
     def tables(self) -> dict[str, pl.DataFrame]:
         """The period's stored tables (current accepted returns), with the ``summary`` rows."""
-        tables = dict(self.home.store.load_tables(self.period))
+        if self.publication is None:
+            tables = dict(self.home.store.load_tables(self.period))
+        else:  # the versions the publication froze, not the ledger's current ones
+            mine = self.submissions.filter((pl.col("period") == self.period) & pl.col("accepted"))
+            counted = mine.filter(pl.col("superseded_by").is_null())["submission_id"].to_list()
+            tables = dict(self.home.store.load_tables(self.period, submission_ids=counted))
         if self.summary_rows.height:
             tables[SUMMARY_TABLE] = self.summary_rows
         return tables
@@ -85,8 +97,12 @@ class PeriodView:
         )  # fmt: skip
 
 
-def load_period(home: Home, period: str, *, include: Sequence[Path] = ()) -> PeriodView:
+def load_period(home: Home, period: str, *, include: Sequence[Path] = (), live: bool = False) -> PeriodView:
     """Load ``period`` from the home: registry version in force, deadline, submissions, 汇总 returns.
+
+    A published period is read as its latest publication froze it (its
+    versions, registry version and deadline); ``live`` reads the ledger's
+    current state instead (what ``rectify publish`` publishes).
 
     Raises
     ------
@@ -95,8 +111,12 @@ def load_period(home: Home, period: str, *, include: Sequence[Path] = ()) -> Per
     SummaryReturnRejected
         An included 汇总 return file has errors.
     """
-    registry = home.registry(period)
     submissions = home.store.submissions()
+    pub, late = None, pl.DataFrame(schema=LATE_SCHEMA)
+    if not live:
+        frozen = freeze(home, submissions, period=period, default_report_type=load_schema().default_report_type)
+        submissions, pub, late = frozen.submissions, frozen.publication, frozen.late
+    registry = home.registry(period) if pub is None else home.registry_frame(pub.registry_version)
     rows, warnings = stored_summary_rows(home, submissions, period=period)
     if include:
         times = {p: arrival_time(p, timezone=home.config.tz) for p in include}
@@ -107,12 +127,14 @@ def load_period(home: Home, period: str, *, include: Sequence[Path] = ()) -> Per
         home=home,
         period=period,
         registry=registry,
-        registry_version=int(home.registry_version(period)["version"]),
-        deadline=home.deadline(period),
+        registry_version=int(home.registry_version(period)["version"]) if pub is None else pub.registry_version,
+        deadline=home.deadline(period) if pub is None else pub.deadline,
         submissions=submissions,
         summary_rows=rows,
         include=tuple(include),
         warnings=warnings,
+        publication=pub,
+        late=late,
     )
 
 

@@ -27,6 +27,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,13 +35,16 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from jobs.core.files import atomic_write
+from jobs.core.schema import load_schema
 from jobs.rollup import crossperiod
 from jobs.rollup.period import PeriodView, SummaryReturnRejected, load_period
+from jobs.rollup.published import freeze
 from jobs.rollup.summary import Summary, summarize
 from jobs.rollup.vocab import load_vocab
 
 if TYPE_CHECKING:
     from jobs.office.home import Home
+    from jobs.store.publication import Publication
 
 __all__ = ["MonthEnd", "Saved", "SummaryReturnRejected", "month_end", "summarize_home", "write_outputs"]
 
@@ -138,12 +142,16 @@ def stored_periods(home: Home, submissions: pl.DataFrame | None = None) -> list[
     return sorted(subs["period"].drop_nulls().unique().to_list()) if subs.height else []
 
 
-def fingerprint(home: Home, submissions: pl.DataFrame, *, period: str, before: Saved | None) -> str:
+def fingerprint(
+    home: Home, submissions: pl.DataFrame, *, period: str, before: Saved | None, publication: Publication | None = None
+) -> str:
     """What a period's summary is computed from, hashed: a saved summary with another one is stale.
 
     The period's stored submissions (not 汇总 files given with ``--include-summary``:
     the office's saved summary of a month stands as it was made), the
     registry version, the deadline, the thresholds and the earlier period read.
+    For a published period: its frozen submissions, the publication's registry
+    version and deadline (the same as the live ones at the moment of publishing).
     """
     subs = submissions.filter(pl.col("period") == period)
     if "ingested_at" in subs.columns:
@@ -154,8 +162,8 @@ def fingerprint(home: Home, submissions: pl.DataFrame, *, period: str, before: S
     source = {
         "format": SAVED_FORMAT,
         "period": period,
-        "registry": home.registry_version(period)["version"],
-        "deadline": home.deadline(period).isoformat(),
+        "registry": home.registry_version(period)["version"] if publication is None else publication.registry_version,
+        "deadline": (home.deadline(period) if publication is None else publication.deadline).isoformat(),
         "thresholds": dataclasses.asdict(home.config.thresholds),
         "before": before.fingerprint if before is not None else None,
         "submissions": rows.rows(),
@@ -197,21 +205,27 @@ def _summarize(
     return summary, closed, previous
 
 
-def earlier_summaries(home: Home, period: str, *, submissions: pl.DataFrame | None = None) -> list[Saved]:
+def earlier_summaries(
+    home: Home, period: str, *, submissions: pl.DataFrame | None = None, holding_lock: bool = False
+) -> list[Saved]:
     """The saved summaries of every stored period before ``period``, oldest first; missing or stale ones are made.
 
     Each period is summarized at most once (then read): the first month-end
     after a change of period ``p`` summarizes ``p`` and the periods after it.
+    A published period is summarized as published. ``holding_lock``: the
+    caller holds the home's lock (saves then take it no second time).
     """
     subs = submissions if submissions is not None else home.store.submissions()
+    kind = load_schema().default_report_type
     out: list[Saved] = []
     before: Saved | None = None
     for p in (p for p in stored_periods(home, subs) if p < period):
-        print_ = fingerprint(home, subs, period=p, before=before)
+        frozen = freeze(home, subs, period=p, default_report_type=kind)
+        print_ = fingerprint(home, frozen.submissions, period=p, before=before, publication=frozen.publication)
         saved = _saved(home, p, print_)
         if saved is None:
             summary, closed, _ = _summarize(load_period(home, p), before)
-            with home.lock(holder="rectify summarize"):
+            with nullcontext() if holding_lock else home.lock(holder="rectify summarize"):
                 save_summary(summary, output_dir(home, p), closed=closed, fingerprint=print_)
             saved = _saved(home, p, print_)
             if saved is None:  # pragma: no cover - a save that cannot be read back
@@ -222,13 +236,16 @@ def earlier_summaries(home: Home, period: str, *, submissions: pl.DataFrame | No
     return out
 
 
-def month_end(view: PeriodView, *, with_previous: bool = True) -> MonthEnd:
-    """Summarize the view's period against the saved summaries of the periods before it (made if missing)."""
+def month_end(view: PeriodView, *, with_previous: bool = True, holding_lock: bool = False) -> MonthEnd:
+    """Summarize the view's period against the saved summaries of the periods before it (made if missing).
+
+    ``holding_lock``: the caller holds the home's lock (``rectify publish``).
+    """
     home = view.home
-    earlier = earlier_summaries(home, view.period, submissions=view.submissions)
+    earlier = earlier_summaries(home, view.period, submissions=view.submissions, holding_lock=holding_lock)
     before = earlier[-1] if earlier else None
     summary, closed, previous = _summarize(view, before, with_previous=with_previous)
-    print_ = fingerprint(home, view.submissions, period=view.period, before=before)
+    print_ = fingerprint(home, view.submissions, period=view.period, before=before, publication=view.publication)
     return MonthEnd(view=view, summary=summary, earlier=tuple(earlier), closed=closed, fingerprint=print_,
                     previous_summary=previous)  # fmt: skip
 

@@ -27,6 +27,7 @@ from jobs.rollup.coverage import STATE_LABELS, Coverage, UnitState
 from jobs.rollup.federation import set_aside_notes
 from jobs.rollup.indicators import registry_note
 from jobs.rollup.period import PeriodView, load_period
+from jobs.rollup.published import publication_json
 
 if TYPE_CHECKING:
     from jobs.office.home import Home
@@ -53,6 +54,8 @@ class Status:
     # no 单位代码), ``file_name, received_at, accepted``); see :func:`inbox_problems`
     unreadable_files: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=UNREADABLE_SCHEMA))
     unknown_senders: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=UNKNOWN_SCHEMA))
+    # the period's publication keys (jobs.rollup.published.publication_json): the counts are the published ones
+    published: dict[str, Any] = field(default_factory=dict)
 
     @property
     def units(self) -> pl.DataFrame:
@@ -154,6 +157,7 @@ class Status:
             "unexpected_submissions": self.unexpected.height,
             "unreadable_files": rows(self.unreadable_files),
             "unknown_senders": rows(self.unknown_senders),
+            **self.published,
         }
 
 
@@ -175,8 +179,10 @@ def compute_status(
         msg = f"单位代码“{unit}”不在{period}适用的组织机构名册中。"
         raise HomeError(msg)
     unreadable, unknown = inbox_problems(home, view)
+    late = view.late if unit is None else view.late.filter(pl.col("unit").is_in(view.coverage.subtree(unit).implode()))
     return Status(period=period, unit=unit, deadline=view.deadline, now=now or home.now(), coverage=view.coverage,
-                  unreadable_files=unreadable, unknown_senders=unknown)  # fmt: skip
+                  unreadable_files=unreadable, unknown_senders=unknown,
+                  published=publication_json(view.publication, late))  # fmt: skip
 
 
 UNREADABLE_SCHEMA = {"file_name": pl.Utf8, "received_at": pl.Datetime("us"), "reason": pl.Utf8}

@@ -2,11 +2,15 @@
 
 Layout (documented in ``schemas/summary-return.schema.yaml``): the return's own
 基本信息 sheet with 报表类型 = 汇总 and 单位代码 = the covered subtree's root,
-and a 汇总指标 sheet: 指标代码 | 指标名称 | 合计 | one column per unit 类别.
+then the sign-off (审核人, 审核日期, 发布状态: 已发布 or 草稿), and a 汇总指标
+sheet: 指标代码 | 指标名称 | 合计 | one column per unit 类别. Reading one
+rejects it without 审核人 (``summary-not-signed``) and warns when it is a draft
+(``summary-draft``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -48,13 +52,15 @@ def export_summary(
     path: str | Path,
     *,
     code: str | None = None,
+    reviewer: str,
     principal: str = "汇总",
     filled_by: str = "汇总",
     phone: str = "",
     filled_on: date | None = None,
+    published: Mapping[str, Any] | None = None,
     schema: Schema | None = None,
 ) -> Path:
-    """Write the subtree of ``code`` (default the root) as a 汇总 return workbook.
+    """Write the subtree of ``code`` (default the root) as a 汇总 return workbook, signed by ``reviewer``.
 
     Parameters
     ----------
@@ -62,13 +68,28 @@ def export_summary(
         A :class:`jobs.rollup.summary.Summary`.
     path
         The ``.xlsx`` to write (temp + rename).
+    reviewer
+        审核人: who checked the summary (required; the office above rejects a 汇总 return without one).
     principal, filled_by, phone
-        基本信息 items of the office sending the return.
+        基本信息 items of the office sending the return; ``filled_on`` is also the 审核日期.
+    published
+        The period's publication keys (``revision``, ``published_at``:
+        :func:`jobs.rollup.published.publication_json`); unpublished (revision
+        0 or None) marks the return 草稿.
+
+    Raises
+    ------
+    SummaryExportError
+        No reviewer, or ``code`` not in the summary's registry.
     """
     from openpyxl import Workbook
 
+    if not reviewer.strip():
+        msg = "导出汇总报表须写明审核人（--reviewer），未经审核的汇总报表上级不予接收。"
+        raise SummaryExportError(msg)
     schema = schema or load_schema()
     vocab = summary.vocab or load_vocab()
+    signed_on = (filled_on or date.today()).isoformat()
     code = code or summary.root
     parts = subtree_by_category(summary, code)
     node = summary.nodes.filter(pl.col("code") == code).row(0, named=True)
@@ -90,10 +111,17 @@ def export_summary(
         "principal": principal,
         "filled_by": filled_by,
         "phone": phone,
-        "filled_on": (filled_on or date.today()).isoformat(),
+        "filled_on": signed_on,
     }
     for col in info_sheet.columns:
         ws.append([col.name, inert(values.get(col.key, ""))])
+    revision = (published or {}).get("revision")
+    status = vocab.draft_label
+    if revision:
+        status = vocab.published_label.format(revision=revision, date=str(published["published_at"])[:10])
+    signed = {"reviewer": reviewer.strip(), "signed_on": signed_on, "status": status}
+    for key, name in vocab.sign_off.items():
+        ws.append([name, inert(signed[key])])
     ws.column_dimensions["A"].width = 14
     ws.column_dimensions["B"].width = 30
 
@@ -116,9 +144,12 @@ def _grid(book: OpenWorkbook, wanted: str) -> list[list[str | None]] | None:
     return None if rows is None else [[clean_text(v) for v in row] for row in rows]
 
 
-def _info(grid: list[list[str | None]], schema: Schema) -> tuple[dict[str, str | None], dict[str, int]]:
+def _info(
+    grid: list[list[str | None]], schema: Schema, vocab: Vocab
+) -> tuple[dict[str, str | None], dict[str, int]]:
     sheet = schema.sheet("info")
     by_name = {fold_key(c.name): c.key for c in sheet.columns}
+    by_name.update({fold_key(name): key for key, name in vocab.sign_off.items()})
     values: dict[str, str | None] = {}
     rows: dict[str, int] = {}
     for i, row in enumerate(grid):
@@ -173,7 +204,8 @@ def read_summary_return(
             bad("missing-sheet", sheet=name)
     if info_grid is None or grid is None:
         return empty, findings
-    info, info_rows = _info(info_grid, schema)
+    info, info_rows = _info(info_grid, schema, vocab)
+    findings += _sign_off(info, info_rows, schema=schema, vocab=vocab, sheet=info_name)
     unit, got_period = info.get("unit_code"), info.get("period")
     for key, label in (("unit_code", "单位代码"), ("period", "报送期")):
         if not info.get(key):
@@ -223,6 +255,23 @@ def read_summary_return(
         pl.lit(None, pl.Utf8).alias("submission_id"), pl.lit(unit, pl.Utf8).alias("unit"), pl.lit(got_period, pl.Utf8).alias("period")
     ).select(list(SUMMARY_SCHEMA))
     return frame, findings
+
+
+def _sign_off(
+    info: dict[str, str | None], rows: dict[str, int], *, schema: Schema, vocab: Vocab, sheet: str
+) -> list[Finding]:
+    """``summary-not-signed`` without 审核人; ``summary-draft`` unless 发布状态 says published."""
+    out = []
+    where = lambda key: {"row": rows.get(key), "col_index": 1 if key in rows else None}  # noqa: E731
+    if not (info.get("reviewer") or "").strip():
+        out.append(make_finding("summary-not-signed", schema=schema, sheet=sheet, column=vocab.sign_off["reviewer"],
+                                **where("reviewer")))  # fmt: skip
+    status = (info.get("status") or "").strip()
+    published = vocab.published_label.split("{", 1)[0]
+    if not published or not status.startswith(published):
+        out.append(make_finding("summary-draft", schema=schema, sheet=sheet, column=vocab.sign_off["status"],
+                                value=status or "未填写", **where("status")))  # fmt: skip
+    return out
 
 
 def _category(registry: pl.DataFrame | None, unit: str | None) -> str | None:

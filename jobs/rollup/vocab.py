@@ -93,6 +93,10 @@ class Vocab:
     indicators: dict[str, Indicator]
     # the columns of the 21 tasks table (found, fixed, rate, cases)
     task_columns: tuple[Indicator, ...]
+    # a 汇总 return's sign-off items (reviewer, signed_on, status -> 基本信息 item name) and 发布状态 values
+    sign_off: dict[str, str]
+    draft_label: str
+    published_label: str  # str.format with {revision} and {date}
 
     @property
     def count_keys(self) -> tuple[str, ...]:
@@ -171,6 +175,9 @@ def parse_vocab(data: dict[str, Any], schema: Schema) -> Vocab:
             labels=labels,
             indicators=indicators,
             task_columns=task_columns,
+            sign_off=dict(summary["sign_off"]),
+            draft_label=summary["draft"],
+            published_label=summary["published"],
         )
     except (KeyError, TypeError, StopIteration) as exc:
         msg = f"malformed summary schema: {exc!r}"

@@ -51,7 +51,7 @@ from jobs.core.errors import known_error
 from jobs.core.findings import Finding, Report
 from jobs.core.schema import load_schema
 from jobs.core.tables import empty_table, table_keys, table_schema
-from jobs.store import history, integrity
+from jobs.store import history, integrity, publication
 from jobs.store.types import (
     FAULT_ENV,
     LEDGER_DDL,
@@ -117,6 +117,7 @@ class Store:
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.executescript(LEDGER_DDL)
                 conn.executescript(history.HISTORY_DDL)
+                conn.executescript(publication.PUBLICATION_DDL)
                 self._ready = True
         except sqlite3.DatabaseError as exc:
             self._ledger_failed(exc)
@@ -367,6 +368,34 @@ class Store:
         finally:
             conn.close()
 
+    def publications(self, period: str) -> list[publication.Publication]:
+        """Every publication of ``period`` (``rectify publish``), first revision first; [] when unpublished."""
+        if not self.ledger_path.exists():
+            return []
+        with self._reading() as conn:
+            return publication.publications(conn, period)
+
+    def published_versions(self, period: str, revision: int) -> list[tuple[str, str | None, bool]]:
+        """``(submission_id, superseded_by, counts)`` of each submission the revision froze."""
+        with self._reading() as conn:
+            return publication.published_versions(conn, period, revision)
+
+    def publish(
+        self, *, period: str, revise: bool, note: str, reason: str | None, by: str, at: datetime,
+        registry_version: int, deadline: datetime, fingerprint: str, summary: dict,
+        fault_hook: FaultHook | None = None,
+    ) -> publication.Publication:
+        """Record a publication of ``period``: one transaction (caller holds the home's lock)."""
+        conn = self.connect()
+        try:
+            return publication.record(
+                conn, period=period, revise=revise, note=note, reason=reason, by=by, at=at,
+                registry_version=registry_version, deadline=deadline, fingerprint=fingerprint, summary=summary,
+                default_report_type=load_schema().default_report_type, fault=lambda step: fault(step, fault_hook),
+            )  # fmt: skip
+        finally:
+            conn.close()
+
     def findings(self, submission_ids: Sequence[str]) -> pl.DataFrame:
         """Findings of the given submissions."""
         cols = ["submission_id", "seq", "code", "severity", "sheet", "row", "column", "cell", "message"]
@@ -489,13 +518,14 @@ class Store:
         excluded = list(exclude_units)
         return frame.filter(~pl.col("unit").is_in(excluded)) if excluded else frame
 
-    def load_tables(self, period: str) -> dict[str, pl.DataFrame]:
-        """Rows of the period's current accepted returns, one typed frame per sheet key.
+    def load_tables(self, period: str, *, submission_ids: Sequence[str] | None = None) -> dict[str, pl.DataFrame]:
+        """Rows of the period's current accepted returns (or of ``submission_ids``: a publication's), one typed
+        frame per sheet key.
 
         The parts read are verified first (:func:`jobs.store.integrity.parts_to_read`):
         a missing or damaged one raises ``StoreDamaged``, never an under-count.
         """
-        current = self.current(period)["submission_id"].to_list()
+        current = list(submission_ids) if submission_ids is not None else self.current(period)["submission_id"].to_list()
         batches = self._batch_ids(period)
         with self._reading() as conn:
             parts = integrity.parts_to_read(self.root, conn, period=period, batches=batches) if current else {}
