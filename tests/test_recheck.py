@@ -95,7 +95,8 @@ def test_a_return_rejected_for_an_unknown_unit_counts_once_rechecked_after_the_r
                                           f"120000_天津市_{v1.submission_id[8:16]}-r2.xlsx"]  # fmt: skip
     assert _meta(receipts[0])["结论"] == "退回"
     meta = _meta(receipts[1])
-    assert meta["结论"] == "通过" and str(meta["版本"]).startswith("第2版") and meta["是否按时"] == "按时"
+    assert meta["结论"] == "通过" and meta["是否按时"] == "按时" and meta["收到时间"] == "2015-02-20 09:30:00"
+    assert meta["版本"] == "第2版（重新审核第1版的原件：名册已补录天津市；此前各版均未通过）"
 
     # a plain re-send still changes nothing; it names the latest judgement
     again = ingest_paths(home, [tianjin], period=PERIOD, received_at=RESENT)

@@ -385,6 +385,11 @@ class Store:
         finally:
             conn.close()
 
+    def rechecked(self, submission_ids: Sequence[str]) -> dict[str, rechecks.Note]:
+        """Which of ``submission_ids`` re-judge an earlier version's file, and why (:mod:`jobs.store.rechecks`)."""
+        with self._reading() as conn:
+            return rechecks.of_submissions(conn, submission_ids)
+
     def findings(self, submission_ids: Sequence[str]) -> pl.DataFrame:
         """Findings of the given submissions."""
         cols = ["submission_id", "seq", "code", "severity", "sheet", "row", "column", "cell", "message"]

@@ -30,13 +30,16 @@ create the table: a ledger without it has no re-judgements.
 
 from __future__ import annotations
 
+import re
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from jobs.store.types import submission_id
 
 INDEX = "submissions_period_sha"
+_RECHECK_ID = re.compile(r"-r\d+$")
 TABLE = "rechecks"
 _DDL = (
     f"""CREATE TABLE IF NOT EXISTS {TABLE} (
@@ -118,12 +121,30 @@ def record(
 
 def notes(conn: sqlite3.Connection, *, period: str, unit: str) -> dict[str, Note]:
     """``submission_id -> Note`` of ``unit``'s re-judged versions in ``period`` (none before the first)."""
-    if conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (TABLE,)).fetchone() is None:
+    if not _has_table(conn):
         return {}
     rows = conn.execute(
         f"SELECT submission_id, of_version, reason, actor, at FROM {TABLE} WHERE period=? AND unit=?", (period, unit)
     )
     return {sid: Note(of, reason, actor, datetime.fromisoformat(at)) for sid, of, reason, actor, at in rows}
+
+
+def of_submissions(conn: sqlite3.Connection, submission_ids: Sequence[str]) -> dict[str, Note]:
+    """``submission_id -> Note`` of those of ``submission_ids`` that are re-judgements."""
+    again = [sid for sid in submission_ids if _RECHECK_ID.search(sid)]  # the others need no look-up
+    if not again or not _has_table(conn):
+        return {}
+    out: dict[str, Note] = {}
+    for start in range(0, len(again), 500):
+        chunk = again[start : start + 500]
+        rows = conn.execute(f"SELECT submission_id, of_version, reason, actor, at FROM {TABLE} "
+                            f"WHERE submission_id IN ({','.join('?' * len(chunk))})", chunk)  # fmt: skip
+        out.update((sid, Note(of, reason, actor, datetime.fromisoformat(at))) for sid, of, reason, actor, at in rows)
+    return out
+
+
+def _has_table(conn: sqlite3.Connection) -> bool:
+    return conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (TABLE,)).fetchone() is not None
 
 
 def original(conn: sqlite3.Connection, sid: str) -> tuple[str, str, datetime]:
