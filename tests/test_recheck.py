@@ -15,6 +15,7 @@ import sqlite3
 import openpyxl
 import pytest
 from click.testing import CliRunner
+from polars.testing import assert_frame_equal
 from test_validate_helpers import base_return, write_return
 
 from jobs import api
@@ -22,6 +23,7 @@ from jobs.cli import main
 from jobs.core.errors import StoreDamaged
 from jobs.intake.parallel import ingest_paths
 from jobs.intake.recheck import RecheckError, recheck_version
+from jobs.intake.repair import repair
 from jobs.store import Store
 from tests.conftest import home_with_registry
 from tests.test_intake import FakeValidator, put
@@ -186,3 +188,14 @@ def test_the_first_recheck_migrates_the_ledger_and_rechecks_are_append_only(home
         for statement in ("UPDATE rechecks SET reason='x'", "DELETE FROM rechecks"):
             with pytest.raises(sqlite3.IntegrityError, match="append-only"):
                 conn.execute(statement)
+
+
+def test_a_rechecked_version_is_checked_and_rebuilt_by_the_store_repair_under_its_own_id(home):
+    done = _recheck(home, 1)
+    assert api.check_store(home) == []
+    counted = home.store.load_tables(PERIOD)["ledger"]
+    rebuilt = repair(home, everything=True, validator=FakeValidator())
+    assert len(rebuilt.rebuilt) == 3 and rebuilt.remaining == []
+    after = home.store.load_tables(PERIOD)["ledger"]
+    assert after["submission_id"].unique().to_list() == [done.outcome.submission_id]
+    assert_frame_equal(after.sort("row"), counted.sort("row"))
