@@ -69,7 +69,10 @@ def assert_same(got: tuple, want: tuple) -> None:
 
 def killed(home, step: str) -> subprocess.CompletedProcess:
     script = RECHECK.format(root=str(ROOT), home=str(home.root), period=PERIOD)
-    env = {**os.environ, "RECTIFY_FAULT_STEP": step}
+    # the killed process leaves its temporary copy of the original behind: in the test's folder, not /tmp
+    tmp = home.root.parent / "tmp"
+    tmp.mkdir(exist_ok=True)
+    env = {**os.environ, "RECTIFY_FAULT_STEP": step, "TMPDIR": str(tmp)}
     return subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True,  # noqa: S603
                           timeout=120, check=False)  # fmt: skip
 

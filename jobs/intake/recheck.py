@@ -10,7 +10,9 @@ against the registry and config in force now, recorded as a new version of
 the unit, its receipt written. The arrival time stays the original one, so
 whether it was on time does not change. The ledger's side (ids, the reason,
 the migration) is :mod:`jobs.store.rechecks`; which version counts is
-:mod:`jobs.store.history`'s one rule.
+:mod:`jobs.store.history`'s one rule. A kill leaves the store as it was or
+with the new version whole (the intake's crash safety); at most the
+temporary copy stays behind in the system's temporary folder.
 """
 
 from __future__ import annotations
