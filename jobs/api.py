@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from jobs.intake.batch import IngestResult
     from jobs.intake.executors import Executor
     from jobs.intake.progress import Progress
+    from jobs.intake.recheck import RecheckResult
     from jobs.intake.repair import RepairResult
     from jobs.office.config import Limits
     from jobs.office.home import Home
@@ -44,8 +45,8 @@ if TYPE_CHECKING:
     from jobs.validate import ValidatedReturn
 
 __all__ = [
-    "RunResult", "SummaryResult", "check_store", "history", "ingest", "publications", "publish", "repair_store",
-    "report", "restore", "run_month", "summarize", "validate_files", "withdraw",
+    "RunResult", "SummaryResult", "check_store", "history", "ingest", "publications", "publish", "recheck",
+    "repair_store", "report", "restore", "run_month", "summarize", "validate_files", "withdraw",
 ]  # fmt: skip
 
 
@@ -269,6 +270,27 @@ def _change(home: Home, action: Action, *, period: str, unit: str, version: int,
     with home.lock(holder=f"rectify {action}"):
         return home.store.change(action=action, period=period, unit=unit, version=version, reason=reason, by=by,
                                  at=home.now())  # fmt: skip
+
+
+def recheck(home: Home, *, period: str, unit: str, version: int, reason: str, by: str | None = None) -> RecheckResult:
+    """Judge a recorded version's archived original again, on purpose (``rectify recheck``).
+
+    For a return rejected by the office's own mistake (the registry lacked the
+    unit, a threshold was wrong) once that is fixed: the same file, read from
+    the archive, goes through the intake's pipeline with the registry and
+    config in force now and is recorded as a new version of the unit (its
+    arrival time unchanged), with ``reason``, ``by`` and the time kept in the
+    ledger; its receipt is written. Nothing is deleted; :func:`history` shows
+    both versions. A plain re-send of the file stays a duplicate.
+
+    Raises
+    ------
+    jobs.intake.recheck.RecheckError
+        No such version, or no reason.
+    """
+    from jobs.intake.recheck import recheck_version
+
+    return recheck_version(home, period=period, unit=unit, version=version, reason=reason, by=by or _user())
 
 
 def check_store(home: Home) -> list[Problem]:

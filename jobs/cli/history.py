@@ -1,4 +1,5 @@
-"""``rectify history``, ``withdraw``, ``restore``: every version a unit sent, and which one counts."""
+"""``rectify history``, ``withdraw``, ``restore``, ``recheck``: every version a unit sent, which one counts,
+and judging a version's archived original again once the office fixed its registry or config."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from jobs.cli._chinese import ChineseCommand
 from jobs.cli._common import fail, home_option, open_home, period_option
 from jobs.core.errors import RectifyError
 from jobs.office.home import Home
+from jobs.office.registry import RegistryError
 from jobs.store.history import ACTION_LABELS, Change, Version
 
 
@@ -34,6 +36,7 @@ def render(versions: list[Version], *, title: str) -> list[str]:
         lines.append(
             f"第{v.version}版  {v.report_type}  {v.received_at:%Y-%m-%d %H:%M:%S}  {v.file_name}  "
             f"{verdict}（错误{v.n_errors}项，提示{v.n_warnings}项）  {v.label}"
+            + (f"  {v.recheck.label}" if v.recheck is not None else "")
         )
     events = sorted((e, v.version) for v in versions for e in v.events)
     if events:
@@ -121,4 +124,34 @@ def restore_command(period: str, home: Path | None, unit: str, version: int, rea
     _run("restore", home, period=period, unit=unit, version=version, reason=reason, by=by)
 
 
-COMMANDS = [history_command, withdraw_command, restore_command]
+@click.command("recheck", cls=ChineseCommand)
+@_change_options
+def recheck_command(period: str, home: Path | None, unit: str, version: int, reason: str, by: str | None) -> None:
+    """按现行的名册和配置重新审核某单位本期某一版报表的归档原件（无需原文件），
+    记为该单位的新一版：用于办公室更正名册（如补录了单位）或配置后，对当初因此
+    被退回的报表重新审核。收到时间仍按原件的收到时间计（是否按时不变）；原因、
+    操作人和时间记入台账，原来的一版保留在历史中；照常写回执。同一文件再次
+    报送（rectify ingest）仍只提示已收到过，不会重新审核。新的一版被退回或回执
+    未能写入时，退出码为1。
+
+    \b
+    示例：
+        rectify registry import 名册.xlsx --from-period 2015-02
+        rectify recheck --period 2015-02 --unit 120000 --version 1 --reason "名册已补录天津市"
+    """
+    target = open_home(home)
+    try:
+        done = api.recheck(target, period=period, unit=unit, version=version, reason=reason, by=by)
+    except (RectifyError, RegistryError) as exc:  # the registry in force now is read again
+        raise fail(exc) from None
+    click.echo(done.message)
+    outcome = done.outcome
+    if outcome.receipt is not None:
+        click.echo(f"回执已写入：{outcome.receipt}")
+    elif outcome.receipt_error:
+        click.echo(outcome.receipt_error, err=True)
+    if outcome.status != "stored" or not outcome.accepted or outcome.receipt_error:
+        raise SystemExit(1)
+
+
+COMMANDS = [history_command, withdraw_command, restore_command, recheck_command]

@@ -239,10 +239,12 @@ def arrival_times(home: Home, paths: Iterable[Path], *, received_at: datetime | 
     return {p: arrival_time(p, timezone=tz) for p in paths}
 
 
-def _receipt_in(outbox: Path, *, unit: str | None, file_name: str, sha256: str, ext: str) -> Path:
+def _receipt_in(outbox: Path, *, unit: str | None, file_name: str, sha256: str, ext: str, again: str = "") -> Path:
     """``<outbox>/<unit>_<stem>_<sha8>.<ext>``: unit and stem are cut so the name stays within
-    :data:`jobs.core.excel_safe.MAX_NAME_BYTES`; the content hash keeps it unique."""
-    return outbox / joined_filename(unit or "未识别单位", Path(file_name).stem, tail=f"_{sha256[:8]}.{ext}")
+    :data:`jobs.core.excel_safe.MAX_NAME_BYTES`; the content hash keeps it unique. A file
+    re-judged on purpose (``again``: ``r2`` ...) gets its own: ``_<sha8>-r2.<ext>``."""
+    tail = f"_{sha256[:8]}{'-' + again if again else ''}.{ext}"
+    return outbox / joined_filename(unit or "未识别单位", Path(file_name).stem, tail=tail)
 
 
 @dataclass(frozen=True)
@@ -280,8 +282,9 @@ def issue_receipts(home: Home, outcomes: Sequence[FileOutcome], *, period: str) 
     made = False
     paths: list[Path | ReceiptNotWritten] = []
     for outcome, report, known in zip(outcomes, reports, facts, strict=True):
-        sha = outcome.submission_id.rsplit("-", 1)[-1]
-        path = _receipt_in(outbox, unit=report.unit, file_name=report.file, sha256=sha, ext=fmt)
+        # <period>-<sha[:20]>, or <period>-<sha[:20]>-r<n> for a re-judged file (jobs.store.rechecks)
+        sha, _, again = outcome.submission_id.removeprefix(f"{period}-").partition("-")
+        path = _receipt_in(outbox, unit=report.unit, file_name=report.file, sha256=sha, ext=fmt, again=again)
         try:
             if not path.is_file():
                 if not made:

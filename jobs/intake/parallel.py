@@ -57,6 +57,7 @@ from jobs.intake.progress import Progress
 from jobs.office.config import Limits
 from jobs.office.home import Home, check_period
 from jobs.store import STACK_INDEX, Archived, Arrival, FaultHook, fault, recording_order
+from jobs.store.rechecks import Recheck
 from jobs.validate.cross_units import find_cross_unit_copies
 
 _MB = 1024 * 1024
@@ -119,6 +120,7 @@ def ingest_paths(
     fault_hook: FaultHook | None = None,
     executor: Executor | None = None,
     progress: Progress | None = None,
+    again: Recheck | None = None,
 ) -> IngestResult:
     """Archive, validate and record files (directories are walked) for ``period``.
 
@@ -128,6 +130,8 @@ def ingest_paths(
     ``executor`` (:mod:`jobs.intake.executors`: in process by default, process
     pool or Ray) validates batches in parallel while this process stays the
     single writer; ``progress`` is advanced by the files of each recorded batch.
+    ``again``: its file is judged and recorded anew although recorded before
+    (``rectify recheck``, :mod:`jobs.store.rechecks`); no other file is.
     """
     check_period(period)
     executor = executor or SerialExecutor()
@@ -155,7 +159,8 @@ def ingest_paths(
         # runs at most ``in_flight`` batches ahead of the writer.
         for batch in batched(files, size, weight=weigh, max_weight=int(limits.batch_mb * _MB)):
             with home.lock(holder=holder):
-                prep = _prepare(home, batch, period=period, received_at=received_at, fault_hook=fault_hook)
+                prep = _prepare(home, batch, period=period, received_at=received_at, fault_hook=fault_hook,
+                                again=again)  # fmt: skip
             prepared.append(prep)
             if prep.job is not None:
                 if executor.shares_files:
@@ -167,7 +172,7 @@ def ingest_paths(
         if validated is not None:
             fault("validated", fault_hook)
             with home.lock(holder=holder):
-                _record(home, prep, validated, period=period, fault_hook=fault_hook)
+                _record(home, prep, validated, period=period, fault_hook=fault_hook, again=again)
         outcomes = [prep.outcomes[p] for p in prep.batch if p in prep.outcomes]
         todo = [o for o in outcomes if o.submission_id is not None] if receipts else []
         # a wrong-period rejection's receipt waits for the run's verdict on the period (_held_receipts)
@@ -228,7 +233,8 @@ def receipt_job(context: tuple[str, str], outcomes: Sequence[FileOutcome]) -> li
 
 
 def _prepare(
-    home: Home, batch: list[Path], *, period: str, received_at: datetime | None, fault_hook: FaultHook | None
+    home: Home, batch: list[Path], *, period: str, received_at: datetime | None, fault_hook: FaultHook | None,
+    again: Recheck | None = None,
 ) -> _Prepared:
     store = home.store
     prep = _Prepared(batch=batch)
@@ -250,7 +256,7 @@ def _prepare(
         else:
             prep.archived[path] = archived
     fault("archived", fault_hook)
-    known = store.known(period, (a.sha256 for a in prep.archived.values()))
+    known = _known(home, period, (a.sha256 for a in prep.archived.values()), again=again)
     for path, archived in prep.archived.items():
         if archived.sha256 in known:
             sid, version = known[archived.sha256]
@@ -262,6 +268,14 @@ def _prepare(
         copies = {p: store.root / prep.archived[p].archive_path for p in prep.fresh}
         prep.job = ([copies[p] for p in prep.fresh], {copies[p]: prep.times[p] for p in prep.fresh})
     return prep
+
+
+def _known(home: Home, period: str, hashes: Iterable[str], *, again: Recheck | None) -> dict[str, tuple[str, int]]:
+    """Files already recorded for the period, but for the one re-judged on purpose."""
+    known = home.store.known(period, hashes)
+    if again is not None:
+        known.pop(again.sha256, None)
+    return known
 
 
 def _unreadable(path: Path, exc: OSError) -> FileOutcome:
@@ -279,12 +293,13 @@ def _record(
     *,
     period: str,
     fault_hook: FaultHook | None,
+    again: Recheck | None = None,
 ) -> None:
     """The writer stage: find cross-unit copies, record the batch through ``write_batch``; fill the outcomes."""
     store = home.store
     # A file equal to one recorded by an earlier batch of this run (archived
     # before that batch was written): a duplicate, as the sequential intake says.
-    known = store.known(period, (prep.archived[p].sha256 for p in prep.fresh))
+    known = _known(home, period, (prep.archived[p].sha256 for p in prep.fresh), again=again)
     arrivals = []
     position: dict[int, int] = {}  # index in the batch's results -> index in arrivals
     for i, (path, result) in enumerate(zip(prep.fresh, validated.results, strict=True)):
@@ -313,7 +328,7 @@ def _record(
         tables = {k: _reindex(f, position) for k, f in tables.items()}
         texts = _reindex(texts, position)
     written = store.write_batch(period, arrivals, ingested_at=home.now(), fault_hook=fault_hook, stacked=tables,
-                                texts=texts)  # fmt: skip
+                                texts=texts, again=again)  # fmt: skip
     by_source = {o.archived.source: o for o in written}
     for arrival in arrivals:
         path = arrival.archived.source

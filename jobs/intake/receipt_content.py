@@ -53,6 +53,7 @@ class ReceiptFacts:
     version: int | None = None
     replaces: Version | None = None
     current: Version | None = None
+    recheck: str | None = None  # re-judged on purpose: which version's file, and why (jobs.store.rechecks)
 
 
 @dataclass(frozen=True)
@@ -99,16 +100,16 @@ class ReceiptContext:
 def _version_text(facts: ReceiptFacts, *, accepted: bool) -> str:
     if facts.version is None:
         return "未入库（仅检查）"
-    text = f"第{facts.version}版"
+    notes = [] if facts.recheck is None else [facts.recheck]
     if accepted and facts.replaces is not None:
         old = facts.replaces
-        return f"{text}（替换{old.received_at:{_TIME}}收到的第{old.number}版）"
-    if not accepted and facts.current is not None:
+        notes.append(f"替换{old.received_at:{_TIME}}收到的第{old.number}版")
+    elif not accepted and facts.current is not None:
         old = facts.current
-        return f"{text}（未通过；{old.received_at:{_TIME}}收到的第{old.number}版仍然有效）"
-    if accepted and facts.version > 1:
-        return f"{text}（此前各版均未通过）"
-    return text
+        notes.append(f"未通过；{old.received_at:{_TIME}}收到的第{old.number}版仍然有效")
+    elif accepted and facts.version > 1:
+        notes.append("此前各版均未通过")
+    return f"第{facts.version}版" + (f"（{'；'.join(notes)}）" if notes else "")
 
 
 def _timeliness(facts: ReceiptFacts) -> str:
@@ -162,6 +163,7 @@ def ledger_facts(
 ) -> list[ReceiptFacts]:
     """The receipt facts of recorded submissions: registry names, the period's deadline, versions from the ledger."""
     lineage = home.store.lineage(submission_ids)
+    rechecked = home.store.rechecked(submission_ids)
     try:
         names = unit_names(home.registry(period), (r.unit for r in reports))
     except RectifyError:  # no registry in force: the receipt says the name is unknown
@@ -177,5 +179,6 @@ def ledger_facts(
             version=line.version if line else None,
             replaces=Version(*line.replaced) if line and line.replaced else None,
             current=Version(*line.current) if line and line.current else None,
+            recheck=f"重新审核第{again.of_version}版的原件：{again.reason}" if (again := rechecked.get(sid)) else None,
         ))  # fmt: skip
     return out

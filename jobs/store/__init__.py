@@ -18,7 +18,8 @@ submissions, so whatever a crash leaves behind is invisible and is removed by
 home's lock (:meth:`jobs.office.home.Home.lock`); readers need none.
 
 Rules (documented for the office):
-- the same file (same SHA-256) for a period already in the ledger changes nothing;
+- the same file (same SHA-256) for a period already in the ledger changes nothing,
+  unless the office re-judges it on purpose (:mod:`jobs.store.rechecks`: a new version);
 - an accepted return supersedes every earlier submission of that unit, period
   and report type (a unit's 本级 return and the 汇总 return its office sends
   for its subtree are different returns and never replace each other);
@@ -51,7 +52,7 @@ from jobs.core.errors import known_error
 from jobs.core.findings import Finding, Report
 from jobs.core.schema import load_schema
 from jobs.core.tables import empty_table, table_keys, table_schema
-from jobs.store import history, integrity, publication
+from jobs.store import history, integrity, publication, rechecks
 from jobs.store.types import (
     FAULT_ENV,
     LEDGER_DDL,
@@ -174,7 +175,9 @@ class Store:
                 chunk = wanted[start : start + 500]
                 marks = ",".join("?" * len(chunk))
                 rows = conn.execute(
-                    f"SELECT sha256, submission_id, version FROM submissions WHERE period=? AND sha256 IN ({marks})",
+                    # by version: a re-judged file answers with its latest judgement (jobs.store.rechecks)
+                    f"SELECT sha256, submission_id, version FROM submissions WHERE period=? AND sha256 IN ({marks}) "
+                    "ORDER BY version",
                     [period, *chunk],
                 )
                 found.update({sha: (sid, ver) for sha, sid, ver in rows})
@@ -189,6 +192,7 @@ class Store:
         fault_hook: FaultHook | None = None,
         stacked: Mapping[str, pl.DataFrame] | None = None,
         texts: pl.DataFrame | None = None,
+        again: rechecks.Recheck | None = None,
     ) -> list[Outcome]:
         """Record a batch: Parquet per sheet (temp + rename), then one SQLite transaction.
 
@@ -200,8 +204,13 @@ class Store:
         arrival's index in ``arrivals``) and ``texts`` (``_i`` + text columns)
         carry the whole batch's rows at once, instead of each arrival's
         ``tables`` and ``texts`` (faster: no per-file frame operations).
+
+        ``again``: the file it names is recorded anew although already in the
+        ledger, with the reason (:mod:`jobs.store.rechecks`).
         """
         known = self.known(period, (a.archived.sha256 for a in arrivals))
+        if again is not None:
+            known.pop(again.sha256, None)
         outcomes: list[Outcome] = []
         fresh: list[tuple[int, Arrival]] = []
         seen: set[str] = set()
@@ -217,6 +226,10 @@ class Store:
         if not fresh:
             return outcomes
         ids = [submission_id(period, a.archived.sha256) for _, a in fresh]
+        redo = next((k for k, (_, a) in enumerate(fresh) if again and a.archived.sha256 == again.sha256), None)
+        if redo is not None:
+            with self._reading() as conn:
+                ids[redo] = rechecks.new_id(conn, period=period, sha256=fresh[redo][1].archived.sha256)
         batch_id = hashlib.sha256("\n".join(ids).encode()).hexdigest()[:16]
         parts = self._write_tables(period, batch_id, fresh, ids, stacked=stacked)
         fault("parquet-written", fault_hook)
@@ -225,10 +238,15 @@ class Store:
             conn.execute("BEGIN IMMEDIATE")
             if not self._migrated:  # an older ledger gets its new columns with its first batch
                 add_missing_columns(conn)
+            if redo is not None:
+                rechecks.migrate(conn)
             versions = insert_batch(
                 conn, period=period, fresh=fresh, ids=ids, batch_id=batch_id, ingested_at=ingested_at,
                 default_type=load_schema().default_report_type, texts=texts,
             )  # fmt: skip
+            if redo is not None and again is not None:
+                rechecks.record(conn, again, submission_id=ids[redo], period=period,
+                                unit=fresh[redo][1].report.unit, version=versions[redo])  # fmt: skip
             for (_, arrival), sid, version in zip(fresh, ids, versions, strict=True):
                 outcomes.append(Outcome(sid, "stored", version, arrival.archived))
             conn.execute(
@@ -395,6 +413,11 @@ class Store:
             )  # fmt: skip
         finally:
             conn.close()
+
+    def rechecked(self, submission_ids: Sequence[str]) -> dict[str, rechecks.Note]:
+        """Which of ``submission_ids`` re-judge an earlier version's file, and why (:mod:`jobs.store.rechecks`)."""
+        with self._reading() as conn:
+            return rechecks.of_submissions(conn, submission_ids)
 
     def findings(self, submission_ids: Sequence[str]) -> pl.DataFrame:
         """Findings of the given submissions."""

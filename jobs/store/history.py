@@ -39,6 +39,7 @@ from datetime import datetime
 from typing import Literal
 
 from jobs.core.errors import RectifyError
+from jobs.store.rechecks import Note, notes
 
 Action = Literal["withdraw", "restore"]
 State = Literal["counting", "superseded", "withdrawn", "rejected"]
@@ -128,6 +129,7 @@ class Version:
     state: State
     replaced_by: int | None  # the version that counts instead (state superseded)
     events: tuple[Event, ...] = field(default=())
+    recheck: Note | None = None  # a deliberate re-judgement of an earlier version's file (jobs.store.rechecks)
 
     @property
     def label(self) -> str:
@@ -150,6 +152,7 @@ class Version:
             "warnings": self.n_warnings, "state": self.state, "state_label": self.label,
             "replaced_by": self.replaced_by, "submission_id": self.submission_id,
             "events": [e.to_dict() for e in self.events],
+            "recheck": None if self.recheck is None else self.recheck.to_dict(),
         }  # fmt: skip
 
 
@@ -192,6 +195,7 @@ def versions(conn: sqlite3.Connection, *, period: str, unit: str, default_report
         (period, unit),
     ):
         events.setdefault(sid, []).append(Event(seq, action, reason, actor, datetime.fromisoformat(at)))
+    rejudged = notes(conn, period=period, unit=unit)
     # the version that counts per report type: accepted, effective superseded_by NULL
     counting = {kind: ver for _sid, ver, kind, _r, _n, accepted, _e, _w, sup in rows if accepted and sup is None}
     out = []
@@ -210,6 +214,7 @@ def versions(conn: sqlite3.Connection, *, period: str, unit: str, default_report
             received_at=datetime.fromisoformat(received), file_name=name, accepted=bool(accepted),
             n_errors=n_err, n_warnings=n_warn, state=state,
             replaced_by=counting.get(kind) if state == "superseded" else None, events=tuple(events.get(sid, ())),
+            recheck=rejudged.get(sid),
         ))  # fmt: skip
     return out
 
