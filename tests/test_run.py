@@ -225,3 +225,13 @@ def test_unwritable_output_is_a_clean_error(month, tmp_path):
     assert result.exit_code == 1
     # named by the one mapping of environment failures (jobs.core.errors.known_error)
     assert f"“{blocker / 'reports'}”" in result.output and "Traceback" not in result.output
+
+
+def test_graded_attention_lists_a_minority_of_reporting_units_on_the_samples(month):
+    """With the default settings the list is one the office can act on: fewer than half the units that reported."""
+    national = json.loads((month["root"] / "summaries" / PERIOD / "national.json").read_text(encoding="utf-8"))
+    steps = national["attention"]
+    assert list(steps) == ["约谈提醒", "诫勉批评", "追责问责"]
+    listed = [code for codes in steps.values() for code in codes]
+    assert len(listed) == len(set(listed)) > 0  # one step per unit
+    assert len(listed) * 2 < national["units_reported"], (len(listed), national["units_reported"])

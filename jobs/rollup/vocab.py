@@ -93,6 +93,8 @@ class Vocab:
     indicators: dict[str, Indicator]
     # the columns of the 21 tasks table (found, fixed, rate, cases)
     task_columns: tuple[Indicator, ...]
+    # the JSON ``attention`` object's keys: the graded steps, mildest first (jobs.rollup.attention.STEPS)
+    attention_steps: tuple[str, ...] = ()
 
     @property
     def count_keys(self) -> tuple[str, ...]:
@@ -171,6 +173,7 @@ def parse_vocab(data: dict[str, Any], schema: Schema) -> Vocab:
             labels=labels,
             indicators=indicators,
             task_columns=task_columns,
+            attention_steps=tuple(data["attention"]["steps"]),
         )
     except (KeyError, TypeError, StopIteration) as exc:
         msg = f"malformed summary schema: {exc!r}"
