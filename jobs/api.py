@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from jobs.intake.repair import RepairResult
     from jobs.office.config import Limits
     from jobs.office.home import Home
+    from jobs.report.circular import CircularFiles
     from jobs.report.pipeline import Format, ReportFiles
     from jobs.rollup.summary import Summary
     from jobs.store.history import Action, Change, Version
@@ -43,7 +44,7 @@ if TYPE_CHECKING:
     from jobs.validate import ValidatedReturn
 
 __all__ = [
-    "RunResult", "SummaryResult", "check_store", "history", "ingest", "repair_store", "report", "restore",
+    "RunResult", "SummaryResult", "check_store", "circular", "history", "ingest", "repair_store", "report", "restore",
     "run_month", "summarize", "validate_files", "withdraw",
 ]  # fmt: skip
 
@@ -148,6 +149,18 @@ def report(
 
     return make_report(home, period=period, unit=unit, out_dir=out_dir, formats=tuple(formats),
                        progress=progress, write_summary=write_summary, include=include)  # fmt: skip
+
+
+def circular(
+    home: Home, *, period: str, number: int | None = None, out_dir: Path | None = None
+) -> CircularFiles:
+    """Write the period's 通报 as Word and HTML (``rectify circular``); saves the period's summary.
+
+    ``number``: the 发文字号's number (default: the period's month).
+    """
+    from jobs.report.circular import make_circular
+
+    return make_circular(home, period=period, number=number, out_dir=out_dir)
 
 
 @dataclass(frozen=True)

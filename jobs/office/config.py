@@ -151,6 +151,28 @@ class Accountability:
 
 
 @dataclass(frozen=True, slots=True)
+class Letterhead:
+    """``[letterhead]``: the office's 红头 on the 通报 and 督办通知单 (GB/T 9704).
+
+    ``issuer`` is the 发文机关标志 (printed in red with 文件), ``number_prefix``
+    the 发文字号's 机关代字 (``群教办〔2015〕2号``), ``addressee`` the 主送机关,
+    ``signer`` the 署名, ``copy_to`` the 版记's 抄送 and ``printed_by`` its 印发机关.
+    """
+
+    issuer: str = "党的群众路线教育实践活动领导小组办公室"
+    number_prefix: str = "群教办"
+    addressee: str = "各省、自治区、直辖市和新疆生产建设兵团教育实践活动领导小组办公室，中央和国家机关各部门教育实践活动领导小组办公室"
+    signer: str = "党的群众路线教育实践活动领导小组办公室"
+    copy_to: str = "中央党的群众路线教育实践活动领导小组成员"
+    printed_by: str = "党的群众路线教育实践活动领导小组办公室秘书组"
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any] | None, *, source: str | Path | None = None) -> Letterhead:
+        """The ``[letterhead]`` table; absent keys keep their defaults (raises :class:`ConfigError`)."""
+        return _section(cls, data, table="letterhead", source=source)
+
+
+@dataclass(frozen=True, slots=True)
 class Paths:
     """``[paths]``: the home's sub-directories (relative to the home)."""
 
@@ -174,6 +196,7 @@ class Config:
     deadlines: Mapping[str, datetime] = field(default_factory=dict)
     thresholds: Thresholds = Thresholds()
     accountability: Accountability = Accountability()
+    letterhead: Letterhead = Letterhead()
     limits: Limits = Limits()
     paths: Paths = Paths()
     receipts: Receipts = Receipts()
@@ -194,7 +217,7 @@ class Config:
             An unknown key, or a value of the wrong type or out of range.
         """
         where = _where(source)
-        known = {"timezone", "thresholds", "accountability", "limits", "paths", "receipts", "periods"}
+        known = {"timezone", "thresholds", "accountability", "letterhead", "limits", "paths", "receipts", "periods"}
         _no_unknown(data, known, table=None, where=where)
         for table in known - {"timezone"}:
             if table in data and not isinstance(data[table], Mapping):
@@ -205,6 +228,7 @@ class Config:
             deadlines=_deadlines(data.get("periods") or {}, where=where),
             thresholds=Thresholds.from_mapping(data.get("thresholds"), source=source),
             accountability=Accountability.from_mapping(data.get("accountability"), source=source),
+            letterhead=Letterhead.from_mapping(data.get("letterhead"), source=source),
             limits=Limits.from_mapping(data.get("limits"), source=source),
             paths=_section(Paths, data.get("paths"), table="paths", source=source),
             receipts=_section(Receipts, data.get("receipts"), table="receipts", source=source),
@@ -216,6 +240,7 @@ class Config:
             "timezone": self.timezone,
             "thresholds": dataclasses.asdict(self.thresholds),
             "accountability": dataclasses.asdict(self.accountability),
+            "letterhead": dataclasses.asdict(self.letterhead),
             "limits": dataclasses.asdict(self.limits),
             "paths": dataclasses.asdict(self.paths),
             "receipts": dataclasses.asdict(self.receipts),

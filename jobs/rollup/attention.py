@@ -25,6 +25,7 @@ from typing import Any, Literal
 
 import polars as pl
 
+from jobs.core.jinja import zh_period
 from jobs.core.schema import Schema, load_schema
 from jobs.office.config import Accountability, Thresholds
 
@@ -169,14 +170,9 @@ def _reasons(
     if len(rebound) >= t.rebound_items:
         out["追责问责"].append(f"有{len(rebound)}项已销号问题反弹回潮{_seqs(rebound)}")
     if out["诫勉批评"] and admonished_before:
-        when = f"（{_zh_period(previous_period)}已被诫勉批评）" if previous_period else ""
+        when = f"（{zh_period(previous_period)}已被诫勉批评）" if previous_period else ""
         out["追责问责"].append(f"连续两期整改走过场、被诫勉批评{when}")
     return out
-
-
-def _zh_period(period: str) -> str:
-    year, month = period.split("-")
-    return f"{int(year)}年{int(month)}月"
 
 
 def graded_attention(
