@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from jobs.office.home import Home
     from jobs.report.circular import CircularFiles
     from jobs.report.pipeline import Format, ReportFiles
+    from jobs.report.supervise import SupervisionFiles
     from jobs.rollup.summary import Summary
     from jobs.store.history import Action, Change, Version
     from jobs.store.integrity import Problem
@@ -45,7 +46,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "RunResult", "SummaryResult", "check_store", "circular", "history", "ingest", "repair_store", "report", "restore",
-    "run_month", "summarize", "validate_files", "withdraw",
+    "run_month", "summarize", "supervise", "validate_files", "withdraw",
 ]  # fmt: skip
 
 
@@ -161,6 +162,17 @@ def circular(
     from jobs.report.circular import make_circular
 
     return make_circular(home, period=period, number=number, out_dir=out_dir)
+
+
+def supervise(home: Home, *, period: str, out_dir: Path | None = None) -> SupervisionFiles:
+    """Write one 督办通知单 per unit on the period's graded list and record its items (``rectify supervise``).
+
+    Each item gets a new deadline (``[accountability] supervision_days``); later
+    month-ends track it (``supervised_items``, ``supervised_resolved``, ``supervised_overdue``).
+    """
+    from jobs.report.supervise import make_supervision
+
+    return make_supervision(home, period=period, out_dir=out_dir)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,6 @@
-"""Regenerate ``templates/circular.docx``, the Word template of the 通报 (红头 layout after GB/T 9704-2012).
+"""Regenerate ``templates/circular.docx`` (the 通报) and ``templates/supervision.docx`` (the 督办通知单).
+
+Both in the 红头 layout after GB/T 9704-2012.
 
 Layout: A4, 版心 156 × 225 mm (top 37 mm, left 28 mm); the 发文机关标志 in red
 方正小标宋, the 发文字号 in 仿宋_GB2312 三号 centred above a red separator line
@@ -9,11 +11,13 @@ the 版记 (抄送, 印发机关 and 印发日期 between black lines); page num
 Fonts absent on a machine fall back through the font table's ``altName``
 (仿宋_GB2312 → 仿宋, 方正小标宋简体 → 宋体, 黑体 → SimHei).
 
-The tags are Jinja2 (docxtpl) over ``ctx`` (the report's context), ``f`` (its
-figures) and ``c`` (:class:`jobs.report.circular.CircularContext`); paragraphs
-repeat with ``{%p ... %}`` paragraphs. The office may edit the result in Word.
+The 通报's tags are Jinja2 (docxtpl) over ``ctx`` (the report's context), ``f``
+(its figures) and ``c`` (:class:`jobs.report.circular.CircularContext`); the
+督办通知单's over ``n`` (:class:`jobs.report.supervise.Notice`), ``letterhead``,
+``issued_on`` and ``period``. Paragraphs repeat with ``{%p ... %}`` paragraphs,
+table rows with ``{%tr ... %}`` rows. The office may edit the results in Word.
 
-Run: ``.venv/bin/python scripts/make_circular_template.py`` (writes the file in place).
+Run: ``.venv/bin/python scripts/make_circular_template.py`` (writes both files in place).
 """
 
 from __future__ import annotations
@@ -28,7 +32,8 @@ from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Mm, Pt, RGBColor
 
-TARGET = Path(__file__).resolve().parent.parent / "templates" / "circular.docx"
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+TARGET, SUPERVISION = TEMPLATES / "circular.docx", TEMPLATES / "supervision.docx"
 BODY, TITLE, HEAD = "仿宋_GB2312", "方正小标宋简体", "黑体"
 RED = RGBColor(0xFF, 0x00, 0x00)
 BODY_SIZE = 16  # 三号
@@ -95,7 +100,7 @@ def _page_number(paragraph, *, align) -> None:
     _font(paragraph.add_run(" —"), "宋体", 14)
 
 
-def build() -> Document:
+def _document() -> Document:
     doc = Document()
     section = doc.sections[0]
     section.page_width, section.page_height = Mm(210), Mm(297)
@@ -105,16 +110,44 @@ def build() -> Document:
     doc.settings.odd_and_even_pages_header_footer = True
     _page_number(section.footer.paragraphs[0], align=WD_ALIGN_PARAGRAPH.RIGHT)
     _page_number(section.even_page_footer.paragraphs[0], align=WD_ALIGN_PARAGRAPH.LEFT)
+    return doc
 
+
+def _head(doc, *, issuer: str, number: str, title: str, addressee: str) -> None:
+    """发文机关标志 (red), 发文字号 over the red line, title, 主送机关."""
     center = WD_ALIGN_PARAGRAPH.CENTER
-    para(doc, "{{ c.letterhead.issuer }}文件", size=30, name=TITLE, align=center, indent=False, color=RED, before=20)
+    para(doc, f"{issuer}文件", size=30, name=TITLE, align=center, indent=False, color=RED, before=20)
     para(doc, "", indent=False)
-    number = para(doc, "{{ c.number }}", align=center, indent=False)
-    _border(number, "bottom", color="FF0000", size_eighths=18)  # the red separator line, 版心 wide
+    line = para(doc, number, align=center, indent=False)
+    _border(line, "bottom", color="FF0000", size_eighths=18)  # the red separator line, 版心 wide
     para(doc, "", indent=False)
-    para(doc, "{{ c.title }}", size=22, name=TITLE, align=center, indent=False)
+    para(doc, title, size=22, name=TITLE, align=center, indent=False)
     para(doc, "", indent=False)
-    para(doc, "{{ c.letterhead.addressee }}：", indent=False)
+    para(doc, f"{addressee}：", indent=False)
+
+
+def _tail(doc, *, signer: str, date: str, copy_to: str, printed_by: str) -> None:
+    """Signature block with the date, then the 版记 (抄送, 印发机关 and 印发日期 between black lines)."""
+    right = WD_ALIGN_PARAGRAPH.RIGHT
+    para(doc, "", indent=False)
+    para(doc, "", indent=False)
+    para(doc, signer, align=right, indent=False, right_chars=2)
+    para(doc, date, align=right, indent=False, right_chars=4)
+    para(doc, "", indent=False)
+    copy = para(doc, f"抄送：{copy_to}。", size=14, indent=False)
+    copy.paragraph_format.left_indent = Pt(14)
+    _border(copy, "top", color="000000", size_eighths=8)
+    _border(copy, "bottom", color="000000", size_eighths=4)
+    printed = para(doc, f"{printed_by}　　　　{date}印发", size=14, indent=False)
+    printed.paragraph_format.left_indent = Pt(14)
+    _border(printed, "bottom", color="000000", size_eighths=8)
+
+
+def build() -> Document:
+    """The 通报."""
+    doc = _document()
+    _head(doc, issuer="{{ c.letterhead.issuer }}", number="{{ c.number }}", title="{{ c.title }}",
+          addressee="{{ c.letterhead.addressee }}")
     para(doc, "现将{{ ctx.period|zh_period }}各地区各部门整改落实情况“回头看”报表的报送情况和分级问责情况通报如下。")
 
     para(doc, "一、报送情况", name=HEAD)
@@ -146,20 +179,38 @@ def build() -> Document:
               "举一反三、立行立改，按照约谈提醒、诫勉批评、追责问责的要求落实责任，整改情况在下期报表中如实反映。"
               "对整改不力、敷衍塞责的，将严肃追究责任。")
 
-    right = WD_ALIGN_PARAGRAPH.RIGHT
-    para(doc, "", indent=False)
-    para(doc, "", indent=False)
-    para(doc, "{{ c.letterhead.signer }}", align=right, indent=False, right_chars=2)
-    para(doc, "{{ c.issued_on|zh_date }}", align=right, indent=False, right_chars=4)
+    _tail(doc, signer="{{ c.letterhead.signer }}", date="{{ c.issued_on|zh_date }}",
+          copy_to="{{ c.letterhead.copy_to }}", printed_by="{{ c.letterhead.printed_by }}")
+    return doc
 
-    para(doc, "", indent=False)
-    copy = para(doc, "抄送：{{ c.letterhead.copy_to }}。", size=14, indent=False)
-    copy.paragraph_format.left_indent = Pt(14)
-    _border(copy, "top", color="000000", size_eighths=8)
-    _border(copy, "bottom", color="000000", size_eighths=4)
-    printed = para(doc, "{{ c.letterhead.printed_by }}　　　　{{ c.issued_on|zh_date }}印发", size=14, indent=False)
-    printed.paragraph_format.left_indent = Pt(14)
-    _border(printed, "bottom", color="000000", size_eighths=8)
+
+def build_supervision() -> Document:
+    """The 督办通知单 of one unit: its step and reasons, its items under supervision in a table."""
+    doc = _document()
+    _head(doc, issuer="{{ letterhead.issuer }}", number="{{ n.number }}", title="督办通知单", addressee="{{ n.name }}")
+    para(doc, "经审核你单位{{ period|zh_period }}整改落实情况“回头看”报表，你单位列入{{ n.step }}名单，"
+              "原因：{{ n.reasons|join('；') }}。")
+    para(doc, "{% if n.items %}现将下列{{ n.items|length }}项问题列入督办，请于{{ n.due|zh_date }}前整改到位，"
+              "并在下期报表中如实反映整改情况；逾期未整改到位的，列入诫勉批评并在通报中点名。"
+              "{% else %}请对照上述原因认真整改，并在下期报表中如实反映整改情况。{% endif %}")
+    headers = ["序号", "问题描述", "督办原因", "原整改时限", "整改状态", "督办时限"]
+    cells = ["{{ i.seq }}", "{{ i.problem }}", "{{ i.reason_text }}", "{{ i.deadline|zh_date }}", "{{ i.status }}",
+             "{{ i.due|zh_date }}{% if i.earlier %}（前期已督办）{% endif %}"]
+    t = doc.add_table(rows=4, cols=len(headers))
+    t.style = "Table Grid"
+    for i, h in enumerate(headers):
+        t.rows[0].cells[i].text = ""
+        _font(t.rows[0].cells[i].paragraphs[0].add_run(h), HEAD, 12)
+    t.rows[1].cells[0].text = "{%tr for i in n.items %}"
+    for i, c in enumerate(cells):
+        t.rows[2].cells[i].text = ""
+        _font(t.rows[2].cells[i].paragraphs[0].add_run(c), BODY, 12)
+    t.rows[3].cells[0].text = "{%tr endfor %}"
+    for row in t.rows:
+        for cell, width in zip(row.cells, (12, 52, 28, 24, 18, 22), strict=True):
+            cell.width = Mm(width)
+    _tail(doc, signer="{{ letterhead.signer }}", date="{{ issued_on|zh_date }}",
+          copy_to="{{ letterhead.copy_to }}", printed_by="{{ letterhead.printed_by }}")
     return doc
 
 
@@ -184,9 +235,10 @@ def add_fallbacks(path: Path) -> None:
 
 
 def main() -> None:
-    build().save(str(TARGET))
-    add_fallbacks(TARGET)
-    print(f"written {TARGET}")
+    for target, make in ((TARGET, build), (SUPERVISION, build_supervision)):
+        make().save(str(target))
+        add_fallbacks(target)
+        print(f"written {target}")
 
 
 if __name__ == "__main__":

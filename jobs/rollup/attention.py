@@ -8,7 +8,8 @@ concrete reason (item 序号s, figures) in Chinese, most serious first:
   ``deadline-postponed`` findings at :class:`Accountability`'s counts;
 - 诫勉批评 (going through the motions): ``too-thin`` or ``copied-text``
   见人见物见思想 on more than ``thin_share`` of the unit's items, unexplained
-  ``uniform-figures`` at their count;
+  ``uniform-figures`` at their count, a 督办 item still open after its new
+  deadline (:mod:`jobs.rollup.supervised`);
 - 追责问责 (relapse or defiance): rebound items at their count, or 诫勉批评
   reasons in two consecutive periods (``admonished`` of the previous month's list).
 
@@ -135,6 +136,7 @@ def _reasons(
     *,
     overdue: list[Any],
     rebound: list[Any],
+    supervised: list[Any],
     admonished_before: bool,
     previous_period: str | None,
     t: Thresholds,
@@ -167,6 +169,8 @@ def _reasons(
     uniform = marks.get((code, UNIFORM), [])
     if len(uniform) >= a.uniform_figures:
         out["诫勉批评"].append(f"报表数字千篇一律且未作说明{len(uniform)}处，疑似弄虚作假")
+    if supervised:
+        out["诫勉批评"].append(f"有{len(supervised)}项督办问题超过督办时限仍未整改到位{_seqs(supervised)}")
     if len(rebound) >= t.rebound_items:
         out["追责问责"].append(f"有{len(rebound)}项已销号问题反弹回潮{_seqs(rebound)}")
     if out["诫勉批评"] and admonished_before:
@@ -184,6 +188,7 @@ def graded_attention(
     marks: pl.DataFrame | None = None,
     overdue: pl.DataFrame | None = None,
     rebound: pl.DataFrame | None = None,
+    supervised: pl.DataFrame | None = None,
     previous: pl.DataFrame | None = None,
     previous_period: str | None = None,
 ) -> pl.DataFrame:
@@ -197,6 +202,8 @@ def graded_attention(
         :func:`finding_marks` of the counting returns.
     overdue, rebound
         The period's overdue and rebound item lists (``unit, seq``).
+    supervised
+        The 督办 items past their new deadline and not resolved (``unit, seq``).
     previous, previous_period
         The previous month's list (``code, admonished``): 诫勉批评 reasons again
         this month earn 追责问责.
@@ -209,7 +216,7 @@ def graded_attention(
     if marks is not None:
         for unit, code, seq in marks.filter(~pl.col("explained")).select("unit", "code", "seq").iter_rows():
             grouped.setdefault((unit, code), []).append(seq)
-    late, back = _by_unit(overdue), _by_unit(rebound)
+    late, back, chased = _by_unit(overdue), _by_unit(rebound), _by_unit(supervised)
     before: set[str] = set()
     if previous is not None and "admonished" in previous.columns:
         before = set(previous.filter(pl.col("admonished").fill_null(False))["code"].to_list())
@@ -217,7 +224,7 @@ def graded_attention(
     for row in frame.iter_rows(named=True):
         code = row["code"]
         found = _reasons(
-            row, grouped, overdue=late.get(code, []), rebound=back.get(code, []),
+            row, grouped, overdue=late.get(code, []), rebound=back.get(code, []), supervised=chased.get(code, []),
             admonished_before=code in before, previous_period=previous_period, t=thresholds, a=accountability,
         )  # fmt: skip
         listed = [s for s in STEPS if found[s]]

@@ -46,7 +46,7 @@ __all__ = ["MonthEnd", "Saved", "SummaryReturnRejected", "month_end", "summarize
 
 OUTPUT_DIR = "summaries"
 SAVED_FORMAT = 2  # bump when what a saved summary holds changes: older ones are recomputed
-FRAMES = ("nodes", "by_category", "attention", "rebound", "overdue", "mom", "ineligible")
+FRAMES = ("nodes", "by_category", "attention", "rebound", "overdue", "mom", "ineligible", "supervised")
 CLOSED = "closed.parquet"  # every item closed up to the period (rebound of later periods)
 SOURCE = "source.json"
 
@@ -163,6 +163,8 @@ def fingerprint(home: Home, submissions: pl.DataFrame, *, period: str, before: S
         "deadline": home.deadline(period).isoformat(),
         "thresholds": dataclasses.asdict(home.config.thresholds),
         "accountability": dataclasses.asdict(home.config.accountability),
+        # the 督办 items tracked in the period (those of earlier periods)
+        "supervised": home.store.supervised(before=period).rows(),
         "before": before.fingerprint if before is not None else None,
         "submissions": rows.rows(),
     }
@@ -199,6 +201,7 @@ def _summarize(
         thresholds=view.home.config.thresholds, coverage=view.coverage,
         accountability=view.home.config.accountability, findings=view.findings,
         ineligible_before=before.ineligible() if before is not None else None,
+        supervised=view.home.store.supervised(before=view.period),
     )  # fmt: skip
     summary.warnings[:0] = view.warnings
     closed = crossperiod.closed_items(view.tables["ledger"], history, summary.vocab or load_vocab(), period=view.period)
@@ -260,7 +263,7 @@ def write_outputs(summary: Summary, folder: Path) -> dict[str, Path]:
     """Write the per-node indicator table and the lists as Parquet, the national JSON (temp + rename each).
 
     Files: ``nodes``, ``by_category``, ``attention``, ``rebound``, ``overdue``,
-    ``mom``, ``ineligible`` (``.parquet``) and ``national.json``.
+    ``mom``, ``ineligible``, ``supervised`` (``.parquet``) and ``national.json``.
     """
     folder.mkdir(parents=True, exist_ok=True)
     written = {}

@@ -29,6 +29,7 @@ from jobs.rollup.attention import (
 )
 from jobs.rollup.coverage import Coverage, compute_coverage
 from jobs.rollup.indicators import indicators_json, with_rates
+from jobs.rollup.supervised import TRACKED_SCHEMA, track, tracked_json
 from jobs.rollup.tree import roll_up, root_code, subtree_codes
 from jobs.rollup.vocab import Vocab, load_vocab
 
@@ -55,6 +56,9 @@ class Summary:
         unit, with reasons), the rebound and overdue item lists, and the
         month-over-month change of the main rates (``code, rate, current,
         previous, change``).
+    supervised
+        The 督办 items of earlier periods with ``resolved`` and ``overdue`` this
+        period (:mod:`jobs.rollup.supervised`).
     ineligible
         Units judged ineffective (诫勉批评 or 追责问责) in any period of the year
         so far: not eligible for awards that year (``code, name, periods``).
@@ -82,6 +86,7 @@ class Summary:
     coverage: Coverage | None = field(default=None, repr=False)
     registry_version: int | None = None
     ineligible: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=INELIGIBLE_SCHEMA))
+    supervised: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=TRACKED_SCHEMA))
 
 
 def _tables(tables: Mapping[str, pl.DataFrame], schema: Schema) -> dict[str, pl.DataFrame]:
@@ -144,6 +149,7 @@ def summarize(
     accountability: Accountability | Mapping[str, Any] | None = None,
     findings: pl.DataFrame | None = None,
     ineligible_before: pl.DataFrame | None = None,
+    supervised: pl.DataFrame | None = None,
     registry_version: int | None = None,
     schema: Schema | None = None,
     vocab: Vocab | None = None,
@@ -175,6 +181,8 @@ def summarize(
         by code for the attention list; None: no finding-based steps.
     ineligible_before
         The ``ineligible`` list saved with the latest earlier period (kept within the year).
+    supervised
+        The store's 督办 ledger (``Store.supervised``): items of earlier periods are tracked.
     registry_version
         The version of ``registry`` (named in every output), when ``coverage`` is computed here.
     coverage
@@ -220,9 +228,11 @@ def summarize(
     root = root_code(registry)
     expected = coverage.units.filter(pl.col("must_report")).select("code")
     rejections = rejection_counts(submissions, period=period).join(expected, left_on="unit", right_on="code", how="semi")
+    tracked = track(supervised, detail["ledger"], counted, vocab, period=period, end=end)
     attention = graded_attention(
         nodes.join(expected, on="code", how="semi"), rejections, thresholds, accountability,
         marks=finding_marks(findings, counted, detail["ledger"], schema=schema), overdue=overdue, rebound=rebound,
+        supervised=tracked.filter(pl.col("overdue") & pl.col("unit").is_in(expected["code"].implode())),
         previous=previous.attention if previous is not None else None,
         previous_period=previous.period if previous is not None else None,
     )  # fmt: skip
@@ -244,6 +254,7 @@ def summarize(
         coverage=coverage,
         registry_version=coverage.registry_version,
         ineligible=ineligible_units(attention, ineligible_before, period=period),
+        supervised=tracked,
     )
     summary.national = node_json(summary, root)
     return summary
@@ -274,4 +285,5 @@ def node_json(summary: Summary, code: str) -> dict[str, Any]:
     if code != summary.root:
         within = subtree_codes(summary.tree, code) if summary.tree is not None else pl.Series([code])
     out["attention"] = attention_json(summary.attention, within=within)
+    out.update(tracked_json(summary.supervised, within=within))
     return out

@@ -95,6 +95,8 @@ class Vocab:
     task_columns: tuple[Indicator, ...]
     # the JSON ``attention`` object's keys: the graded steps, mildest first (jobs.rollup.attention.STEPS)
     attention_steps: tuple[str, ...] = ()
+    # the JSON keys of the 督办 tracking (jobs.rollup.supervised.JSON_KEYS)
+    supervision_keys: tuple[str, ...] = ()
 
     @property
     def count_keys(self) -> tuple[str, ...]:
@@ -174,6 +176,7 @@ def parse_vocab(data: dict[str, Any], schema: Schema) -> Vocab:
             indicators=indicators,
             task_columns=task_columns,
             attention_steps=tuple(data["attention"]["steps"]),
+            supervision_keys=tuple(k["key"] for k in data["supervision"]),
         )
     except (KeyError, TypeError, StopIteration) as exc:
         msg = f"malformed summary schema: {exc!r}"

@@ -51,7 +51,7 @@ from jobs.core.errors import known_error
 from jobs.core.findings import Finding, Report
 from jobs.core.schema import load_schema
 from jobs.core.tables import empty_table, table_keys, table_schema
-from jobs.store import history, integrity
+from jobs.store import history, integrity, supervision
 from jobs.store.types import (
     FAULT_ENV,
     LEDGER_DDL,
@@ -117,6 +117,7 @@ class Store:
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.executescript(LEDGER_DDL)
                 conn.executescript(history.HISTORY_DDL)
+                conn.executescript(supervision.SUPERVISION_DDL)
                 self._ready = True
         except sqlite3.DatabaseError as exc:
             self._ledger_failed(exc)
@@ -366,6 +367,21 @@ class Store:
             )
         finally:
             conn.close()
+
+    def supervise(self, items: Sequence[supervision.SupervisedItem]) -> int:
+        """Record 督办 items in one transaction (caller holds the home's lock); returns rows added."""
+        conn = self.connect()
+        try:
+            return supervision.record(conn, items)
+        except sqlite3.DatabaseError as exc:
+            self._ledger_failed(exc)
+        finally:
+            conn.close()
+
+    def supervised(self, *, before: str | None = None) -> pl.DataFrame:
+        """The 督办 ledger (:data:`jobs.store.supervision.SUPERVISION_SCHEMA`), of periods before ``before`` if given."""
+        with self._reading() as conn:
+            return supervision.load(conn, before=before)
 
     def findings(self, submission_ids: Sequence[str]) -> pl.DataFrame:
         """Findings of the given submissions."""
