@@ -220,8 +220,16 @@ def graded_attention(
     before: set[str] = set()
     if previous is not None and "admonished" in previous.columns:
         before = set(previous.filter(pl.col("admonished").fill_null(False))["code"].to_list())
+    # reasons are formatted in Python for the units that earn one only (a national registry has ~10^6 units)
+    named = {u for u, _ in grouped} | set(late) | set(back) | set(chased)
+    candidates = frame.filter(
+        (pl.col("own.completion_rate") < thresholds.completion_rate).fill_null(False)
+        | (pl.col("own.satisfaction_rate") < thresholds.satisfaction_rate).fill_null(False)
+        | (pl.col("rejections").fill_null(0) >= thresholds.rejections)
+        | pl.col("code").is_in(list(named))
+    )
     rows = []
-    for row in frame.iter_rows(named=True):
+    for row in candidates.iter_rows(named=True):
         code = row["code"]
         found = _reasons(
             row, grouped, overdue=late.get(code, []), rebound=back.get(code, []), supervised=chased.get(code, []),
