@@ -235,6 +235,8 @@ def test_graded_attention_lists_a_minority_of_reporting_units_on_the_samples(mon
     listed = [code for codes in steps.values() for code in codes]
     assert len(listed) == len(set(listed)) > 0  # one step per unit
     assert len(listed) * 2 < national["units_reported"], (len(listed), national["units_reported"])
+    counts = "".join(f"，{step}{len(codes)}个" for step, codes in reversed(steps.items()) if codes)
+    assert f"分级问责单位{len(listed)}个{counts}：" in month["result"].output
 
 
 def test_circular_names_every_missing_and_late_unit_exactly_once_on_the_samples(month):

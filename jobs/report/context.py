@@ -224,12 +224,6 @@ class ReportContext:
         return PAGE_LIST_LIMIT
 
     @property
-    def attention_shown(self) -> tuple[AttentionRow, ...]:
-        """The attention rows printed on the page: most reasons first, at most :data:`PAGE_LIST_LIMIT`."""
-        ranked = sorted(self.attention, key=lambda a: (-len(a.reasons), a.code))
-        return tuple(ranked[:PAGE_LIST_LIMIT])
-
-    @property
     def missing_shown(self) -> tuple[MissingUnit, ...]:
         """The annex rows printed on the page (at most :data:`PAGE_LIST_LIMIT`)."""
         return self.missing[:PAGE_LIST_LIMIT]
