@@ -98,3 +98,18 @@ def test_a_changed_accountability_setting_makes_the_saved_summary_stale(home):
     month_end(load_period(again, "2015-02"))
     saved = json.loads((output_dir(again, "2015-01") / "national.json").read_text(encoding="utf-8"))
     assert saved["attention"]["诫勉批评"] == ["110000"]
+
+
+def test_summarize_prints_the_graded_list_by_step(home):
+    from click.testing import CliRunner
+
+    from jobs.cli import main
+
+    _add(home, "2015-01", "110000", [_uniform()])
+    _add(home, "2015-02", "110000", [_uniform()])
+    _add(home, "2015-02", "120000", [_uniform()])
+    result = CliRunner().invoke(main, ["summarize", "--period", "2015-02", "--home", str(home.root)])
+    assert result.exit_code == 0, result.output
+    assert "分级问责单位2个（诫勉批评1个，追责问责1个），详见" in result.output
+    as_json = CliRunner().invoke(main, ["summarize", "--period", "2015-02", "--home", str(home.root), "--json"])
+    assert json.loads(as_json.output)["attention"] == {"约谈提醒": [], "诫勉批评": ["120000"], "追责问责": ["110000"]}
