@@ -140,3 +140,11 @@ def test_an_overdue_supervised_item_is_named_in_the_next_circular(home, notices,
     files = make_circular(home, period="2015-04", out_dir=tmp_path / "c", issued_on=date(2015, 5, 5))
     text = "\n".join(p.text for p in docx.Document(str(files.docx)).paragraphs)
     assert "诫勉批评（2个）：北京市（有4项督办问题超过督办时限仍未整改到位（序号1、2、3、4）" in text
+
+
+def test_reading_the_ledger_creates_nothing_before_the_first_notice(home):
+    import sqlite3
+
+    assert home.store.supervised().height == 0 and _json(home, "2015-03")["supervised_items"] == 0
+    with sqlite3.connect(home.store.ledger_path) as conn:
+        assert conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'supervision'").fetchone() is None

@@ -117,7 +117,6 @@ class Store:
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.executescript(LEDGER_DDL)
                 conn.executescript(history.HISTORY_DDL)
-                conn.executescript(supervision.SUPERVISION_DDL)
                 self._ready = True
         except sqlite3.DatabaseError as exc:
             self._ledger_failed(exc)

@@ -56,6 +56,7 @@ class SupervisedItem:
 
 def record(conn: sqlite3.Connection, items: Sequence[SupervisedItem]) -> int:
     """Add the items in one transaction (an item already supervised is kept as it was); returns rows added."""
+    conn.executescript(SUPERVISION_DDL)  # made by the first notice: readers of an older ledger need no write
     conn.execute("BEGIN IMMEDIATE")
     try:
         before = conn.total_changes
@@ -75,9 +76,14 @@ def record(conn: sqlite3.Connection, items: Sequence[SupervisedItem]) -> int:
 
 def load(conn: sqlite3.Connection, *, before: str | None = None) -> pl.DataFrame:
     """Supervised items (:data:`SUPERVISION_SCHEMA`), those of periods before ``before`` when given."""
-    query = "SELECT unit, seq, problem, period, reasons, notice, issued_on, due FROM supervision"
-    rows = conn.execute(query + (" WHERE period < ?" if before else "") + " ORDER BY period, unit, seq",
-                        (before,) if before else ()).fetchall()  # fmt: skip
+    exists = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'supervision'").fetchone()
+    rows: list[tuple] = []
+    if exists is not None:  # no notice yet: nothing supervised
+        where, args = (" WHERE period < ?", (before,)) if before else ("", ())
+        rows = conn.execute(
+            "SELECT unit, seq, problem, period, reasons, notice, issued_on, due FROM supervision"
+            f"{where} ORDER BY period, unit, seq", args,
+        ).fetchall()
     frame = pl.DataFrame(rows, schema={k: pl.Utf8 if k in ("issued_on", "due") else v
                                        for k, v in SUPERVISION_SCHEMA.items()}, orient="row")  # fmt: skip
     return frame.with_columns(pl.col("issued_on", "due").str.to_date())
