@@ -37,7 +37,9 @@ if TYPE_CHECKING:
     from jobs.intake.repair import RepairResult
     from jobs.office.config import Limits
     from jobs.office.home import Home
+    from jobs.report.circular import CircularFiles
     from jobs.report.pipeline import Format, ReportFiles
+    from jobs.report.supervise import SupervisionFiles
     from jobs.rollup.summary import Summary
     from jobs.store.history import Action, Change, Version
     from jobs.store.integrity import Problem
@@ -45,8 +47,9 @@ if TYPE_CHECKING:
     from jobs.validate import ValidatedReturn
 
 __all__ = [
-    "RunResult", "SummaryResult", "check_store", "history", "ingest", "publications", "publish", "recheck",
-    "repair_store", "report", "restore", "run_month", "summarize", "validate_files", "withdraw",
+    "RunResult", "SummaryResult", "check_store", "circular", "history", "ingest", "publications", "publish",
+    "recheck", "repair_store", "report", "restore", "run_month", "summarize", "supervise", "validate_files",
+    "withdraw",
 ]  # fmt: skip
 
 
@@ -155,6 +158,29 @@ def report(
 
     return make_report(home, period=period, unit=unit, out_dir=out_dir, formats=tuple(formats),
                        progress=progress, write_summary=write_summary, include=include)  # fmt: skip
+
+
+def circular(
+    home: Home, *, period: str, number: int | None = None, out_dir: Path | None = None
+) -> CircularFiles:
+    """Write the period's 通报 as Word and HTML (``rectify circular``); saves the period's summary.
+
+    ``number``: the 发文字号's number (default: the period's month).
+    """
+    from jobs.report.circular import make_circular
+
+    return make_circular(home, period=period, number=number, out_dir=out_dir)
+
+
+def supervise(home: Home, *, period: str, out_dir: Path | None = None) -> SupervisionFiles:
+    """Write one 督办通知单 per unit on the period's graded list and record its items (``rectify supervise``).
+
+    Each item gets a new deadline (``[accountability] supervision_days``); later
+    month-ends track it (``supervised_items``, ``supervised_resolved``, ``supervised_overdue``).
+    """
+    from jobs.report.supervise import make_supervision
+
+    return make_supervision(home, period=period, out_dir=out_dir)
 
 
 @dataclass(frozen=True)

@@ -125,9 +125,11 @@ def build() -> Document:
            "{{ row['values'].completion_rate|zh_percent }}", "{{ row['values'].closure_rate|zh_percent }}",
            "{{ row['values'].satisfaction_rate|zh_percent }}"])
 
-    heading(doc, "八、需要重点关注的单位")
-    table(doc, ["单位代码", "单位名称", "原因"], "ctx.attention",
-          ["{{ row.code }}", "{{ row.name }}", "{{ row.reasons|join('；') }}"], widths=[24, 40, 96])
+    heading(doc, "八、需要重点关注的单位（分级问责）")
+    table(doc, ["问责措施", "单位代码", "单位名称", "原因"], "ctx.attention_rows_by_step",
+          ["{{ row.step }}", "{{ row.code }}", "{{ row.name }}", "{{ row.reasons|join('；') }}"], widths=[22, 22, 36, 80])
+    para(doc, "整改不力、当年不能列入评先选优对象的单位：{% for i in ctx.ineligible %}{{ i.name }}"
+              "{% if not loop.last %}、{% endif %}{% else %}无{% endfor %}。")
 
     heading(doc, "九、与上月比较")
     table(doc, ["指标", "本期", "上期", "增减"], "ctx.changes",

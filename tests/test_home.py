@@ -33,7 +33,8 @@ def test_init_creates_home_and_keeps_existing_config(tmp_path):
     home = init_home(tmp_path / "h")
     assert (home.root / "config.toml").is_file()
     assert home.config.timezone == "Asia/Shanghai"
-    assert home.config.thresholds.completion_rate == pytest.approx(0.6)
+    assert home.config.thresholds.completion_rate == pytest.approx(0.4)
+    assert home.config.accountability.supervision_days == 30
     home.set_deadline("2015-02", datetime(2015, 2, 27, 18, 0))
     again = init_home(tmp_path / "h")
     assert again.deadline("2015-02") == datetime(2015, 2, 27, 18, 0)

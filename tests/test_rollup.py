@@ -142,7 +142,7 @@ HISTORY = {
     )
 }
 
-THRESHOLDS = Thresholds(completion_rate=0.6, satisfaction_rate=0.8, rejections=2)
+THRESHOLDS = Thresholds(completion_rate=0.6, satisfaction_rate=0.8, rejections=2, overdue_items=1)
 
 
 @pytest.fixture(scope="module")
@@ -254,9 +254,12 @@ def test_overdue_and_rebound_lists(summary):
 def test_attention_list(summary):
     reasons = dict(summary.attention.select("code", "reason").iter_rows())
     assert sorted(reasons) == ["110000", "110100", "120000", "200001"]
-    assert reasons["110000"] == (
-        "整改完成率50.0%，低于60%；群众满意率33.3%，低于80%；有1项问题超过整改时限仍未完成；有1项已销号问题反弹回潮"
+    assert reasons["110000"] == (  # the most serious step's reasons first
+        "有1项已销号问题反弹回潮（序号2）；整改完成率50.0%，低于60%；群众满意率33.3%，低于80%；"
+        "有1项问题超过整改时限仍未完成（序号2）"
     )
+    steps = dict(summary.attention.select("code", "step").iter_rows())
+    assert steps == {"110000": "追责问责", "110100": "约谈提醒", "120000": "约谈提醒", "200001": "约谈提醒"}
     assert reasons["200001"] == "本期报表被退回2次"
     assert reasons["120000"].startswith("整改完成率0.0%")
 

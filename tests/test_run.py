@@ -227,3 +227,38 @@ def test_unwritable_output_is_a_clean_error(month, tmp_path):
     assert result.exit_code == 1
     # named by the one mapping of environment failures (jobs.core.errors.known_error)
     assert f"“{blocker / 'reports'}”" in result.output and "Traceback" not in result.output
+
+
+def test_graded_attention_lists_a_minority_of_reporting_units_on_the_samples(month):
+    """With the default settings the list is one the office can act on: fewer than half the units that reported."""
+    national = json.loads((month["root"] / "summaries" / PERIOD / "national.json").read_text(encoding="utf-8"))
+    steps = national["attention"]
+    assert list(steps) == ["约谈提醒", "诫勉批评", "追责问责"]
+    listed = [code for codes in steps.values() for code in codes]
+    assert len(listed) == len(set(listed)) > 0  # one step per unit
+    assert len(listed) * 2 < national["units_reported"], (len(listed), national["units_reported"])
+    counts = "".join(f"，{step}{len(codes)}个" for step, codes in reversed(steps.items()) if codes)
+    assert f"分级问责单位{len(listed)}个{counts}：" in month["result"].output
+
+
+def test_circular_names_every_missing_and_late_unit_exactly_once_on_the_samples(month):
+    import docx
+
+    from jobs.rollup.coverage import CHASED
+    from jobs.rollup.period import load_period
+    from tests.test_circular import _named
+
+    result = month["runner"].invoke(main, ["circular", "--period", PERIOD, "--home", str(month["root"])])
+    assert result.exit_code == 0, result.output
+    doc = docx.Document(str(month["root"] / "reports" / PERIOD / f"通报_{PERIOD}.docx"))
+    text = "\n".join(p.text for p in doc.paragraphs)
+    units = load_period(month["home"], PERIOD).coverage.units
+    missing = units.filter(pl.col("state").is_in(CHASED))["name"].to_list()
+    late = units.filter(pl.col("state") == "late")["name"].to_list()
+    assert missing and late
+    assert sorted(_named(text, "未报送的单位")) == sorted(missing)
+    assert sorted(_named(text, "逾期报送的单位")) == sorted(late)
+    national = json.loads((month["root"] / "summaries" / PERIOD / "national.json").read_text(encoding="utf-8"))
+    for step, codes in national["attention"].items():
+        if codes:
+            assert len(_named(text, step, sep="；")) == len(codes)

@@ -43,7 +43,8 @@ def screen_summary(result: RunResult) -> list[str]:
         f"销号率{zh_percent(f['closure_rate'].value)}，群众满意率{zh_percent(f['satisfaction_rate'].value)}；"
         f"逾期未完成{zh_number(f['items_overdue'].value)}项，反弹回潮{zh_number(f['items_rebound'].value)}项，"
         f"新发现{zh_number(f['items_new'].value)}项。",
-        f"重点关注单位{len(ctx.attention)}个" + (f"：{'、'.join(a.name for a in ctx.attention[:8])}" if ctx.attention else "")
+        f"分级问责单位{len(ctx.attention)}个" + "".join(f"，{step}{len(rows)}个" for step, rows in ctx.attention_steps if rows)
+        + (f"：{'、'.join(a.name for a in ctx.attention_rows_by_step[:8])}" if ctx.attention else "")
         + ("等。" if len(ctx.attention) > 8 else "。"),
         "",
         "输出文件：",

@@ -114,7 +114,8 @@ def summarize_command(
     for line in publication_lines(result.published):
         click.echo(line)
     if summary.attention.height:
-        click.echo(f"需关注单位{summary.attention.height}个（约谈提醒/诫勉批评候选），详见 {written['attention']}")
+        steps = "，".join(f"{step}{len(codes)}个" for step, codes in node["attention"].items() if codes)
+        click.echo(f"分级问责单位{summary.attention.height}个（{steps}），详见 {written['attention']}")
     click.echo(f"各单位指标表：{written['nodes']}")
     if export is not None:
         state = "已发布的数字" if result.published.get("revision") else "草稿：本期尚未发布，上级将收到提示"

@@ -119,22 +119,74 @@ class Limits:
 
 @dataclass(frozen=True, slots=True)
 class Thresholds:
-    """``[thresholds]``: a unit is on the attention list below these rates or at these counts.
+    """``[thresholds]``: the figures that put a unit on the attention list (see :class:`Accountability`).
 
     Rates are fractions in (0, 1] (0.6 means 60 %); a unit whose rate is null
-    (nothing to rate) is never listed for that rate.
+    (nothing to rate) is never listed for that rate. A rate below its
+    threshold, or overdue items or rejections at their count, earn 约谈提醒;
+    rebound items at their count earn 追责问责.
     """
 
-    completion_rate: float = field(default=0.6, metadata={"rule": _FRACTION})
-    satisfaction_rate: float = field(default=0.8, metadata={"rule": _FRACTION})
+    # 约谈提醒 below these rates or at these counts; the defaults single out the units far behind
+    # (at 60 % / 80 % and one overdue item, 24 of the samples' 25 reporting units were listed)
+    completion_rate: float = field(default=0.4, metadata={"rule": _FRACTION})
+    satisfaction_rate: float = field(default=0.5, metadata={"rule": _FRACTION})
     rejections: int = field(default=2, metadata={"rule": _COUNT})
-    overdue_items: int = field(default=1, metadata={"rule": _COUNT})
+    overdue_items: int = field(default=3, metadata={"rule": _COUNT})
+    # 追责问责 at this many rebound items
     rebound_items: int = field(default=1, metadata={"rule": _COUNT})
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any] | None, *, source: str | Path | None = None) -> Thresholds:
         """Thresholds from a ``[thresholds]`` table; absent keys keep their defaults (raises :class:`ConfigError`)."""
         return _section(cls, data, table="thresholds", source=source)
+
+
+@dataclass(frozen=True, slots=True)
+class Accountability:
+    """``[accountability]``: the graded steps beyond the figures of :class:`Thresholds`.
+
+    约谈提醒 at ``stalled_items`` unexplained ``stalled-item`` or
+    ``postponed_items`` unexplained ``deadline-postponed`` findings; 诫勉批评
+    when more than ``thin_share`` of a unit's items have a ``too-thin`` or
+    ``copied-text`` 见人见物见思想, or at ``uniform_figures`` unexplained
+    ``uniform-figures`` findings; 追责问责 for a second consecutive 诫勉批评
+    (and rebound items, :class:`Thresholds`). ``supervision_days``: the new
+    deadline a 督办通知单 sets.
+    """
+
+    stalled_items: int = field(default=1, metadata={"rule": _COUNT})
+    postponed_items: int = field(default=1, metadata={"rule": _COUNT})
+    thin_share: float = field(default=0.3, metadata={"rule": _FRACTION})
+    uniform_figures: int = field(default=1, metadata={"rule": _COUNT})
+    supervision_days: int = field(default=30, metadata={"rule": _COUNT})
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any] | None, *, source: str | Path | None = None) -> Accountability:
+        """The ``[accountability]`` table; absent keys keep their defaults (raises :class:`ConfigError`)."""
+        return _section(cls, data, table="accountability", source=source)
+
+
+@dataclass(frozen=True, slots=True)
+class Letterhead:
+    """``[letterhead]``: the office's 红头 on the 通报 and 督办通知单 (GB/T 9704).
+
+    ``issuer`` is the 发文机关标志 (printed in red with 文件), ``number_prefix``
+    the 发文字号's 机关代字 (``群教办〔2015〕2号``), ``addressee`` the 主送机关,
+    ``signer`` the 署名, ``copy_to`` the 版记's 抄送 and ``printed_by`` its 印发机关.
+    """
+
+    issuer: str = "党的群众路线教育实践活动领导小组办公室"
+    number_prefix: str = "群教办"
+    addressee: str = "各省、自治区、直辖市和新疆生产建设兵团教育实践活动领导小组办公室，中央和国家机关各部门教育实践活动领导小组办公室"
+    signer: str = "党的群众路线教育实践活动领导小组办公室"
+    copy_to: str = "中央党的群众路线教育实践活动领导小组成员"
+    printed_by: str = "党的群众路线教育实践活动领导小组办公室秘书组"
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any] | None, *, source: str | Path | None = None) -> Letterhead:
+        """The ``[letterhead]`` table; absent keys keep their defaults (raises :class:`ConfigError`)."""
+        return _section(cls, data, table="letterhead", source=source)
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +212,8 @@ class Config:
     timezone: str = DEFAULT_TIMEZONE
     deadlines: Mapping[str, datetime] = field(default_factory=dict)
     thresholds: Thresholds = Thresholds()
+    accountability: Accountability = Accountability()
+    letterhead: Letterhead = Letterhead()
     limits: Limits = Limits()
     paths: Paths = Paths()
     receipts: Receipts = Receipts()
@@ -180,7 +234,7 @@ class Config:
             An unknown key, or a value of the wrong type or out of range.
         """
         where = _where(source)
-        known = {"timezone", "thresholds", "limits", "paths", "receipts", "periods"}
+        known = {"timezone", "thresholds", "accountability", "letterhead", "limits", "paths", "receipts", "periods"}
         _no_unknown(data, known, table=None, where=where)
         for table in known - {"timezone"}:
             if table in data and not isinstance(data[table], Mapping):
@@ -190,6 +244,8 @@ class Config:
             timezone=_timezone(data.get("timezone", DEFAULT_TIMEZONE), where=where),
             deadlines=_deadlines(data.get("periods") or {}, where=where),
             thresholds=Thresholds.from_mapping(data.get("thresholds"), source=source),
+            accountability=Accountability.from_mapping(data.get("accountability"), source=source),
+            letterhead=Letterhead.from_mapping(data.get("letterhead"), source=source),
             limits=Limits.from_mapping(data.get("limits"), source=source),
             paths=_section(Paths, data.get("paths"), table="paths", source=source),
             receipts=_section(Receipts, data.get("receipts"), table="receipts", source=source),
@@ -200,6 +256,8 @@ class Config:
         return {
             "timezone": self.timezone,
             "thresholds": dataclasses.asdict(self.thresholds),
+            "accountability": dataclasses.asdict(self.accountability),
+            "letterhead": dataclasses.asdict(self.letterhead),
             "limits": dataclasses.asdict(self.limits),
             "paths": dataclasses.asdict(self.paths),
             "receipts": dataclasses.asdict(self.receipts),

@@ -62,7 +62,15 @@ def attention_rows(summary: Summary, code: str) -> list[dict[str, Any]]:
     frame = summary.attention
     if code != summary.root:
         frame = frame.filter(pl.col("code").is_in(_subtree(summary, code).implode()))
-    return _rows(frame.select("code", "name", "reasons"))
+    return _rows(frame.select("code", "name", "reasons", *(["step"] if "step" in frame.columns else [])))
+
+
+def ineligible_rows(summary: Summary, code: str) -> list[dict[str, Any]]:
+    """Units of the subtree of ``code`` not eligible for awards this year (``code, name, periods``)."""
+    frame = summary.ineligible
+    if code != summary.root:
+        frame = frame.filter(pl.col("code").is_in(_subtree(summary, code).implode()))
+    return _rows(frame)
 
 
 def missing_rows(summary: Summary, code: str) -> list[dict[str, Any]]:
@@ -145,6 +153,7 @@ def build_context(
         children=children_rows(summary, code),
         by_category=category_rows(summary, code),
         attention=attention_rows(summary, code),
+        ineligible=ineligible_rows(summary, code),
         missing=missing if missing is not None else missing_rows(summary, code),
         previous=before,
         previous_period=previous.period if previous is not None else None,

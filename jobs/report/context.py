@@ -24,6 +24,7 @@ from jobs.report.indicators import (
     STATUS_KEYS,
     Kind,
 )
+from jobs.rollup.attention import STEPS
 from jobs.rollup.indicators import registry_note
 
 Number = int | float | None
@@ -76,11 +77,21 @@ class UnitRow:
 
 @dataclass(frozen=True, slots=True)
 class AttentionRow:
-    """A unit on the attention list, with its reasons in Chinese."""
+    """A unit on the attention list: its step (约谈提醒 / 诫勉批评 / 追责问责) and its reasons in Chinese."""
 
     code: str
     name: str
     reasons: tuple[str, ...]
+    step: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class IneligibleRow:
+    """A unit judged ineffective this year (诫勉批评 or 追责问责): not eligible for awards; ``periods`` ``YYYY-MM``."""
+
+    code: str
+    name: str
+    periods: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,7 +153,9 @@ class ReportContext:
     by_category
         Breakdown by 类别 (empty for a single-category scope).
     attention
-        Units to watch, with reasons.
+        Units on the graded list, each with its step and reasons (:attr:`attention_steps` groups them).
+    ineligible
+        Units judged ineffective in any period of the year so far: not eligible for awards that year.
     previous_period, changes, previous_figures
         Month-over-month against the previous period (empty when none): the
         main indicators' changes, and every indicator of the previous period.
@@ -195,12 +208,25 @@ class ReportContext:
     registry_version: int | None = None
     notes: tuple[str, ...] = ()
     publication_note: str = ""
+    ineligible: tuple[IneligibleRow, ...] = ()
 
     @property
-    def attention_shown(self) -> tuple[AttentionRow, ...]:
-        """The attention rows printed on the page: most reasons first, at most :data:`PAGE_LIST_LIMIT`."""
-        ranked = sorted(self.attention, key=lambda a: (-len(a.reasons), a.code))
-        return tuple(ranked[:PAGE_LIST_LIMIT])
+    def attention_steps(self) -> tuple[tuple[str, tuple[AttentionRow, ...]], ...]:
+        """``(step, rows)`` for each of the three steps, most serious first; rows with most reasons first."""
+        return tuple(
+            (s, tuple(sorted((a for a in self.attention if a.step == s), key=lambda a: (-len(a.reasons), a.code))))
+            for s in reversed(STEPS)
+        )
+
+    @property
+    def attention_rows_by_step(self) -> tuple[AttentionRow, ...]:
+        """Every attention row, most serious step first (the workbook's and the Word table's order)."""
+        return tuple(a for _, rows in self.attention_steps for a in rows)
+
+    @property
+    def page_limit(self) -> int:
+        """Rows of a list printed on the page (:data:`PAGE_LIST_LIMIT`); the workbook has them all."""
+        return PAGE_LIST_LIMIT
 
     @property
     def missing_shown(self) -> tuple[MissingUnit, ...]:
@@ -286,6 +312,7 @@ def assemble_context(
     children: Sequence[Mapping[str, Any]] = (),
     by_category: Sequence[Mapping[str, Any]] = (),
     attention: Sequence[Mapping[str, Any]] = (),
+    ineligible: Sequence[Mapping[str, Any]] = (),
     missing: Sequence[Mapping[str, Any]] = (),
     previous: Mapping[str, Any] | None = None,
     previous_period: str | None = None,
@@ -307,7 +334,9 @@ def assemble_context(
         Indicator dicts (with ``code`` and ``name``) of the scope's direct lower
         units and of each 类别.
     attention
-        Dicts with ``code``, ``name``, ``reasons`` (a list of Chinese reasons or one string).
+        Dicts with ``code``, ``name``, ``reasons`` (a list of Chinese reasons or one string), ``step``.
+    ineligible
+        Dicts with ``code``, ``name``, ``periods`` (units not eligible for awards this year).
     missing
         Dicts with ``code, name, parent, level, contact, phone`` (and optionally
         ``state``, and for a covering unit's row ``covering`` and ``units``: the
@@ -366,8 +395,12 @@ def assemble_context(
                 _text(a.get("code")),
                 _text(a.get("name")),
                 tuple(a["reasons"]) if isinstance(a.get("reasons"), (list, tuple)) else (_text(a.get("reasons")),),
+                _text(a.get("step")) or STEPS[0],
             )
             for a in attention
+        ),
+        ineligible=tuple(
+            IneligibleRow(_text(i.get("code")), _text(i.get("name")), tuple(i.get("periods") or ())) for i in ineligible
         ),
         previous_period=previous_period if previous is not None else None,
         changes=tuple(_change(k, node, previous) for k in CHANGE_KEYS) if previous is not None else (),

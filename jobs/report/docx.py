@@ -10,7 +10,9 @@ Word XML.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from jobs.core.errors import RectifyError
 from jobs.core.jinja import TEMPLATE_DIR, environment
@@ -32,10 +34,22 @@ def write_docx(ctx: ReportContext, path: str | Path, *, template: str | Path | N
     DocxTemplateError
         When the template is missing or one of its tags cannot be rendered.
     """
+    source = Path(template) if template is not None else DEFAULT_TEMPLATE
+    return render_docx(source, {"ctx": ctx, "f": ctx.figures, "indicators": INDICATORS}, path)
+
+
+def render_docx(source: str | Path, values: Mapping[str, Any], path: str | Path) -> Path:
+    """Render a docxtpl Word template with ``values`` (autoescaped) and save it to ``path``.
+
+    Raises
+    ------
+    DocxTemplateError
+        When the template is missing or one of its tags cannot be rendered.
+    """
     from docxtpl import DocxTemplate
     from jinja2 import TemplateError
 
-    source = Path(template) if template is not None else DEFAULT_TEMPLATE
+    source = Path(source)
     if not source.is_file():
         msg = f"Word模板“{source}”不存在。"
         raise DocxTemplateError(msg)
@@ -43,9 +57,9 @@ def write_docx(ctx: ReportContext, path: str | Path, *, template: str | Path | N
     env = environment().overlay(autoescape=True, trim_blocks=False, lstrip_blocks=False)
     doc = DocxTemplate(str(source))
     try:
-        doc.render({"ctx": ctx, "f": ctx.figures, "indicators": INDICATORS}, jinja_env=env, autoescape=True)
+        doc.render(dict(values), jinja_env=env, autoescape=True)
     except TemplateError as exc:
-        msg = f"Word模板“{source.name}”中的标记无法生成报告：{exc.message or exc}。请检查模板中的{{{{ }}}}标记。"
+        msg = f"Word模板“{source.name}”中的标记无法生成文档：{exc.message or exc}。请检查模板中的{{{{ }}}}标记。"
         raise DocxTemplateError(msg) from None
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -280,7 +280,7 @@ def _notes_sheet(ws: Worksheet, ctx: ReportContext) -> None:
     _widths(ws, [16, 12, 60, 20])
 
 
-SHEET_NAMES = ("主要指标", "专项整治", "分地区", "分类别", "制度与追究", "重点关注", "未报送单位", "说明")
+SHEET_NAMES = ("主要指标", "专项整治", "分地区", "分类别", "制度与追究", "重点关注", "不能评先选优", "未报送单位", "说明")
 
 
 def write_xlsx(ctx: ReportContext, path: str | Path) -> Path:
@@ -301,13 +301,19 @@ def write_xlsx(ctx: ReportContext, path: str | Path) -> Path:
     _breakdown_sheet(wb.create_sheet(SHEET_NAMES[3]), ctx, ctx.by_category, title="分类别情况", first="类别")
     _counts_sheet(wb.create_sheet(SHEET_NAMES[4]), ctx)
     _list_sheet(
-        wb.create_sheet(SHEET_NAMES[5]), ctx, title="需要重点关注的单位",
-        heads=("单位代码", "单位名称", "原因"),
-        rows=[(a.code, a.name, "；".join(a.reasons)) for a in ctx.attention],
-        widths=(12, 30, 60),
+        wb.create_sheet(SHEET_NAMES[5]), ctx, title="需要重点关注的单位（分级问责）",
+        heads=("问责措施", "单位代码", "单位名称", "原因"),
+        rows=[(a.step, a.code, a.name, "；".join(a.reasons)) for a in ctx.attention_rows_by_step],
+        widths=(12, 12, 30, 60),
     )
     _list_sheet(
-        wb.create_sheet(SHEET_NAMES[6]), ctx, title="未报送单位名单",
+        wb.create_sheet(SHEET_NAMES[6]), ctx, title="整改不力、当年不能列入评先选优对象的单位",
+        heads=("单位代码", "单位名称", "被诫勉批评或追责问责的月份"),
+        rows=[(i.code, i.name, "、".join(zh_period(p) for p in i.periods)) for i in ctx.ineligible],
+        widths=(12, 30, 40),
+    )
+    _list_sheet(
+        wb.create_sheet(SHEET_NAMES[7]), ctx, title="未报送单位名单",
         heads=("序号", "单位代码", "单位名称", "上级单位", "层级", "联系人", "联系电话", "情况", "未报单位数（个）"),
         rows=[
             (i, m.code, m.name, m.parent, m.level, m.contact, m.phone, m.state, m.units)
@@ -315,7 +321,7 @@ def write_xlsx(ctx: ReportContext, path: str | Path) -> Path:
         ],
         widths=(6, 12, 30, 24, 8, 10, 16, 14, 10),
     )
-    _notes_sheet(wb.create_sheet(SHEET_NAMES[7]), ctx)
+    _notes_sheet(wb.create_sheet(SHEET_NAMES[8]), ctx)
     for ws in wb.worksheets:
         ws.page_setup.paperSize = ws.PAPERSIZE_A4
         ws.page_setup.orientation = "landscape" if ws.max_column > 6 else "portrait"

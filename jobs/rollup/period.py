@@ -89,6 +89,11 @@ class PeriodView:
         return tables
 
     @cached_property
+    def findings(self) -> pl.DataFrame:
+        """Stored findings of the period's counting returns (the attention list reads them by code)."""
+        return self.home.store.findings(self.coverage.counted["submission_id"].to_list())
+
+    @cached_property
     def coverage(self) -> Coverage:
         """The period's per-unit coverage (computed once)."""
         return compute_coverage(

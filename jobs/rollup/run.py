@@ -49,8 +49,8 @@ if TYPE_CHECKING:
 __all__ = ["MonthEnd", "Saved", "SummaryReturnRejected", "month_end", "summarize_home", "write_outputs"]
 
 OUTPUT_DIR = "summaries"
-SAVED_FORMAT = 1  # bump when what a saved summary holds changes: older ones are recomputed
-FRAMES = ("nodes", "by_category", "attention", "rebound", "overdue", "mom")
+SAVED_FORMAT = 2  # bump when what a saved summary holds changes: older ones are recomputed
+FRAMES = ("nodes", "by_category", "attention", "rebound", "overdue", "mom", "ineligible", "supervised")
 CLOSED = "closed.parquet"  # every item closed up to the period (rebound of later periods)
 SOURCE = "source.json"
 
@@ -97,9 +97,14 @@ class Saved:
         mom = pl.scan_parquet(self.folder / "mom.parquet").filter(pick).collect()
         empty = nodes.clear()
         part = Summary(period=self.period, root=national["unit"], nodes=nodes, by_category=empty, national=national,
-                       attention=empty, rebound=empty, overdue=empty, mom=mom, vocab=load_vocab(),
+                       attention=pl.read_parquet(self.folder / "attention.parquet").filter(pick),
+                       rebound=empty, overdue=empty, mom=mom, vocab=load_vocab(),
                        registry_version=national.get("registry_version"))  # fmt: skip
         return node_json(part, code)
+
+    def ineligible(self) -> pl.DataFrame:
+        """Units not eligible for awards in this period's year so far (see :func:`jobs.rollup.attention.ineligible_units`)."""
+        return pl.read_parquet(self.folder / "ineligible.parquet")
 
     def closed(self) -> pl.DataFrame:
         """Items closed up to this period (see :func:`jobs.rollup.crossperiod.closed_items`)."""
@@ -165,6 +170,9 @@ def fingerprint(
         "registry": home.registry_version(period)["version"] if publication is None else publication.registry_version,
         "deadline": (home.deadline(period) if publication is None else publication.deadline).isoformat(),
         "thresholds": dataclasses.asdict(home.config.thresholds),
+        "accountability": dataclasses.asdict(home.config.accountability),
+        # the 督办 items tracked in the period (those of earlier periods)
+        "supervised": home.store.supervised(before=period).rows(),
         "before": before.fingerprint if before is not None else None,
         "submissions": rows.rows(),
     }
@@ -199,6 +207,9 @@ def _summarize(
         view.tables, view.submissions, view.registry, period=view.period, deadline=view.deadline,
         previous=previous, history_tables={"ledger": history} if history is not None else None,
         thresholds=view.home.config.thresholds, coverage=view.coverage,
+        accountability=view.home.config.accountability, findings=view.findings,
+        ineligible_before=before.ineligible() if before is not None else None,
+        supervised=view.home.store.supervised(before=view.period),
     )  # fmt: skip
     summary.warnings[:0] = view.warnings
     closed = crossperiod.closed_items(view.tables["ledger"], history, summary.vocab or load_vocab(), period=view.period)
@@ -269,7 +280,7 @@ def write_outputs(summary: Summary, folder: Path) -> dict[str, Path]:
     """Write the per-node indicator table and the lists as Parquet, the national JSON (temp + rename each).
 
     Files: ``nodes``, ``by_category``, ``attention``, ``rebound``, ``overdue``,
-    ``mom`` (``.parquet``) and ``national.json``.
+    ``mom``, ``ineligible``, ``supervised`` (``.parquet``) and ``national.json``.
     """
     folder.mkdir(parents=True, exist_ok=True)
     written = {}

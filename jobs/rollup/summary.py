@@ -17,10 +17,20 @@ import polars as pl
 from jobs.core.schema import Schema, load_schema
 from jobs.core.tables import empty_table
 from jobs.rollup import counts, crossperiod, federation
-from jobs.rollup.attention import Thresholds, attention_list, rejection_counts
+from jobs.rollup.attention import (
+    INELIGIBLE_SCHEMA,
+    Accountability,
+    Thresholds,
+    attention_json,
+    finding_marks,
+    graded_attention,
+    ineligible_units,
+    rejection_counts,
+)
 from jobs.rollup.coverage import Coverage, compute_coverage
 from jobs.rollup.indicators import indicators_json, with_rates
-from jobs.rollup.tree import roll_up, root_code
+from jobs.rollup.supervised import TRACKED_SCHEMA, track, tracked_json
+from jobs.rollup.tree import roll_up, root_code, subtree_codes
 from jobs.rollup.vocab import Vocab, load_vocab
 
 NODE_COLUMNS = ("code", "name", "level", "category", "parent")
@@ -42,9 +52,16 @@ class Summary:
     national
         The spec's ``summarize --json`` object for the root.
     attention, rebound, overdue, mom
-        The attention list, the rebound and overdue item lists, and the
+        The graded attention list (:mod:`jobs.rollup.attention`: one step per
+        unit, with reasons), the rebound and overdue item lists, and the
         month-over-month change of the main rates (``code, rate, current,
         previous, change``).
+    supervised
+        The 督办 items of earlier periods with ``resolved`` and ``overdue`` this
+        period (:mod:`jobs.rollup.supervised`).
+    ineligible
+        Units judged ineffective (诫勉批评 or 追责问责) in any period of the year
+        so far: not eligible for awards that year (``code, name, periods``).
     warnings
         Chinese notes for the office (overlaps, returns of unknown units ...).
     registry_version
@@ -68,6 +85,8 @@ class Summary:
     tree: pl.DataFrame | None = field(default=None, repr=False)
     coverage: Coverage | None = field(default=None, repr=False)
     registry_version: int | None = None
+    ineligible: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=INELIGIBLE_SCHEMA))
+    supervised: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=TRACKED_SCHEMA))
 
 
 def _tables(tables: Mapping[str, pl.DataFrame], schema: Schema) -> dict[str, pl.DataFrame]:
@@ -127,6 +146,10 @@ def summarize(
     previous: Summary | None = None,
     history_tables: Mapping[str, pl.DataFrame] | None = None,
     thresholds: Thresholds | Mapping[str, Any] | None = None,
+    accountability: Accountability | Mapping[str, Any] | None = None,
+    findings: pl.DataFrame | None = None,
+    ineligible_before: pl.DataFrame | None = None,
+    supervised: pl.DataFrame | None = None,
     registry_version: int | None = None,
     schema: Schema | None = None,
     vocab: Vocab | None = None,
@@ -151,8 +174,15 @@ def summarize(
         The previous period's summary, for the month-over-month change.
     history_tables
         Counted tables of earlier periods (``ledger`` used), for rebound.
-    thresholds
-        Attention-list thresholds (:class:`Thresholds` or a config mapping).
+    thresholds, accountability
+        The attention list's settings (:class:`Thresholds`, :class:`Accountability` or config mappings).
+    findings
+        Stored findings of the period's submissions (``Store.findings``), read
+        by code for the attention list; None: no finding-based steps.
+    ineligible_before
+        The ``ineligible`` list saved with the latest earlier period (kept within the year).
+    supervised
+        The store's 督办 ledger (``Store.supervised``): items of earlier periods are tracked.
     registry_version
         The version of ``registry`` (named in every output), when ``coverage`` is computed here.
     coverage
@@ -163,6 +193,8 @@ def summarize(
     vocab = vocab or load_vocab(schema=None if schema is load_schema() else schema)
     if not isinstance(thresholds, Thresholds):
         thresholds = Thresholds.from_mapping(thresholds)
+    if not isinstance(accountability, Accountability):
+        accountability = Accountability.from_mapping(accountability)
     end = crossperiod.period_end(period)
     if coverage is None:
         coverage = compute_coverage(
@@ -196,7 +228,14 @@ def summarize(
     root = root_code(registry)
     expected = coverage.units.filter(pl.col("must_report")).select("code")
     rejections = rejection_counts(submissions, period=period).join(expected, left_on="unit", right_on="code", how="semi")
-    attention = attention_list(nodes.join(expected, on="code", how="semi"), rejections, thresholds)
+    tracked = track(supervised, detail["ledger"], counted, vocab, period=period, end=end)
+    attention = graded_attention(
+        nodes.join(expected, on="code", how="semi"), rejections, thresholds, accountability,
+        marks=finding_marks(findings, counted, detail["ledger"], schema=schema), overdue=overdue, rebound=rebound,
+        supervised=tracked.filter(pl.col("overdue") & pl.col("unit").is_in(expected["code"].implode())),
+        previous=previous.attention if previous is not None else None,
+        previous_period=previous.period if previous is not None else None,
+    )  # fmt: skip
     mom = crossperiod.month_over_month(nodes, previous.nodes if previous is not None else None, vocab)
     summary = Summary(
         period=period,
@@ -214,6 +253,8 @@ def summarize(
         tree=tree,
         coverage=coverage,
         registry_version=coverage.registry_version,
+        ineligible=ineligible_units(attention, ineligible_before, period=period),
+        supervised=tracked,
     )
     summary.national = node_json(summary, root)
     return summary
@@ -240,4 +281,9 @@ def node_json(summary: Summary, code: str) -> dict[str, Any]:
         out["covered_by"] = row["covered_by"]
     changes = summary.mom.filter(pl.col("code") == code)
     out["mom"] = {r: c for r, c in changes.select("rate", "change").iter_rows()}
+    within = None
+    if code != summary.root:
+        within = subtree_codes(summary.tree, code) if summary.tree is not None else pl.Series([code])
+    out["attention"] = attention_json(summary.attention, within=within)
+    out.update(tracked_json(summary.supervised, within=within))
     return out

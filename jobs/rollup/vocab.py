@@ -97,6 +97,10 @@ class Vocab:
     sign_off: dict[str, str]
     draft_label: str
     published_label: str  # str.format with {revision} and {date}
+    # the JSON ``attention`` object's keys: the graded steps, mildest first (jobs.rollup.attention.STEPS)
+    attention_steps: tuple[str, ...] = ()
+    # the JSON keys of the 督办 tracking (jobs.rollup.supervised.JSON_KEYS)
+    supervision_keys: tuple[str, ...] = ()
 
     @property
     def count_keys(self) -> tuple[str, ...]:
@@ -178,6 +182,8 @@ def parse_vocab(data: dict[str, Any], schema: Schema) -> Vocab:
             sign_off=dict(summary["sign_off"]),
             draft_label=summary["draft"],
             published_label=summary["published"],
+            attention_steps=tuple(data["attention"]["steps"]),
+            supervision_keys=tuple(k["key"] for k in data["supervision"]),
         )
     except (KeyError, TypeError, StopIteration) as exc:
         msg = f"malformed summary schema: {exc!r}"

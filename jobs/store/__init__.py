@@ -52,7 +52,7 @@ from jobs.core.errors import known_error
 from jobs.core.findings import Finding, Report
 from jobs.core.schema import load_schema
 from jobs.core.tables import empty_table, table_keys, table_schema
-from jobs.store import history, integrity, publication, rechecks
+from jobs.store import history, integrity, publication, rechecks, supervision
 from jobs.store.types import (
     FAULT_ENV,
     LEDGER_DDL,
@@ -418,6 +418,21 @@ class Store:
         """Which of ``submission_ids`` re-judge an earlier version's file, and why (:mod:`jobs.store.rechecks`)."""
         with self._reading() as conn:
             return rechecks.of_submissions(conn, submission_ids)
+
+    def supervise(self, items: Sequence[supervision.SupervisedItem]) -> int:
+        """Record 督办 items in one transaction (caller holds the home's lock); returns rows added."""
+        conn = self.connect()
+        try:
+            return supervision.record(conn, items)
+        except sqlite3.DatabaseError as exc:
+            self._ledger_failed(exc)
+        finally:
+            conn.close()
+
+    def supervised(self, *, before: str | None = None) -> pl.DataFrame:
+        """The 督办 ledger (:data:`jobs.store.supervision.SUPERVISION_SCHEMA`), of periods before ``before`` if given."""
+        with self._reading() as conn:
+            return supervision.load(conn, before=before)
 
     def findings(self, submission_ids: Sequence[str]) -> pl.DataFrame:
         """Findings of the given submissions."""
