@@ -83,7 +83,8 @@ def build() -> Document:
          color=RGBColor(0xB2, 0x22, 0x22))
     para(doc, "报送期：{{ ctx.period|zh_period }}　截止时间：{{ ctx.deadline|zh_date }}　汇总范围：{{ ctx.scope_name }}",
          size=12, align=WD_ALIGN_PARAGRAPH.CENTER, indent=False)
-    para(doc, "{{ ctx.registry_note }}", size=12, align=WD_ALIGN_PARAGRAPH.CENTER, indent=False)
+    para(doc, "{{ ctx.registry_note }}{% if ctx.publication_note %}　{{ ctx.publication_note }}{% endif %}", size=12,
+         align=WD_ALIGN_PARAGRAPH.CENTER, indent=False)
 
     heading(doc, "一、报送情况")
     para(doc, "本期应报送单位{{ f.units_expected.value|zh_number }}个。截至{{ ctx.deadline|zh_date }}，已报送并通过校验"

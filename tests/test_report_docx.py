@@ -46,6 +46,18 @@ def test_prose_carries_the_figures(rendered):
     assert "{{" not in text and "{%" not in text
 
 
+def test_the_word_report_says_which_publication_it_shows(tmp_path):
+    from dataclasses import replace
+
+    from jobs.report.context import assemble_context as assemble
+
+    base = assemble(_node(3), period="2015-02", deadline=dt.datetime(2015, 2, 28, 23, 59, 59), scope_code="000000",
+                    scope_name="全国", scope_level="全国", charts=False, registry_version=1)  # fmt: skip
+    note = "本报告为2015年2月第2次发布的数字（2015年3月2日发布）"
+    doc = docx.Document(str(write_docx(replace(base, publication_note=note), tmp_path / "r.docx")))
+    assert note in "\n".join(p.text for p in doc.paragraphs)
+
+
 def test_tables_repeat_rows_with_the_figures(rendered):
     node, tables = rendered["node"], _tables(rendered["doc"])
     tasks = tables[0]
