@@ -24,16 +24,16 @@ from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
-from jobs.core.errors import RectifyError, StoreDamaged
+from jobs.core.errors import StoreDamaged
 from jobs.intake.batch import FileOutcome, IngestResult, Validator
 from jobs.intake.parallel import ingest_paths
 from jobs.office.home import Home
 from jobs.store import FaultHook
-from jobs.store.history import Version
+from jobs.store.history import HistoryError, Version, find_version
 from jobs.store.rechecks import Recheck, original
 
 
-class RecheckError(RectifyError):
+class RecheckError(HistoryError):
     """A re-judgement that cannot be done (Chinese message saying why)."""
 
 
@@ -88,12 +88,7 @@ def recheck_version(
         msg = "请用 --reason 写明重新审核的原因（例如：名册已补录该单位）。"
         raise RecheckError(msg)
     found = home.store.versions(period, unit)
-    target = next((v for v in found if v.version == version), None)
-    if target is None:
-        have = "、".join(str(v.version) for v in found)
-        msg = (f"单位{unit}在{period}没有第{version}版报表" + (f"（已收到第{have}版）。" if have else "（本期未收到报表）。")
-               + "可用 rectify history 查看。")  # fmt: skip
-        raise RecheckError(msg)
+    target = find_version(found, period=period, unit=unit, version=version, error=RecheckError)
     store = home.store
     with closing(store.connect()) as conn:
         sha, archive_path, received_at = original(conn, target.submission_id)

@@ -40,6 +40,7 @@ from typing import Literal
 
 from jobs.core.errors import RectifyError
 from jobs.store.rechecks import Note, notes
+from jobs.store.types import write_transaction
 
 Action = Literal["withdraw", "restore"]
 State = Literal["counting", "superseded", "withdrawn", "rejected"]
@@ -248,8 +249,7 @@ def change(
     if not reason:
         msg = f"请用 --reason 写明{ACTION_LABELS[action]}的原因。"
         raise HistoryError(msg)
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with write_transaction(conn):
         before = versions(conn, period=period, unit=unit, default_report_type=default_report_type)
         target = _check(before, action=action, period=period, unit=unit, version=version)
         fault("history-checked")
@@ -260,11 +260,6 @@ def change(
         )
         after = versions(conn, period=period, unit=unit, default_report_type=default_report_type)
         fault("history-before-commit")
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
     fault("history-committed")
     seq = cursor.lastrowid or 0
     return Change(
@@ -278,13 +273,21 @@ def _counting(found: list[Version], report_type: str) -> int | None:
     return next((v.version for v in found if v.state == "counting" and v.report_type == report_type), None)
 
 
-def _check(found: list[Version], *, action: Action, period: str, unit: str, version: int) -> Version:
+def find_version(
+    found: list[Version], *, period: str, unit: str, version: int, error: type[HistoryError] = HistoryError
+) -> Version:
+    """The version numbered ``version`` among a unit's ``found`` versions; ``error`` (Chinese) when absent."""
     target = next((v for v in found if v.version == version), None)
     if target is None:
         have = "、".join(str(v.version) for v in found)
         msg = (f"单位{unit}在{period}没有第{version}版报表" + (f"（已收到第{have}版）。" if have else "（本期未收到报表）。")
                + "可用 rectify history 查看。")  # fmt: skip
-        raise HistoryError(msg)
+        raise error(msg)
+    return target
+
+
+def _check(found: list[Version], *, action: Action, period: str, unit: str, version: int) -> Version:
+    target = find_version(found, period=period, unit=unit, version=version)
     if target.state == "rejected":
         msg = (f"单位{unit} {period} 第{version}版已退回（{target.n_errors}处错误），从未计入汇总，不能"
                f"{ACTION_LABELS[action]}；请单位改正后重新报送。")  # fmt: skip

@@ -40,7 +40,7 @@ import polars as pl
 
 from jobs.core.errors import REPAIR_HINT, StoreDamaged
 from jobs.core.tables import table_keys
-from jobs.store.types import FaultHook, fault
+from jobs.store.types import FaultHook, fault, write_transaction
 from jobs.store.writer import write_parquet_atomic
 
 ProblemKind = Literal[
@@ -231,9 +231,8 @@ def _check_parts(root: Path, conn: sqlite3.Connection, *, backfill: bool) -> lis
             fill.append(describe(root, path, key=key, period=period, batch_id=batch_id, rows=rows))
     if backfill and fill:
         damaged = {p.batch_id for p in problems}
-        conn.execute("BEGIN IMMEDIATE")
-        record_parts(conn, [p for p in fill if p.batch_id not in damaged])
-        conn.execute("COMMIT")
+        with write_transaction(conn):
+            record_parts(conn, [p for p in fill if p.batch_id not in damaged])
     return problems
 
 
@@ -310,15 +309,9 @@ def replace_parts(
         parts.append(describe(root, target, key=key, period=period, batch_id=b, rows=frame.height))
     fault("repair-written", fault_hook)
     with closing(connect()) as conn:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with write_transaction(conn):
             conn.executemany("DELETE FROM parts WHERE period=? AND batch_id=?", list(rebuilt))
             record_parts(conn, parts)
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
     fault("repair-committed", fault_hook)
     for path in settle_repair(root, connect, journal):
         path.unlink(missing_ok=True)

@@ -28,6 +28,7 @@ from typing import Any
 
 from jobs.core.errors import RectifyError
 from jobs.store.history import effective_superseded_by
+from jobs.store.types import write_transaction
 
 PUBLICATION_DDL = """
 CREATE TABLE IF NOT EXISTS publications (
@@ -155,8 +156,7 @@ def record(
         A first publication asked with ``revise``, a period already published
         without ``revise``, or a revision without a reason.
     """
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with write_transaction(conn):
         (last,) = conn.execute("SELECT MAX(revision) FROM publications WHERE period = ?", (period,)).fetchone()
         check_revision(period, last, revise=revise, reason=reason)
         effective = effective_superseded_by(default_report_type)
@@ -177,11 +177,6 @@ def record(
             [(period, revision, sid, sup, int(bool(accepted) and sup is None)) for sid, sup, accepted in rows],
         )
         fault("publish-before-commit")
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
     fault("publish-committed")
     return publications(conn, period)[-1]
 

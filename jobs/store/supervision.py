@@ -18,6 +18,8 @@ from typing import Literal
 
 import polars as pl
 
+from jobs.store.types import write_transaction
+
 Reason = Literal["overdue", "ineffective", "rebound", "stalled"]
 
 SUPERVISION_DDL = """
@@ -57,8 +59,7 @@ class SupervisedItem:
 def record(conn: sqlite3.Connection, items: Sequence[SupervisedItem]) -> int:
     """Add the items in one transaction (an item already supervised is kept as it was); returns rows added."""
     conn.executescript(SUPERVISION_DDL)  # made by the first notice: readers of an older ledger need no write
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with write_transaction(conn):
         before = conn.total_changes
         conn.executemany(
             "INSERT OR IGNORE INTO supervision (unit, seq, problem, period, reasons, notice, issued_on, due) "
@@ -67,10 +68,6 @@ def record(conn: sqlite3.Connection, items: Sequence[SupervisedItem]) -> int:
              for i in items],
         )  # fmt: skip
         added = conn.total_changes - before
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     return added
 
 

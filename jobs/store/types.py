@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Callable
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -95,6 +97,23 @@ TEXT_SCHEMA: dict[str, pl.DataType] = {
     "column": pl.Utf8(),
     "hash": pl.Utf8(),
 }
+
+
+@contextmanager
+def write_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One ledger write: ``BEGIN IMMEDIATE``, ``COMMIT`` when the block ends, ``ROLLBACK`` on any exception.
+
+    A kill inside the block leaves nothing (SQLite drops the open transaction);
+    the caller holds the home's lock, so IMMEDIATE never waits on another writer.
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
 
 
 def fault(step: str, hook: FaultHook | None = None) -> None:
