@@ -7,7 +7,8 @@
 3. ``rectify ingest samples/returns/<previous period>`` so month-over-month
    and rebound have a previous period;
 4. ``rectify run --period <period> --inbox samples/returns/<period>``;
-5. prints where the report is (and, with ``--screenshot``, saves the first page as PNG).
+5. ``rectify publish``, ``rectify circular`` and ``rectify supervise`` for that period;
+6. prints where the report is (and, with ``--screenshot``, saves the first page as PNG).
 
 Each step is the real CLI in a subprocess, as the office would type it. When
 ``samples/`` has no registry (a clone before ``make samples``), the samples are
@@ -80,6 +81,10 @@ def main(argv: list[str] | None = None) -> int:
         rectify("ingest", str(previous), "--period", before, "--home", str(home), allow=(0, 1))
     run = ["run", "--period", args.period, "--inbox", str(samples / "returns" / args.period), "--home", str(home)]
     rectify(*run, *(["--pdf"] if args.pdf else []))
+    # the month's figures go upward: publish them, then the circular and the supervision notices
+    rectify("publish", "--period", args.period, "--by", "演示", "--home", str(home))
+    rectify("circular", "--period", args.period, "--home", str(home))
+    rectify("supervise", "--period", args.period, "--home", str(home))
 
     report = home / "reports" / args.period / f"汇总报告_{args.period}.html"
     if not report.is_file():

@@ -94,6 +94,12 @@ def test_each_notice_lists_exactly_its_units_items(notices):
     assert "<w:fldSimple" not in body
 
 
+def test_notice_numbers_carry_the_year_of_issue_like_the_circular(home, tmp_path):
+    later = make_supervision(home, period="2015-02", out_dir=tmp_path / "later", issued_on=date(2016, 1, 4))
+    numbers = sorted(n.number for n, _ in later.notices)
+    assert numbers == ["群教办督〔2016〕2-1号", "群教办督〔2016〕2-2号"]
+
+
 def test_items_are_recorded_once_with_the_new_deadline(home, notices, tmp_path):
     ledger = home.store.supervised()
     assert notices.recorded == ledger.height == 6

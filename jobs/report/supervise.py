@@ -106,10 +106,11 @@ def listed_items(
     )
 
 
-def notice_number(letterhead: Letterhead, *, period: str, index: int) -> str:
-    """``群教办督〔2015〕2-3号``: the period's year and month, then the notice's place in the period."""
-    year, month = period.split("-")
-    return f"{letterhead.number_prefix}督〔{int(year)}〕{int(month)}-{index}号"
+def notice_number(letterhead: Letterhead, *, period: str, index: int, issued_on: dt.date) -> str:
+    """``群教办督〔2015〕2-3号``: the year of issue (as the 通报's 发文字号, GB/T 9704), the period's month,
+    then the notice's place in the period."""
+    month = int(period.split("-")[1])
+    return f"{letterhead.number_prefix}督〔{issued_on.year}〕{month}-{index}号"
 
 
 def make_supervision(
@@ -151,7 +152,7 @@ def make_supervision(
     letterhead = home.config.letterhead
     notices, records = [], []
     for index, row in enumerate(attention.iter_rows(named=True), start=1):
-        number = notice_number(letterhead, period=period, index=index)
+        number = notice_number(letterhead, period=period, index=index, issued_on=issued_on)
         mine = items.filter(pl.col("unit") == row["code"])
         listed = []
         for seq, problem, deadline, status, reasons in mine.select("seq", "problem", "deadline", "status", "reasons").iter_rows():
