@@ -120,6 +120,32 @@ class Thresholds:
         return _section(cls, data, table="thresholds", source=source)
 
 
+_Z_SCORE = _Rule(low=0)
+_MIN_PEERS = _Rule(integer=True, low=2, low_inclusive=True)
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    """``[history]``: reading a return against the unit's earlier returns and its peers (issue 17).
+
+    ``stalled_periods``: an item 未启动 this many consecutive returns in all is
+    ``stalled-item``. ``outlier_z``: the modified z-score at or above which an
+    increment (or a rate among peers) is an ``outlier``; ``outlier_history``:
+    the earlier increments a unit needs before its own are scored;
+    ``outlier_peers``: the peers (same 层级 and 类别, same period) a rate needs.
+    """
+
+    stalled_periods: int = field(default=3, metadata={"rule": _COUNT})
+    outlier_z: float = field(default=3.5, metadata={"rule": _Z_SCORE})
+    outlier_history: int = field(default=4, metadata={"rule": _MIN_PEERS})
+    outlier_peers: int = field(default=8, metadata={"rule": _MIN_PEERS})
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any] | None, *, source: str | Path | None = None) -> History:
+        """History settings from a ``[history]`` table; absent keys keep their defaults (raises :class:`ConfigError`)."""
+        return _section(cls, data, table="history", source=source)
+
+
 @dataclass(frozen=True, slots=True)
 class Paths:
     """``[paths]``: the home's sub-directories (relative to the home)."""
@@ -144,6 +170,7 @@ class Config:
     deadlines: Mapping[str, datetime] = field(default_factory=dict)
     thresholds: Thresholds = Thresholds()
     limits: Limits = Limits()
+    history: History = History()
     paths: Paths = Paths()
     receipts: Receipts = Receipts()
 
@@ -163,7 +190,7 @@ class Config:
             An unknown key, or a value of the wrong type or out of range.
         """
         where = _where(source)
-        known = {"timezone", "thresholds", "limits", "paths", "receipts", "periods"}
+        known = {"timezone", "thresholds", "limits", "history", "paths", "receipts", "periods"}
         _no_unknown(data, known, table=None, where=where)
         for table in known - {"timezone"}:
             if table in data and not isinstance(data[table], Mapping):
@@ -174,6 +201,7 @@ class Config:
             deadlines=_deadlines(data.get("periods") or {}, where=where),
             thresholds=Thresholds.from_mapping(data.get("thresholds"), source=source),
             limits=Limits.from_mapping(data.get("limits"), source=source),
+            history=History.from_mapping(data.get("history"), source=source),
             paths=_section(Paths, data.get("paths"), table="paths", source=source),
             receipts=_section(Receipts, data.get("receipts"), table="receipts", source=source),
         )
@@ -184,6 +212,7 @@ class Config:
             "timezone": self.timezone,
             "thresholds": dataclasses.asdict(self.thresholds),
             "limits": dataclasses.asdict(self.limits),
+            "history": dataclasses.asdict(self.history),
             "paths": dataclasses.asdict(self.paths),
             "receipts": dataclasses.asdict(self.receipts),
             "periods": {p: {"deadline": d} for p, d in sorted(self.deadlines.items())},

@@ -82,6 +82,12 @@ def recording_order(arrivals: Sequence[Arrival]) -> list[int]:
     return sorted(range(len(arrivals)), key=lambda i: (arrivals[i].received_at, arrivals[i].file_name))
 
 
+def _explained_column(conn: sqlite3.Connection) -> str:
+    """``explained``, or ``0`` in a ledger no write has given that column yet (readers never migrate)."""
+    columns = {r[1] for r in conn.execute("PRAGMA table_info(findings)")}
+    return "explained" if "explained" in columns else "0"
+
+
 class Store:
     """The ledger and tables under one directory (``<home>/store``)."""
 
@@ -310,16 +316,20 @@ class Store:
         return subs.filter(pl.col("accepted") & pl.col("superseded_by").is_null())
 
     def findings(self, submission_ids: Sequence[str]) -> pl.DataFrame:
-        """Findings of the given submissions."""
+        """Findings of the given submissions (``explained`` is false in a ledger older than that column)."""
         cols = ["submission_id", "seq", "code", "severity", "sheet", "row", "column", "cell", "message"]
         rows: list[tuple] = []
         with self._reading() as conn:
+            explained = _explained_column(conn)
+            select = ", ".join(f'"{c}"' for c in cols) + f", {explained}"
             for start in range(0, len(submission_ids), 500):
                 chunk = list(submission_ids[start : start + 500])
                 marks = ",".join("?" * len(chunk))
-                rows += conn.execute(f"SELECT * FROM findings WHERE submission_id IN ({marks})", chunk).fetchall()
-        schema = {c: (pl.Int64 if c in ("seq", "row") else pl.Utf8) for c in cols}
-        return pl.DataFrame(rows, schema=schema, orient="row")
+                rows += conn.execute(f"SELECT {select} FROM findings WHERE submission_id IN ({marks})",
+                                     chunk).fetchall()  # fmt: skip
+        schema: dict[str, pl.DataType] = {c: (pl.Int64() if c in ("seq", "row") else pl.Utf8()) for c in cols}
+        schema["explained"] = pl.Boolean()
+        return pl.DataFrame([(*r[:-1], bool(r[-1])) for r in rows], schema=schema, orient="row")
 
     def received_names(self, submission_ids: Sequence[str]) -> list[bytes]:
         """The exact bytes of each submission's received file name, in order (``file_name`` is its
@@ -346,6 +356,7 @@ class Store:
         heads: dict[str, tuple] = {}
         found: dict[str, list[Finding]] = {sid: [] for sid in submission_ids}
         with self._reading() as conn:
+            explained = _explained_column(conn)
             for start in range(0, len(submission_ids), 500):
                 chunk = list(submission_ids[start : start + 500])
                 marks = ",".join("?" * len(chunk))
@@ -354,13 +365,13 @@ class Store:
                     chunk,
                 ):
                     heads[sid] = tuple(head)
-                for sid, code, severity, message, sheet, row, column, cell in conn.execute(
-                    'SELECT submission_id, code, severity, message, sheet, "row", "column", cell FROM findings '
-                    f"WHERE submission_id IN ({marks}) ORDER BY submission_id, seq",
+                for sid, code, severity, message, sheet, row, column, cell, marked in conn.execute(
+                    'SELECT submission_id, code, severity, message, sheet, "row", "column", cell, '
+                    f"{explained} FROM findings WHERE submission_id IN ({marks}) ORDER BY submission_id, seq",
                     chunk,
                 ):
                     found[sid].append(Finding(code=code, severity=severity, message=message, sheet=sheet,
-                                              row=row, column=column, cell=cell))  # fmt: skip
+                                              row=row, column=column, cell=cell, explained=bool(marked)))  # fmt: skip
         missing = [sid for sid in submission_ids if sid not in heads]
         if missing:
             msg = f"no submission {missing[0]!r}"
@@ -409,7 +420,12 @@ class Store:
             if not files or not current:
                 out[key] = empty_table(key)
                 continue
-            frame = pl.scan_parquet(files).filter(pl.col("submission_id").is_in(current)).collect()
-            out[key] = frame.cast(table_schema(key))
+            # parts written before an optional column was added (说明) lack it: read as empty
+            frame = pl.concat([pl.scan_parquet(f) for f in files], how="diagonal_relaxed").filter(
+                pl.col("submission_id").is_in(current)
+            ).collect()
+            layout = table_schema(key)
+            frame = frame.with_columns(pl.lit(None, t).alias(c) for c, t in layout.items() if c not in frame.columns)
+            out[key] = frame.select(list(layout)).cast(layout)
         return out
 
