@@ -11,7 +11,8 @@
 3. main process, in submission order, under the lock — the single writer:
    cross-unit copy detection over the batch's hashes and the texts stored
    for the period (:mod:`jobs.validate.cross_units`, no file read, no GX),
-   then ``Store.write_batch`` — :func:`_record`;
+   the history stage against the units' earlier returns, read once per run
+   (:mod:`jobs.validate.history`), then ``Store.write_batch`` — :func:`_record`;
 4. receipts, from the committed ledger (by the workers when they share the files).
 
 Only ``executor.in_flight`` batches are between steps 1 and 3 at any time, so
@@ -24,7 +25,7 @@ from __future__ import annotations
 
 import tempfile
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -53,6 +54,8 @@ from jobs.office.config import Limits
 from jobs.office.home import Home, check_period
 from jobs.store import STACK_INDEX, Archived, Arrival, FaultHook, fault, recording_order
 from jobs.validate.cross_units import find_cross_unit_copies
+from jobs.validate.history import find_history
+from jobs.validate.lifecycle import Earlier, load_earlier
 
 
 @dataclass(frozen=True)
@@ -132,6 +135,14 @@ def ingest_paths(
         store.cleanup()
     context = BatchContext(registry=registry, period=period, validator=validator, limits=home.config.limits)
     result = IngestResult(period=period)
+    loaded: list[Earlier] = []
+
+    def earlier() -> Earlier:
+        # the earlier periods do not change while this period is ingested: read once per run
+        if not loaded:
+            loaded.append(load_earlier(store, period, report_type=load_schema().default_report_type))
+        return loaded[0]
+
     prepared: deque[_Prepared] = deque()
 
     def jobs() -> Iterator[tuple[list[Path], dict[Path, datetime]]]:
@@ -151,7 +162,7 @@ def ingest_paths(
         if validated is not None:
             fault("validated", fault_hook)
             with home.lock(holder=holder):
-                _record(home, prep, validated, period=period, fault_hook=fault_hook)
+                _record(home, prep, validated, period=period, fault_hook=fault_hook, earlier=earlier)
         outcomes = [prep.outcomes[p] for p in prep.batch if p in prep.outcomes]
         todo = [o for o in outcomes if o.submission_id is not None] if receipts else []
         if todo and executor.shares_files:
@@ -244,8 +255,12 @@ def _record(
     *,
     period: str,
     fault_hook: FaultHook | None,
+    earlier: Callable[[], Earlier] = Earlier.empty,
 ) -> None:
-    """The writer stage: find cross-unit copies, record the batch through ``write_batch``; fill the outcomes."""
+    """The writer stage: cross-unit copies, the history stage, then ``write_batch``; fill the outcomes.
+
+    ``earlier`` gives the units' returns of earlier periods (loaded once per run).
+    """
     store = home.store
     # A file equal to one recorded by an earlier batch of this run (archived
     # before that batch was written): a duplicate, as the sequential intake says.
@@ -270,6 +285,8 @@ def _record(
     if not arrivals:
         return
     _find_copies(home, arrivals, position, validated, period=period)
+    find_history(validated.results, validated.tables, earlier=earlier(), schema=load_schema(),
+                 rules=home.config.history)  # fmt: skip
     tables, texts = validated.tables, validated.texts
     if len(position) < len(validated.results):
         tables = {k: _reindex(f, position) for k, f in tables.items()}
