@@ -86,6 +86,14 @@ def test_ingest_flags_the_new_month_names_the_cell_and_keeps_the_note(office, tm
     rows = receipt_context(home.store.report(sid)).rows
     assert any(r.code == "deadline-postponed" and r.message.startswith("（已说明）") for r in rows)
     assert home.store.findings([sid]).filter(code="deadline-postponed")["explained"].to_list() == [True]
+    # summarize counts them from the stored findings; only the unexplained one lists its unit
+    summary = api.summarize(home, period=last).summary
+    national = summary.national
+    assert (national["items_postponed"], national["items_vanished"]) == (1, 1)
+    assert (national["warnings_explained"], national["warnings_unexplained"]) == (1, 1)
+    assert national["items_regressed"] == national["items_stalled"] == national["figures_decreased"] == 0
+    reasons = dict(summary.attention.select("code", "reason").iter_rows())
+    assert "未作说明" in reasons[bare] and "未作说明" not in reasons.get(explained, "")
 
 
 def test_a_resubmission_changes_which_return_is_previous(office, tmp_path):

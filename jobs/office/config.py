@@ -113,6 +113,8 @@ class Thresholds:
     rejections: int = field(default=2, metadata={"rule": _COUNT})
     overdue_items: int = field(default=1, metadata={"rule": _COUNT})
     rebound_items: int = field(default=1, metadata={"rule": _COUNT})
+    # history warnings (problems vanished, deadlines postponed, counts fallen ...) the unit did not explain
+    unexplained_warnings: int = field(default=1, metadata={"rule": _COUNT})
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any] | None, *, source: str | Path | None = None) -> Thresholds:

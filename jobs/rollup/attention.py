@@ -40,10 +40,14 @@ def attention_list(nodes: pl.DataFrame, rejections: pl.DataFrame, thresholds: Th
         "own.satisfaction_rate",
         "own.items_overdue",
         "own.items_rebound",
+        # a history warning the unit explained in 说明 lists nobody
+        pl.col("own.warnings_unexplained") if "own.warnings_unexplained" in nodes.columns else pl.lit(0).alias(
+            "own.warnings_unexplained"),
     ).join(rejections, left_on="code", right_on="unit", how="left")
     comp, sat = pl.col("own.completion_rate"), pl.col("own.satisfaction_rate")
     overdue, rebound = pl.col("own.items_overdue"), pl.col("own.items_rebound")
     rejected = pl.col("rejections").fill_null(0)
+    unexplained = pl.col("own.warnings_unexplained")
     reasons = [
         pl.when(comp < t.completion_rate).then(
             pl.lit("整改完成率") + _pct(comp) + pl.lit("，低于") + pl.lit(f"{t.completion_rate:.0%}")
@@ -54,6 +58,9 @@ def attention_list(nodes: pl.DataFrame, rejections: pl.DataFrame, thresholds: Th
         pl.when(overdue >= t.overdue_items).then(pl.format("有{}项问题超过整改时限仍未完成", overdue)),
         pl.when(rebound >= t.rebound_items).then(pl.format("有{}项已销号问题反弹回潮", rebound)),
         pl.when(rejected >= t.rejections).then(pl.format("本期报表被退回{}次", rejected)),
+        pl.when(unexplained >= t.unexplained_warnings).then(
+            pl.format("有{}条前后变化提示（问题消失、时限推迟、数字减少等）未作说明", unexplained)
+        ),
     ]
     hit = (
         (comp < t.completion_rate).fill_null(False)
@@ -61,6 +68,7 @@ def attention_list(nodes: pl.DataFrame, rejections: pl.DataFrame, thresholds: Th
         | (overdue >= t.overdue_items).fill_null(False)
         | (rebound >= t.rebound_items).fill_null(False)
         | (rejected >= t.rejections)
+        | (unexplained >= t.unexplained_warnings).fill_null(False)
     )
     # format the Chinese reasons only for the units listed
     return (

@@ -77,6 +77,12 @@ class PeriodView:
         return tables
 
     @cached_property
+    def findings(self) -> pl.DataFrame:
+        """Stored findings (``submission_id, code, explained``) of the period's current accepted returns."""
+        current = self.home.store.current(self.period)["submission_id"].to_list()
+        return self.home.store.findings(current).select("submission_id", "code", "explained")
+
+    @cached_property
     def coverage(self) -> Coverage:
         """The period's per-unit coverage (computed once)."""
         return compute_coverage(

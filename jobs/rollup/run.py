@@ -189,7 +189,7 @@ def _summarize(
     summary = summarize(
         view.tables, view.submissions, view.registry, period=view.period, deadline=view.deadline,
         previous=previous, history_tables={"ledger": history} if history is not None else None,
-        thresholds=view.home.config.thresholds, coverage=view.coverage,
+        thresholds=view.home.config.thresholds, coverage=view.coverage, findings=view.findings,
     )  # fmt: skip
     summary.warnings[:0] = view.warnings
     closed = crossperiod.closed_items(view.tables["ledger"], history, summary.vocab or load_vocab(), period=view.period)

@@ -127,6 +127,7 @@ def summarize(
     schema: Schema | None = None,
     vocab: Vocab | None = None,
     coverage: Coverage | None = None,
+    findings: pl.DataFrame | None = None,
 ) -> Summary:
     """Roll the period's counted returns up the registry tree.
 
@@ -152,6 +153,9 @@ def summarize(
     coverage
         The period's coverage (:func:`jobs.rollup.coverage.compute_coverage`),
         when the caller already has it; computed from the arguments otherwise.
+    findings
+        Stored findings of the period's returns (``submission_id, code,
+        explained``), for the history counts; none: they count 0.
     """
     schema = schema or load_schema()
     vocab = vocab or load_vocab(schema=None if schema is load_schema() else schema)
@@ -174,6 +178,7 @@ def summarize(
     own = counts.own_counts(
         detail, counted, vocab, overdue=crossperiod.overdue_expr(vocab, end=end),
         rebound=crossperiod.rebound_counts(rebound),
+        history=crossperiod.history_counts(findings, counted, vocab),
     )
     cover = coverage.units.select("code", *(c.key for c in vocab.coverage))
     contrib = _contributions(registry, cover, own, vocab)
