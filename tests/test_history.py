@@ -17,7 +17,7 @@ from jobs.tooling.samples.history import (
 )
 from jobs.tooling.samples.registry import build_registry
 from jobs.validate import ValidatedReturn
-from jobs.validate.figures import own_outliers
+from jobs.validate.figures import increment_stats, own_outliers
 from jobs.validate.history import find_history, stack
 from jobs.validate.lifecycle import HISTORY_CODES, Earlier
 
@@ -134,12 +134,11 @@ def test_history_settings_are_checked_at_load():
 def _series(values, now):
     hist = pl.DataFrame({
         "unit": ["u"] * len(values), "period": [f"2015-{k + 1:02d}" for k in range(len(values))],
-        "rank": list(range(len(values), 0, -1)), "sheet": ["tasks"] * len(values), "item": ["1:found"] * len(values),
-        "column": ["排查问题数"] * len(values), "value": values,
+        "rank": list(range(len(values), 0, -1)), "item": [4] * len(values), "value": values,
     })  # fmt: skip
-    cur = pl.DataFrame({"_i": [0], "unit": ["u"], "row": [3], "sheet": ["tasks"], "item": ["1:found"],
-                        "column": ["排查问题数"], "value": [now]}, schema_overrides={"_i": pl.Int32})  # fmt: skip
-    return own_outliers(cur, hist, z=3.5, min_history=4).height
+    cur = pl.DataFrame({"_i": [0], "unit": ["u"], "row": [3], "item": [4], "value": [now]},
+                       schema_overrides={"_i": pl.Int32})  # fmt: skip
+    return own_outliers(cur, increment_stats(hist, min_history=4), z=3.5, min_history=4).height
 
 
 def test_outlier_modified_z_score_and_a_flat_history():

@@ -94,6 +94,15 @@ def test_ingest_flags_the_new_month_names_the_cell_and_keeps_the_note(office, tm
     assert national["items_regressed"] == national["items_stalled"] == national["figures_decreased"] == 0
     reasons = dict(summary.attention.select("code", "reason").iter_rows())
     assert "未作说明" in reasons[bare] and "未作说明" not in reasons.get(explained, "")
+    # the report's delay and backsliding section: the unexplained first, each unit's months
+    files = api.report(home, period=last, formats=("html",), out_dir=tmp_path / "report")
+    rows = files.context.backsliding
+    assert [r.code for r in rows] == [bare, explained]
+    assert rows[0].values["items_vanished"] == 1 and rows[1].values["warnings_explained"] == 1
+    assert [p for p, _ in rows[0].trend] == list(PERIODS) and rows[0].trend[-1] == (last, 1)
+    assert [n for _, n in rows[0].trend[:-1]] == [0] * (len(PERIODS) - 1)
+    html = files.html.read_text(encoding="utf-8")
+    assert "拖延和反弹情况" in html and bare in html.split("拖延和反弹情况", 1)[1]
 
 
 def test_a_resubmission_changes_which_return_is_previous(office, tmp_path):

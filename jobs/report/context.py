@@ -20,6 +20,7 @@ from jobs.report.indicators import (
     CHANGE_KEYS,
     COVERAGE_KEYS,
     HEADLINE_KEYS,
+    HISTORY_KEYS,
     INDICATORS,
     STATUS_KEYS,
     Kind,
@@ -83,6 +84,24 @@ class AttentionRow:
 
 
 @dataclass(frozen=True, slots=True)
+class BackslidingRow:
+    """A unit with history warnings (delay, backsliding, falling figures), its counts and its months' trend.
+
+    ``values`` is keyed by the history indicators (``items_vanished`` ...);
+    ``trend`` is ``(period, warnings)`` for each month of the year summarised so far.
+    """
+
+    code: str
+    name: str
+    values: Mapping[str, int]
+    trend: tuple[tuple[str, int], ...]
+
+    @property
+    def total(self) -> int:
+        return int(self.values.get("warnings_explained", 0)) + int(self.values.get("warnings_unexplained", 0))
+
+
+@dataclass(frozen=True, slots=True)
 class ChangeRow:
     """Month-over-month: ``change`` is a difference of counts or of fractions (percentage points)."""
 
@@ -142,6 +161,9 @@ class ReportContext:
         Breakdown by 类别 (empty for a single-category scope).
     attention
         Units to watch, with reasons.
+    backsliding
+        Units with history warnings (delay and backsliding), the worst first:
+        most unexplained warnings, then most warnings.
     previous_period, changes, previous_figures
         Month-over-month against the previous period (empty when none): the
         main indicators' changes, and every indicator of the previous period.
@@ -181,12 +203,18 @@ class ReportContext:
     trend: tuple[tuple[str, Mapping[str, Number]], ...]
     missing: tuple[MissingUnit, ...]
     charts: Charts = field(default_factory=Charts)
+    backsliding: tuple[BackslidingRow, ...] = ()
 
     @property
     def attention_shown(self) -> tuple[AttentionRow, ...]:
         """The attention rows printed on the page: most reasons first, at most :data:`PAGE_LIST_LIMIT`."""
         ranked = sorted(self.attention, key=lambda a: (-len(a.reasons), a.code))
         return tuple(ranked[:PAGE_LIST_LIMIT])
+
+    @property
+    def backsliding_shown(self) -> tuple[BackslidingRow, ...]:
+        """The delay and backsliding rows printed on the page (at most :data:`PAGE_LIST_LIMIT`)."""
+        return self.backsliding[:PAGE_LIST_LIMIT]
 
     @property
     def missing_shown(self) -> tuple[MissingUnit, ...]:
@@ -252,6 +280,15 @@ def _unit_row(values: Mapping[str, Any]) -> UnitRow:
     return UnitRow(str(values.get("code") or ""), str(values.get("name") or ""), picked)
 
 
+def _backsliding(rows: Sequence[Mapping[str, Any]]) -> tuple[BackslidingRow, ...]:
+    out = [
+        BackslidingRow(_text(r.get("code")), _text(r.get("name")), {k: _int(r.get(k)) for k in HISTORY_KEYS},
+                       tuple((str(p), int(n)) for p, n in r.get("trend") or ()))
+        for r in rows
+    ]  # fmt: skip
+    return tuple(sorted(out, key=lambda r: (-r.values.get("warnings_unexplained", 0), -r.total, r.code)))
+
+
 def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
@@ -267,6 +304,7 @@ def assemble_context(
     children: Sequence[Mapping[str, Any]] = (),
     by_category: Sequence[Mapping[str, Any]] = (),
     attention: Sequence[Mapping[str, Any]] = (),
+    backsliding: Sequence[Mapping[str, Any]] = (),
     missing: Sequence[Mapping[str, Any]] = (),
     previous: Mapping[str, Any] | None = None,
     previous_period: str | None = None,
@@ -287,6 +325,9 @@ def assemble_context(
         units and of each 类别.
     attention
         Dicts with ``code``, ``name``, ``reasons`` (a list of Chinese reasons or one string).
+    backsliding
+        Dicts with ``code``, ``name``, the history counts and ``trend``
+        (``(period, warnings)`` pairs), any order: sorted here, the worst first.
     missing
         Dicts with ``code, name, parent, level, contact, phone`` (and optionally
         ``state``, and for a covering unit's row ``covering`` and ``units``: the
@@ -346,6 +387,7 @@ def assemble_context(
             )
             for a in attention
         ),
+        backsliding=_backsliding(backsliding),
         previous_period=previous_period if previous is not None else None,
         changes=tuple(_change(k, node, previous) for k in CHANGE_KEYS) if previous is not None else (),
         previous_figures={k: _figure(k, previous) for k in INDICATORS} if previous is not None else {},

@@ -96,6 +96,13 @@ class Saved:
                        attention=empty, rebound=empty, overdue=empty, mom=mom, vocab=load_vocab())  # fmt: skip
         return node_json(part, code)
 
+    def own_history(self) -> pl.DataFrame:
+        """``code`` and each unit's own history counts (``own.items_vanished`` ...); only ``code`` when saved before them."""
+        path = self.folder / "nodes.parquet"
+        names = pl.read_parquet_schema(path)
+        wanted = ["code", *(f"own.{c.key}" for c in load_vocab().history)]
+        return pl.read_parquet(path, columns=[c for c in wanted if c in names])
+
     def closed(self) -> pl.DataFrame:
         """Items closed up to this period (see :func:`jobs.rollup.crossperiod.closed_items`)."""
         return pl.read_parquet(self.folder / CLOSED)

@@ -13,6 +13,7 @@ warning on a row whose 说明 the unit filled is kept, marked ``explained``.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
@@ -24,7 +25,7 @@ from jobs.core.schema import Schema
 from jobs.core.tables import table_schema
 from jobs.office.config import History
 from jobs.validate.figures import figure_marks
-from jobs.validate.lifecycle import STACK_INDEX, Earlier, item_marks
+from jobs.validate.lifecycle import STACK_INDEX, TIMINGS, Earlier, item_marks
 
 
 def stack(tables: Sequence[Mapping[str, pl.DataFrame] | None], key: str) -> pl.DataFrame | None:
@@ -47,6 +48,16 @@ def find_history(
     ``tables`` are the batch's typed tables stacked per sheet key (stored
     layout plus ``_i``). 汇总 returns and returns without a unit take no part.
     """
+    started = time.perf_counter()
+    try:
+        return _find_history(results, tables, earlier=earlier, schema=schema, rules=rules)
+    finally:
+        TIMINGS["stage"] += time.perf_counter() - started
+
+
+def _find_history(
+    results: Sequence[Any], tables: Mapping[str, pl.DataFrame], *, earlier: Earlier, schema: Schema, rules: History
+) -> list[int]:
     taking = [i for i, r in enumerate(results)
               if r.report.unit is not None and getattr(r, "report_type", None) == schema.default_report_type]  # fmt: skip
     if not taking or earlier.returns.height == 0:

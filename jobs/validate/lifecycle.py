@@ -11,8 +11,9 @@ wires them with the figure rules of :mod:`jobs.validate.figures`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import polars as pl
@@ -20,6 +21,8 @@ import polars as pl
 from jobs.office.config import History
 
 STACK_INDEX = "_i"  # a stacked table's result index (jobs.store.STACK_INDEX)
+# seconds spent loading earlier periods and running the rules (bench/bench_history.py reads them)
+TIMINGS: dict[str, float] = {"load": 0.0, "stage": 0.0}
 HISTORY_CODES = (
     "item-redefined", "item-vanished", "deadline-postponed", "status-regressed", "stalled-item",
     "persistent-dissatisfaction", "count-decreased", "outlier", "uniform-figures",
@@ -62,6 +65,14 @@ class Earlier:
     ledger: pl.DataFrame
     tasks: pl.DataFrame
     accountability: pl.DataFrame
+    # frames derived from the earlier returns, computed by the first batch of a run (see derived)
+    _derived: dict[str, pl.DataFrame] = field(default_factory=dict, compare=False, repr=False)
+
+    def derived(self, name: str, make: Callable[[], pl.DataFrame]) -> pl.DataFrame:
+        """``make()``, computed once per :class:`Earlier` (a run's batches share the earlier periods)."""
+        if name not in self._derived:
+            self._derived[name] = make()
+        return self._derived[name]
 
     @classmethod
     def empty(cls) -> Earlier:
@@ -111,6 +122,7 @@ def load_earlier(store: StoredReturns, period: str, *, report_type: str) -> Earl
     Only ``Store.current`` and ``Store.load_tables`` decide what counts: a
     resubmission (or a withdrawal) changes which return is previous.
     """
+    started = time.perf_counter()
     periods = sorted(p for p in store.submissions()["period"].unique().to_list() if p < period)
     per_period: dict[str, dict[str, pl.DataFrame]] = {}
     for p in periods:
@@ -120,7 +132,9 @@ def load_earlier(store: StoredReturns, period: str, *, report_type: str) -> Earl
             continue
         tables = store.load_tables(p)
         per_period[p] = {k: t.filter(pl.col("submission_id").is_in(counting.implode())) for k, t in tables.items()}
-    return Earlier.from_tables(per_period)
+    earlier = Earlier.from_tables(per_period)
+    TIMINGS["load"] += time.perf_counter() - started
+    return earlier
 
 
 def marks_frame(frame: pl.DataFrame, *, code: str, sheet: str, column: str | None, **params: pl.Expr) -> pl.DataFrame:
@@ -175,11 +189,11 @@ def vanished(units: pl.DataFrame, cur: pl.DataFrame, prev: pl.DataFrame) -> pl.D
 def postponed(cur: pl.DataFrame, earlier: Earlier) -> pl.DataFrame:
     """``deadline-postponed``: 整改时限 later than in the previous return; ``count`` postponements in all."""
     chain = earlier.ledger.select(*ITEM, "rank", "deadline")
-    moves = (
+    moves = earlier.derived("postponements", lambda: (
         chain.sort(*ITEM, "rank", descending=[False, False, False, True])
         .with_columns((pl.col("deadline") > pl.col("deadline").shift(1).over(ITEM)).alias("_later"))
         .group_by(ITEM).agg(pl.col("_later").fill_null(False).sum().alias("_before"))
-    )  # fmt: skip
+    ))  # fmt: skip
     prev = chain.filter(pl.col("rank") == 1)
     hit = (
         cur.join(prev, on=ITEM, suffix="_p").filter(pl.col("deadline") > pl.col("deadline_p"))
@@ -195,7 +209,7 @@ def regressed(cur: pl.DataFrame, earlier: Earlier) -> pl.DataFrame:
 
     An item closed (销号) in any earlier return is a rebound (``items_rebound``), not this.
     """
-    ever_closed = earlier.ledger.filter(pl.col("closed") == "是").select(ITEM).unique()
+    ever_closed = earlier.derived("closed", lambda: earlier.ledger.filter(pl.col("closed") == "是").select(ITEM).unique())
     prev = earlier.ledger.filter(pl.col("rank") == 1).select(*ITEM, "status", "period")
     step = pl.col("status").replace_strict(_PROGRESS, default=None, return_dtype=pl.Int8)
     hit = (
@@ -208,12 +222,12 @@ def regressed(cur: pl.DataFrame, earlier: Earlier) -> pl.DataFrame:
 
 def stalled(cur: pl.DataFrame, earlier: Earlier, *, periods: int) -> pl.DataFrame:
     """``stalled-item``: 未启动 now and in the unit's previous returns, ``periods`` consecutive returns in all."""
-    run = (
+    run = earlier.derived("not-started", lambda: (
         earlier.ledger.filter(pl.col("status") == NOT_STARTED).select(*ITEM, "rank").unique().sort(*ITEM, "rank")
         # ranks rise strictly: the run from the latest return lasts while rank == its position
         .with_columns((pl.col("rank") == pl.int_range(1, pl.len() + 1).over(ITEM)).alias("_on"))
         .group_by(ITEM).agg(pl.col("_on").sum().alias("_run"))
-    )  # fmt: skip
+    ))  # fmt: skip
     hit = (
         cur.filter(pl.col("status") == NOT_STARTED).join(run, on=ITEM, how="left")
         .with_columns((pl.col("_run").fill_null(0) + 1).alias("_count"))

@@ -201,3 +201,25 @@ def write_history(history: History, out: Path, *, units: Sequence[Unit], periods
             data = history[(unit.code, period)]
             written.setdefault(period, []).append(write_return(data, out / "returns" / period / f"{unit.code}.xlsx"))
     return written
+
+
+def stacked_tables(history: History, units: Sequence[Unit], period: str, *, schema: Schema | None = None) -> dict[str, pl.DataFrame]:
+    """Every unit's return of ``period`` in the stored layouts, one frame per sheet, ``_i`` the unit's index.
+
+    ``submission_id`` is ``<period>-<unit>``; rows numbered as in :func:`typed_tables`.
+    """
+    schema = schema or load_schema()
+    out = {}
+    for sheet in schema.sheets:
+        layout = table_schema(sheet.key, schema=schema)
+        rows: list[dict[str, Any]] = []
+        for i, unit in enumerate(units):
+            data = history[(unit.code, period)]
+            ident = {"submission_id": f"{period}-{unit.code}", "unit": unit.code, "period": period, "_i": i}
+            if sheet.layout == "keyvalue":
+                rows.append({**data.kv.get(sheet.key, {}), **ident})
+            else:
+                rows += [{**r, **ident, "row": n} for n, r in enumerate(data.tables.get(sheet.key, []), start=2)]
+        full = {**layout, "_i": pl.Int32()}
+        out[sheet.key] = pl.DataFrame([{k: r.get(k) for k in full} for r in rows], schema=full, orient="row")
+    return out
