@@ -79,13 +79,17 @@ def validate_files(
     from jobs.core.schema import load_schema
     from jobs.validate import validate_files as validate
     from jobs.validate.lifecycle import load_earlier
+    from jobs.validate.peers import load_peers
 
-    earlier = rules = None
+    earlier = rules = peers = None
     if home is not None and period is not None:
-        earlier = load_earlier(home.store, period, report_type=load_schema().default_report_type)
+        kind = load_schema().default_report_type
+        earlier = load_earlier(home.store, period, report_type=kind)
         rules = home.config.history
+        if registry is not None:
+            peers = load_peers(home.store, period, registry=registry, report_type=kind)
     return validate(paths, registry=registry, period=period, received_at=received_at, limits=limits,
-                    keep_tables=keep_tables, earlier=earlier, rules=rules)
+                    keep_tables=keep_tables, earlier=earlier, rules=rules, peers=peers)
 
 
 def ingest(

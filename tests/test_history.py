@@ -13,6 +13,7 @@ from jobs.tooling.samples.history import (
     build_history,
     inject,
     periods_from,
+    stacked_tables,
     typed_tables,
 )
 from jobs.tooling.samples.registry import build_registry
@@ -20,6 +21,7 @@ from jobs.validate import ValidatedReturn
 from jobs.validate.figures import increment_stats, own_outliers
 from jobs.validate.history import find_history, stack
 from jobs.validate.lifecycle import HISTORY_CODES, Earlier
+from jobs.validate.peers import Peers
 
 PERIODS = periods_from("2015-01", 7)
 ANOMALIES = {
@@ -154,3 +156,36 @@ def test_outlier_modified_z_score_and_a_flat_history():
 
 def test_every_history_code_is_a_warning(schema):
     assert {schema.finding(c).severity for c in HISTORY_CODES} == {"warning"}
+
+
+@pytest.fixture(scope="module")
+def provinces():
+    registry = build_registry(units=60, seed=3)
+    units = [u for u in registry if u.must_report and u.level != "全国"]
+    frame = pl.DataFrame({"code": [u.code for u in registry], "level": [u.level for u in registry],
+                          "category": [u.category for u in registry]})  # fmt: skip
+    return units, frame
+
+
+def _peer_run(history, units, registry, period, *, ranks=None, peers=None, schema=None):
+    tables = stacked_tables(history, units, period)
+    results = [ValidatedReturn(Report(file=u.code, unit=u.code, period=period), None, "", "本级") for u in units]
+    find_history(results, tables, earlier=Earlier.empty(), schema=schema, rules=History(), peers=peers or Peers(),
+                 registry=registry, ranks=ranks)  # fmt: skip
+    return {r.report.unit: [f for f in r.report.findings] for r in results if r.report.findings}
+
+
+def test_a_rate_far_from_its_peers_is_an_outlier(provinces, schema):
+    units, registry = provinces
+    periods = PERIODS[:4]
+    history = build_history(units, periods=periods)
+    assert _peer_run(history, units, registry, periods[-1], schema=schema) == {}  # clean: no outlier
+    who = next(u for u in units if u.level == "省级")
+    for row in history[(who.code, periods[-1])].tables["tasks"]:
+        row["fixed"] = 0  # nothing fixed where every peer fixed most
+    found = _peer_run(history, units, registry, periods[-1], schema=schema)
+    assert [(u, f.code, f.sheet) for u, fs in found.items() for f in fs] == [(who.code, "outlier", "专项整治")]
+    assert "同层级同类别" in found[who.code][0].message and "整改率为0%" in found[who.code][0].message
+    # recorded first, with nothing stored before it: fewer than eight peers, nothing to compare
+    ranks = [0 if u.code == who.code else 1 for u in units]
+    assert who.code not in _peer_run(history, units, registry, periods[-1], ranks=ranks, schema=schema)

@@ -56,6 +56,7 @@ from jobs.store import STACK_INDEX, Archived, Arrival, FaultHook, fault, recordi
 from jobs.validate.cross_units import find_cross_unit_copies
 from jobs.validate.history import find_history
 from jobs.validate.lifecycle import Earlier, load_earlier
+from jobs.validate.peers import Peers, load_peers
 
 
 @dataclass(frozen=True)
@@ -135,12 +136,15 @@ def ingest_paths(
         store.cleanup()
     context = BatchContext(registry=registry, period=period, validator=validator, limits=home.config.limits)
     result = IngestResult(period=period)
-    loaded: list[Earlier] = []
+    loaded: list[tuple[Earlier, Peers]] = []
 
-    def earlier() -> Earlier:
-        # the earlier periods do not change while this period is ingested: read once per run
+    def history() -> tuple[Earlier, Peers]:
+        # read once per run: the earlier periods do not change while this one is ingested, and
+        # the period's stored rates are kept current by the history stage as batches are recorded
         if not loaded:
-            loaded.append(load_earlier(store, period, report_type=load_schema().default_report_type))
+            kind = load_schema().default_report_type
+            loaded.append((load_earlier(store, period, report_type=kind),
+                           load_peers(store, period, registry=registry, report_type=kind)))  # fmt: skip
         return loaded[0]
 
     prepared: deque[_Prepared] = deque()
@@ -162,7 +166,8 @@ def ingest_paths(
         if validated is not None:
             fault("validated", fault_hook)
             with home.lock(holder=holder):
-                _record(home, prep, validated, period=period, fault_hook=fault_hook, earlier=earlier)
+                _record(home, prep, validated, period=period, fault_hook=fault_hook, history=history,
+                        registry=registry)  # fmt: skip
         outcomes = [prep.outcomes[p] for p in prep.batch if p in prep.outcomes]
         todo = [o for o in outcomes if o.submission_id is not None] if receipts else []
         if todo and executor.shares_files:
@@ -255,11 +260,13 @@ def _record(
     *,
     period: str,
     fault_hook: FaultHook | None,
-    earlier: Callable[[], Earlier] = Earlier.empty,
+    history: Callable[[], tuple[Earlier, Peers]] | None = None,
+    registry: pl.DataFrame | None = None,
 ) -> None:
     """The writer stage: cross-unit copies, the history stage, then ``write_batch``; fill the outcomes.
 
-    ``earlier`` gives the units' returns of earlier periods (loaded once per run).
+    ``history`` gives the units' returns of earlier periods and the period's
+    stored rates (loaded once per run); ``registry`` places units among peers.
     """
     store = home.store
     # A file equal to one recorded by an earlier batch of this run (archived
@@ -284,9 +291,12 @@ def _record(
         )  # fmt: skip
     if not arrivals:
         return
-    _find_copies(home, arrivals, position, validated, period=period)
-    find_history(validated.results, validated.tables, earlier=earlier(), schema=load_schema(),
-                 rules=home.config.history)  # fmt: skip
+    ranks, pooled = _recording(arrivals, position, validated)
+    _find_copies(home, validated, period=period, ranks=ranks, pooled=pooled)
+    if history is not None:
+        earlier, peers = history()
+        find_history(validated.results, validated.tables, earlier=earlier, schema=load_schema(),
+                     rules=home.config.history, peers=peers, registry=registry, ranks=ranks, pooled=pooled)  # fmt: skip
     tables, texts = validated.tables, validated.texts
     if len(position) < len(validated.results):
         tables = {k: _reindex(f, position) for k, f in tables.items()}
@@ -305,8 +315,29 @@ def _record(
         )  # fmt: skip
 
 
+def _recording(
+    arrivals: Sequence[Arrival], position: Mapping[int, int], validated: BatchResult
+) -> tuple[list[int], list[bool]]:
+    """Per result: its rank in recording order, and whether it joins what later returns are compared with.
+
+    As ``write_batch`` records them: a file recorded twice in one batch is
+    recorded once (its first arrival); only accepted returns with a unit count.
+    """
+    rank = {i: r for r, i in enumerate(recording_order(arrivals))}
+    first: set[str] = set()
+    ranks, pooled = [len(arrivals)] * len(validated.results), [False] * len(validated.results)
+    for i, p in position.items():
+        ranks[i] = rank[p]
+    for i in sorted(position, key=lambda i: ranks[i]):
+        sha = arrivals[position[i]].archived.sha256
+        report = validated.results[i].report
+        pooled[i] = sha not in first and report.accepted and report.unit is not None
+        first.add(sha)
+    return ranks, pooled
+
+
 def _find_copies(
-    home: Home, arrivals: Sequence[Arrival], position: Mapping[int, int], validated: BatchResult, *, period: str
+    home: Home, validated: BatchResult, *, period: str, ranks: Sequence[int], pooled: Sequence[bool]
 ) -> None:
     """Cross-unit copies of the batch: against the texts stored for the period and the batch's own, in recording order.
 
@@ -320,16 +351,6 @@ def _find_copies(
     if texts.height == 0:
         return
     stored = home.store.texts(period, hashes=texts["hash"].unique().to_list())
-    rank = {i: r for r, i in enumerate(recording_order(arrivals))}
-    first: set[str] = set()
-    ranks, pooled = [len(arrivals)] * len(validated.results), [False] * len(validated.results)
-    for i, p in position.items():  # a file recorded twice in one batch is recorded once: its first arrival
-        ranks[i] = rank[p]
-    for i in sorted(position, key=lambda i: ranks[i]):
-        sha = arrivals[position[i]].archived.sha256
-        report = validated.results[i].report
-        pooled[i] = sha not in first and report.accepted and report.unit is not None
-        first.add(sha)
     find_cross_unit_copies(validated.results, texts, period=period, schema=load_schema(), ranks=ranks,
                            pooled=pooled, stored=stored)  # fmt: skip
 

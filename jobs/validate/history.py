@@ -26,6 +26,7 @@ from jobs.core.tables import table_schema
 from jobs.office.config import History
 from jobs.validate.figures import figure_marks
 from jobs.validate.lifecycle import STACK_INDEX, TIMINGS, Earlier, item_marks
+from jobs.validate.peers import Peers, peer_outliers
 
 
 def stack(tables: Sequence[Mapping[str, pl.DataFrame] | None], key: str) -> pl.DataFrame | None:
@@ -42,35 +43,63 @@ def find_history(
     earlier: Earlier,
     schema: Schema,
     rules: History,
+    peers: Peers | None = None,
+    registry: pl.DataFrame | None = None,
+    ranks: Sequence[int] | None = None,
+    pooled: Sequence[bool] | None = None,
 ) -> list[int]:
     """The stage: add history findings to the batch's ``results`` (``_i`` of ``tables`` indexes them); the indices changed.
 
     ``tables`` are the batch's typed tables stacked per sheet key (stored
     layout plus ``_i``). 汇总 returns and returns without a unit take no part.
+    With ``peers`` (the period's stored rates) and the ``registry``, rates are
+    also compared with the same 层级 and 类别; ``ranks``/``pooled`` are the
+    recording order and which returns join the peers (default: all at once, the accepted).
     """
     started = time.perf_counter()
     try:
-        return _find_history(results, tables, earlier=earlier, schema=schema, rules=rules)
+        return _find_history(results, tables, earlier=earlier, schema=schema, rules=rules, peers=peers,
+                             registry=registry, ranks=ranks, pooled=pooled)  # fmt: skip
     finally:
         TIMINGS["stage"] += time.perf_counter() - started
 
 
 def _find_history(
-    results: Sequence[Any], tables: Mapping[str, pl.DataFrame], *, earlier: Earlier, schema: Schema, rules: History
+    results: Sequence[Any],
+    tables: Mapping[str, pl.DataFrame],
+    *,
+    earlier: Earlier,
+    schema: Schema,
+    rules: History,
+    peers: Peers | None,
+    registry: pl.DataFrame | None,
+    ranks: Sequence[int] | None,
+    pooled: Sequence[bool] | None,
 ) -> list[int]:
     taking = [i for i, r in enumerate(results)
               if r.report.unit is not None and getattr(r, "report_type", None) == schema.default_report_type]  # fmt: skip
-    if not taking or earlier.returns.height == 0:
+    if not taking:
         return []
     units = pl.DataFrame({STACK_INDEX: taking, "unit": [results[i].report.unit for i in taking]},
                          schema={STACK_INDEX: pl.Int32, "unit": pl.Utf8})  # fmt: skip
-    ledger = tables.get("ledger")
-    if ledger is None:
-        ledger = pl.DataFrame(schema={**table_schema("ledger", schema=schema), STACK_INDEX: pl.Int32()})
-    marks = pl.concat([
-        item_marks(ledger, units, earlier, rules=rules),
-        figure_marks(tables, units, earlier, rules=rules, schema=schema),
-    ]).sort(STACK_INDEX, "sheet", "row", "code", "column", "seq", nulls_last=False)  # fmt: skip
+    parts = []
+    if peers is not None and registry is not None:
+        order = units.with_columns(
+            pl.Series("rank", [ranks[i] if ranks is not None else 0 for i in taking], pl.Int64),
+            pl.Series("pooled", [pooled[i] if pooled is not None else results[i].report.accepted for i in taking],
+                      pl.Boolean),
+        )  # fmt: skip
+        parts.append(peer_outliers(tables, order, peers, registry=registry, z=rules.outlier_z,
+                                   min_peers=rules.outlier_peers))  # fmt: skip
+    if earlier.returns.height:
+        ledger = tables.get("ledger")
+        if ledger is None:
+            ledger = pl.DataFrame(schema={**table_schema("ledger", schema=schema), STACK_INDEX: pl.Int32()})
+        parts += [item_marks(ledger, units, earlier, rules=rules),
+                  figure_marks(tables, units, earlier, rules=rules, schema=schema)]  # fmt: skip
+    if not parts:
+        return []
+    marks = pl.concat(parts).sort(STACK_INDEX, "sheet", "row", "code", "column", "seq", nulls_last=False)
     return add_history_findings(results, marks, explained_rows(tables), schema=schema)
 
 

@@ -32,6 +32,7 @@ from jobs.validate.copies import BATCH_TEXTS_SCHEMA, detect_repeats
 from jobs.validate.cross_units import find_cross_unit_copies
 from jobs.validate.history import find_history, stack
 from jobs.validate.lifecycle import Earlier
+from jobs.validate.peers import Peers
 from jobs.validate.structural import locations, structural_findings
 from jobs.validate.translate import cut_cascades, translate
 from jobs.validate.typing import RID, ROW, stack_keyvalue, stack_table, type_columns
@@ -109,9 +110,11 @@ def validate_files(
     keep_tables: bool = True,
     earlier: Earlier | None = None,
     rules: History | None = None,
+    peers: Peers | None = None,
 ) -> list[ValidatedReturn]:
     """:func:`validate_batch`, then cross-unit copies among these files (all compared at once),
-    then, given the units' ``earlier`` returns (a home's store), the history stage (``rules``: ``[history]``)."""
+    then, given the units' ``earlier`` returns (a home's store), the history stage (``rules``: ``[history]``;
+    ``peers``: the period's stored rates, each file also compared with the others)."""
     schema = schema or load_schema()
     batch = validate_batch(paths, registry=registry, period=period, received_at=received_at, schema=schema,
                            limits=limits, keep_tables=keep_tables or earlier is not None)  # fmt: skip
@@ -119,7 +122,8 @@ def validate_files(
     if earlier is not None:
         tables = [r.tables for r in batch.results]
         stacked = {key: frame for key in table_keys(schema=schema) if (frame := stack(tables, key)) is not None}
-        find_history(batch.results, stacked, earlier=earlier, schema=schema, rules=rules or History())
+        find_history(batch.results, stacked, earlier=earlier, schema=schema, rules=rules or History(), peers=peers,
+                     registry=registry)  # fmt: skip
         if not keep_tables:
             for r in batch.results:
                 r.tables = {} if r.tables is not None else None
