@@ -23,7 +23,8 @@ from jobs.tooling.samples.history import (
     write_return,
 )
 from jobs.tooling.samples.registry import build_registry, write_registry
-from jobs.validate.lifecycle import HISTORY_CODES
+from jobs.validate.history import HistoryCache
+from jobs.validate.lifecycle import HISTORY_CODES, TIMINGS
 
 PERIODS = periods_from("2015-01", 4)
 
@@ -167,3 +168,25 @@ def test_validate_with_a_home_reads_history_and_prints_no_note(office, tmp_path)
     result = CliRunner().invoke(main, args)
     assert "没有往期报表可比对" not in result.stderr
     assert '"count-decreased"' in result.stdout
+
+
+def test_a_watchers_cache_reads_the_history_once_until_another_writer_records(office, tmp_path):
+    home, units, history = office["home"], office["units"], office["history"]
+    last = PERIODS[-1]
+
+    def resend(n: int) -> Path:
+        data = history[(units[3].code, last)]
+        data.kv["info"]["phone"] = f"010-5555{n:04d}"  # another file: a resubmission
+        return write_return(data, tmp_path / f"again-{n}.xlsx")
+
+    cache = HistoryCache()
+    start = TIMINGS["load"]
+    ingest_paths(home, [resend(1)], period=last, received_at=_arrival(last), receipts=False, history_cache=cache)
+    loaded = TIMINGS["load"]
+    assert loaded > start
+    ingest_paths(home, [resend(2)], period=last, received_at=_arrival(last), receipts=False, history_cache=cache)
+    assert TIMINGS["load"] == loaded  # its own batch changed nothing it holds
+    ingest_paths(home, [resend(3)], period=last, received_at=_arrival(last), receipts=False)  # another writer
+    mark = TIMINGS["load"]
+    ingest_paths(home, [resend(4)], period=last, received_at=_arrival(last), receipts=False, history_cache=cache)
+    assert TIMINGS["load"] > mark

@@ -54,9 +54,9 @@ from jobs.office.config import Limits
 from jobs.office.home import Home, check_period
 from jobs.store import STACK_INDEX, Archived, Arrival, FaultHook, fault, recording_order
 from jobs.validate.cross_units import find_cross_unit_copies
-from jobs.validate.history import find_history
-from jobs.validate.lifecycle import Earlier, load_earlier
-from jobs.validate.peers import Peers, load_peers
+from jobs.validate.history import HistoryCache, find_history
+from jobs.validate.lifecycle import Earlier
+from jobs.validate.peers import Peers
 
 
 @dataclass(frozen=True)
@@ -116,6 +116,7 @@ def ingest_paths(
     fault_hook: FaultHook | None = None,
     executor: Executor | None = None,
     progress: Progress | None = None,
+    history_cache: HistoryCache | None = None,
 ) -> IngestResult:
     """Archive, validate and record files (directories are walked) for ``period``.
 
@@ -125,6 +126,7 @@ def ingest_paths(
     ``executor`` (:mod:`jobs.intake.executors`: in process by default, process
     pool or Ray) validates batches in parallel while this process stays the
     single writer; ``progress`` is advanced by the files of each recorded batch.
+    ``history_cache`` keeps the history stage's inputs across calls (a watcher).
     """
     check_period(period)
     executor = executor or SerialExecutor()
@@ -136,15 +138,14 @@ def ingest_paths(
         store.cleanup()
     context = BatchContext(registry=registry, period=period, validator=validator, limits=home.config.limits)
     result = IngestResult(period=period)
+    cache = history_cache or HistoryCache()
     loaded: list[tuple[Earlier, Peers]] = []
 
     def history() -> tuple[Earlier, Peers]:
-        # read once per run: the earlier periods do not change while this one is ingested, and
-        # the period's stored rates are kept current by the history stage as batches are recorded
+        # read once per run (or kept by a watcher): the earlier periods do not change while this one
+        # is ingested, and the period's stored rates are kept current by the stage as batches are recorded
         if not loaded:
-            kind = load_schema().default_report_type
-            loaded.append((load_earlier(store, period, report_type=kind),
-                           load_peers(store, period, registry=registry, report_type=kind)))  # fmt: skip
+            loaded.append(cache.get(store, period, registry=registry, report_type=load_schema().default_report_type))
         return loaded[0]
 
     prepared: deque[_Prepared] = deque()
@@ -168,6 +169,7 @@ def ingest_paths(
             with home.lock(holder=holder):
                 _record(home, prep, validated, period=period, fault_hook=fault_hook, history=history,
                         registry=registry)  # fmt: skip
+                cache.seen(store, period)
         outcomes = [prep.outcomes[p] for p in prep.batch if p in prep.outcomes]
         todo = [o for o in outcomes if o.submission_id is not None] if receipts else []
         if todo and executor.shares_files:

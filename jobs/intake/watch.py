@@ -30,6 +30,7 @@ from jobs.intake.discover import expand_paths, is_candidate
 from jobs.intake.parallel import ingest_paths
 from jobs.office.home import Home
 from jobs.office.lock import LockTimeout
+from jobs.validate.history import HistoryCache
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +89,7 @@ class InboxWatcher:
         self.inbox = Path(inbox).absolute()
         self.period = period
         self.validator = validator
+        self._history = HistoryCache()  # six months of history read once, not per arrival
         self.settle = home.config.limits.watch_settle_seconds if settle is None else float(settle)
         self.on_result = on_result
         self.on_error = on_error
@@ -191,7 +193,8 @@ class InboxWatcher:
     def _ingest(self, paths: list[Path]) -> None:
         try:
             result = ingest_paths(
-                self.home, paths, period=self.period, validator=self.validator, holder="rectify watch"
+                self.home, paths, period=self.period, validator=self.validator, holder="rectify watch",
+                history_cache=self._history,
             )
         except LockTimeout as exc:
             self._report_error(f"{exc}；稍后重试。")

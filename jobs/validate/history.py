@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import polars as pl
@@ -25,8 +25,50 @@ from jobs.core.schema import Schema
 from jobs.core.tables import table_schema
 from jobs.office.config import History
 from jobs.validate.figures import figure_marks
-from jobs.validate.lifecycle import STACK_INDEX, TIMINGS, Earlier, item_marks
-from jobs.validate.peers import Peers, peer_outliers
+from jobs.validate.lifecycle import (
+    STACK_INDEX,
+    TIMINGS,
+    Earlier,
+    StoredReturns,
+    item_marks,
+    load_earlier,
+)
+from jobs.validate.peers import Peers, load_peers, peer_outliers
+
+
+@dataclass
+class HistoryCache:
+    """The history stage's inputs for one period, kept across ingest runs while the store is unchanged.
+
+    A watching process ingests a few files at a time: reading six months of
+    every unit's returns per arrival would cost seconds each. The cache is
+    valid while the ledger holds exactly what it held when last seen
+    (:meth:`seen`, called by the writer under the lock after each of its own
+    batches, whose rates the stage has already taken into the peers).
+    """
+
+    key: tuple[Any, ...] | None = None
+    earlier: Earlier | None = None
+    peers: Peers | None = None
+
+    @staticmethod
+    def _key(store: StoredReturns, period: str) -> tuple[Any, ...]:
+        subs = store.submissions()
+        return (period, subs.height, subs["ingested_at"].max() if subs.height else None)
+
+    def get(self, store: StoredReturns, period: str, *, registry: pl.DataFrame, report_type: str) -> tuple[Earlier, Peers]:
+        """The earlier returns and the period's peers, read again only when another writer changed the store."""
+        key = self._key(store, period)
+        if key != self.key or self.earlier is None or self.peers is None:
+            self.earlier = load_earlier(store, period, report_type=report_type)
+            self.peers = load_peers(store, period, registry=registry, report_type=report_type)
+            self.key = key
+        return self.earlier, self.peers
+
+    def seen(self, store: StoredReturns, period: str) -> None:
+        """The store now holds this process's own batch (already in the peers): still valid."""
+        if self.key is not None and self.key[0] == period:
+            self.key = self._key(store, period)
 
 
 def stack(tables: Sequence[Mapping[str, pl.DataFrame] | None], key: str) -> pl.DataFrame | None:
