@@ -185,7 +185,7 @@ def test_a_rate_far_from_its_peers_is_an_outlier(provinces, schema):
         row["fixed"] = 0  # nothing fixed where every peer fixed most
     found = _peer_run(history, units, registry, periods[-1], schema=schema)
     assert [(u, f.code, f.sheet) for u, fs in found.items() for f in fs] == [(who.code, "outlier", "专项整治")]
-    assert "同层级同类别" in found[who.code][0].message and "整改率为0%" in found[who.code][0].message
+    assert "同层级同类别" in found[who.code][0].message and "“整改率”为0%" in found[who.code][0].message
     # recorded first, with nothing stored before it: fewer than eight peers, nothing to compare
     ranks = [0 if u.code == who.code else 1 for u in units]
     assert who.code not in _peer_run(history, units, registry, periods[-1], ranks=ranks, schema=schema)

@@ -55,8 +55,8 @@ from jobs.office.home import Home, check_period
 from jobs.store import STACK_INDEX, Archived, Arrival, FaultHook, fault, recording_order
 from jobs.validate.cross_units import find_cross_unit_copies
 from jobs.validate.history import HistoryCache, find_history
-from jobs.validate.lifecycle import Earlier
-from jobs.validate.peers import Peers
+from jobs.validate.lifecycle import Earlier, load_earlier
+from jobs.validate.peers import Peers, load_peers
 
 
 @dataclass(frozen=True)
@@ -138,14 +138,18 @@ def ingest_paths(
         store.cleanup()
     context = BatchContext(registry=registry, period=period, validator=validator, limits=home.config.limits)
     result = IngestResult(period=period)
-    cache = history_cache or HistoryCache()
     loaded: list[tuple[Earlier, Peers]] = []
 
     def history() -> tuple[Earlier, Peers]:
         # read once per run (or kept by a watcher): the earlier periods do not change while this one
         # is ingested, and the period's stored rates are kept current by the stage as batches are recorded
         if not loaded:
-            loaded.append(cache.get(store, period, registry=registry, report_type=load_schema().default_report_type))
+            kind = load_schema().default_report_type
+            if history_cache is None:
+                loaded.append((load_earlier(store, period, report_type=kind),
+                               load_peers(store, period, registry=registry, report_type=kind)))  # fmt: skip
+            else:
+                loaded.append(history_cache.get(store, period, registry=registry, report_type=kind))
         return loaded[0]
 
     prepared: deque[_Prepared] = deque()
@@ -169,7 +173,8 @@ def ingest_paths(
             with home.lock(holder=holder):
                 _record(home, prep, validated, period=period, fault_hook=fault_hook, history=history,
                         registry=registry)  # fmt: skip
-                cache.seen(store, period)
+                if history_cache is not None:
+                    history_cache.seen(store, period)
         outcomes = [prep.outcomes[p] for p in prep.batch if p in prep.outcomes]
         todo = [o for o in outcomes if o.submission_id is not None] if receipts else []
         if todo and executor.shares_files:

@@ -409,12 +409,12 @@ class Store:
         excluded = list(exclude_units)
         return frame.filter(~pl.col("unit").is_in(excluded)) if excluded else frame
 
-    def load_tables(self, period: str) -> dict[str, pl.DataFrame]:
-        """Rows of the period's current accepted returns, one typed frame per sheet key."""
+    def load_tables(self, period: str, *, keys: Sequence[str] | None = None) -> dict[str, pl.DataFrame]:
+        """Rows of the period's current accepted returns, one typed frame per sheet key (``keys``: only those)."""
         current = self.current(period)["submission_id"].to_list()
         batches = self._batch_ids(period)
         out: dict[str, pl.DataFrame] = {}
-        for key in table_keys():
+        for key in keys if keys is not None else table_keys():
             folder = self.root / "tables" / key / f"period={period}"
             files = sorted(str(folder / f"{b}.parquet") for b in batches if (folder / f"{b}.parquet").exists())
             if not files or not current:

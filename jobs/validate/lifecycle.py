@@ -12,7 +12,7 @@ wires them with the figure rules of :mod:`jobs.validate.figures`.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -44,7 +44,7 @@ class StoredReturns(Protocol):
 
     def submissions(self, period: str | None = None) -> pl.DataFrame: ...
     def current(self, period: str) -> pl.DataFrame: ...
-    def load_tables(self, period: str) -> dict[str, pl.DataFrame]: ...
+    def load_tables(self, period: str, *, keys: Sequence[str] | None = None) -> dict[str, pl.DataFrame]: ...
 
 
 def fold(column: str) -> pl.Expr:
@@ -130,7 +130,7 @@ def load_earlier(store: StoredReturns, period: str, *, report_type: str) -> Earl
         counting = current.filter(pl.col("report_type").fill_null(report_type) == report_type)["submission_id"]
         if counting.len() == 0:
             continue
-        tables = store.load_tables(p)
+        tables = store.load_tables(p, keys=("info", "ledger", "tasks", "accountability"))
         per_period[p] = {k: t.filter(pl.col("submission_id").is_in(counting.implode())) for k, t in tables.items()}
     earlier = Earlier.from_tables(per_period)
     TIMINGS["load"] += time.perf_counter() - started
