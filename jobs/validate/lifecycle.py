@@ -76,6 +76,7 @@ class Earlier:
 
     @classmethod
     def empty(cls) -> Earlier:
+        """No earlier return at all (the first period)."""
         return cls.from_tables({})
 
     @classmethod
@@ -149,6 +150,7 @@ def marks_frame(frame: pl.DataFrame, *, code: str, sheet: str, column: str | Non
 
 
 def empty_marks() -> pl.DataFrame:
+    """No marks."""
     return pl.DataFrame(schema=MARKS)
 
 
