@@ -39,7 +39,7 @@ import polars as pl
 
 from jobs.core.findings import Finding, Report
 from jobs.core.schema import load_schema
-from jobs.core.tables import empty_table, table_keys, table_schema
+from jobs.core.tables import table_keys, table_schema
 from jobs.store.types import (
     FAULT_ENV,
     LEDGER_DDL,
@@ -409,22 +409,31 @@ class Store:
         excluded = list(exclude_units)
         return frame.filter(~pl.col("unit").is_in(excluded)) if excluded else frame
 
-    def load_tables(self, period: str, *, keys: Sequence[str] | None = None) -> dict[str, pl.DataFrame]:
-        """Rows of the period's current accepted returns, one typed frame per sheet key (``keys``: only those)."""
+    def load_tables(
+        self, period: str, *, keys: Sequence[str] | None = None, columns: Sequence[str] | None = None
+    ) -> dict[str, pl.DataFrame]:
+        """Rows of the period's current accepted returns, one typed frame per sheet key.
+
+        ``keys`` reads only those sheets; ``columns`` only those of their columns
+        (the identity columns always): the history stage reads six months of
+        counts and statuses, not every return's texts.
+        """
         current = self.current(period)["submission_id"].to_list()
         batches = self._batch_ids(period)
         out: dict[str, pl.DataFrame] = {}
         for key in keys if keys is not None else table_keys():
+            layout = table_schema(key)
+            if columns is not None:
+                layout = {c: t for c, t in layout.items() if c in columns or c in ("submission_id", "unit", "period")}
             folder = self.root / "tables" / key / f"period={period}"
             files = sorted(str(folder / f"{b}.parquet") for b in batches if (folder / f"{b}.parquet").exists())
             if not files or not current:
-                out[key] = empty_table(key)
+                out[key] = pl.DataFrame(schema=layout)
                 continue
             # parts written before an optional column was added (说明) lack it: read as empty
-            frame = pl.concat([pl.scan_parquet(f) for f in files], how="diagonal_relaxed").filter(
-                pl.col("submission_id").is_in(current)
-            ).collect()
-            layout = table_schema(key)
+            parts = [pl.scan_parquet(f) for f in files]
+            parts = [p.select(c for c in p.collect_schema().names() if c in layout) for p in parts]
+            frame = pl.concat(parts, how="diagonal_relaxed").filter(pl.col("submission_id").is_in(current)).collect()
             frame = frame.with_columns(pl.lit(None, t).alias(c) for c, t in layout.items() if c not in frame.columns)
             out[key] = frame.select(list(layout)).cast(layout)
         return out

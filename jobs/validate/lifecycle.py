@@ -18,6 +18,7 @@ from typing import Protocol
 
 import polars as pl
 
+from jobs.core.schema import load_schema
 from jobs.office.config import History
 
 STACK_INDEX = "_i"  # a stacked table's result index (jobs.store.STACK_INDEX)
@@ -37,6 +38,7 @@ NOT_STARTED, IN_PROGRESS, DONE = "未启动", "推进中", "已完成"
 _PROGRESS = {NOT_STARTED: 0, IN_PROGRESS: 1, DONE: 2}  # 效果不理想 is no step on this scale
 ITEM = ["unit", "seq", "key"]
 _LEDGER = ["seq", "problem", "deadline", "status", "evaluation", "closed"]
+_COUNTS = ("task_no", "found", "fixed", "cases")
 
 
 class StoredReturns(Protocol):
@@ -44,7 +46,9 @@ class StoredReturns(Protocol):
 
     def submissions(self, period: str | None = None) -> pl.DataFrame: ...
     def current(self, period: str) -> pl.DataFrame: ...
-    def load_tables(self, period: str, *, keys: Sequence[str] | None = None) -> dict[str, pl.DataFrame]: ...
+    def load_tables(
+        self, period: str, *, keys: Sequence[str] | None = None, columns: Sequence[str] | None = None
+    ) -> dict[str, pl.DataFrame]: ...
 
 
 def fold(column: str) -> pl.Expr:
@@ -124,6 +128,8 @@ def load_earlier(store: StoredReturns, period: str, *, report_type: str) -> Earl
     resubmission (or a withdrawal) changes which return is previous.
     """
     started = time.perf_counter()
+    # the stored columns the history stage reads: statuses and counts, not the returns' texts
+    read = (*_LEDGER, *_COUNTS, *(c.key for c in load_schema().sheet("accountability").columns))
     periods = sorted(p for p in store.submissions()["period"].unique().to_list() if p < period)
     per_period: dict[str, dict[str, pl.DataFrame]] = {}
     for p in periods:
@@ -131,7 +137,7 @@ def load_earlier(store: StoredReturns, period: str, *, report_type: str) -> Earl
         counting = current.filter(pl.col("report_type").fill_null(report_type) == report_type)["submission_id"]
         if counting.len() == 0:
             continue
-        tables = store.load_tables(p, keys=("info", "ledger", "tasks", "accountability"))
+        tables = store.load_tables(p, keys=("info", "ledger", "tasks", "accountability"), columns=read)
         per_period[p] = {k: t.filter(pl.col("submission_id").is_in(counting.implode())) for k, t in tables.items()}
     earlier = Earlier.from_tables(per_period)
     TIMINGS["load"] += time.perf_counter() - started

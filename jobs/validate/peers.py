@@ -154,7 +154,7 @@ def load_peers(store: StoredReturns, period: str, *, registry: pl.DataFrame, rep
     if counting.len() == 0:
         return Peers()
     tables = {k: t.filter(pl.col("submission_id").is_in(counting.implode()))
-              for k, t in store.load_tables(period, keys=("tasks",)).items()}  # fmt: skip
+              for k, t in store.load_tables(period, keys=("tasks",), columns=("found", "fixed")).items()}  # fmt: skip
     peers = Peers.from_tables(tables, registry=registry)
     TIMINGS["load"] += time.perf_counter() - started
     return peers
