@@ -124,20 +124,21 @@ class Earlier:
 def load_earlier(store: StoredReturns, period: str, *, report_type: str) -> Earlier:
     """Every period before ``period``: each unit's counting (``report_type``) return's tables, read once.
 
-    Only ``Store.current`` and ``Store.load_tables`` decide what counts: a
-    resubmission (or a withdrawal) changes which return is previous.
+    Only ``Store.load_tables`` (the current accepted returns, ``Store.current``)
+    decides what counts: a resubmission (or a withdrawal) changes which return is previous.
     """
     started = time.perf_counter()
     # the stored columns the history stage reads: statuses and counts, not the returns' texts
-    read = (*_LEDGER, *_COUNTS, *(c.key for c in load_schema().sheet("accountability").columns))
+    read = (*_LEDGER, *_COUNTS, "report_type", *(c.key for c in load_schema().sheet("accountability").columns))
     periods = sorted(p for p in store.submissions()["period"].unique().to_list() if p < period)
     per_period: dict[str, dict[str, pl.DataFrame]] = {}
     for p in periods:
-        current = store.current(p)
-        counting = current.filter(pl.col("report_type").fill_null(report_type) == report_type)["submission_id"]
+        # load_tables keeps the current accepted returns; their 基本信息 says which are 本级
+        tables = store.load_tables(p, keys=("info", "ledger", "tasks", "accountability"), columns=read)
+        info = tables["info"]
+        counting = info.filter(pl.col("report_type").fill_null(report_type) == report_type)["submission_id"]
         if counting.len() == 0:
             continue
-        tables = store.load_tables(p, keys=("info", "ledger", "tasks", "accountability"), columns=read)
         per_period[p] = {k: t.filter(pl.col("submission_id").is_in(counting.implode())) for k, t in tables.items()}
     earlier = Earlier.from_tables(per_period)
     TIMINGS["load"] += time.perf_counter() - started
