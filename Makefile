@@ -35,10 +35,13 @@ test-fast: setup
 # e.g. make bench BENCH_SIZES=200,1000 BENCH_VALIDATE_N=500
 BENCH_SIZES ?= 1000,10000,50000
 BENCH_VALIDATE_N ?= 5000
+# intake with vs without the history stage (issue 17): units x six earlier months
+BENCH_HISTORY_UNITS ?= 10000
 bench: setup
 	$(BIN)/python -m bench.run budgets
 	$(BIN)/python -m bench.run memory
 	$(BIN)/python -m bench.run validate --n $(BENCH_VALIDATE_N)
+	$(BIN)/python -m bench.run history --units $(BENCH_HISTORY_UNITS)
 	$(BIN)/python -m bench.run --sizes $(BENCH_SIZES) $(BENCH_ARGS)
 
 samples: setup

@@ -19,6 +19,7 @@ bench/results/ (``latest.json`` plus a time-stamped copy).
 
     python -m bench.run --sizes 200,1000 --workers 2
     python -m bench.run validate --n 500      # a single named benchmark (see BENCHES)
+    python -m bench.run history --units 2000  # intake with vs without the history stage (issue 17)
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ from jobs.intake.executors import default_workers
 
 # Named single benchmarks, kept runnable as ``python -m bench.run NAME ...``.
 BENCHES = {"validate": "bench.bench_validate", "summarize": "bench.bench_summarize", "budgets": "bench.bench_budgets",
-           "memory": "bench.bench_memory"}
+           "memory": "bench.bench_memory", "history": "bench.bench_history"}
 
 TARGETS = {
     "intake_vs_floor_min": 0.5,  # intake files/s >= 50 % of the raw-parse floor's

@@ -61,6 +61,7 @@ def validate_files(
     received_at: Mapping[Path, dt.datetime] | None = None,
     limits: Limits | None = None,
     keep_tables: bool = True,
+    home: Home | None = None,
 ) -> list[ValidatedReturn]:
     """Validate files without storing anything (``rectify validate``).
 
@@ -76,16 +77,30 @@ def validate_files(
         The office's ``[limits]``; default the built-in ones (the same defaults as ``config.toml``).
     keep_tables
         False leaves each verdict's ``tables`` empty (a verdict is all ``rectify validate`` prints).
+    home
+        The office's home: each return is then also read against its unit's
+        earlier returns in the store (the history stage, ``[history]`` settings),
+        as ``ingest`` reads it. Without a home (or a period) there is no history.
 
     Returns
     -------
     list[ValidatedReturn]
         One verdict per path, in order, cross-unit copies among these files included.
     """
+    from jobs.core.schema import load_schema
     from jobs.validate import validate_files as validate
+    from jobs.validate.lifecycle import load_earlier
+    from jobs.validate.peers import load_peers
 
+    earlier = rules = peers = None
+    if home is not None and period is not None:
+        kind = load_schema().default_report_type
+        earlier = load_earlier(home.store, period, report_type=kind)
+        rules = home.config.history
+        if registry is not None:
+            peers = load_peers(home.store, period, registry=registry, report_type=kind)
     return validate(paths, registry=registry, period=period, received_at=received_at, limits=limits,
-                    keep_tables=keep_tables)
+                    keep_tables=keep_tables, earlier=earlier, rules=rules, peers=peers)
 
 
 def ingest(

@@ -59,6 +59,13 @@ def test_unexplained_stalled_and_postponed_items_earn_a_talk_with_their_numbers(
     assert got == {"A": ("约谈提醒", "有2项问题长期未启动且未作说明（序号1、3）；有1项问题推迟整改时限且未作说明（序号2）")}
 
 
+def test_unexplained_backsliding_warnings_earn_a_talk_dissatisfaction_and_explained_ones_do_not():
+    marks = _marks(("A", "item-vanished", None, False), ("A", "status-regressed", 4, False),
+                   ("B", "count-decreased", None, True), ("C", "persistent-dissatisfaction", 2, False))  # fmt: skip
+    got = _grade(_nodes(("A", 5, 1.0, 1.0), ("B", 5, 1.0, 1.0), ("C", 5, 1.0, 1.0)), marks=marks)
+    assert got == {"A": ("约谈提醒", "有2条前后变化提示（问题消失、问题改写、状态倒退、累计数减少或异常等）未作说明（序号4）")}
+
+
 def test_shallow_text_beyond_the_share_earns_an_admonition():
     # A: 2 of 5 items (40 % > 30 %), two findings on one item count it once; B: 1 of 5 (20 %)
     marks = _marks(("A", "too-thin", 2, False), ("A", "copied-text", 2, False), ("A", "copied-text", 4, False),

@@ -303,7 +303,7 @@ def test_cli_validate_shows_odd_names_readably_and_bounds_receipt_names(tmp_path
     out = runner.invoke(main, ["validate", str(inbox), "--period", PERIOD, "--registry", str(tmp_path / "registry.csv"),
                                "--json", "--receipts", str(tmp_path / "receipts")])  # fmt: skip
     assert out.exit_code == 1, out.output  # a blank return is rejected
-    files = sorted(Path(json.loads(line)["file"]).name for line in out.output.splitlines())
+    files = sorted(Path(json.loads(line)["file"]).name for line in out.stdout.splitlines())
     assert files == sorted(["北京市整改台账.xlsx", "很长的文件名" * 13 + ".xlsx", "r\\xff.xlsx"])
     receipts = sorted(p.name for p in (tmp_path / "receipts").iterdir())
     assert len(receipts) == 3 and all(len(r.encode()) <= MAX_NAME_BYTES for r in receipts)

@@ -46,6 +46,9 @@ def _node(seed: int) -> dict:
         "items_satisfied": satisfied,
         "items_new": 4 + seed,
         "items_rebound": seed % 4,
+        # history warnings (issue 17)
+        "items_vanished": seed % 3, "items_postponed": 2 + seed, "items_regressed": seed % 2, "items_stalled": 1,
+        "figures_decreased": seed % 5, "outliers": 3, "warnings_explained": 2, "warnings_unexplained": 4 + seed,
         "completion_rate": done / total,
         "closure_rate": closed / total,
         "satisfaction_rate": satisfied / evaluated,
@@ -239,7 +242,7 @@ def test_unit_level_context_titles_the_unit(data):
     assert "关于北京市2015年2月整改落实情况“回头看”的汇总报告" in page
     assert "分下级单位情况" not in page  # no lower units given: no breakdown section
     headings = re.findall(r"<h2>([一二三四五六七八九十]+)、", page)
-    assert headings == ["一", "二", "三", "四", "五", "六", "七", "八"]  # numbering follows the sections present
+    assert headings == ["一", "二", "三", "四", "五", "六", "七", "八", "九"]  # numbering follows the sections present
     assert "没有上月的汇总数据" in page
 
 
@@ -372,7 +375,7 @@ def test_labels_and_definitions_are_the_summary_schemas():
     from jobs.rollup.vocab import SUMMARY_SCHEMA
 
     data = yaml.safe_load(SUMMARY_SCHEMA.read_text(encoding="utf-8"))
-    entries = [*data["coverage"], *data["ledger"], *data["rates"], data["members_total"]]
+    entries = [*data["coverage"], *data["ledger"], *data["history"], *data["rates"], data["members_total"]]
     assert {e["key"]: (e["label"], e.get("unit", "%"), e["definition"]) for e in entries} == {
         k: (i.label, i.unit, i.definition) for k, i in INDICATORS.items()
     }

@@ -313,3 +313,38 @@ def test_reports_of_a_batch_equal_each_report(store, tmp_path):
     assert by_file["b1.xlsx"] == by_file["b3.xlsx"] == ["bad-date"] and by_file["t1.xlsx"] == []
     with pytest.raises(KeyError):
         store.reports([ids[0], "nope"])
+
+
+def test_an_older_ledger_gets_the_explained_column_with_its_first_batch(tmp_path):
+    """Findings recorded before issue 17 read as unexplained; the first write adds the column."""
+    import sqlite3
+    from dataclasses import replace
+
+    from jobs.store.types import LEDGER_DDL
+
+    root = tmp_path / "store"
+    root.mkdir()
+    old_ddl = LEDGER_DDL.replace("    explained INTEGER NOT NULL DEFAULT 0,\n", "")
+    assert old_ddl != LEDGER_DDL
+    with sqlite3.connect(root / "ledger.sqlite") as conn:
+        conn.executescript(old_ddl)
+        conn.execute(
+            "INSERT INTO submissions VALUES ('2015-02-old', '110000', ?, 'old.xlsx', 'aa', '2015-02-01T00:00:00', "
+            "'2015-02-01T00:00:00', 1, 0, 1, 1, NULL, '本级', 'archive/aa/aa.xlsx', 'b0', NULL)",
+            (PERIOD,),
+        )
+        conn.execute("INSERT INTO findings VALUES ('2015-02-old', 0, 'too-thin', 'warning', '整改台账', 3, '见人', "
+                     "'整改台账!J3', '太短')")  # fmt: skip
+        conn.execute("INSERT INTO batches VALUES ('b0', ?, '2015-02-01T00:00:00', 1)", (PERIOD,))
+    store = Store(root)
+    assert [f.explained for f in store.report("2015-02-old").findings] == [False]  # readable before any write
+    assert store.findings(["2015-02-old"])["explained"].to_list() == [False]
+    arrival = make_arrival(store, tmp_path, "new.xlsx", b"new content", unit="120000")
+    note = replace(make_finding("deadline-postponed", sheet="整改台账", row=4, column="整改时限", col_index=6,
+                                seq=2, earlier="2015-01-31", value="2015-03-31", count=1), explained=True)  # fmt: skip
+    arrival.report.findings.append(note)
+    (outcome,) = store.write_batch(PERIOD, [arrival], ingested_at=datetime(2015, 2, 2))
+    assert [f.explained for f in store.report(outcome.submission_id).findings] == [True]
+    assert store.report(outcome.submission_id).findings == [replace(note, title="")]  # the ledger keeps no title
+    found = store.findings(["2015-02-old", outcome.submission_id])
+    assert dict(found.select("submission_id", "explained").iter_rows()) == {"2015-02-old": False, outcome.submission_id: True}

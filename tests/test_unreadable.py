@@ -85,7 +85,8 @@ def test_unreadable_file_carries_sub_code_params_and_reason():
     assert (finding.code, finding.subcode, finding.severity) == ("unreadable-file", "too-many-rows", "error")
     assert finding.message == f"文件无法读取：{exc.reason}"
     assert finding.to_dict() == {"code": "unreadable-file", "severity": "error", "sheet": None, "row": None,
-                                 "column": None, "cell": None, "message": finding.message, "subcode": "too-many-rows"}
+                                 "column": None, "cell": None, "message": finding.message, "explained": False,
+                                 "subcode": "too-many-rows"}
     assert "subcode" not in make_finding("empty-ledger").to_dict()  # other findings keep the spec's keys
 
 

@@ -13,7 +13,7 @@ from jobs.cli import main
 from jobs.intake.discover import expand_paths
 
 KEYS = {"file", "unit", "period", "accepted", "findings"}
-FINDING_KEYS = {"code", "severity", "sheet", "row", "column", "cell", "message"}
+FINDING_KEYS = {"code", "severity", "sheet", "row", "column", "cell", "message", "explained"}
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +46,9 @@ def test_json_lines_and_exit_1_when_any_rejected(inbox, tmp_path):
     result = CliRunner().invoke(main, ["validate", str(inbox), "--registry", str(inbox / "名册.xlsx"),
                                        "--period", "2015-02", "--json", "--receipts", str(tmp_path / "out")])
     assert result.exit_code == 1, result.output
-    lines = [json.loads(line) for line in result.output.splitlines()]
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    # no home: no history to read the returns against, said once on stderr
+    assert result.stderr.count("没有往期报表可比对") == 1
     assert len(lines) == 3
     assert all(KEYS <= set(obj) for obj in lines)
     by_unit = {obj["unit"]: obj for obj in lines}

@@ -24,6 +24,10 @@ if TYPE_CHECKING:
     import polars as pl
 
     from jobs.core.findings import Report
+    from jobs.office.home import Home
+
+NO_HISTORY_NOTE = "提示：未使用办公室数据目录（--home），没有往期报表可比对，未检查问题销号、时限推迟、累计数减少等前后变化。"
+
 
 class SetupError(click.ClickException):
     """Wrong options or configuration: a usage error, exit status 2 (1 means a return was rejected)."""
@@ -31,12 +35,13 @@ class SetupError(click.ClickException):
     exit_code = 2
 
 
-def _office(registry: Path | None, home: Path | None, period: str) -> tuple[pl.DataFrame, Config]:
-    """The registry (``--registry``, else the office home's) and the office's config.
+def _office(registry: Path | None, home: Path | None, period: str) -> tuple[pl.DataFrame, Config, Home | None]:
+    """The registry (``--registry``, else the office home's), the office's config and its home.
 
     The config (limits, time zone) is the home's when one is named or the
     registry comes from it, else the defaults, which are the ones ``rectify
-    init`` writes: ``validate`` and ``ingest`` judge a file alike.
+    init`` writes: ``validate`` and ``ingest`` judge a file alike. The home
+    (when there is one) also gives the units' earlier returns (the history stage).
     """
     from jobs.office.home import Home, HomeError
     from jobs.office.registry import load_registry
@@ -54,8 +59,8 @@ def _office(registry: Path | None, home: Path | None, period: str) -> tuple[pl.D
     config = office.config if office is not None else Config()
     try:
         if registry is not None:
-            return load_registry(registry), config
-        return office.registry(period), config  # type: ignore[union-attr]
+            return load_registry(registry), config, office
+        return office.registry(period), config, office  # type: ignore[union-attr]
     except (RegistryError, HomeError, OSError) as exc:
         raise SetupError(str(exc)) from None
 
@@ -149,7 +154,9 @@ def validate_command(
         files = [f for f in files if f.name != registry.name or f.resolve() != target]
     if not files:
         raise click.UsageError("没有找到要检查的文件。")
-    frame, config = _office(registry, home, period)
+    frame, config, office = _office(registry, home, period)
+    if office is None:  # said once, on stderr: --json's stdout stays JSON Lines
+        click.echo(NO_HISTORY_NOTE, err=True)
     tz = config.tz
     arrivals = {}
     for path in files:
@@ -159,7 +166,7 @@ def validate_command(
             pass
     try:
         results = api.validate_files(files, registry=frame, period=period, received_at=arrivals,
-                                 limits=config.limits, keep_tables=False)  # fmt: skip
+                                     limits=config.limits, keep_tables=False, home=office)  # fmt: skip
     except RectifyError as exc:
         raise click.ClickException(str(exc)) from None
     from jobs.intake.hints import carried_period, period_hint

@@ -67,10 +67,13 @@ class Finding:
     # ``unreadable`` catalogue). Not compared and not stored (the store keeps its columns;
     # the message carries the reason); the JSON of a fresh verdict shows it.
     subcode: str | None = field(default=None, compare=False, repr=False)
+    # A history warning (issue 17) on a row whose 说明 the unit filled: kept, shown as
+    # 已说明, and it does not put the unit on the attention list.
+    explained: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        """The spec's JSON shape of a finding (its keys "at least"), plus ``subcode``
-        for an ``unreadable-file`` finding that has one."""
+        """The spec's JSON shape of a finding (its keys "at least"), plus ``explained``
+        and ``subcode`` for an ``unreadable-file`` finding that has one."""
         out = {
             "code": self.code,
             "severity": self.severity,
@@ -79,6 +82,7 @@ class Finding:
             "column": self.column,
             "cell": self.cell,
             "message": self.message,
+            "explained": self.explained,
         }
         if self.subcode is not None:
             out["subcode"] = self.subcode

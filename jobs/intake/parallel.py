@@ -11,7 +11,8 @@
 3. main process, in submission order, under the lock — the single writer:
    cross-unit copy detection over the batch's hashes and the texts stored
    for the period (:mod:`jobs.validate.cross_units`, no file read, no GX),
-   then ``Store.write_batch`` — :func:`_record`;
+   the history stage against the units' earlier returns, read once per run
+   (:mod:`jobs.validate.history`), then ``Store.write_batch`` — :func:`_record`;
 4. receipts, from the committed ledger (by the workers when they share the files).
 
 Only ``executor.in_flight`` batches are between steps 1 and 3 at any time, so
@@ -27,7 +28,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -59,6 +60,9 @@ from jobs.office.home import Home, check_period
 from jobs.store import STACK_INDEX, Archived, Arrival, FaultHook, fault, recording_order
 from jobs.store.rechecks import Recheck
 from jobs.validate.cross_units import find_cross_unit_copies
+from jobs.validate.history import HistoryCache, find_history
+from jobs.validate.lifecycle import Earlier, load_earlier
+from jobs.validate.peers import Peers, load_peers
 
 _MB = 1024 * 1024
 
@@ -121,6 +125,7 @@ def ingest_paths(
     executor: Executor | None = None,
     progress: Progress | None = None,
     again: Recheck | None = None,
+    history_cache: HistoryCache | None = None,
 ) -> IngestResult:
     """Archive, validate and record files (directories are walked) for ``period``.
 
@@ -132,6 +137,7 @@ def ingest_paths(
     single writer; ``progress`` is advanced by the files of each recorded batch.
     ``again``: its file is judged and recorded anew although recorded before
     (``rectify recheck``, :mod:`jobs.store.rechecks`); no other file is.
+    ``history_cache`` keeps the history stage's inputs across calls (a watcher).
     """
     check_period(period)
     executor = executor or SerialExecutor()
@@ -152,6 +158,20 @@ def ingest_paths(
             return 0
 
     result = IngestResult(period=period)
+    loaded: list[tuple[Earlier, Peers]] = []
+
+    def history() -> tuple[Earlier, Peers]:
+        # read once per run (or kept by a watcher): the earlier periods do not change while this one
+        # is ingested, and the period's stored rates are kept current by the stage as batches are recorded
+        if not loaded:
+            kind = load_schema().default_report_type
+            if history_cache is None:
+                loaded.append((load_earlier(store, period, report_type=kind),
+                               load_peers(store, period, registry=registry, report_type=kind)))  # fmt: skip
+            else:
+                loaded.append(history_cache.get(store, period, registry=registry, report_type=kind))
+        return loaded[0]
+
     prepared: deque[_Prepared] = deque()
 
     def jobs() -> Iterator[tuple[list[Path], dict[Path, datetime]]]:
@@ -172,7 +192,10 @@ def ingest_paths(
         if validated is not None:
             fault("validated", fault_hook)
             with home.lock(holder=holder):
-                _record(home, prep, validated, period=period, fault_hook=fault_hook, again=again)
+                _record(home, prep, validated, period=period, fault_hook=fault_hook, again=again, history=history,
+                        registry=registry)  # fmt: skip
+                if history_cache is not None:
+                    history_cache.seen(store, period)
         outcomes = [prep.outcomes[p] for p in prep.batch if p in prep.outcomes]
         todo = [o for o in outcomes if o.submission_id is not None] if receipts else []
         # a wrong-period rejection's receipt waits for the run's verdict on the period (_held_receipts)
@@ -294,8 +317,14 @@ def _record(
     period: str,
     fault_hook: FaultHook | None,
     again: Recheck | None = None,
+    history: Callable[[], tuple[Earlier, Peers]] | None = None,
+    registry: pl.DataFrame | None = None,
 ) -> None:
-    """The writer stage: find cross-unit copies, record the batch through ``write_batch``; fill the outcomes."""
+    """The writer stage: cross-unit copies, the history stage, then ``write_batch``; fill the outcomes.
+
+    ``history`` gives the units' returns of earlier periods and the period's
+    stored rates (loaded once per run); ``registry`` places units among peers.
+    """
     store = home.store
     # A file equal to one recorded by an earlier batch of this run (archived
     # before that batch was written): a duplicate, as the sequential intake says.
@@ -319,10 +348,15 @@ def _record(
         )  # fmt: skip
     if not arrivals:
         return
-    _find_copies(home, arrivals, position, validated, period=period)
+    ranks, pooled = _recording(arrivals, position, validated)
+    _find_copies(home, validated, period=period, ranks=ranks, pooled=pooled)
+    if history is not None:
+        earlier, peers = history()
+        find_history(validated.results, validated.tables, earlier=earlier, schema=load_schema(),
+                     rules=home.config.history, peers=peers, registry=registry, ranks=ranks, pooled=pooled)  # fmt: skip
     cap = home.config.limits.max_findings_per_return
-    for arrival in arrivals:  # after the copies, which add findings: the ledger keeps the first ones and a count
-        cap_findings(arrival.report, limit=cap)
+    for arrival in arrivals:  # after the copies and the history stage, which add findings: the ledger keeps
+        cap_findings(arrival.report, limit=cap)  # the first ones and a count
     tables, texts = validated.tables, validated.texts
     if len(position) < len(validated.results):
         tables = {k: _reindex(f, position) for k, f in tables.items()}
@@ -341,8 +375,29 @@ def _record(
         )  # fmt: skip
 
 
+def _recording(
+    arrivals: Sequence[Arrival], position: Mapping[int, int], validated: BatchResult
+) -> tuple[list[int], list[bool]]:
+    """Per result: its rank in recording order, and whether it joins what later returns are compared with.
+
+    As ``write_batch`` records them: a file recorded twice in one batch is
+    recorded once (its first arrival); only accepted returns with a unit count.
+    """
+    rank = {i: r for r, i in enumerate(recording_order(arrivals))}
+    first: set[str] = set()
+    ranks, pooled = [len(arrivals)] * len(validated.results), [False] * len(validated.results)
+    for i, p in position.items():
+        ranks[i] = rank[p]
+    for i in sorted(position, key=lambda i: ranks[i]):
+        sha = arrivals[position[i]].archived.sha256
+        report = validated.results[i].report
+        pooled[i] = sha not in first and report.accepted and report.unit is not None
+        first.add(sha)
+    return ranks, pooled
+
+
 def _find_copies(
-    home: Home, arrivals: Sequence[Arrival], position: Mapping[int, int], validated: BatchResult, *, period: str
+    home: Home, validated: BatchResult, *, period: str, ranks: Sequence[int], pooled: Sequence[bool]
 ) -> None:
     """Cross-unit copies of the batch: against the texts stored for the period and the batch's own, in recording order.
 
@@ -356,16 +411,6 @@ def _find_copies(
     if texts.height == 0:
         return
     stored = home.store.texts(period, hashes=texts["hash"].unique().to_list())
-    rank = {i: r for r, i in enumerate(recording_order(arrivals))}
-    first: set[str] = set()
-    ranks, pooled = [len(arrivals)] * len(validated.results), [False] * len(validated.results)
-    for i, p in position.items():  # a file recorded twice in one batch is recorded once: its first arrival
-        ranks[i] = rank[p]
-    for i in sorted(position, key=lambda i: ranks[i]):
-        sha = arrivals[position[i]].archived.sha256
-        report = validated.results[i].report
-        pooled[i] = sha not in first and report.accepted and report.unit is not None
-        first.add(sha)
     find_cross_unit_copies(validated.results, texts, period=period, schema=load_schema(), ranks=ranks,
                            pooled=pooled, stored=stored)  # fmt: skip
 

@@ -127,7 +127,7 @@ def receipt_context(report: Report, facts: ReceiptFacts | None = None) -> Receip
             cell=f.cell or f.sheet or "（整个文件）",
             code=f.code,
             severity=SEVERITY_ZH.get(f.severity, f.severity),
-            message=f.message,
+            message=f"（已说明）{f.message}" if f.explained else f.message,  # the unit's 说明 is on file
         )
         for i, f in enumerate(report.findings, start=1)
     )

@@ -35,6 +35,7 @@ from jobs.intake.parallel import ingest_paths
 from jobs.intake.preflight.complete import completeness
 from jobs.office.home import Home
 from jobs.office.lock import LockTimeout
+from jobs.validate.history import HistoryCache
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +124,7 @@ class InboxWatcher:
         self.inbox = Path(inbox).absolute()
         self.period = period
         self.validator = validator
+        self._history = HistoryCache()  # six months of history read once, not per arrival
         limits = home.config.limits
         self.settle = limits.watch_settle_seconds if settle is None else float(settle)
         self.incomplete = limits.watch_incomplete_seconds if incomplete is None else float(incomplete)
@@ -245,7 +247,8 @@ class InboxWatcher:
     def _ingest(self, paths: list[Path]) -> None:
         try:
             result = ingest_paths(
-                self.home, paths, period=self.period, validator=self.validator, holder="rectify watch"
+                self.home, paths, period=self.period, validator=self.validator, holder="rectify watch",
+                history_cache=self._history,
             )
         except LockTimeout as exc:
             self._report_error(f"{exc}；稍后重试。")

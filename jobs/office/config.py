@@ -135,11 +135,39 @@ class Thresholds:
     overdue_items: int = field(default=3, metadata={"rule": _COUNT})
     # 追责问责 at this many rebound items
     rebound_items: int = field(default=1, metadata={"rule": _COUNT})
+    # history warnings (problems vanished, deadlines postponed, counts fallen ...) the unit did not explain
+    unexplained_warnings: int = field(default=1, metadata={"rule": _COUNT})
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any] | None, *, source: str | Path | None = None) -> Thresholds:
         """Thresholds from a ``[thresholds]`` table; absent keys keep their defaults (raises :class:`ConfigError`)."""
         return _section(cls, data, table="thresholds", source=source)
+
+
+_Z_SCORE = _Rule(low=0)
+_MIN_PEERS = _Rule(integer=True, low=2, low_inclusive=True)
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    """``[history]``: reading a return against the unit's earlier returns and its peers (issue 17).
+
+    ``stalled_periods``: an item 未启动 this many consecutive returns in all is
+    ``stalled-item``. ``outlier_z``: the modified z-score at or above which an
+    increment (or a rate among peers) is an ``outlier``; ``outlier_history``:
+    the earlier increments a unit needs before its own are scored;
+    ``outlier_peers``: the peers (same 层级 and 类别, same period) a rate needs.
+    """
+
+    stalled_periods: int = field(default=3, metadata={"rule": _COUNT})
+    outlier_z: float = field(default=3.5, metadata={"rule": _Z_SCORE})
+    outlier_history: int = field(default=4, metadata={"rule": _MIN_PEERS})
+    outlier_peers: int = field(default=8, metadata={"rule": _MIN_PEERS})
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any] | None, *, source: str | Path | None = None) -> History:
+        """History settings from a ``[history]`` table; absent keys keep their defaults (raises :class:`ConfigError`)."""
+        return _section(cls, data, table="history", source=source)
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,6 +243,7 @@ class Config:
     accountability: Accountability = Accountability()
     letterhead: Letterhead = Letterhead()
     limits: Limits = Limits()
+    history: History = History()
     paths: Paths = Paths()
     receipts: Receipts = Receipts()
 
@@ -234,7 +263,8 @@ class Config:
             An unknown key, or a value of the wrong type or out of range.
         """
         where = _where(source)
-        known = {"timezone", "thresholds", "accountability", "letterhead", "limits", "paths", "receipts", "periods"}
+        known = {"timezone", "thresholds", "accountability", "letterhead", "limits", "history", "paths", "receipts",
+                 "periods"}
         _no_unknown(data, known, table=None, where=where)
         for table in known - {"timezone"}:
             if table in data and not isinstance(data[table], Mapping):
@@ -247,6 +277,7 @@ class Config:
             accountability=Accountability.from_mapping(data.get("accountability"), source=source),
             letterhead=Letterhead.from_mapping(data.get("letterhead"), source=source),
             limits=Limits.from_mapping(data.get("limits"), source=source),
+            history=History.from_mapping(data.get("history"), source=source),
             paths=_section(Paths, data.get("paths"), table="paths", source=source),
             receipts=_section(Receipts, data.get("receipts"), table="receipts", source=source),
         )
@@ -259,6 +290,7 @@ class Config:
             "accountability": dataclasses.asdict(self.accountability),
             "letterhead": dataclasses.asdict(self.letterhead),
             "limits": dataclasses.asdict(self.limits),
+            "history": dataclasses.asdict(self.history),
             "paths": dataclasses.asdict(self.paths),
             "receipts": dataclasses.asdict(self.receipts),
             "periods": {p: {"deadline": d} for p, d in sorted(self.deadlines.items())},

@@ -73,6 +73,43 @@ def ineligible_rows(summary: Summary, code: str) -> list[dict[str, Any]]:
     return _rows(frame)
 
 
+def backsliding_rows(
+    summary: Summary, code: str, *, earlier: Sequence[tuple[str, pl.DataFrame]] = ()
+) -> list[dict[str, Any]]:
+    """Units of the subtree of ``code`` with history warnings in their own return, and their year's trend.
+
+    ``earlier`` is ``(period, nodes)`` of the year's earlier summaries (``code``
+    plus the ``own.`` history counts, as saved); a unit's trend is its number
+    of history warnings in each of those months and this one.
+    """
+    vocab = summary.vocab
+    keys = [c.key for c in vocab.history] if vocab is not None else []
+    own = [f"own.{k}" for k in keys]
+    if not keys or not set(own) <= set(summary.nodes.columns):
+        return []
+    frame = summary.nodes.select("code", "name", *own)
+    if code != summary.root:
+        frame = frame.filter(pl.col("code").is_in(_subtree(summary, code).implode()))
+    total = pl.col("own.warnings_explained").fill_null(0) + pl.col("own.warnings_unexplained").fill_null(0)
+    frame = frame.filter(total > 0)
+    if frame.height == 0:
+        return []
+    months: dict[str, list[tuple[str, int]]] = {c: [] for c in frame["code"]}
+    year = summary.period[:4]
+    for period, nodes in [*earlier, (summary.period, summary.nodes)]:
+        if period[:4] != year or not {"own.warnings_explained", "own.warnings_unexplained"} <= set(nodes.columns):
+            continue
+        counts = nodes.filter(pl.col("code").is_in(list(months))).select("code", total.alias("n"))
+        for c, n in counts.iter_rows():
+            months[c].append((period, int(n or 0)))
+    rows = []
+    for r in frame.iter_rows(named=True):
+        row = {"code": r["code"], "name": r["name"], **{k: r[f"own.{k}"] for k in keys}}
+        row["trend"] = sorted(months[r["code"]])
+        rows.append(row)
+    return rows
+
+
 def missing_rows(summary: Summary, code: str) -> list[dict[str, Any]]:
     """The annex of the subtree of ``code``, from the period's coverage (the one the totals come from).
 
@@ -111,6 +148,7 @@ def build_context(
     history: Sequence[tuple[str, dict[str, Any]]] = (),
     generated_at: dt.datetime | None = None,
     charts: bool = True,
+    earlier_nodes: Sequence[tuple[str, pl.DataFrame]] = (),
 ) -> ReportContext:
     """The report context of ``summary`` for the nation, or for the subtree of ``unit``.
 
@@ -123,6 +161,9 @@ def build_context(
         The previous period's summary, for month-over-month.
     history
         ``(period, national-or-unit JSON)`` of earlier periods for the trend.
+    earlier_nodes
+        ``(period, nodes)`` of earlier periods (``code`` + ``own.`` history
+        counts), for each unit's trend of history warnings.
 
     Raises
     ------
@@ -154,6 +195,7 @@ def build_context(
         by_category=category_rows(summary, code),
         attention=attention_rows(summary, code),
         ineligible=ineligible_rows(summary, code),
+        backsliding=backsliding_rows(summary, code, earlier=earlier_nodes),
         missing=missing if missing is not None else missing_rows(summary, code),
         previous=before,
         previous_period=previous.period if previous is not None else None,

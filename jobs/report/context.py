@@ -20,6 +20,7 @@ from jobs.report.indicators import (
     CHANGE_KEYS,
     COVERAGE_KEYS,
     HEADLINE_KEYS,
+    HISTORY_KEYS,
     INDICATORS,
     STATUS_KEYS,
     Kind,
@@ -95,6 +96,24 @@ class IneligibleRow:
 
 
 @dataclass(frozen=True, slots=True)
+class BackslidingRow:
+    """A unit with history warnings (delay, backsliding, falling figures), its counts and its months' trend.
+
+    ``values`` is keyed by the history indicators (``items_vanished`` ...);
+    ``trend`` is ``(period, warnings)`` for each month of the year summarised so far.
+    """
+
+    code: str
+    name: str
+    values: Mapping[str, int]
+    trend: tuple[tuple[str, int], ...]
+
+    @property
+    def total(self) -> int:
+        return int(self.values.get("warnings_explained", 0)) + int(self.values.get("warnings_unexplained", 0))
+
+
+@dataclass(frozen=True, slots=True)
 class ChangeRow:
     """Month-over-month: ``change`` is a difference of counts or of fractions (percentage points)."""
 
@@ -156,6 +175,9 @@ class ReportContext:
         Units on the graded list, each with its step and reasons (:attr:`attention_steps` groups them).
     ineligible
         Units judged ineffective in any period of the year so far: not eligible for awards that year.
+    backsliding
+        Units with history warnings (delay and backsliding), the worst first:
+        most unexplained warnings, then most warnings.
     previous_period, changes, previous_figures
         Month-over-month against the previous period (empty when none): the
         main indicators' changes, and every indicator of the previous period.
@@ -209,6 +231,7 @@ class ReportContext:
     notes: tuple[str, ...] = ()
     publication_note: str = ""
     ineligible: tuple[IneligibleRow, ...] = ()
+    backsliding: tuple[BackslidingRow, ...] = ()
 
     @property
     def attention_steps(self) -> tuple[tuple[str, tuple[AttentionRow, ...]], ...]:
@@ -227,6 +250,11 @@ class ReportContext:
     def page_limit(self) -> int:
         """Rows of a list printed on the page (:data:`PAGE_LIST_LIMIT`); the workbook has them all."""
         return PAGE_LIST_LIMIT
+
+    @property
+    def backsliding_shown(self) -> tuple[BackslidingRow, ...]:
+        """The delay and backsliding rows printed on the page (at most :data:`PAGE_LIST_LIMIT`)."""
+        return self.backsliding[:PAGE_LIST_LIMIT]
 
     @property
     def missing_shown(self) -> tuple[MissingUnit, ...]:
@@ -297,6 +325,15 @@ def _unit_row(values: Mapping[str, Any]) -> UnitRow:
     return UnitRow(str(values.get("code") or ""), str(values.get("name") or ""), picked)
 
 
+def _backsliding(rows: Sequence[Mapping[str, Any]]) -> tuple[BackslidingRow, ...]:
+    out = [
+        BackslidingRow(_text(r.get("code")), _text(r.get("name")), {k: _int(r.get(k)) for k in HISTORY_KEYS},
+                       tuple((str(p), int(n)) for p, n in r.get("trend") or ()))
+        for r in rows
+    ]  # fmt: skip
+    return tuple(sorted(out, key=lambda r: (-r.values.get("warnings_unexplained", 0), -r.total, r.code)))
+
+
 def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
@@ -313,6 +350,7 @@ def assemble_context(
     by_category: Sequence[Mapping[str, Any]] = (),
     attention: Sequence[Mapping[str, Any]] = (),
     ineligible: Sequence[Mapping[str, Any]] = (),
+    backsliding: Sequence[Mapping[str, Any]] = (),
     missing: Sequence[Mapping[str, Any]] = (),
     previous: Mapping[str, Any] | None = None,
     previous_period: str | None = None,
@@ -337,6 +375,9 @@ def assemble_context(
         Dicts with ``code``, ``name``, ``reasons`` (a list of Chinese reasons or one string), ``step``.
     ineligible
         Dicts with ``code``, ``name``, ``periods`` (units not eligible for awards this year).
+    backsliding
+        Dicts with ``code``, ``name``, the history counts and ``trend``
+        (``(period, warnings)`` pairs), any order: sorted here, the worst first.
     missing
         Dicts with ``code, name, parent, level, contact, phone`` (and optionally
         ``state``, and for a covering unit's row ``covering`` and ``units``: the
@@ -402,6 +443,7 @@ def assemble_context(
         ineligible=tuple(
             IneligibleRow(_text(i.get("code")), _text(i.get("name")), tuple(i.get("periods") or ())) for i in ineligible
         ),
+        backsliding=_backsliding(backsliding),
         previous_period=previous_period if previous is not None else None,
         changes=tuple(_change(k, node, previous) for k in CHANGE_KEYS) if previous is not None else (),
         previous_figures={k: _figure(k, previous) for k in INDICATORS} if previous is not None else {},

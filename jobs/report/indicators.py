@@ -11,7 +11,8 @@ from __future__ import annotations
 from jobs.rollup.vocab import Indicator, Kind, load_vocab
 
 __all__ = [
-    "BREAKDOWN_GROUPS", "BREAKDOWN_KEYS", "CHANGE_KEYS", "COVERAGE_KEYS", "HEADLINE_KEYS", "INDICATORS", "STATUS_KEYS",
+    "BREAKDOWN_GROUPS", "BREAKDOWN_KEYS", "CHANGE_KEYS", "COVERAGE_KEYS", "HEADLINE_KEYS", "HISTORY_KEYS", "INDICATORS",
+    "STATUS_KEYS",
     "TASK_COLUMNS", "Indicator", "Kind", "header", "label",
 ]  # fmt: skip
 
@@ -42,6 +43,8 @@ HEADLINE_KEYS = (
     "items_rebound",
     "items_new",
 )
+# Delay and backsliding (issue 17): the history warnings of the counted returns.
+HISTORY_KEYS: tuple[str, ...] = tuple(c.key for c in _VOCAB.history)
 STATUS_KEYS = ("items_done", "items_in_progress", "items_not_started", "items_ineffective")
 # Month-over-month compares these (counts by difference, rates in percentage points).
 CHANGE_KEYS = (

@@ -151,6 +151,8 @@ def make_report(
         unit=unit,
         previous=month.previous_summary,
         history=trend_points(month, unit=unit),
+        earlier_nodes=[(saved.period, saved.own_history()) for saved in month.earlier
+                       if saved.period[:4] == period[:4]],
         generated_at=generated_at or home.now().replace(microsecond=0),
     )
     ctx = replace(ctx, publication_note=publication_note(month.view.publication, month.view.late))

@@ -24,6 +24,7 @@ from jobs.report.context import ReportContext, UnitRow
 from jobs.report.indicators import (
     BREAKDOWN_GROUPS,
     COVERAGE_KEYS,
+    HISTORY_KEYS,
     INDICATORS,
     TASK_COLUMNS,
     Kind,
@@ -64,6 +65,7 @@ MAIN_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
         ),
     ),
     ("群众评价", ("items_evaluated", "items_satisfied", "satisfaction_rate")),
+    ("前后变化", HISTORY_KEYS),
     ("个人整改", ("members_total",)),
 )
 

@@ -52,7 +52,11 @@ INEFFECTIVE: tuple[Step, ...] = ("诫勉批评", "追责问责")
 # finding codes the steps read (stalled-item, deadline-postponed, uniform-figures come with item lifecycle checks)
 STALLED, POSTPONED, UNIFORM = "stalled-item", "deadline-postponed", "uniform-figures"
 SHALLOW = ("too-thin", "copied-text")
-MARK_CODES = (STALLED, POSTPONED, UNIFORM, *SHALLOW)
+# the other month-to-month warnings (issue 17): unexplained, they earn 约谈提醒 at [thresholds]
+# unexplained_warnings. persistent-dissatisfaction is not among them: 群众满意率 has its own threshold,
+# and an item 不满意 two months running is the masses' verdict, not the unit's backsliding
+BACKSLIDING = ("item-vanished", "item-redefined", "status-regressed", "count-decreased", "outlier")
+MARK_CODES = (STALLED, POSTPONED, UNIFORM, *SHALLOW, *BACKSLIDING)
 
 ATTENTION_SCHEMA: dict[str, Any] = {
     "code": pl.Utf8,
@@ -159,6 +163,9 @@ def _reasons(
         out["约谈提醒"].append(f"有{len(stalled)}项问题长期未启动且未作说明{_seqs(stalled)}")
     if len(postponed) >= a.postponed_items:
         out["约谈提醒"].append(f"有{len(postponed)}项问题推迟整改时限且未作说明{_seqs(postponed)}")
+    changed = [s for c in BACKSLIDING for s in marks.get((code, c), [])]
+    if changed and len(changed) >= t.unexplained_warnings:
+        out["约谈提醒"].append(f"有{len(changed)}条前后变化提示（问题消失、问题改写、状态倒退、累计数减少或异常等）未作说明{_seqs(changed)}")
     shallow = {s for c in SHALLOW for s in marks.get((code, c), []) if s is not None}
     total = row["own.items_total"] or 0
     if total and len(shallow) / total > a.thin_share:

@@ -198,13 +198,15 @@ def own_counts(
     *,
     overdue: pl.Expr,
     rebound: pl.DataFrame,
+    history: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """All content counts of each unit's own counted return (no coverage).
 
     Tables are aggregated per ``submission_id`` and only then matched to the
     counted submissions (one per unit): rows of rejected or superseded
     returns drop out at that small join, so the large tables are hashed once.
-    ``rebound`` is ``unit, items_rebound``. Units without rows in a sheet get 0.
+    ``rebound`` is ``unit, items_rebound``; ``history`` is ``submission_id`` +
+    the history counts (``vocab.history``). Units without rows in a sheet get 0.
     """
     by = "submission_id"
     queries = [
@@ -218,5 +220,12 @@ def own_counts(
     for part in parts:
         out = out.join(part, on=by, how="left")
     out = out.join(rebound.select("unit", pl.col("items_rebound").cast(COUNT)), on="unit", how="left")
+    keys = [c.key for c in vocab.history]
+    if keys:
+        if history is None:
+            out = out.with_columns(pl.lit(0, COUNT).alias(k) for k in keys)
+        else:
+            out = out.join(history.select("submission_id", *(pl.col(k).cast(COUNT) for k in keys)),
+                           on="submission_id", how="left")  # fmt: skip
     content = [k for k in vocab.count_keys if k not in {c.key for c in vocab.coverage}]
     return narrowed(out.select("unit", *content), content, vocab, by="unit")

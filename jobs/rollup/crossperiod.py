@@ -1,4 +1,4 @@
-"""Cross-period indicators: overdue items, rebound (反弹回潮), month-over-month change."""
+"""Cross-period indicators: overdue items, rebound (反弹回潮), history warnings, month-over-month change."""
 
 from __future__ import annotations
 
@@ -89,6 +89,31 @@ def rebound_items(
 def rebound_counts(items: pl.DataFrame) -> pl.DataFrame:
     """``unit, items_rebound`` from the rebound item list."""
     return items.group_by("unit").agg(pl.len().cast(pl.Int64).alias("items_rebound"))
+
+
+def history_counts(findings: pl.DataFrame | None, counted: pl.DataFrame, vocab: Vocab) -> pl.DataFrame:
+    """``submission_id`` + one column per history count (``vocab.history``) of the counted returns.
+
+    ``findings`` are the stored findings (``submission_id, code, explained``)
+    the history stage gave each return when it arrived (issue 17).
+    """
+    keys = [c.key for c in vocab.history]
+    if findings is None or findings.height == 0:
+        return counted.select("submission_id", *(pl.lit(0, pl.Int64).alias(k) for k in keys))
+    warned = findings.filter(pl.col("code").is_in(list(vocab.history_codes))).join(
+        counted.select("submission_id"), on="submission_id", how="semi"
+    )
+    flags = []
+    for c in vocab.history:
+        if c.column == "code":
+            cond = pl.col("code") == (c.values or ("",))[0]
+        else:
+            cond = pl.col("explained").fill_null(False) == ((c.values or ("",))[0] == "true")
+        flags.append(cond.cast(pl.Int64).alias(c.key))
+    per = warned.select("submission_id", *flags).group_by("submission_id").agg(pl.exclude("submission_id").sum())
+    return counted.select("submission_id").join(per, on="submission_id", how="left").with_columns(
+        pl.col(k).fill_null(0) for k in keys
+    )
 
 
 def month_over_month(nodes: pl.DataFrame, previous: pl.DataFrame | None, vocab: Vocab) -> pl.DataFrame:

@@ -41,7 +41,7 @@ def indicators_json(row: dict[str, Any], vocab: Vocab, *, prefix: str = "") -> d
         out[c.key] = count(c.key)
     for r in vocab.rates[:2]:
         out[r.key] = _rate(count(r.num), count(r.den))
-    for c in vocab.ledger:
+    for c in (*vocab.ledger, *vocab.history):
         out[c.key] = count(c.key)
     for r in vocab.rates[2:]:
         out[r.key] = _rate(count(r.num), count(r.den))

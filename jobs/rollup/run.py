@@ -106,6 +106,13 @@ class Saved:
         """Units not eligible for awards in this period's year so far (see :func:`jobs.rollup.attention.ineligible_units`)."""
         return pl.read_parquet(self.folder / "ineligible.parquet")
 
+    def own_history(self) -> pl.DataFrame:
+        """``code`` and each unit's own history counts (``own.items_vanished`` ...); only ``code`` when saved before them."""
+        path = self.folder / "nodes.parquet"
+        names = pl.read_parquet_schema(path)
+        wanted = ["code", *(f"own.{c.key}" for c in load_vocab().history)]
+        return pl.read_parquet(path, columns=[c for c in wanted if c in names])
+
     def closed(self) -> pl.DataFrame:
         """Items closed up to this period (see :func:`jobs.rollup.crossperiod.closed_items`)."""
         return pl.read_parquet(self.folder / CLOSED)

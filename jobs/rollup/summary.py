@@ -177,8 +177,9 @@ def summarize(
     thresholds, accountability
         The attention list's settings (:class:`Thresholds`, :class:`Accountability` or config mappings).
     findings
-        Stored findings of the period's submissions (``Store.findings``), read
-        by code for the attention list; None: no finding-based steps.
+        Stored findings of the period's submissions (``Store.findings``: ``submission_id, code, explained``
+        at least), read by code for the attention list and the history counts; None: no finding-based
+        steps, and the history counts are 0.
     ineligible_before
         The ``ineligible`` list saved with the latest earlier period (kept within the year).
     supervised
@@ -213,6 +214,7 @@ def summarize(
     own = counts.own_counts(
         detail, counted, vocab, overdue=crossperiod.overdue_expr(vocab, end=end),
         rebound=crossperiod.rebound_counts(rebound),
+        history=crossperiod.history_counts(findings, counted, vocab),
     )
     cover = coverage.units.select("code", *(c.key for c in vocab.coverage))
     contrib = _contributions(registry, cover, own, vocab)

@@ -72,6 +72,9 @@ class Vocab:
     coverage: tuple[Count, ...]
     ledger: tuple[Count, ...]
     done_column: str
+    # history warnings: Count(key, label, "code", (code,)) or Count(key, label, "explained", ("true"|"false",))
+    history: tuple[Count, ...]
+    history_codes: tuple[str, ...]
     done_value: str
     breakdowns: tuple[Breakdown, ...]
     tasks_sheet: str
@@ -139,6 +142,16 @@ def parse_vocab(data: dict[str, Any], schema: Schema) -> Vocab:
                 ledger.append(Count(c["key"], c["label"], when["column"], _values(schema, "ledger", when["column"], when)))
             else:
                 ledger.append(Count(c["key"], c["label"]))
+        history_codes = tuple(data.get("history_codes", ()))
+        history = []
+        for c in data.get("history", ()):
+            if "code" in c:
+                if c["code"] not in schema.findings or c["code"] not in history_codes:
+                    msg = f"summary schema: history count {c['key']} names an unknown code {c['code']!r}"
+                    raise SchemaError(msg)
+                history.append(Count(c["key"], c["label"], "code", (c["code"],)))
+            else:
+                history.append(Count(c["key"], c["label"], "explained", ("true" if c["explained"] else "false",)))
         done = data["done"]
         done_value = _values(schema, "ledger", done["column"], done)[0]
         breakdowns = []
@@ -159,6 +172,8 @@ def parse_vocab(data: dict[str, Any], schema: Schema) -> Vocab:
         vocab = Vocab(
             coverage=coverage,
             ledger=tuple(ledger),
+            history=tuple(history),
+            history_codes=history_codes,
             done_column=done["column"],
             done_value=done_value,
             breakdowns=tuple(breakdowns),
@@ -189,7 +204,7 @@ def parse_vocab(data: dict[str, Any], schema: Schema) -> Vocab:
         msg = f"malformed summary schema: {exc!r}"
         raise SchemaError(msg) from exc
     task_cols = {c.key: c.name for c in schema.sheet(vocab.tasks_sheet).columns}
-    for c in (*coverage, *ledger):
+    for c in (*coverage, *ledger, *history):
         labels[c.key] = c.label
     for b in breakdowns:
         for v in b.values:
@@ -222,6 +237,7 @@ def _indicators(data: dict[str, Any]) -> dict[str, Indicator]:
     on_coverage = [r for r in rates if r["den"] in coverage]
     rows = [
         *map(count, data["coverage"]), *map(rate, on_coverage), *map(count, data["ledger"]),
+        *map(count, data.get("history", ())),
         *(rate(r) for r in rates if r not in on_coverage), count(data["members_total"]),
     ]  # fmt: skip
     return {i.key: i for i in rows}

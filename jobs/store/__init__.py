@@ -51,7 +51,7 @@ import polars as pl
 from jobs.core.errors import known_error
 from jobs.core.findings import Finding, Report
 from jobs.core.schema import load_schema
-from jobs.core.tables import empty_table, table_keys, table_schema
+from jobs.core.tables import table_keys, table_schema
 from jobs.store import history, integrity, publication, rechecks, supervision
 from jobs.store.types import (
     FAULT_ENV,
@@ -95,6 +95,12 @@ __all__ = [
 def recording_order(arrivals: Sequence[Arrival]) -> list[int]:
     """Indices of ``arrivals`` in the order :meth:`Store.write_batch` records them: arrival time, then file name."""
     return sorted(range(len(arrivals)), key=lambda i: (arrivals[i].received_at, arrivals[i].file_name))
+
+
+def _explained_column(conn: sqlite3.Connection) -> str:
+    """``explained``, or ``0`` in a ledger no write has given that column yet (readers never migrate)."""
+    columns = {r[1] for r in conn.execute("PRAGMA table_info(findings)")}
+    return "explained" if "explained" in columns else "0"
 
 
 class Store:
@@ -435,16 +441,20 @@ class Store:
             return supervision.load(conn, before=before)
 
     def findings(self, submission_ids: Sequence[str]) -> pl.DataFrame:
-        """Findings of the given submissions."""
+        """Findings of the given submissions (``explained`` is false in a ledger older than that column)."""
         cols = ["submission_id", "seq", "code", "severity", "sheet", "row", "column", "cell", "message"]
         rows: list[tuple] = []
         with self._reading() as conn:
+            explained = _explained_column(conn)
+            select = ", ".join(f'"{c}"' for c in cols) + f", {explained}"
             for start in range(0, len(submission_ids), 500):
                 chunk = list(submission_ids[start : start + 500])
                 marks = ",".join("?" * len(chunk))
-                rows += conn.execute(f"SELECT * FROM findings WHERE submission_id IN ({marks})", chunk).fetchall()
-        schema = {c: (pl.Int64 if c in ("seq", "row") else pl.Utf8) for c in cols}
-        return pl.DataFrame(rows, schema=schema, orient="row")
+                rows += conn.execute(f"SELECT {select} FROM findings WHERE submission_id IN ({marks})",
+                                     chunk).fetchall()  # fmt: skip
+        schema: dict[str, pl.DataType] = {c: (pl.Int64() if c in ("seq", "row") else pl.Utf8()) for c in cols}
+        schema["explained"] = pl.Boolean()
+        return pl.DataFrame([(*r[:-1], bool(r[-1])) for r in rows], schema=schema, orient="row")
 
     def received_names(self, submission_ids: Sequence[str]) -> list[bytes]:
         """The exact bytes of each submission's received file name, in order (``file_name`` is its
@@ -471,6 +481,7 @@ class Store:
         heads: dict[str, tuple] = {}
         found: dict[str, list[Finding]] = {sid: [] for sid in submission_ids}
         with self._reading() as conn:
+            explained = _explained_column(conn)
             for start in range(0, len(submission_ids), 500):
                 chunk = list(submission_ids[start : start + 500])
                 marks = ",".join("?" * len(chunk))
@@ -480,13 +491,13 @@ class Store:
                     chunk,
                 ):
                     heads[sid] = tuple(head)
-                for sid, code, severity, message, sheet, row, column, cell in conn.execute(
-                    'SELECT submission_id, code, severity, message, sheet, "row", "column", cell FROM findings '
-                    f"WHERE submission_id IN ({marks}) ORDER BY submission_id, seq",
+                for sid, code, severity, message, sheet, row, column, cell, marked in conn.execute(
+                    'SELECT submission_id, code, severity, message, sheet, "row", "column", cell, '
+                    f"{explained} FROM findings WHERE submission_id IN ({marks}) ORDER BY submission_id, seq",
                     chunk,
                 ):
                     found[sid].append(Finding(code=code, severity=severity, message=message, sheet=sheet,
-                                              row=row, column=column, cell=cell))  # fmt: skip
+                                              row=row, column=column, cell=cell, explained=bool(marked)))  # fmt: skip
         missing = [sid for sid in submission_ids if sid not in heads]
         if missing:
             msg = f"no submission {missing[0]!r}"
@@ -556,25 +567,42 @@ class Store:
         excluded = list(exclude_units)
         return frame.filter(~pl.col("unit").is_in(excluded)) if excluded else frame
 
-    def load_tables(self, period: str, *, submission_ids: Sequence[str] | None = None) -> dict[str, pl.DataFrame]:
+    def load_tables(
+        self,
+        period: str,
+        *,
+        submission_ids: Sequence[str] | None = None,
+        keys: Sequence[str] | None = None,
+        columns: Sequence[str] | None = None,
+    ) -> dict[str, pl.DataFrame]:
         """Rows of the period's current accepted returns (or of ``submission_ids``: a publication's), one typed
         frame per sheet key.
 
-        The parts read are verified first (:func:`jobs.store.integrity.parts_to_read`):
-        a missing or damaged one raises ``StoreDamaged``, never an under-count.
+        ``keys`` reads only those sheets; ``columns`` only those of their columns
+        (the identity columns always): the history stage reads six months of
+        counts and statuses, not every return's texts. The parts read are
+        verified first (:func:`jobs.store.integrity.parts_to_read`): a missing
+        or damaged one raises ``StoreDamaged``, never an under-count.
         """
         current = list(submission_ids) if submission_ids is not None else self.current(period)["submission_id"].to_list()
         batches = self._batch_ids(period)
         with self._reading() as conn:
             parts = integrity.parts_to_read(self.root, conn, period=period, batches=batches) if current else {}
         out: dict[str, pl.DataFrame] = {}
-        for key in table_keys():
+        for key in keys if keys is not None else table_keys():
+            layout = table_schema(key)
+            if columns is not None:
+                layout = {c: t for c, t in layout.items() if c in columns or c in ("submission_id", "unit", "period")}
             files = [str(p) for p in parts.get(key, [])]
             if not files or not current:
-                out[key] = empty_table(key)
+                out[key] = pl.DataFrame(schema=layout)
                 continue
-            frame = pl.scan_parquet(files).filter(pl.col("submission_id").is_in(current)).collect()
-            out[key] = frame.cast(table_schema(key))
+            # parts written before an optional column was added (说明) lack it: read as empty
+            scans = [pl.scan_parquet(f) for f in files]
+            scans = [p.select(c for c in p.collect_schema().names() if c in layout) for p in scans]
+            frame = pl.concat(scans, how="diagonal_relaxed").filter(pl.col("submission_id").is_in(current)).collect()
+            frame = frame.with_columns(pl.lit(None, t).alias(c) for c, t in layout.items() if c not in frame.columns)
+            out[key] = frame.select(list(layout)).cast(layout)
         return out
 
 

@@ -47,6 +47,7 @@ CREATE TABLE IF NOT EXISTS findings (
     code TEXT NOT NULL,
     severity TEXT NOT NULL,
     sheet TEXT, "row" INTEGER, "column" TEXT, cell TEXT, message TEXT,
+    explained INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (submission_id, seq)
 );
 CREATE TABLE IF NOT EXISTS texts (
@@ -72,6 +73,8 @@ ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = (
     # the received name's exact bytes when ``file_name`` (its readable form,
     # :func:`jobs.core.names.display_name`) differs from it; NULL otherwise
     ("submissions", "file_name_raw", "BLOB"),
+    # 1 for a history warning on a row whose 说明 the unit filled (``Finding.explained``)
+    ("findings", "explained", "INTEGER NOT NULL DEFAULT 0"),
 )
 
 SUBMISSION_SCHEMA: dict[str, pl.DataType] = {

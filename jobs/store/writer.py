@@ -323,7 +323,7 @@ def insert_batch(
             a.report_type, a.archived.archive_path, batch_id,
             None if shown == a.file_name else name_bytes(a.file_name),
         ))  # fmt: skip
-        findings += [(sid, k, f.code, f.severity, f.sheet, f.row, f.column, f.cell, f.message)
+        findings += [(sid, k, f.code, f.severity, f.sheet, f.row, f.column, f.cell, f.message, int(f.explained))
                      for k, f in enumerate(report.findings)]  # fmt: skip
         if report.accepted and unit is not None:
             supersede.append((sid, period, unit, version, default_type, a.report_type, default_type))
@@ -343,7 +343,8 @@ def insert_batch(
         ).rows()  # fmt: skip
     marks = "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?"  # superseded_by is set by a later return
     conn.executemany(f"INSERT INTO submissions ({_SUBMISSION_COLUMNS}) VALUES ({marks})", subs)
-    conn.executemany("INSERT INTO findings VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", findings)
+    conn.executemany('INSERT INTO findings (submission_id, seq, code, severity, sheet, "row", "column", cell, '
+                     "message, explained) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", findings)
     conn.executemany(
         "UPDATE submissions SET superseded_by=? WHERE period=? AND unit=? AND superseded_by IS NULL "
         "AND version<? AND COALESCE(report_type, ?) = COALESCE(?, ?)",

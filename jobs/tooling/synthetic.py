@@ -106,7 +106,10 @@ def _ledger(rng: np.random.Generator, schema: Schema, sids: np.ndarray, units: n
         pl.format("{}第{}项：全年会议减少{}个，文件压缩{}件，节约经费{}万元，群众反映明显好转", u, q, q * 3, q * 7, q * 11).alias("facts"),
         pl.format("{}第{}项：根源在于宗旨意识淡薄、政绩观有偏差，通过学习深刻认识到四风危害", u, q).alias("mindset"),
     )
-    return frame.cast(table_schema("ledger", schema=schema))  # type: ignore[arg-type]
+    layout = table_schema("ledger", schema=schema)
+    return frame.with_columns(pl.lit(None, t).alias(c) for c, t in layout.items() if c not in frame.columns).select(
+        list(layout)
+    ).cast(layout)  # type: ignore[arg-type]
 
 
 def _per_return(rng, schema, key, sids, units, period, counts, make) -> pl.DataFrame:  # noqa: ANN001

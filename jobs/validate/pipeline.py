@@ -13,7 +13,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
@@ -22,14 +22,17 @@ from jobs.core.errors import UnreadableFile
 from jobs.core.files import open_regular
 from jobs.core.findings import Finding, Report, cap_findings, in_place_order
 from jobs.core.schema import Schema, load_schema
-from jobs.core.tables import ROW_COLUMN, table_schema
+from jobs.core.tables import ROW_COLUMN, table_keys, table_schema
 from jobs.intake.discover import arrival_time
 from jobs.intake.read import RawReturn, read_return
-from jobs.office.config import Limits
+from jobs.office.config import History, Limits
 from jobs.process import keep_long_lived, settled_heap
 from jobs.validate import derive, facts, gx, suites
 from jobs.validate.copies import BATCH_TEXTS_SCHEMA, detect_repeats
 from jobs.validate.cross_units import find_cross_unit_copies
+from jobs.validate.history import find_history, stack
+from jobs.validate.lifecycle import Earlier
+from jobs.validate.peers import Peers
 from jobs.validate.structural import locations, structural_findings
 from jobs.validate.translate import cut_cascades, translate
 from jobs.validate.typing import RID, ROW, stack_keyvalue, stack_table, type_columns
@@ -48,6 +51,8 @@ class ValidatedReturn:
     tables: dict[str, pl.DataFrame] | None
     content_hash: str
     report_type: str | None
+    # per sheet key: header (or item) -> 0-based source column, to name a later finding's cell
+    columns: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 @dataclass
@@ -103,12 +108,25 @@ def validate_files(
     schema: Schema | None = None,
     limits: Limits | None = None,
     keep_tables: bool = True,
+    earlier: Earlier | None = None,
+    rules: History | None = None,
+    peers: Peers | None = None,
 ) -> list[ValidatedReturn]:
-    """:func:`validate_batch`, then cross-unit copies among these files (all compared at once)."""
+    """:func:`validate_batch`, then cross-unit copies among these files (all compared at once),
+    then, given the units' ``earlier`` returns (a home's store), the history stage (``rules``: ``[history]``;
+    ``peers``: the period's stored rates, each file also compared with the others)."""
     schema = schema or load_schema()
     batch = validate_batch(paths, registry=registry, period=period, received_at=received_at, schema=schema,
-                           limits=limits, keep_tables=keep_tables)  # fmt: skip
+                           limits=limits, keep_tables=keep_tables or earlier is not None)  # fmt: skip
     find_cross_unit_copies(batch.results, batch.texts, period=period, schema=schema)
+    if earlier is not None:
+        tables = [r.tables for r in batch.results]
+        stacked = {key: frame for key in table_keys(schema=schema) if (frame := stack(tables, key)) is not None}
+        find_history(batch.results, stacked, earlier=earlier, schema=schema, rules=rules or History(), peers=peers,
+                     registry=registry)  # fmt: skip
+        if not keep_tables:
+            for r in batch.results:
+                r.tables = {} if r.tables is not None else None
     cap = (limits or Limits()).max_findings_per_return
     for result in batch.results:  # the verdict intake records, capped the same way
         cap_findings(result.report, limit=cap, schema=schema)
@@ -369,7 +387,7 @@ def _results(
         own = tables.get(rid, {})
         full = {s.key: own[s.key] if s.key in own else empty[s.key] for s in schema.sheets} if keep_tables else {}
         kind = meta.get("report_type") or (schema.default_report_type if meta else None)
-        out.append(ValidatedReturn(report=report, tables=full, content_hash="", report_type=kind))
+        out.append(ValidatedReturn(report=report, tables=full, content_hash="", report_type=kind, columns=where[rid]))
     return out
 
 

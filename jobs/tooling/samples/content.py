@@ -200,16 +200,18 @@ def build_return(
                              if item.appear_at <= index]
     data.tables["tasks"] = _task_rows(plan, rng, index)
     data.tables["institutions"] = _institution_rows(plan, unit, periods, index, seed)
-    data.kv["accountability"] = {
-        key: rng.randint(lo, hi)
-        for key, (lo, hi) in zip(
-            ("talks", "admonitions", "liable_persons", "liable_leaders", "exposed_cases", "redo_units"),
-            ((0, 12), (0, 5), (0, 4), (0, 2), (0, 3), (0, 1)),
-            strict=True,
-        )
-    }
+    data.kv["accountability"] = _accountability(unit, index, seed)
     data.tables["members"] = [_member_row(m, unit, place, index, seed) for m in plan.members]
     return data
+
+
+def _accountability(unit: Unit, index: int, seed: int) -> dict[str, int]:
+    """责任追究 counts are cumulative (累计数, spec): a base and the same monthly increment for every period."""
+    rng = _rng(seed, unit.code, "accountability")
+    keys = ("talks", "admonitions", "liable_persons", "liable_leaders", "exposed_cases", "redo_units")
+    bounds = ((0, 12), (0, 5), (0, 4), (0, 2), (0, 3), (0, 1))
+    return {key: rng.randint(lo, hi) + index * rng.randint(0, max(1, hi // 4))
+            for key, (lo, hi) in zip(keys, bounds, strict=True)}  # fmt: skip
 
 
 def _ledger_row(item: _Item, plan: _Plan, unit: Unit, place: str, periods, index: int, seed: int) -> dict[str, Any]:  # noqa: ANN001, PLR0913
