@@ -7,6 +7,10 @@ Layout under ``<home>/store``::
     tables/<sheet_key>/period=<P>/<batch_id>.parquet one file per ingest batch per sheet
                                                     (``<batch_id>.<stamp>.parquet`` once repaired)
 
+:class:`Store` is the façade; the work is in its modules: ``reading`` (per-submission reads and
+the tables), ``journal`` (what a batch being written may leave, and cleanup), ``history``
+(which version counts), ``rechecks``, ``publication``, ``supervision``, ``integrity``, ``writer``.
+
 The ledger's ``parts`` records each Parquet file a batch wrote (rows, bytes,
 SHA-256) with the batch; readers verify them (:mod:`jobs.store.integrity`).
 
@@ -38,7 +42,6 @@ Rules (documented for the office):
 from __future__ import annotations
 
 import hashlib
-import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -49,10 +52,17 @@ from typing import NoReturn
 import polars as pl
 
 from jobs.core.errors import known_error
-from jobs.core.findings import Finding, Report
+from jobs.core.findings import Report
 from jobs.core.schema import load_schema
-from jobs.core.tables import table_keys, table_schema
-from jobs.store import history, integrity, publication, rechecks, supervision
+from jobs.store import (
+    history,
+    integrity,
+    journal,
+    publication,
+    reading,
+    rechecks,
+    supervision,
+)
 from jobs.store.types import (
     FAULT_ENV,
     LEDGER_DDL,
@@ -71,9 +81,7 @@ from jobs.store.writer import (
     add_missing_columns,
     archive_file,
     insert_batch,
-    labelled_tables,
     make_durable,
-    write_parquet_atomic,
 )
 
 __all__ = [
@@ -95,12 +103,6 @@ __all__ = [
 def recording_order(arrivals: Sequence[Arrival]) -> list[int]:
     """Indices of ``arrivals`` in the order :meth:`Store.write_batch` records them: arrival time, then file name."""
     return sorted(range(len(arrivals)), key=lambda i: (arrivals[i].received_at, arrivals[i].file_name))
-
-
-def _explained_column(conn: sqlite3.Connection) -> str:
-    """``explained``, or ``0`` in a ledger no write has given that column yet (readers never migrate)."""
-    columns = {r[1] for r in conn.execute("PRAGMA table_info(findings)")}
-    return "explained" if "explained" in columns else "0"
 
 
 class Store:
@@ -237,7 +239,7 @@ class Store:
             with self._reading() as conn:
                 ids[redo] = rechecks.new_id(conn, period=period, sha256=fresh[redo][1].archived.sha256)
         batch_id = hashlib.sha256("\n".join(ids).encode()).hexdigest()[:16]
-        parts = self._write_tables(period, batch_id, fresh, ids, stacked=stacked)
+        parts = journal.write_tables(self.root, period, batch_id, fresh, ids, stacked=stacked)
         fault("parquet-written", fault_hook)
         conn = self.connect()
         try:
@@ -271,67 +273,16 @@ class Store:
         finally:
             conn.close()
         self._migrated = True
-        (self._pending / batch_id).unlink(missing_ok=True)
+        journal.recorded(self.root, batch_id)
         fault("committed", fault_hook)
         return outcomes
 
-    @property
-    def _pending(self) -> Path:
-        # one journal entry per batch being written: the Parquet (and temp)
-        # files it may leave, so cleanup needs no scan of the tables
-        return self.root / "pending"
-
-    def _write_tables(
-        self,
-        period: str,
-        batch_id: str,
-        fresh: list[tuple[int, Arrival]],
-        ids: list[str],
-        *,
-        stacked: Mapping[str, pl.DataFrame] | None = None,
-    ) -> list[integrity.Part]:
-        layouts = {key: table_schema(key) for key in table_keys()}
-        frames = labelled_tables(layouts, fresh, ids, period=period, stacked=stacked)
-        if not frames:
-            return []
-        targets = {key: self.root / "tables" / key / f"period={period}" / f"{batch_id}.parquet" for key in frames}
-        journal = [str(t.relative_to(self.root)) for t in targets.values()]
-        journal += [str(t.with_name(f".{t.stem}.{os.getpid()}.tmp").relative_to(self.root)) for t in targets.values()]
-        self._pending.mkdir(parents=True, exist_ok=True)
-        (self._pending / batch_id).write_text("\n".join(journal) + "\n", encoding="utf-8")
-        for key, frame in frames.items():
-            targets[key].parent.mkdir(parents=True, exist_ok=True)
-            write_parquet_atomic(frame, targets[key])
-        return [integrity.describe(self.root, targets[k], key=k, period=period, batch_id=batch_id, rows=f.height)
-                for k, f in frames.items()]  # fmt: skip
-
     def cleanup(self) -> list[Path]:
-        """Remove what interrupted writes left behind (call under the home's lock).
+        """Remove what interrupted writes left behind (call under the home's lock; :func:`jobs.store.journal.cleanup`).
 
-        Temp files of the archive and the ledger directory, and the Parquet
-        (and temp) files of batches the ledger never recorded, as listed by
-        the batch journal (``pending/<batch_id>``), so no table folder is
-        scanned: the tables may hold millions of files. Every store write
-        happens under the lock, so nothing found here is in progress. A
-        repair's journal (``pending/repair-*``) removes its new parts if it
-        never committed, else the old ones. Returns the removed paths.
+        Every store write happens under the lock, so nothing found here is in progress.
         """
-        if not self.root.exists():
-            return []
-        removed = [*self.root.glob(".*.tmp"), *(self.root / "archive").glob(".*.tmp")]
-        entries = sorted(self._pending.glob("*")) if self._pending.is_dir() else []
-        committed = self._batch_ids() if entries else set()
-        for entry in entries:
-            if entry.name.startswith(integrity.REPAIR_PREFIX):  # a repair's journal: its new or its old parts go
-                removed += integrity.settle_repair(self.root, self.connect, entry)
-            elif entry.name not in committed:
-                listed = entry.read_text(encoding="utf-8").split()
-                removed += [p for p in (self.root / rel for rel in listed) if p.exists()]
-        for path in removed:
-            path.unlink(missing_ok=True)
-        for entry in entries:
-            entry.unlink(missing_ok=True)
-        return removed
+        return journal.cleanup(self.root, committed=self._batch_ids, connect=self.connect)
 
     # -- reading ----------------------------------------------------------
     def _batch_ids(self, period: str | None = None) -> set[str]:
@@ -348,22 +299,8 @@ class Store:
         """Every recorded submission (history included), ordered by unit and version."""
         if not self.ledger_path.exists():
             return pl.DataFrame(schema=SUBMISSION_SCHEMA)
-        effective = history.effective_superseded_by(load_schema().default_report_type)
-        cols = ", ".join(effective if c == "superseded_by" else f"s.{c}" for c in SUBMISSION_SCHEMA)
-        query = f"SELECT {cols} FROM submissions s"
-        params: tuple = ()
-        if period is not None:
-            query += " WHERE s.period=?"
-            params = (period,)
         with self._reading() as conn:
-            rows = conn.execute(query + " ORDER BY s.period, s.unit, s.version", params).fetchall()
-        frame = pl.DataFrame(
-            rows, schema={k: (pl.Utf8 if k.endswith("_at") else v) for k, v in SUBMISSION_SCHEMA.items()},
-            orient="row",
-        )
-        return frame.with_columns(
-            pl.col("received_at", "ingested_at").str.to_datetime(time_unit="us"),
-        ).cast(SUBMISSION_SCHEMA)
+            return reading.submissions(conn, period)
 
     def current(self, period: str) -> pl.DataFrame:
         """The submissions of ``period`` that count: one per unit and report type (:mod:`jobs.store.history`)."""
@@ -442,34 +379,14 @@ class Store:
 
     def findings(self, submission_ids: Sequence[str]) -> pl.DataFrame:
         """Findings of the given submissions (``explained`` is false in a ledger older than that column)."""
-        cols = ["submission_id", "seq", "code", "severity", "sheet", "row", "column", "cell", "message"]
-        rows: list[tuple] = []
         with self._reading() as conn:
-            explained = _explained_column(conn)
-            select = ", ".join(f'"{c}"' for c in cols) + f", {explained}"
-            for start in range(0, len(submission_ids), 500):
-                chunk = list(submission_ids[start : start + 500])
-                marks = ",".join("?" * len(chunk))
-                rows += conn.execute(f"SELECT {select} FROM findings WHERE submission_id IN ({marks})",
-                                     chunk).fetchall()  # fmt: skip
-        schema: dict[str, pl.DataType] = {c: (pl.Int64() if c in ("seq", "row") else pl.Utf8()) for c in cols}
-        schema["explained"] = pl.Boolean()
-        return pl.DataFrame([(*r[:-1], bool(r[-1])) for r in rows], schema=schema, orient="row")
+            return reading.findings(conn, submission_ids)
 
     def received_names(self, submission_ids: Sequence[str]) -> list[bytes]:
         """The exact bytes of each submission's received file name, in order (``file_name`` is its
         readable form; ``file_name_raw`` holds the bytes where they differ, none before that column)."""
-        found: dict[str, bytes] = {}
         with self._reading() as conn:
-            columns = {r[1] for r in conn.execute("PRAGMA table_info(submissions)")}
-            raw = "file_name_raw" if "file_name_raw" in columns else "NULL"
-            for start in range(0, len(submission_ids), 500):
-                chunk = list(submission_ids[start : start + 500])
-                marks = ",".join("?" * len(chunk))
-                rows = conn.execute(f"SELECT submission_id, file_name, {raw} FROM submissions "
-                                    f"WHERE submission_id IN ({marks})", chunk)  # fmt: skip
-                found.update((sid, name.encode() if exact is None else bytes(exact)) for sid, name, exact in rows)
-        return [found[sid] for sid in submission_ids]  # KeyError: no such submission
+            return reading.received_names(conn, submission_ids)
 
     def report(self, submission_id: str) -> Report:
         """Rebuild a submission's verdict from the ledger (e.g. to re-issue a lost receipt)."""
@@ -478,65 +395,14 @@ class Store:
     def reports(self, submission_ids: Sequence[str]) -> list[Report]:
         """:meth:`report` of many submissions, in order, with one connection and two queries
         per 500 (receipts are issued a batch at a time; one by one cost ~1.4 ms each)."""
-        heads: dict[str, tuple] = {}
-        found: dict[str, list[Finding]] = {sid: [] for sid in submission_ids}
         with self._reading() as conn:
-            explained = _explained_column(conn)
-            for start in range(0, len(submission_ids), 500):
-                chunk = list(submission_ids[start : start + 500])
-                marks = ",".join("?" * len(chunk))
-                for sid, *head in conn.execute(
-                    "SELECT submission_id, file_name, unit, period, n_errors, n_warnings FROM submissions "
-                    f"WHERE submission_id IN ({marks})",
-                    chunk,
-                ):
-                    heads[sid] = tuple(head)
-                for sid, code, severity, message, sheet, row, column, cell, marked in conn.execute(
-                    'SELECT submission_id, code, severity, message, sheet, "row", "column", cell, '
-                    f"{explained} FROM findings WHERE submission_id IN ({marks}) ORDER BY submission_id, seq",
-                    chunk,
-                ):
-                    found[sid].append(Finding(code=code, severity=severity, message=message, sheet=sheet,
-                                              row=row, column=column, cell=cell, explained=bool(marked)))  # fmt: skip
-        missing = [sid for sid in submission_ids if sid not in heads]
-        if missing:
-            msg = f"no submission {missing[0]!r}"
-            raise KeyError(msg)
-        reports = [
-            Report(file=heads[sid][0], unit=heads[sid][1], period=heads[sid][2], findings=found[sid])
-            for sid in submission_ids
-        ]
-        for sid, report in zip(submission_ids, reports, strict=True):
-            # the ledger's counts are the true totals: a verdict over the findings cap lists fewer
-            report.more_errors = max(heads[sid][3] - report.n_errors, 0)
-            report.more_warnings = max(heads[sid][4] - report.n_warnings, 0)
-        return reports
+            return reading.reports(conn, submission_ids)
 
     def lineage(self, submission_ids: Sequence[str]) -> dict[str, Lineage]:
         """Per submission: its version and arrival, the accepted version it replaced, and (for a rejected
         one) the accepted earlier version that still counts; what a receipt tells the unit."""
-        out: dict[str, Lineage] = {}
-        pick = ("SELECT p.version || '|' || p.received_at FROM submissions p WHERE p.period=s.period "
-                "AND p.unit=s.unit AND p.accepted=1 AND {} ORDER BY p.version DESC LIMIT 1")  # fmt: skip
-        replaced = pick.format("p.superseded_by=s.submission_id")
-        # the version that counts now (withdrawals included: the one rule of :mod:`jobs.store.history`)
-        kind = "'" + load_schema().default_report_type.replace("'", "''") + "'"
-        current = pick.format(
-            f"({history.effective_superseded_by(load_schema().default_report_type, 'p')}) IS NULL "
-            f"AND p.version<s.version AND COALESCE(p.report_type, {kind})=COALESCE(s.report_type, {kind})"
-        )
         with self._reading() as conn:
-            for start in range(0, len(submission_ids), 500):
-                chunk = list(submission_ids[start : start + 500])
-                marks = ",".join("?" * len(chunk))
-                rows = conn.execute(
-                    f"SELECT s.submission_id, s.version, s.received_at, ({replaced}), ({current}) "
-                    f"FROM submissions s WHERE s.submission_id IN ({marks})",
-                    chunk,
-                )
-                for sid, version, received, old, still in rows:
-                    out[sid] = Lineage(version, datetime.fromisoformat(received), _version(old), _version(still))
-        return out
+            return reading.lineage(conn, submission_ids)
 
     def texts(
         self, period: str, *, hashes: Iterable[str] | None = None, exclude_units: Iterable[str] = ()
@@ -548,22 +414,8 @@ class Store:
         """
         if not self.ledger_path.exists():
             return pl.DataFrame(schema=TEXT_SCHEMA)
-        counts = f"({history.effective_superseded_by(load_schema().default_report_type)}) IS NULL"
-        query = (
-            'SELECT t.unit, t.sheet, t."row", t."column", t.hash FROM texts t JOIN submissions s '
-            f"ON s.submission_id=t.submission_id WHERE t.period=? AND {counts}"
-        )
-        rows: list[tuple] = []
         with self._reading() as conn:
-            if hashes is None:
-                rows = conn.execute(query, (period,)).fetchall()
-            else:
-                wanted = list(hashes)
-                for start in range(0, len(wanted), 900):  # SQLite's bound-parameter limit
-                    chunk = wanted[start : start + 900]
-                    marks = ",".join("?" * len(chunk))
-                    rows += conn.execute(f"{query} AND t.hash IN ({marks})", [period, *chunk]).fetchall()
-        frame = pl.DataFrame(rows, schema=TEXT_SCHEMA, orient="row")
+            frame = reading.texts(conn, period, hashes=hashes)
         excluded = list(exclude_units)
         return frame.filter(~pl.col("unit").is_in(excluded)) if excluded else frame
 
@@ -587,29 +439,5 @@ class Store:
         current = list(submission_ids) if submission_ids is not None else self.current(period)["submission_id"].to_list()
         batches = self._batch_ids(period)
         with self._reading() as conn:
-            parts = integrity.parts_to_read(self.root, conn, period=period, batches=batches) if current else {}
-        out: dict[str, pl.DataFrame] = {}
-        for key in keys if keys is not None else table_keys():
-            layout = table_schema(key)
-            if columns is not None:
-                layout = {c: t for c, t in layout.items() if c in columns or c in ("submission_id", "unit", "period")}
-            files = [str(p) for p in parts.get(key, [])]
-            if not files or not current:
-                out[key] = pl.DataFrame(schema=layout)
-                continue
-            # parts written before an optional column was added (说明) lack it: read as empty
-            scans = [pl.scan_parquet(f) for f in files]
-            scans = [p.select(c for c in p.collect_schema().names() if c in layout) for p in scans]
-            frame = pl.concat(scans, how="diagonal_relaxed").filter(pl.col("submission_id").is_in(current)).collect()
-            frame = frame.with_columns(pl.lit(None, t).alias(c) for c, t in layout.items() if c not in frame.columns)
-            out[key] = frame.select(list(layout)).cast(layout)
-        return out
-
-
-
-def _version(text: str | None) -> tuple[int, datetime] | None:
-    """``"<version>|<received_at>"`` from :meth:`Store.lineage`'s sub-queries."""
-    if text is None:
-        return None
-    number, at = text.split("|", 1)
-    return int(number), datetime.fromisoformat(at)
+            return reading.tables(self.root, conn, period=period, current=current, batches=batches, keys=keys,
+                                  columns=columns)  # fmt: skip
