@@ -132,7 +132,19 @@ def build() -> Document:
     para(doc, "整改不力、当年不能列入评先选优对象的单位：{% for i in ctx.ineligible %}{{ i.name }}"
               "{% if not loop.last %}、{% endif %}{% else %}无{% endfor %}。")
 
-    heading(doc, "九、与上月比较")
+    heading(doc, "九、拖延和反弹情况")
+    para(doc, "各单位报表与其上一次报表比对：问题未销号即不再列出{{ f.items_vanished.value|zh_number }}项，整改时限推迟"
+              "{{ f.items_postponed.value|zh_number }}项，整改状态倒退{{ f.items_regressed.value|zh_number }}项，长期未启动"
+              "{{ f.items_stalled.value|zh_number }}项；累计数减少{{ f.figures_decreased.value|zh_number }}个，数字异常"
+              "{{ f.outliers.value|zh_number }}个。以上提示中，报表已写明原因的{{ f.warnings_explained.value|zh_number }}条，"
+              "未作说明的{{ f.warnings_unexplained.value|zh_number }}条。")
+    table(doc, ["单位代码", "单位名称", "未说明提示（条）", "已说明提示（条）", "本年各月提示数"], "ctx.backsliding_shown",
+          ["{{ row.code }}", "{{ row.name }}", "{{ row['values'].warnings_unexplained|zh_number }}",
+           "{{ row['values'].warnings_explained|zh_number }}",
+           "{% for p, n in row.trend %}{{ p[5:]|int }}月{{ n }}{% if not loop.last %}，{% endif %}{% endfor %}"],
+          widths=[22, 40, 26, 26, 46])
+
+    heading(doc, "十、与上月比较")
     table(doc, ["指标", "本期", "上期", "增减"], "ctx.changes",
           ["{{ row.label }}（{{ row.unit }}）",
            "{% if row.kind == 'rate' %}{{ row.current|zh_percent }}{% else %}{{ row.current|zh_number }}{% endif %}",

@@ -58,6 +58,19 @@ def test_the_word_report_says_which_publication_it_shows(tmp_path):
     assert note in "\n".join(p.text for p in doc.paragraphs)
 
 
+def test_the_word_report_has_the_delay_and_backsliding_section(tmp_path):
+    rows = [{"code": "110000", "name": "北京市", "items_vanished": 1, "warnings_unexplained": 3, "warnings_explained": 1,
+             "trend": [("2015-01", 0), ("2015-02", 4)]},
+            {"code": "120000", "name": "天津市", "warnings_unexplained": 0, "warnings_explained": 2, "trend": []}]
+    ctx = assemble_context(_node(3), period="2015-02", deadline=dt.datetime(2015, 2, 28, 23, 59, 59),
+                           scope_code="000000", scope_name="全国", scope_level="全国", charts=False, backsliding=rows)
+    doc = docx.Document(str(write_docx(ctx, tmp_path / "r.docx")))
+    assert "九、拖延和反弹情况" in [p.text for p in doc.paragraphs]
+    table = next(t for t in doc.tables if t.rows[0].cells[0].text == "单位代码" and "未说明提示（条）" in t.rows[0].cells[2].text)
+    body = [[c.text for c in r.cells] for r in table.rows[1:]]
+    assert body == [["110000", "北京市", "3", "1", "1月0，2月4"], ["120000", "天津市", "0", "2", ""]]
+
+
 def test_tables_repeat_rows_with_the_figures(rendered):
     node, tables = rendered["node"], _tables(rendered["doc"])
     tasks = tables[0]
