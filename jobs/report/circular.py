@@ -25,8 +25,9 @@ from jobs.core.excel_safe import safe_filename
 from jobs.core.jinja import TEMPLATE_DIR, environment, zh_period
 from jobs.office.config import Letterhead
 from jobs.office.home import Home, check_period
-from jobs.report.context import MissingUnit, ReportContext
+from jobs.report.context import ReportContext
 from jobs.report.docx import render_docx
+from jobs.report.rows import MissingUnit
 
 DEFAULT_TEMPLATE = TEMPLATE_DIR / "circular.docx"
 HTML_TEMPLATE = "circular.html"

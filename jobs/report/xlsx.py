@@ -20,7 +20,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from jobs.core.excel_safe import inert
 from jobs.core.jinja import zh_date, zh_period
-from jobs.report.context import ReportContext, UnitRow
+from jobs.report.context import ReportContext
 from jobs.report.indicators import (
     BREAKDOWN_GROUPS,
     COVERAGE_KEYS,
@@ -29,6 +29,7 @@ from jobs.report.indicators import (
     TASK_COLUMNS,
     Kind,
 )
+from jobs.report.rows import UnitRow
 
 COUNT_FORMAT = "#,##0"
 RATE_FORMAT = "0.0%"
