@@ -196,6 +196,7 @@ def build_supervision() -> Document:
     headers = ["序号", "问题描述", "督办原因", "原整改时限", "整改状态", "督办时限"]
     cells = ["{{ i.seq }}", "{{ i.problem }}", "{{ i.reason_text }}", "{{ i.deadline|zh_date }}", "{{ i.status }}",
              "{{ i.due|zh_date }}{% if i.earlier %}（前期已督办）{% endif %}"]
+    tag(doc, "{%p if n.items %}")  # a unit listed for its rates alone has no item table
     t = doc.add_table(rows=4, cols=len(headers))
     t.style = "Table Grid"
     for i, h in enumerate(headers):
@@ -209,6 +210,7 @@ def build_supervision() -> Document:
     for row in t.rows:
         for cell, width in zip(row.cells, (12, 52, 28, 24, 18, 22), strict=True):
             cell.width = Mm(width)
+    tag(doc, "{%p endif %}")
     _tail(doc, signer="{{ letterhead.signer }}", date="{{ issued_on|zh_date }}",
           copy_to="{{ letterhead.copy_to }}", printed_by="{{ letterhead.printed_by }}")
     return doc

@@ -154,3 +154,16 @@ def test_reading_the_ledger_creates_nothing_before_the_first_notice(home):
     assert home.store.supervised().height == 0 and _json(home, "2015-03")["supervised_items"] == 0
     with sqlite3.connect(home.store.ledger_path) as conn:
         assert conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'supervision'").fetchone() is None
+
+
+def test_a_notice_without_items_has_no_item_table(tmp_path):
+    from jobs.office.config import Config
+    from jobs.report.docx import render_docx
+    from jobs.report.supervise import DEFAULT_TEMPLATE, Notice
+
+    notice = Notice("520000", "贵州省", "约谈提醒", ("群众满意率33.3%，低于50%",), "群教办督〔2015〕2-8号", (),
+                    date(2015, 4, 4))  # fmt: skip
+    values = {"n": notice, "letterhead": Config().letterhead, "issued_on": date(2015, 3, 5), "period": "2015-02"}
+    doc = docx.Document(str(render_docx(DEFAULT_TEMPLATE, values, tmp_path / "n.docx")))
+    text = "\n".join(p.text for p in doc.paragraphs)
+    assert doc.tables == [] and "原因：群众满意率33.3%，低于50%。" in text and "{%" not in text
