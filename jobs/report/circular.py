@@ -185,12 +185,10 @@ def make_circular(
     """
     from jobs.report.build import build_context
     from jobs.report.pipeline import report_dir
-    from jobs.rollup.period import load_period
-    from jobs.rollup.run import month_end
+    from jobs.rollup.run import saved_month_end
 
     check_period(period)
-    month = month_end(load_period(home, period))
-    month.save()  # the next month reads this one's list (诫勉 twice running, the year's ineligible units)
+    month = saved_month_end(home, period)
     summary = month.summary
     now = home.now().replace(microsecond=0)
     ctx = build_context(summary, deadline=month.view.deadline, previous=month.previous_summary,

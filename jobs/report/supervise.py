@@ -126,13 +126,11 @@ def make_supervision(
         The Word template cannot be rendered.
     """
     from jobs.report.pipeline import report_dir
-    from jobs.rollup.period import load_period
-    from jobs.rollup.run import month_end
+    from jobs.rollup.run import saved_month_end
 
     check_period(period)
-    view = load_period(home, period)
-    month = month_end(view)
-    month.save()
+    month = saved_month_end(home, period)
+    view = month.view
     summary = month.summary
     issued_on = issued_on or home.now().date()
     due = issued_on + dt.timedelta(days=home.config.accountability.supervision_days)

@@ -254,6 +254,14 @@ def earlier_summaries(
     return out
 
 
+def saved_month_end(home: Home, period: str) -> MonthEnd:
+    """The period's month end, saved under the lock: what the office's documents (通报, 督办通知单) rest on,
+    and what the next month reads (诫勉 twice running, the year's ineligible units)."""
+    month = month_end(load_period(home, period))
+    month.save()
+    return month
+
+
 def month_end(view: PeriodView, *, with_previous: bool = True, holding_lock: bool = False) -> MonthEnd:
     """Summarize the view's period against the saved summaries of the periods before it (made if missing).
 
