@@ -279,7 +279,7 @@ def _prepare(
         else:
             prep.archived[path] = archived
     fault("archived", fault_hook)
-    known = _known(home, period, (a.sha256 for a in prep.archived.values()), again=again)
+    known = home.store.known(period, (a.sha256 for a in prep.archived.values()), again=again)
     for path, archived in prep.archived.items():
         if archived.sha256 in known:
             sid, version = known[archived.sha256]
@@ -291,14 +291,6 @@ def _prepare(
         copies = {p: store.root / prep.archived[p].archive_path for p in prep.fresh}
         prep.job = ([copies[p] for p in prep.fresh], {copies[p]: prep.times[p] for p in prep.fresh})
     return prep
-
-
-def _known(home: Home, period: str, hashes: Iterable[str], *, again: Recheck | None) -> dict[str, tuple[str, int]]:
-    """Files already recorded for the period, but for the one re-judged on purpose."""
-    known = home.store.known(period, hashes)
-    if again is not None:
-        known.pop(again.sha256, None)
-    return known
 
 
 def _unreadable(path: Path, exc: OSError) -> FileOutcome:
@@ -328,7 +320,7 @@ def _record(
     store = home.store
     # A file equal to one recorded by an earlier batch of this run (archived
     # before that batch was written): a duplicate, as the sequential intake says.
-    known = _known(home, period, (prep.archived[p].sha256 for p in prep.fresh), again=again)
+    known = home.store.known(period, (prep.archived[p].sha256 for p in prep.fresh), again=again)
     arrivals = []
     position: dict[int, int] = {}  # index in the batch's results -> index in arrivals
     for i, (path, result) in enumerate(zip(prep.fresh, validated.results, strict=True)):

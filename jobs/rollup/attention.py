@@ -29,6 +29,7 @@ import polars as pl
 from jobs.core.jinja import zh_period
 from jobs.core.schema import Schema, load_schema
 from jobs.office.config import Accountability, Thresholds
+from jobs.validate.lifecycle import HISTORY_CODES
 
 __all__ = [
     "ATTENTION_SCHEMA",
@@ -49,13 +50,13 @@ STEPS: tuple[Step, ...] = ("约谈提醒", "诫勉批评", "追责问责")  # mi
 # rectification judged ineffective: not eligible for awards that year
 INEFFECTIVE: tuple[Step, ...] = ("诫勉批评", "追责问责")
 
-# finding codes the steps read (stalled-item, deadline-postponed, uniform-figures come with item lifecycle checks)
+# finding codes the steps read (the month-to-month ones come from the history stage)
 STALLED, POSTPONED, UNIFORM = "stalled-item", "deadline-postponed", "uniform-figures"
 SHALLOW = ("too-thin", "copied-text")
-# the other month-to-month warnings (issue 17): unexplained, they earn 约谈提醒 at [thresholds]
-# unexplained_warnings. persistent-dissatisfaction is not among them: 群众满意率 has its own threshold,
-# and an item 不满意 two months running is the masses' verdict, not the unit's backsliding
-BACKSLIDING = ("item-vanished", "item-redefined", "status-regressed", "count-decreased", "outlier")
+# the other month-to-month warnings: unexplained, they earn 约谈提醒 at [thresholds] unexplained_warnings.
+# persistent-dissatisfaction is not among them: 群众满意率 has its own threshold, and an item 不满意 two
+# months running is the masses' verdict, not the unit's backsliding
+BACKSLIDING = tuple(c for c in HISTORY_CODES if c not in (STALLED, POSTPONED, UNIFORM, "persistent-dissatisfaction"))
 MARK_CODES = (STALLED, POSTPONED, UNIFORM, *SHALLOW, *BACKSLIDING)
 
 ATTENTION_SCHEMA: dict[str, Any] = {

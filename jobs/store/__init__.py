@@ -174,9 +174,12 @@ class Store:
         make_durable(self.root, [a.archive_path for a in out if isinstance(a, Archived)])
         return out
 
-    def known(self, period: str, hashes: Iterable[str]) -> dict[str, tuple[str, int]]:
-        """``sha256 -> (submission_id, version)`` for hashes already recorded for ``period``."""
-        wanted = list(dict.fromkeys(hashes))
+    def known(
+        self, period: str, hashes: Iterable[str], *, again: rechecks.Recheck | None = None
+    ) -> dict[str, tuple[str, int]]:
+        """``sha256 -> (submission_id, version)`` for hashes already recorded for ``period``; the file
+        ``again`` names (re-judged on purpose, :mod:`jobs.store.rechecks`) counts as not recorded."""
+        wanted = [h for h in dict.fromkeys(hashes) if again is None or h != again.sha256]
         found: dict[str, tuple[str, int]] = {}
         with self._reading() as conn:
             for start in range(0, len(wanted), 500):
@@ -216,9 +219,7 @@ class Store:
         ``again``: the file it names is recorded anew although already in the
         ledger, with the reason (:mod:`jobs.store.rechecks`).
         """
-        known = self.known(period, (a.archived.sha256 for a in arrivals))
-        if again is not None:
-            known.pop(again.sha256, None)
+        known = self.known(period, (a.archived.sha256 for a in arrivals), again=again)
         outcomes: list[Outcome] = []
         fresh: list[tuple[int, Arrival]] = []
         seen: set[str] = set()
